@@ -1,0 +1,17 @@
+using AnomalyActors.Core.Protocol;
+
+namespace AnomalyActors.Core.Events;
+
+/// <summary>The highest source batch sequence a partition has stored for one source.</summary>
+public readonly record struct SourceMark(string SourceId, long SourceSeq);
+
+/// <summary>
+/// The intake's journal event: one chunk of readings at offsets [FirstOffset, FirstOffset + Count).
+/// It carries the full source high-water table so that de-duplication survives the deletion of
+/// older chunks.
+/// </summary>
+public sealed record ChunkStored(int PartitionId, long FirstOffset, ReadingChunk Chunk, SourceMark[] Sources)
+    : IWithPartitionId
+{
+    public long NextOffset => FirstOffset + Chunk.Count;
+}

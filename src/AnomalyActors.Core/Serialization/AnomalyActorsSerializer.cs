@@ -1,0 +1,356 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Serialization;
+using Akka.Actor;
+using Akka.Serialization;
+using AnomalyActors.Core.Commands;
+using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Protocol;
+using AnomalyActors.Core.Queries;
+using AnomalyActors.Core.State;
+
+namespace AnomalyActors.Core.Serialization;
+
+/// <summary>
+/// Binary serializer for every persisted and remotable message. Manifests are short and frozen:
+/// they are stored in journals, so a manifest is never renamed or reused. Each payload starts with
+/// a layout version byte so that a type can evolve while old rows stay readable.
+/// </summary>
+public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
+{
+    public const int Id = 8421;
+
+    private const byte V1 = 1;
+
+    private static readonly Dictionary<Type, string> Manifests = new()
+    {
+        [typeof(ChunkStored)] = "rc",
+        [typeof(EpisodeOpened)] = "eo",
+        [typeof(EpisodeClosed)] = "ec",
+        [typeof(SensorSnapshot)] = "ss",
+        [typeof(ScoreReadings)] = "sr",
+        [typeof(PassivateSensor)] = "st",
+        [typeof(TrimIntake)] = "ti",
+        [typeof(IngestReadings)] = "ir",
+        [typeof(ReadingsAccepted)] = "ra",
+        [typeof(ReadingsRejected)] = "rj",
+        [typeof(AppendChunk)] = "ac",
+        [typeof(ChunkAppended)] = "ca",
+        [typeof(ChunkAppendFailed)] = "cf",
+        [typeof(ReportCheckpoint)] = "cp",
+        [typeof(StartPartition)] = "sp",
+        [typeof(GetSensorState)] = "gs",
+        [typeof(SensorStateView)] = "sv",
+        [typeof(GetPartitionStatus)] = "gp",
+        [typeof(PartitionStatus)] = "ps",
+    };
+
+    public AnomalyActorsSerializer(ExtendedActorSystem system)
+        : base(system)
+    {
+    }
+
+    public override int Identifier => Id;
+
+    public override string Manifest(object o) =>
+        Manifests.TryGetValue(o.GetType(), out var manifest)
+            ? manifest
+            : throw new ArgumentException($"{o.GetType()} is not serializable by {nameof(AnomalyActorsSerializer)}.");
+
+    public override byte[] ToBinary(object obj)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer))
+        {
+            w.Write(V1);
+            Write(w, obj);
+        }
+
+        return buffer.ToArray();
+    }
+
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
+        var version = r.ReadByte();
+        if (version != V1)
+        {
+            throw new SerializationException($"Unknown layout version {version} for manifest '{manifest}'.");
+        }
+
+        return manifest switch
+        {
+            "rc" => new ChunkStored(r.ReadInt32(), r.ReadInt64(), ReadChunk(r), ReadMarks(r)),
+            "eo" => new EpisodeOpened(r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble()),
+            "ec" => new EpisodeClosed(r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble()),
+            "ss" => new SensorSnapshot(
+                r.ReadInt32(),
+                r.ReadInt64(),
+                r.ReadInt64(),
+                r.ReadInt64(),
+                r.ReadString(),
+                ReadBytes(r),
+                new EpisodeTrackerState(r.ReadInt64(), r.ReadBoolean(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble())),
+            "sr" => ReadScoreReadings(r),
+            "st" => PassivateSensor.Instance,
+            "ti" => new TrimIntake(r.ReadInt32()),
+            "ir" => new IngestReadings(r.ReadString(), r.ReadInt64(), ReadReadings(r)),
+            "ra" => new ReadingsAccepted(r.ReadString(), r.ReadInt64(), r.ReadInt32()),
+            "rj" => new ReadingsRejected(r.ReadString(), r.ReadInt64(), r.ReadString()),
+            "ac" => new AppendChunk(r.ReadInt32(), r.ReadString(), r.ReadInt64(), ReadReadings(r)),
+            "ca" => new ChunkAppended(r.ReadInt32(), r.ReadString(), r.ReadInt64(), r.ReadBoolean()),
+            "cf" => new ChunkAppendFailed(r.ReadInt32(), r.ReadString(), r.ReadInt64(), r.ReadString()),
+            "cp" => new ReportCheckpoint(r.ReadInt32(), r.ReadString(), r.ReadInt64()),
+            "sp" => new StartPartition(r.ReadInt32()),
+            "gs" => new GetSensorState(r.ReadString()),
+            "sv" => new SensorStateView(r.ReadString(), r.ReadInt32(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadBoolean(), ReadBytes(r)),
+            "gp" => new GetPartitionStatus(r.ReadInt32()),
+            "ps" => new PartitionStatus(r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32()),
+            _ => throw new SerializationException($"Unknown manifest '{manifest}'."),
+        };
+    }
+
+    private static void Write(BinaryWriter w, object obj)
+    {
+        switch (obj)
+        {
+            case ChunkStored m:
+                w.Write(m.PartitionId);
+                w.Write(m.FirstOffset);
+                WriteChunk(w, m.Chunk);
+                WriteMarks(w, m.Sources);
+                break;
+            case EpisodeOpened m:
+                w.Write(m.SensorId);
+                w.Write(m.Episode);
+                w.Write(m.Offset);
+                w.Write(m.TimestampMs);
+                w.Write(m.Value);
+                w.Write(m.Grade);
+                break;
+            case EpisodeClosed m:
+                w.Write(m.SensorId);
+                w.Write(m.Episode);
+                w.Write(m.Offset);
+                w.Write(m.TimestampMs);
+                w.Write(m.OutOfBandReadings);
+                w.Write(m.PeakGrade);
+                break;
+            case SensorSnapshot m:
+                w.Write(m.PartitionId);
+                w.Write(m.Offset);
+                w.Write(m.ReadingsScored);
+                w.Write(m.ReadingsRejected);
+                w.Write(m.DetectorFingerprint);
+                WriteBytes(w, m.DetectorState);
+                w.Write(m.Episodes.EpisodesOpened);
+                w.Write(m.Episodes.IsOpen);
+                w.Write(m.Episodes.InBandRun);
+                w.Write(m.Episodes.OutOfBandInEpisode);
+                w.Write(m.Episodes.PeakGrade);
+                break;
+            case ScoreReadings m:
+                w.Write(m.SensorId);
+                w.Write(m.PartitionId);
+                w.Write(m.FirstOffset);
+                w.Write7BitEncodedInt(m.Values.Length);
+                WriteTimestamps(w, m.Timestamps.Span);
+                w.Write(MemoryMarshal.AsBytes(m.Values.Span));
+                break;
+            case PassivateSensor:
+                break;
+            case TrimIntake m:
+                w.Write(m.PartitionId);
+                break;
+            case IngestReadings m:
+                w.Write(m.SourceId);
+                w.Write(m.SourceSeq);
+                WriteReadings(w, m.Readings);
+                break;
+            case ReadingsAccepted m:
+                w.Write(m.SourceId);
+                w.Write(m.SourceSeq);
+                w.Write(m.Count);
+                break;
+            case ReadingsRejected m:
+                w.Write(m.SourceId);
+                w.Write(m.SourceSeq);
+                w.Write(m.Reason);
+                break;
+            case AppendChunk m:
+                w.Write(m.PartitionId);
+                w.Write(m.SourceId);
+                w.Write(m.SourceSeq);
+                WriteReadings(w, m.Readings);
+                break;
+            case ChunkAppended m:
+                w.Write(m.PartitionId);
+                w.Write(m.SourceId);
+                w.Write(m.SourceSeq);
+                w.Write(m.Duplicate);
+                break;
+            case ChunkAppendFailed m:
+                w.Write(m.PartitionId);
+                w.Write(m.SourceId);
+                w.Write(m.SourceSeq);
+                w.Write(m.Reason);
+                break;
+            case ReportCheckpoint m:
+                w.Write(m.PartitionId);
+                w.Write(m.SensorId);
+                w.Write(m.Offset);
+                break;
+            case StartPartition m:
+                w.Write(m.PartitionId);
+                break;
+            case GetSensorState m:
+                w.Write(m.SensorId);
+                break;
+            case SensorStateView m:
+                w.Write(m.SensorId);
+                w.Write(m.PartitionId);
+                w.Write(m.Offset);
+                w.Write(m.ReadingsScored);
+                w.Write(m.EpisodesOpened);
+                w.Write(m.EpisodeOpen);
+                WriteBytes(w, m.DetectorState);
+                break;
+            case GetPartitionStatus m:
+                w.Write(m.PartitionId);
+                break;
+            case PartitionStatus m:
+                w.Write(m.PartitionId);
+                w.Write(m.NextOffset);
+                w.Write(m.RetainedChunks);
+                w.Write(m.OldestRetainedOffset);
+                w.Write(m.SensorsBehind);
+                break;
+            default:
+                throw new ArgumentException($"{obj.GetType()} is not serializable by {nameof(AnomalyActorsSerializer)}.");
+        }
+    }
+
+    // Chunks dominate journal volume: timestamps go as zig-zag varint deltas within a stream's group
+    // (usually one or two bytes), values as raw IEEE doubles so that replay is bit-exact.
+    private static void WriteChunk(BinaryWriter w, ReadingChunk chunk)
+    {
+        w.Write7BitEncodedInt(chunk.Keys.Length);
+        w.Write7BitEncodedInt(chunk.Count);
+        for (var g = 0; g < chunk.Keys.Length; g++)
+        {
+            w.Write(chunk.Keys[g]);
+            var start = chunk.GroupStarts[g];
+            var length = chunk.GroupStarts[g + 1] - start;
+            w.Write7BitEncodedInt(length);
+            WriteTimestamps(w, chunk.Timestamps.AsSpan(start, length));
+        }
+
+        w.Write(MemoryMarshal.AsBytes(chunk.Values.AsSpan()));
+    }
+
+    private static ReadingChunk ReadChunk(BinaryReader r)
+    {
+        var groups = r.Read7BitEncodedInt();
+        var count = r.Read7BitEncodedInt();
+        var keys = new string[groups];
+        var starts = new int[groups + 1];
+        var timestamps = new long[count];
+        for (var g = 0; g < groups; g++)
+        {
+            keys[g] = r.ReadString();
+            var length = r.Read7BitEncodedInt();
+            starts[g + 1] = starts[g] + length;
+            ReadTimestamps(r, timestamps.AsSpan(starts[g], length));
+        }
+
+        var values = new double[count];
+        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
+        return new ReadingChunk(keys, starts, timestamps, values);
+    }
+
+    private static ScoreReadings ReadScoreReadings(BinaryReader r)
+    {
+        var sensorId = r.ReadString();
+        var partitionId = r.ReadInt32();
+        var firstOffset = r.ReadInt64();
+        var count = r.Read7BitEncodedInt();
+        var timestamps = new long[count];
+        ReadTimestamps(r, timestamps);
+        var values = new double[count];
+        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
+        return new ScoreReadings(sensorId, partitionId, firstOffset, timestamps, values);
+    }
+
+    private static void WriteTimestamps(BinaryWriter w, ReadOnlySpan<long> timestamps)
+    {
+        long previous = 0;
+        foreach (var timestamp in timestamps)
+        {
+            var delta = timestamp - previous;
+            w.Write7BitEncodedInt64((delta << 1) ^ (delta >> 63));
+            previous = timestamp;
+        }
+    }
+
+    private static void ReadTimestamps(BinaryReader r, Span<long> into)
+    {
+        long previous = 0;
+        for (var i = 0; i < into.Length; i++)
+        {
+            var zigzag = (ulong)r.Read7BitEncodedInt64();
+            var delta = (long)(zigzag >> 1) ^ -(long)(zigzag & 1);
+            previous += delta;
+            into[i] = previous;
+        }
+    }
+
+    private static void WriteMarks(BinaryWriter w, SourceMark[] marks)
+    {
+        w.Write7BitEncodedInt(marks.Length);
+        foreach (var mark in marks)
+        {
+            w.Write(mark.SourceId);
+            w.Write(mark.SourceSeq);
+        }
+    }
+
+    private static SourceMark[] ReadMarks(BinaryReader r)
+    {
+        var marks = new SourceMark[r.Read7BitEncodedInt()];
+        for (var i = 0; i < marks.Length; i++)
+        {
+            marks[i] = new SourceMark(r.ReadString(), r.ReadInt64());
+        }
+
+        return marks;
+    }
+
+    private static void WriteReadings(BinaryWriter w, Reading[] readings)
+    {
+        w.Write7BitEncodedInt(readings.Length);
+        foreach (var reading in readings)
+        {
+            w.Write(reading.StreamKey);
+            w.Write(reading.TimestampMs);
+            w.Write(reading.Value);
+        }
+    }
+
+    private static Reading[] ReadReadings(BinaryReader r)
+    {
+        var readings = new Reading[r.Read7BitEncodedInt()];
+        for (var i = 0; i < readings.Length; i++)
+        {
+            readings[i] = new Reading(r.ReadString(), r.ReadInt64(), r.ReadDouble());
+        }
+
+        return readings;
+    }
+
+    private static void WriteBytes(BinaryWriter w, byte[] bytes)
+    {
+        w.Write7BitEncodedInt(bytes.Length);
+        w.Write(bytes);
+    }
+
+    private static byte[] ReadBytes(BinaryReader r) => r.ReadBytes(r.Read7BitEncodedInt());
+}

@@ -1,0 +1,147 @@
+using System.Runtime.InteropServices;
+using AnomalyActors.Core.Commands;
+using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Protocol;
+
+namespace AnomalyActors.Core.State;
+
+/// <summary>
+/// One intake partition: an append-only log of reading chunks. It decides whether an append is a
+/// duplicate, assigns offsets, and tracks, per sensor, the oldest offset that sensor has not yet
+/// covered by a snapshot, which tells how much of the log may be deleted.
+/// </summary>
+public sealed class IntakePartitionState
+{
+    private readonly Dictionary<string, long> _sources = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SensorProgress> _behind = new(StringComparer.Ordinal);
+    private readonly Queue<RetainedChunk> _retained = new();
+
+    public IntakePartitionState(int partitionId)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(partitionId);
+        PartitionId = partitionId;
+    }
+
+    public int PartitionId { get; }
+    public long NextOffset { get; private set; }
+    public int RetainedChunks => _retained.Count;
+    public long OldestRetainedOffset => _retained.Count == 0 ? NextOffset : _retained.Peek().FirstOffset;
+
+    /// <summary>Sensors with readings in the retained log that no snapshot of theirs covers yet.</summary>
+    public int SensorsBehind => _behind.Count;
+
+    /// <summary>Null when the source already stored this batch (a resend after a crash).</summary>
+    public ChunkStored? Process(AppendChunk command)
+    {
+        if (_sources.TryGetValue(command.SourceId, out var stored) && command.SourceSeq <= stored)
+        {
+            return null;
+        }
+
+        var marks = new SourceMark[_sources.Count + (_sources.ContainsKey(command.SourceId) ? 0 : 1)];
+        var i = 0;
+        foreach (var (source, seq) in _sources)
+        {
+            marks[i++] = new SourceMark(source, source == command.SourceId ? command.SourceSeq : seq);
+        }
+
+        if (i < marks.Length)
+        {
+            marks[i] = new SourceMark(command.SourceId, command.SourceSeq);
+        }
+
+        return new ChunkStored(PartitionId, NextOffset, ReadingChunk.FromReadings(command.Readings), marks);
+    }
+
+    public void Apply(ChunkStored stored, long sequenceNr)
+    {
+        if (stored.FirstOffset != NextOffset && _retained.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"Partition {PartitionId}: chunk at offset {stored.FirstOffset} does not follow {NextOffset}.");
+        }
+
+        NextOffset = stored.NextOffset;
+        _sources.Clear();
+        foreach (var mark in stored.Sources)
+        {
+            _sources[mark.SourceId] = mark.SourceSeq;
+        }
+
+        _retained.Enqueue(new RetainedChunk(sequenceNr, stored.FirstOffset, stored.NextOffset));
+        var chunk = stored.Chunk;
+        for (var g = 0; g < chunk.Keys.Length; g++)
+        {
+            ref var progress = ref CollectionsMarshal.GetValueRefOrAddDefault(_behind, chunk.Keys[g], out var exists);
+            if (!exists)
+            {
+                progress.NeededFrom = stored.FirstOffset + chunk.GroupStarts[g];
+            }
+
+            progress.LastDelivered = stored.FirstOffset + chunk.GroupStarts[g + 1] - 1;
+        }
+    }
+
+    /// <summary>A sensor's snapshot covers its readings up to <paramref name="offset"/>.</summary>
+    public void Checkpoint(string sensorId, long offset)
+    {
+        ref var progress = ref CollectionsMarshal.GetValueRefOrNullRef(_behind, sensorId);
+        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref progress))
+        {
+            return;
+        }
+
+        if (offset >= progress.LastDelivered)
+        {
+            _behind.Remove(sensorId);
+        }
+        else if (offset >= progress.NeededFrom)
+        {
+            progress.NeededFrom = offset + 1;
+        }
+    }
+
+    /// <summary>
+    /// The journal sequence number up to which chunks may be deleted: every sensor has snapshotted
+    /// past them. The newest chunk is always kept, because it carries the next offset and the
+    /// source de-duplication table. Returns 0 when nothing may go.
+    /// </summary>
+    public long DeletableThrough()
+    {
+        var neededFrom = NextOffset;
+        foreach (var progress in _behind.Values)
+        {
+            neededFrom = Math.Min(neededFrom, progress.NeededFrom);
+        }
+
+        long through = 0;
+        var index = 0;
+        foreach (var chunk in _retained)
+        {
+            if (index++ == _retained.Count - 1 || chunk.NextOffset > neededFrom)
+            {
+                break;
+            }
+
+            through = chunk.SequenceNr;
+        }
+
+        return through;
+    }
+
+    public void Deleted(long throughSequenceNr)
+    {
+        while (_retained.Count > 0 && _retained.Peek().SequenceNr <= throughSequenceNr)
+        {
+            _retained.Dequeue();
+        }
+    }
+
+    private struct SensorProgress
+    {
+        public long NeededFrom;
+        public long LastDelivered;
+    }
+
+    private readonly record struct RetainedChunk(long SequenceNr, long FirstOffset, long NextOffset);
+}
