@@ -1,0 +1,147 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using AnomalyActors.Core.Commands;
+using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Queries;
+using AnomalyActors.Core.State;
+using AnomalyActors.Node.Settings;
+
+namespace AnomalyActors.Node.Actors;
+
+/// <summary>
+/// One intake partition: persists each appended batch as one journal event (a chunk), acknowledges
+/// it once durable, then hands each stream's slice to its SensorActor. On recovery it re-delivers
+/// every retained chunk; sensors skip what their snapshots already cover. Chunks every sensor has
+/// snapshotted past are deleted on a timer.
+/// </summary>
+public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
+{
+    private readonly IntakePartitionState _state;
+    private readonly IActorRef _sensors;
+    private readonly NodeMetrics _metrics;
+    private readonly bool _durable;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private long _deleting;
+    private long _volatileSequenceNr;
+
+    public IntakePartitionActor(int partitionId, IntakeSettings settings, bool durable, IActorRef sensors, NodeMetrics metrics)
+    {
+        _state = new IntakePartitionState(partitionId);
+        _sensors = sensors;
+        _metrics = metrics;
+        _durable = durable;
+        PersistenceId = "intake-" + partitionId;
+
+        Recover<ChunkStored>(stored =>
+        {
+            _state.Apply(stored, LastSequenceNr);
+            Deliver(stored);
+        });
+        Recover<RecoveryCompleted>(_ =>
+        {
+            if (_state.RetainedChunks > 0)
+            {
+                _log.Info("Partition {0} recovered: offsets up to {1}, {2} chunks re-delivered from offset {3}",
+                    partitionId, _state.NextOffset, _state.RetainedChunks, _state.OldestRetainedOffset);
+            }
+
+            Timers.StartPeriodicTimer("trim", new TrimIntake(partitionId), settings.TrimInterval);
+        });
+
+        Command<AppendChunk>(Append);
+        Command<ReportCheckpoint>(c => _state.Checkpoint(c.SensorId, c.Offset));
+        Command<TrimIntake>(_ => Trim());
+        Command<DeleteMessagesSuccess>(d =>
+        {
+            _state.Deleted(d.ToSequenceNr);
+            _deleting = 0;
+        });
+        Command<DeleteMessagesFailure>(f =>
+        {
+            _log.Warning(f.Cause, "Partition {0}: deleting chunks up to {1} failed; will retry", partitionId, f.ToSequenceNr);
+            _deleting = 0;
+        });
+        Command<StartPartition>(_ => { });
+        Command<GetPartitionStatus>(_ => Sender.Tell(new PartitionStatus(
+            partitionId, _state.NextOffset, _state.RetainedChunks, _state.OldestRetainedOffset, _state.SensorsBehind)));
+    }
+
+    public override string PersistenceId { get; }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private void Append(AppendChunk command)
+    {
+        var stored = _state.Process(command);
+        if (stored is null)
+        {
+            Sender.Tell(new ChunkAppended(command.PartitionId, command.SourceId, command.SourceSeq, Duplicate: true));
+            return;
+        }
+
+        var ack = new ChunkAppended(command.PartitionId, command.SourceId, command.SourceSeq, Duplicate: false);
+        var replyTo = Sender;
+        if (!_durable)
+        {
+            // Nothing to retain or trim: the log exists only in this message.
+            _state.Apply(stored, ++_volatileSequenceNr);
+            _state.Deleted(_volatileSequenceNr);
+            Stored(stored, ack, replyTo);
+            return;
+        }
+
+        // Offsets are assigned now and the state moves ahead of the journal, so appends pipeline.
+        // If a write fails the actor stops and its replacement recovers from the journal alone;
+        // nothing is acknowledged or delivered before its write succeeded.
+        _state.Apply(stored, LastSequenceNr + 1);
+        PersistAsync(stored, s => Stored(s, ack, replyTo));
+    }
+
+    private void Stored(ChunkStored stored, ChunkAppended ack, IActorRef replyTo)
+    {
+        _metrics.ChunkStored(stored.Chunk.Count);
+        replyTo.Tell(ack);
+        Deliver(stored);
+    }
+
+    private void Deliver(ChunkStored stored)
+    {
+        var chunk = stored.Chunk;
+        for (var g = 0; g < chunk.Keys.Length; g++)
+        {
+            var start = chunk.GroupStarts[g];
+            var length = chunk.GroupStarts[g + 1] - start;
+            _sensors.Tell(new ScoreReadings(
+                chunk.Keys[g],
+                stored.PartitionId,
+                stored.FirstOffset + start,
+                chunk.Timestamps.AsMemory(start, length),
+                chunk.Values.AsMemory(start, length)));
+        }
+    }
+
+    private void Trim()
+    {
+        if (!_durable || _deleting != 0)
+        {
+            return;
+        }
+
+        var through = _state.DeletableThrough();
+        if (through > 0)
+        {
+            _deleting = through;
+            DeleteMessages(through);
+        }
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "Partition {0}: journal write of chunk {1} failed; restarting from the journal", _state.PartitionId, sequenceNr);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    public static Props Props(int partitionId, IntakeSettings settings, bool durable, IActorRef sensors, NodeMetrics metrics) =>
+        Akka.Actor.Props.Create(() => new IntakePartitionActor(partitionId, settings, durable, sensors, metrics));
+}

@@ -1,0 +1,230 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using AnomalyActors.Core.Commands;
+using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Queries;
+using AnomalyActors.Core.State;
+using AnomalyActors.Node.Settings;
+
+namespace AnomalyActors.Node.Actors;
+
+/// <summary>
+/// One sensor stream. <see cref="SensorState"/> decides; this actor persists the episode events it
+/// returns, forwards them to the alert actor, and snapshots the detector state with the intake
+/// offset it covers, reporting that offset to the partition so the log can be trimmed.
+/// </summary>
+public sealed class SensorActor : ReceivePersistentActor, IWithTimers
+{
+    private readonly SensorState _state;
+    private readonly SensorSettings _settings;
+    private readonly bool _durable;
+    private readonly IActorRef _partitions;
+    private readonly IActorRef _alerts;
+    private readonly NodeMetrics _metrics;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<IEpisodeEvent> _newEvents = [];
+    private List<IEpisodeEvent>? _recovered;
+
+    /// <summary>Offset covered by the newest snapshot that is known to be saved; -1 for none.</summary>
+    private long _durableOffset = -1;
+    private long _snapshotInFlightOffset = -1;
+    private bool _stopping;
+
+    public SensorActor(
+        string sensorId,
+        DetectorSet detectors,
+        SensorSettings settings,
+        bool durable,
+        IActorRef partitions,
+        IActorRef alerts,
+        NodeMetrics metrics)
+    {
+        _state = new SensorState(sensorId, detectors, settings.CloseAfterInBand);
+        _settings = settings;
+        _durable = durable;
+        _partitions = partitions;
+        _alerts = alerts;
+        _metrics = metrics;
+        PersistenceId = "sensor-" + sensorId;
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            var snapshot = (SensorSnapshot)offer.Snapshot;
+            if (!_state.Restore(snapshot))
+            {
+                _log.Warning("Sensor {0}: detector configuration changed since the snapshot; detectors start afresh", sensorId);
+            }
+
+            _durableOffset = snapshot.Offset;
+        });
+        Recover<IEpisodeEvent>(recorded =>
+        {
+            _state.Apply(recorded);
+            (_recovered ??= []).Add(recorded);
+        });
+        Recover<RecoveryCompleted>(_ =>
+        {
+            // Alerts are at least once: an event journaled just before a crash may never have
+            // reached the alert actor, so the ones after the snapshot go out again (same ids).
+            if (_recovered is not null)
+            {
+                foreach (var recorded in _recovered)
+                {
+                    _alerts.Tell(recorded);
+                }
+
+                _recovered = null;
+            }
+
+            if (_durable)
+            {
+                Timers.StartPeriodicTimer("snapshot", SnapshotTick.Instance, settings.SnapshotInterval);
+            }
+        });
+
+        Command<ScoreReadings>(Score);
+        Command<SnapshotTick>(_ => SaveSnapshotIfBehind());
+        Command<SaveSnapshotSuccess>(SnapshotSaved);
+        Command<SaveSnapshotFailure>(failure =>
+        {
+            _log.Warning(failure.Cause, "Sensor {0}: snapshot failed; the intake keeps its readings until one succeeds", sensorId);
+            _snapshotInFlightOffset = -1;
+            if (_stopping)
+            {
+                Context.Stop(Self);
+            }
+        });
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => _log.Debug("Sensor {0}: old snapshots not deleted: {1}", sensorId, f.Cause.Message));
+        Command<PassivateSensor>(_ => Passivate());
+        Command<GetSensorState>(_ => Sender.Tell(new SensorStateView(
+            sensorId,
+            _state.PartitionId,
+            _state.Offset,
+            _state.ReadingsScored,
+            _state.Episodes.EpisodesOpened,
+            _state.Episodes.IsOpen,
+            _state.CaptureDetectorState())));
+    }
+
+    public override string PersistenceId { get; }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private void Score(ScoreReadings command)
+    {
+        var scoredBefore = _state.ReadingsScored;
+        var rejectedBefore = _state.ReadingsRejected;
+        _newEvents.Clear();
+        var applied = _state.Process(command, _newEvents);
+        _metrics.Scored(_state.ReadingsScored - scoredBefore, _state.ReadingsRejected - rejectedBefore);
+        if (applied == 0)
+        {
+            // A partition re-delivering after a restart: tell it what our snapshot already covers.
+            if (_durableOffset >= 0)
+            {
+                _partitions.Tell(new ReportCheckpoint(command.PartitionId, _state.SensorId, _durableOffset));
+            }
+
+            return;
+        }
+
+        if (_newEvents.Count == 0)
+        {
+            SaveSnapshotIfDue();
+            return;
+        }
+
+        var remaining = _newEvents.Count;
+        PersistAll(_newEvents.ToArray(), persisted =>
+        {
+            if (persisted is EpisodeOpened)
+            {
+                _metrics.EpisodeOpened();
+            }
+            else
+            {
+                _metrics.EpisodeClosed();
+            }
+
+            _alerts.Tell(persisted);
+            if (--remaining == 0)
+            {
+                SaveSnapshotIfDue();
+            }
+        });
+    }
+
+    private void SaveSnapshotIfDue()
+    {
+        if (_state.ShouldSnapshot(_settings.SnapshotEveryReadings))
+        {
+            SaveSnapshotIfBehind();
+        }
+    }
+
+    private void SaveSnapshotIfBehind()
+    {
+        if (!_durable || _snapshotInFlightOffset >= 0 || _state.ReadingsSinceSnapshot == 0)
+        {
+            return;
+        }
+
+        _snapshotInFlightOffset = _state.Offset;
+        SaveSnapshot(_state.Capture());
+        _state.SnapshotTaken();
+    }
+
+    private void SnapshotSaved(SaveSnapshotSuccess success)
+    {
+        _metrics.SnapshotSaved();
+        _durableOffset = _snapshotInFlightOffset;
+        _snapshotInFlightOffset = -1;
+        _partitions.Tell(new ReportCheckpoint(_state.PartitionId, _state.SensorId, _durableOffset));
+        DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
+        if (_stopping)
+        {
+            if (_state.ReadingsSinceSnapshot > 0)
+            {
+                SaveSnapshotIfBehind();
+            }
+            else
+            {
+                Context.Stop(Self);
+            }
+        }
+    }
+
+    private void Passivate()
+    {
+        _stopping = true;
+        if (_snapshotInFlightOffset >= 0)
+        {
+            return;
+        }
+
+        if (_durable && _state.ReadingsSinceSnapshot > 0)
+        {
+            SaveSnapshotIfBehind();
+            return;
+        }
+
+        Context.Stop(Self);
+    }
+
+    public static Props Props(
+        string sensorId,
+        DetectorSet detectors,
+        SensorSettings settings,
+        bool durable,
+        IActorRef partitions,
+        IActorRef alerts,
+        NodeMetrics metrics) =>
+        Akka.Actor.Props.Create(() => new SensorActor(sensorId, detectors, settings, durable, partitions, alerts, metrics));
+
+    private sealed class SnapshotTick
+    {
+        public static readonly SnapshotTick Instance = new();
+    }
+}

@@ -1,0 +1,151 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Sharding;
+using Akka.Configuration;
+using AnomalyActors.Core.Commands;
+using AnomalyActors.Node.Actors;
+using AnomalyActors.Node.Persistence;
+using AnomalyActors.Node.Settings;
+using AnomalyActors.Node.Sharding;
+
+namespace AnomalyActors.Node.Hosting;
+
+/// <summary>
+/// A running AnomalyActors node: an ActorSystem in a (by default single-node) cluster with the
+/// intake and sensor shard regions, the intake router and the alert actor.
+/// </summary>
+public sealed class AnomalyNode : IAsyncDisposable
+{
+    private const int MaxShards = 100;
+
+    private AnomalyNode(ActorSystem system, NodeSettings settings, NodeMetrics metrics, IActorRef intake, IActorRef sensors, IActorRef partitions)
+    {
+        System = system;
+        Settings = settings;
+        Metrics = metrics;
+        Intake = intake;
+        Sensors = sensors;
+        Partitions = partitions;
+    }
+
+    public ActorSystem System { get; }
+    public NodeSettings Settings { get; }
+    public NodeMetrics Metrics { get; }
+
+    /// <summary>Send <see cref="IngestReadings"/> here; the reply says when the batch is durable.</summary>
+    public IActorRef Intake { get; }
+
+    /// <summary>The SensorActor shard region (messages implementing IWithSensorId).</summary>
+    public IActorRef Sensors { get; }
+
+    /// <summary>The intake partition shard region (messages implementing IWithPartitionId).</summary>
+    public IActorRef Partitions { get; }
+
+    public static Task<AnomalyNode> StartAsync(Config? overrides = null, string? hoconDirectory = null, string systemName = "anomaly-actors")
+    {
+        var (config, source) = NodeConfig.Load(overrides, hoconDirectory);
+        return StartWithConfigAsync(config, source, systemName);
+    }
+
+    public static async Task<AnomalyNode> StartWithConfigAsync(Config config, string source, string systemName)
+    {
+        var settings = NodeSettings.FromConfig(config, source);
+        Directory.CreateDirectory(settings.DataDirectory);
+        var durable = settings.Persistence.Provider != PersistenceProvider.None;
+        var derived = PersistenceConfig.For(settings.Persistence).WithFallback(ConfigurationFactory.ParseString(
+            $"akka.cluster.sharding.passivate-idle-entity-after = {(long)settings.Sensor.PassivateIdleAfter.TotalMilliseconds}ms"));
+        var system = ActorSystem.Create(systemName, derived.WithFallback(config));
+        try
+        {
+            await JoinClusterAsync(system);
+
+            var metrics = new NodeMetrics();
+            var alerts = system.ActorOf(AlertActor.Props(settings.Alerts), "alerts");
+            var sharding = ClusterSharding.Get(system);
+            var extractor = new AnomalyMessageExtractor(MaxShards);
+            var sensorSharding = ClusterShardingSettings.Create(system);
+
+            // Partitions and sensors address each other; entities are only created once both
+            // regions exist, so the factory may look the intake region up lazily.
+            IActorRef? partitions = null;
+            var sensors = await sharding.StartAsync(
+                "sensor",
+                sensorId => SensorActor.Props(
+                    sensorId,
+                    settings.Detection.CreateFor(sensorId),
+                    settings.Sensor,
+                    durable,
+                    partitions!,
+                    alerts,
+                    metrics),
+                sensorSharding,
+                extractor,
+                ShardAllocationStrategy.LeastShardAllocationStrategy(absoluteLimit: 0, relativeLimit: 0.1),
+                PassivateSensor.Instance);
+
+            // Partitions hold the intake timers and must stay up while the node runs.
+            var intakeSharding = ClusterShardingSettings.Create(system).WithPassivateIdleAfter(TimeSpan.Zero);
+            partitions = await sharding.StartAsync(
+                "intake",
+                id => IntakePartitionActor.Props(int.Parse(id, global::System.Globalization.CultureInfo.InvariantCulture), settings.Intake, durable, sensors, metrics),
+                intakeSharding,
+                extractor,
+                ShardAllocationStrategy.LeastShardAllocationStrategy(absoluteLimit: 0, relativeLimit: 0.1),
+                PoisonPill.Instance);
+
+            var intake = system.ActorOf(IntakeRouter.Props(partitions, settings.Intake), "intake");
+            var node = new AnomalyNode(system, settings, metrics, intake, sensors, partitions);
+            await node.WakePartitionsAsync();
+            return node;
+        }
+        catch
+        {
+            await system.Terminate();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts every partition and waits for its recovery, so re-delivery of the retained log to the
+    /// sensors has begun before new readings are accepted.
+    /// </summary>
+    private async Task WakePartitionsAsync()
+    {
+        var status = new Task[Settings.Intake.Partitions];
+        for (var p = 0; p < status.Length; p++)
+        {
+            status[p] = Partitions.Ask<Core.Queries.PartitionStatus>(new Core.Queries.GetPartitionStatus(p), TimeSpan.FromMinutes(5));
+        }
+
+        await Task.WhenAll(status);
+    }
+
+    private static async Task JoinClusterAsync(ActorSystem system)
+    {
+        var cluster = Cluster.Get(system);
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cluster.RegisterOnMemberUp(() => up.TrySetResult());
+        var seeds = system.Settings.Config.GetStringList("akka.cluster.seed-nodes");
+        if (seeds.Count == 0)
+        {
+            await cluster.JoinAsync(cluster.SelfAddress);
+        }
+
+        await up.Task.WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Sends a batch and waits until it is durable (or rejected).</summary>
+    public Task<object> IngestAsync(IngestReadings batch, TimeSpan? timeout = null) =>
+        Intake.Ask<object>(batch, timeout ?? Settings.Intake.AppendTimeout + TimeSpan.FromSeconds(5));
+
+    /// <summary>Graceful stop: sharding hands off, sensors take final snapshots, the cluster is left.</summary>
+    public Task StopAsync() => CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!System.WhenTerminated.IsCompleted)
+        {
+            await StopAsync();
+        }
+    }
+}

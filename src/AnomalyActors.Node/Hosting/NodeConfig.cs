@@ -1,0 +1,76 @@
+using Akka.Configuration;
+
+namespace AnomalyActors.Node.Hosting;
+
+/// <summary>Loads the node's HOCON: overrides first, then hocon/anomaly-actors.conf, then hocon/akka.conf.</summary>
+public static class NodeConfig
+{
+    public const string ApplicationFile = "anomaly-actors.conf";
+    public const string AkkaFile = "akka.conf";
+
+    /// <summary>The hocon folder shipped next to the program.</summary>
+    public static string DefaultDirectory => Path.Combine(AppContext.BaseDirectory, "hocon");
+
+    /// <summary>
+    /// Per-deployment values taken from the environment (the keys are marked "environment: NAME" in
+    /// the hocon files). Explicit instead of HOCON's ${?NAME}, which Akka's parser mishandles when
+    /// the same key also has a default.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> EnvironmentOverrides { get; } = new Dictionary<string, string>
+    {
+        ["ANOMALY_ACTORS_DATA_DIR"] = "anomaly-actors.data-dir",
+        ["ANOMALY_ACTORS_PERSISTENCE"] = "anomaly-actors.persistence.provider",
+        ["ANOMALY_ACTORS_POSTGRES"] = "anomaly-actors.persistence.postgresql.connection-string",
+        ["ANOMALY_ACTORS_PARTITIONS"] = "anomaly-actors.intake.partitions",
+        ["ANOMALY_ACTORS_LOGLEVEL"] = "akka.loglevel",
+        ["ANOMALY_ACTORS_HOST"] = "akka.remote.dot-netty.tcp.hostname",
+        ["ANOMALY_ACTORS_PORT"] = "akka.remote.dot-netty.tcp.port",
+    };
+
+    /// <summary>Precedence: <paramref name="overrides"/>, then the environment, then the files.</summary>
+    public static (Config Config, string Source) Load(Config? overrides = null, string? directory = null)
+    {
+        directory ??= DefaultDirectory;
+        var application = Parse(Path.Combine(directory, ApplicationFile));
+        var akka = Parse(Path.Combine(directory, AkkaFile));
+        var merged = FromEnvironment().WithFallback(application).WithFallback(akka);
+        if (overrides is not null)
+        {
+            merged = overrides.WithFallback(merged);
+        }
+
+        return (merged, Path.Combine(directory, ApplicationFile));
+    }
+
+    private static Config FromEnvironment()
+    {
+        var lines = new List<string>();
+        foreach (var (variable, key) in EnvironmentOverrides)
+        {
+            var value = Environment.GetEnvironmentVariable(variable);
+            if (!string.IsNullOrEmpty(value))
+            {
+                lines.Add($"{key} = \"{value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
+            }
+        }
+
+        return lines.Count == 0 ? Config.Empty : ConfigurationFactory.ParseString(string.Join("\n", lines));
+    }
+
+    private static Config Parse(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new ConfigurationException($"Configuration file '{path}' does not exist.");
+        }
+
+        try
+        {
+            return ConfigurationFactory.ParseString(File.ReadAllText(path));
+        }
+        catch (Exception e) when (e is not ConfigurationException)
+        {
+            throw new ConfigurationException($"Configuration file '{path}' is not valid HOCON: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+namespace AnomalyActors.Node;
+
+/// <summary>
+/// Process-wide counters of one node, updated lock-free by the actors and read by the host,
+/// benchmarks and (later) metrics exporters.
+/// </summary>
+public sealed class NodeMetrics
+{
+    private long _readingsScored;
+    private long _readingsRejected;
+    private long _readingsDurable;
+    private long _chunksStored;
+    private long _episodesOpened;
+    private long _episodesClosed;
+    private long _snapshotsSaved;
+
+    public long ReadingsScored => Volatile.Read(ref _readingsScored);
+    public long ReadingsRejected => Volatile.Read(ref _readingsRejected);
+    public long ReadingsDurable => Volatile.Read(ref _readingsDurable);
+    public long ChunksStored => Volatile.Read(ref _chunksStored);
+    public long EpisodesOpened => Volatile.Read(ref _episodesOpened);
+    public long EpisodesClosed => Volatile.Read(ref _episodesClosed);
+    public long SnapshotsSaved => Volatile.Read(ref _snapshotsSaved);
+
+    internal void Scored(long scored, long rejected)
+    {
+        Interlocked.Add(ref _readingsScored, scored);
+        if (rejected != 0)
+        {
+            Interlocked.Add(ref _readingsRejected, rejected);
+        }
+    }
+
+    internal void ChunkStored(int readings)
+    {
+        Interlocked.Increment(ref _chunksStored);
+        Interlocked.Add(ref _readingsDurable, readings);
+    }
+
+    internal void EpisodeOpened() => Interlocked.Increment(ref _episodesOpened);
+
+    internal void EpisodeClosed() => Interlocked.Increment(ref _episodesClosed);
+
+    internal void SnapshotSaved() => Interlocked.Increment(ref _snapshotsSaved);
+}
