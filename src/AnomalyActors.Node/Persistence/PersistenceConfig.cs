@@ -30,11 +30,12 @@ public static class PersistenceConfig
     private static Config Sql(string connectionString, string providerName)
     {
         var quoted = Quote(connectionString);
+        // The plugin's own reference configuration (class names, table mappings) sits underneath.
         return ConfigurationFactory.ParseString($$"""
             akka.persistence.journal.sql { connection-string = {{quoted}}, provider-name = "{{providerName}}" }
             akka.persistence.snapshot-store.sql { connection-string = {{quoted}}, provider-name = "{{providerName}}" }
             akka.persistence.query.journal.sql { connection-string = {{quoted}}, provider-name = "{{providerName}}" }
-            """);
+            """).WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
     }
 
     /// <summary>

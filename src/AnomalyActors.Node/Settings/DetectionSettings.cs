@@ -120,6 +120,14 @@ public static class DetectorConfigReader
             return type switch
             {
                 "ewma" => ReadEwma(block, path, source),
+                "window-zscore" => new WindowZScoreOptions(
+                    windowMs: (long)block.GetTimeSpan("window", TimeSpan.FromSeconds(20)).TotalMilliseconds,
+                    slideMs: block.HasPath("slide") ? (long)block.GetTimeSpan("slide").TotalMilliseconds : null,
+                    threshold: block.GetDouble("threshold", 2.0)),
+                "threshold" => new ThresholdOptions(
+                    min: block.GetDouble("min", double.NegativeInfinity),
+                    max: block.GetDouble("max", double.PositiveInfinity),
+                    scale: block.HasPath("scale") ? block.GetDouble("scale") : null),
                 _ => throw new ConfigurationException(
                     $"'{path}.type' is '{type}'; known types: {string.Join(", ", KnownTypes)} ({source})."),
             };
@@ -130,7 +138,7 @@ public static class DetectorConfigReader
         }
     }
 
-    public static IReadOnlyList<string> KnownTypes { get; } = ["ewma"];
+    public static IReadOnlyList<string> KnownTypes { get; } = ["ewma", "window-zscore", "threshold"];
 
     private static EwmaBandOptions ReadEwma(Config c, string path, string source)
     {
