@@ -1,0 +1,23 @@
+namespace AnomalyActors.Detection;
+
+internal static class StateFormat
+{
+    public static void ReadVersion(BinaryReader reader, byte expected, string kind)
+    {
+        var version = reader.ReadByte();
+        if (version != expected)
+        {
+            throw new InvalidDataException(
+                $"Unsupported {kind} detector state version {version}; this build reads version {expected}.");
+        }
+    }
+
+    public static void Expect(int actual, int expected, string what, string kind)
+    {
+        if (actual != expected)
+        {
+            throw new InvalidDataException(
+                $"The {kind} detector state has {what} {actual} but the options say {expected}.");
+        }
+    }
+}

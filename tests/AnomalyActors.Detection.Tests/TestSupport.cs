@@ -1,0 +1,98 @@
+using System.Globalization;
+using Xunit;
+
+namespace AnomalyActors.Detection.Tests;
+
+internal static class TestSupport
+{
+    public static byte[] StateBytes(IDetector detector)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            detector.WriteState(writer);
+        }
+
+        return stream.ToArray();
+    }
+
+    public static void Restore(IDetector detector, byte[] state)
+    {
+        using var reader = new BinaryReader(new MemoryStream(state));
+        detector.ReadState(reader);
+        Assert.Equal(reader.BaseStream.Length, reader.BaseStream.Position);
+    }
+
+    public static void AssertBitIdentical(DetectorScore expected, DetectorScore actual, string context)
+    {
+        Assert.True(Bits(expected.Prediction) == Bits(actual.Prediction), $"Prediction differs at {context}");
+        Assert.True(Bits(expected.Low) == Bits(actual.Low), $"Low differs at {context}");
+        Assert.True(Bits(expected.High) == Bits(actual.High), $"High differs at {context}");
+        Assert.True(Bits(expected.Sigma) == Bits(actual.Sigma), $"Sigma differs at {context}");
+        Assert.True(expected.OutOfBand == actual.OutOfBand, $"OutOfBand differs at {context}");
+        Assert.True(Bits(expected.Grade) == Bits(actual.Grade), $"Grade differs at {context}");
+    }
+
+    private static long Bits(double value) => BitConverter.DoubleToInt64Bits(value);
+}
+
+/// <summary>The shared NAB corpus, found next to the repository (never copied into it).</summary>
+internal static class NabData
+{
+    public static string Root()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AnomalyActors.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        if (dir is null)
+        {
+            Assert.Fail($"Could not find AnomalyActors.sln above {AppContext.BaseDirectory}; the NAB tests locate the data relative to the repository root.");
+        }
+
+        var nab = Path.GetFullPath(Path.Combine(dir!.FullName, "..", "shared", "datasets", "nab"));
+        if (!Directory.Exists(Path.Combine(nab, "data")))
+        {
+            Assert.Fail($"NAB corpus not found at {nab} (expected ../shared/datasets/nab next to the repository root {dir.FullName}). These tests must not pass without it.");
+        }
+
+        return nab;
+    }
+
+    /// <summary>Every series as (path relative to data/ with forward slashes, timestamps, values).</summary>
+    public static IReadOnlyList<(string File, long[] TimestampsMs, double[] Values)> AllSeries()
+    {
+        var data = Path.Combine(Root(), "data");
+        var result = new List<(string, long[], double[])>();
+        foreach (var path in Directory.GetFiles(data, "*.csv", SearchOption.AllDirectories).OrderBy(p => p, StringComparer.Ordinal))
+        {
+            var name = Path.GetRelativePath(data, path).Replace('\\', '/');
+            var (ts, values) = ReadSeries(path);
+            result.Add((name, ts, values));
+        }
+
+        return result;
+    }
+
+    public static (long[] TimestampsMs, double[] Values) ReadSeries(string path)
+    {
+        var ts = new List<long>();
+        var values = new List<double>();
+        foreach (var line in File.ReadLines(path).Skip(1))
+        {
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            var comma = line.IndexOf(',');
+            var when = DateTime.ParseExact(line[..comma], "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+            ts.Add(new DateTimeOffset(when, TimeSpan.Zero).ToUnixTimeMilliseconds());
+            values.Add(double.Parse(line[(comma + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture));
+        }
+
+        return (ts.ToArray(), values.ToArray());
+    }
+}
