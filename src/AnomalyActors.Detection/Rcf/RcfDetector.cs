@@ -11,8 +11,9 @@ public sealed class RcfDetector : IDetector
     public const string KindName = "rcf";
 
     private readonly RcfOptions _options;
-    private readonly RandomCutForest _forest;
-    private readonly RcfThresholder _thresholder;
+    private const byte StateVersion = 1;
+    private RandomCutForest _forest;
+    private RcfThresholder _thresholder;
     private readonly double[] _shingle; // ring of the last ShingleSize readings, Metrics values each
     private readonly double[] _point;
     private readonly double[] _high;
@@ -122,7 +123,11 @@ public sealed class RcfDetector : IDetector
     public void WriteState(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(1); // layout version
+        // Layout v1: version byte, dimensions, trees, sample size, count, shingle ring, forest, thresholder.
+        writer.Write(StateVersion);
+        writer.Write(_options.Dimensions);
+        writer.Write(_options.Trees);
+        writer.Write(_options.SampleSize);
         writer.Write(_count);
         foreach (var v in _shingle)
         {
@@ -136,19 +141,30 @@ public sealed class RcfDetector : IDetector
     public void ReadState(BinaryReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        var version = reader.ReadInt32();
-        if (version != 1)
+        StateFormat.ReadVersion(reader, StateVersion, KindName);
+        StateFormat.Expect(reader.ReadInt32(), _options.Dimensions, "dimensions", KindName);
+        StateFormat.Expect(reader.ReadInt32(), _options.Trees, "trees", KindName);
+        StateFormat.Expect(reader.ReadInt32(), _options.SampleSize, "sample size", KindName);
+        var count = reader.ReadInt64();
+        if (count < 0)
         {
-            throw new InvalidDataException($"Unknown RCF state layout {version}.");
+            throw new InvalidDataException($"The {KindName} detector state has a negative count {count}.");
         }
 
-        _count = reader.ReadInt64();
-        for (var i = 0; i < _shingle.Length; i++)
+        // Read into fresh parts so a truncated or corrupt stream leaves this instance as it was.
+        var shingle = new double[_shingle.Length];
+        for (var i = 0; i < shingle.Length; i++)
         {
-            _shingle[i] = reader.ReadDouble();
+            shingle[i] = reader.ReadDouble();
         }
 
-        _forest.ReadState(reader);
-        _thresholder.ReadState(reader);
+        var forest = new RandomCutForest(_options.Dimensions, _options.Trees, _options.SampleSize, _options.TimeDecay, _options.Seed);
+        forest.ReadState(reader);
+        var thresholder = new RcfThresholder(_options.Threshold);
+        thresholder.ReadState(reader);
+        _count = count;
+        shingle.CopyTo(_shingle, 0);
+        _forest = forest;
+        _thresholder = thresholder;
     }
 }

@@ -1,7 +1,7 @@
 namespace AnomalyActors.Detection.Rcf;
 
 /// <summary>Parameters of a streaming Random Cut Forest; validated on construction.</summary>
-public sealed record RcfOptions
+public sealed record RcfOptions : DetectorOptions
 {
     public RcfOptions(
         int trees = 50,
@@ -74,4 +74,10 @@ public sealed record RcfOptions
     public RcfThresholdOptions Threshold { get; }
 
     public int Dimensions => Metrics * ShingleSize;
+
+    public static RcfOptions Default { get; } = new();
+
+    public override string Kind => RcfDetector.KindName;
+
+    public override IDetector Create() => new RcfDetector(this);
 }
