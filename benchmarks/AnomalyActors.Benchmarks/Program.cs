@@ -21,5 +21,8 @@ public static class Program
 
     private static readonly Dictionary<string, Func<string[], int>> HarnessModes = new(StringComparer.Ordinal)
     {
+        ["nab"] = Nab.NabHarness.Run,
+        ["rcf-agreement"] = Rcf.RcfAgreementHarness.Run,
+        ["rcf-speed"] = Rcf.RcfSpeedHarness.Run,
     };
 }

@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using System.Text.Json;
+using AnomalyActors.Benchmarks.Nab;
+using AnomalyActors.Detection.Rcf;
+
+namespace AnomalyActors.Benchmarks.Rcf;
+
+/// <summary>
+/// <c>rcf-speed [--shingle 1] [--trees 50] [--readings 200000]</c>: a quick single-thread wall-clock figure
+/// (after 20,000 warm-up readings) with allocated bytes; BenchmarkDotNet's RcfBenchmarks is the reference.
+/// </summary>
+internal static class RcfSpeedHarness
+{
+    public static int Run(string[] argv)
+    {
+        var args = new HarnessArgs(argv);
+        var shingle = args.GetInt("shingle") ?? 1;
+        var trees = args.GetInt("trees") ?? 50;
+        var readings = args.GetInt("readings") ?? 200_000;
+        var random = new Random(7);
+        var values = new double[readings + 20_000];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = (10 * Math.Sin(i * 2 * Math.PI / 288)) + random.NextDouble() + (random.NextDouble() < 0.002 ? 30 : 0);
+        }
+
+        var detector = new RcfDetector(new RcfOptions(trees: trees, shingleSize: shingle, seed: 42));
+        for (var i = 0; i < 20_000; i++)
+        {
+            detector.Update(i, values[i]);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var clock = Stopwatch.StartNew();
+        for (var i = 20_000; i < values.Length; i++)
+        {
+            detector.Update(i, values[i]);
+        }
+
+        var seconds = clock.Elapsed.TotalSeconds;
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            mode = "rcf-speed",
+            shingle,
+            trees,
+            readings,
+            us_per_reading = Math.Round(seconds * 1e6 / readings, 3),
+            allocated_bytes = allocated,
+        }));
+        return 0;
+    }
+}
