@@ -188,6 +188,25 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void Should_round_trip_long_and_non_ascii_stream_keys()
+    {
+        // Arrange: keys longer than BinaryReader's 128-byte string buffer, multi-byte characters across its boundary
+        var longKey = new string('x', 127) + "€" + new string('y', 400) + "/d/𝄞";
+        var readings = new[] { new Reading(longKey, 1, 1.0), new Reading("ü/€/m", 2, 2.0), new Reading(longKey, 0, 3.0) };
+        var stored = new ChunkStored(1, 0, ReadingChunk.FromReadings(readings), [new SourceMark(longKey, 9)]);
+        var ingest = new IngestReadings(longKey, 1, readings);
+        var serializer = Serializer();
+
+        // Act
+        var storedBack = serializer.FromBinary(serializer.ToBinary(stored), "rc");
+        var ingestBack = serializer.FromBinary(serializer.ToBinary(ingest), "ir");
+
+        // Assert
+        ContentAssert.Equal(stored, storedBack);
+        ContentAssert.Equal(ingest, ingestBack);
+    }
+
+    [Fact]
     public void Should_round_trip_an_empty_chunk()
     {
         // Arrange
