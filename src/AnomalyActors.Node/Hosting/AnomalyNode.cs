@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Configuration;
@@ -54,7 +55,10 @@ public sealed class AnomalyNode : IAsyncDisposable
         var durable = settings.Persistence.Provider != PersistenceProvider.None;
         var derived = PersistenceConfig.For(settings.Persistence).WithFallback(ConfigurationFactory.ParseString(
             $"akka.cluster.sharding.passivate-idle-entity-after = {(long)settings.Sensor.PassivateIdleAfter.TotalMilliseconds}ms"));
-        var system = ActorSystem.Create(systemName, derived.WithFallback(config));
+        var bootstrap = BootstrapSetup.Create().WithConfig(derived.WithFallback(config));
+        var system = PersistenceConfig.SetupFor(settings.Persistence) is { } persistenceSetup
+            ? ActorSystem.Create(systemName, bootstrap.And(persistenceSetup))
+            : ActorSystem.Create(systemName, bootstrap);
         try
         {
             await JoinClusterAsync(system);
