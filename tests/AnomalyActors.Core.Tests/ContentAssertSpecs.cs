@@ -43,9 +43,9 @@ public sealed class ContentAssertSpecs
     public void Should_compare_memory_by_content_and_length()
     {
         // Arrange
-        var a = new ScoreReadings("k", 1, 0, new long[] { 1, 2 }, new double[] { 1, 2 });
-        var b = new ScoreReadings("k", 1, 0, new long[] { 1, 3 }, new double[] { 1, 2 });
-        var c = new ScoreReadings("k", 1, 0, new long[] { 1, 2 }, new double[] { 1 });
+        var a = new ScoreReadings("k", 1, 0, -1, new long[] { 1, 2 }, new double[] { 1, 2 });
+        var b = new ScoreReadings("k", 1, 0, -1, new long[] { 1, 3 }, new double[] { 1, 2 });
+        var c = new ScoreReadings("k", 1, 0, -1, new long[] { 1, 2 }, new double[] { 1 });
 
         // Act
         var differentElement = Record.Exception(() => ContentAssert.Equal(a, b));

@@ -11,6 +11,27 @@ public sealed class IntakePartitionStateSpecs
     private const int Partition = 4;
 
     [Fact]
+    public void Should_report_each_streams_previous_offset_so_sensors_can_detect_gaps()
+    {
+        // Arrange
+        var state = new IntakePartitionState(Partition);
+        var first = state.Process(new AppendChunk(Partition, "src", 1, [R("a", 1), R("b", 2), R("a", 3)]))!;
+        var firstPrevious = state.Apply(first, 1);
+        var second = state.Process(new AppendChunk(Partition, "src", 2, [R("b", 4), R("c", 5), R("a", 6)]))!;
+
+        // Act
+        var secondPrevious = state.Apply(second, 2);
+
+        // Assert: chunk 1 groups a (offsets 0-1) and b (2); chunk 2 groups b (3), c (4) and a (5).
+        Assert.Equal([-1L, -1L], firstPrevious);
+        Assert.Equal(new[] { "b", "c", "a" }, second.Chunk.Keys.Select(k => k[..1]));
+        Assert.Equal([2L, -1L, 1L], secondPrevious);
+        Assert.Equal(1L, state.SequenceNrHolding(0));
+        Assert.Equal(2L, state.SequenceNrHolding(4));
+        Assert.Null(state.SequenceNrHolding(6));
+    }
+
+    [Fact]
     public void Should_assign_contiguous_offsets_across_appends()
     {
         // Arrange

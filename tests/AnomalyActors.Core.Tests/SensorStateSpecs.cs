@@ -36,6 +36,24 @@ public sealed class SensorStateSpecs
     }
 
     [Fact]
+    public void Should_see_a_gap_when_the_previous_reading_of_the_slice_was_never_applied()
+    {
+        // Arrange
+        var state = NewState(Ewma);
+        state.Process(Slice(10, 1.0, 2.0, 3.0), []);
+
+        // Act
+        var contiguous = state.HasGapBefore(Slice(20, 4.0) with { PreviousOffset = 12 });
+        var unknownPrevious = state.HasGapBefore(Slice(30, 4.0) with { PreviousOffset = -1 });
+        var missed = state.HasGapBefore(Slice(30, 4.0) with { PreviousOffset = 20 });
+
+        // Assert
+        Assert.False(contiguous);
+        Assert.False(unknownPrevious);
+        Assert.True(missed);
+    }
+
+    [Fact]
     public void Should_skip_a_redelivered_slice_entirely_and_return_zero()
     {
         // Arrange
@@ -364,7 +382,7 @@ public sealed class SensorStateSpecs
         {
             var length = Math.Min(sizes[s % sizes.Length], values.Length - start);
             var timestamps = Enumerable.Range(start, length).Select(i => Ts(i) - (i % 5 == 0 ? 7_000 : 0)).ToArray();
-            slices.Add(new ScoreReadings(Sensor, Partition, offset, timestamps, values.AsMemory(start, length)));
+            slices.Add(new ScoreReadings(Sensor, Partition, offset, -1, timestamps, values.AsMemory(start, length)));
             offset += length + 1 + s % 4;
             start += length;
         }
@@ -375,7 +393,7 @@ public sealed class SensorStateSpecs
     private static long Ts(long i) => 1_700_000_000_000 + i * 1_000;
 
     private static ScoreReadings Slice(long firstOffset, params double[] values) =>
-        new(Sensor, Partition, firstOffset, Enumerable.Range(0, values.Length).Select(i => Ts(firstOffset + i)).ToArray(), values);
+        new(Sensor, Partition, firstOffset, -1, Enumerable.Range(0, values.Length).Select(i => Ts(firstOffset + i)).ToArray(), values);
 
     private static SensorState NewState(DetectorOptions options, int closeAfterInBand = 3) =>
         new(Sensor, NewDetectors(options), closeAfterInBand);

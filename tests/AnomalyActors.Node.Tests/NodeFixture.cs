@@ -39,7 +39,7 @@ public static class NodeFixture
               # Short series in tests: alarms may start early.
               detection.detectors.ewma.alarm-after = 100
             }
-            akka.loglevel = INFO
+            akka.loglevel = WARNING
             """);
 
     /// <summary>A node that dies like a killed process: no hand-off, no final snapshots.</summary>

@@ -42,7 +42,7 @@ public sealed class PostgresServer : IAsyncLifetime
         await Run(Path.Combine(_binDirectory, "initdb"), $"-D {dataDirectory} -U postgres --auth=trust -E UTF8 --no-sync", asRoot);
         await Run(
             Path.Combine(_binDirectory, "pg_ctl"),
-            $"-D {dataDirectory} -l {_clusterDirectory}/server.log -w -t 60 -o \"-p {port} -k {_clusterDirectory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start",
+            $"-D {dataDirectory} -l {_clusterDirectory}/server.log -w -t 60 -o \"-p {port} -k {_clusterDirectory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000\" start",
             asRoot);
         _adminConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=false";
     }

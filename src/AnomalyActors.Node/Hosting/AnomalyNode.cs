@@ -3,6 +3,7 @@ using Akka.Actor.Setup;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Configuration;
+using Akka.Event;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Node.Actors;
 using AnomalyActors.Node.Persistence;
@@ -111,17 +112,28 @@ public sealed class AnomalyNode : IAsyncDisposable
 
     /// <summary>
     /// Starts every partition and waits for its recovery, so re-delivery of the retained log to the
-    /// sensors has begun before new readings are accepted.
+    /// sensors has begun before new readings are accepted. A partition whose recovery fails (say the
+    /// database refused a connection) stops; sharding recreates it on the next message, so asking
+    /// again is the retry.
     /// </summary>
     private async Task WakePartitionsAsync()
     {
-        var status = new Task[Settings.Intake.Partitions];
-        for (var p = 0; p < status.Length; p++)
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+        for (var p = 0; p < Settings.Intake.Partitions; p++)
         {
-            status[p] = Partitions.Ask<Core.Queries.PartitionStatus>(new Core.Queries.GetPartitionStatus(p), TimeSpan.FromMinutes(5));
+            while (true)
+            {
+                try
+                {
+                    await Partitions.Ask<Core.Queries.PartitionStatus>(new Core.Queries.GetPartitionStatus(p), TimeSpan.FromSeconds(10));
+                    break;
+                }
+                catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
+                {
+                    System.Log.Warning("Intake partition {0} has not recovered yet; asking again", p);
+                }
+            }
         }
-
-        await Task.WhenAll(status);
     }
 
     private static async Task JoinClusterAsync(ActorSystem system)
