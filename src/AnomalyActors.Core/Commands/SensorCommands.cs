@@ -36,3 +36,9 @@ public sealed class PassivateSensor : IAnomalyActorsMessage
     {
     }
 }
+
+/// <summary>
+/// The alert actor has written an alert. Until then the sensor keeps its snapshot from covering the
+/// episode event, so a crash before the write makes recovery send the alert again.
+/// </summary>
+public sealed record AlertWritten(string AlertId) : IAnomalyActorsMessage;

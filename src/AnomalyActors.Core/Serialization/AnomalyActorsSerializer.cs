@@ -32,6 +32,7 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         [typeof(TrimIntake)] = "ti",
         [typeof(RedeliverReadings)] = "rd",
         [typeof(RedeliveryCompleted)] = "rk",
+        [typeof(AlertWritten)] = "aw",
         [typeof(IngestReadings)] = "ir",
         [typeof(ReadingsAccepted)] = "ra",
         [typeof(ReadingsRejected)] = "rj",
@@ -97,6 +98,7 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
             "ti" => new TrimIntake(r.ReadInt32()),
             "rd" => new RedeliverReadings(r.ReadInt32(), r.ReadString(), r.ReadInt64()),
             "rk" => new RedeliveryCompleted(r.ReadString(), r.ReadInt32()),
+            "aw" => new AlertWritten(r.ReadString()),
             "ir" => new IngestReadings(r.ReadString(), r.ReadInt64(), ReadReadings(r)),
             "ra" => new ReadingsAccepted(r.ReadString(), r.ReadInt64(), r.ReadInt32()),
             "rj" => new ReadingsRejected(r.ReadString(), r.ReadInt64(), r.ReadString()),
@@ -171,6 +173,9 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 w.Write(m.PartitionId);
                 w.Write(m.SensorId);
                 w.Write(m.FromOffset);
+                break;
+            case AlertWritten m:
+                w.Write(m.AlertId);
                 break;
             case RedeliveryCompleted m:
                 w.Write(m.SensorId);

@@ -31,6 +31,9 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     private long _snapshotInFlightOffset = -1;
     private bool _stopping;
 
+    /// <summary>Alerts sent but not yet confirmed written: no snapshot may cover them.</summary>
+    private int _unconfirmedAlerts;
+
     public SensorActor(
         string sensorId,
         DetectorSet detectors,
@@ -71,7 +74,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             {
                 foreach (var recorded in _recovered)
                 {
-                    _alerts.Tell(recorded);
+                    SendAlert(recorded);
                 }
 
                 _recovered = null;
@@ -104,6 +107,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         Command<DeleteSnapshotsFailure>(f => _log.Debug("Sensor {0}: old snapshots not deleted: {1}", _state.SensorId, f.Cause.Message));
         Command<PassivateSensor>(_ => Passivate());
         Command<RedeliveryCompleted>(_ => { });
+        Command<AlertWritten>(_ => AlertConfirmed());
         Command<GetSensorState>(_ => Sender.Tell(new SensorStateView(
             _state.SensorId,
             _state.PartitionId,
@@ -140,6 +144,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             Stash.UnstashAll();
             Become(Ready);
         });
+        Command<AlertWritten>(_ => AlertConfirmed());
         Command<object>(_ => Stash.Stash());
     }
 
@@ -197,12 +202,27 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
                 _metrics.EpisodeClosed();
             }
 
-            _alerts.Tell(persisted);
+            SendAlert(persisted);
             if (--remaining == 0)
             {
                 SaveSnapshotIfDue();
             }
         });
+    }
+
+    private void SendAlert(IEpisodeEvent alert)
+    {
+        _unconfirmedAlerts++;
+        _alerts.Tell(alert);
+    }
+
+    private void AlertConfirmed()
+    {
+        _unconfirmedAlerts = Math.Max(0, _unconfirmedAlerts - 1);
+        if (_unconfirmedAlerts == 0 && _stopping)
+        {
+            Passivate();
+        }
     }
 
     private void SaveSnapshotIfDue()
@@ -215,7 +235,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
 
     private void SaveSnapshotIfBehind()
     {
-        if (!_durable || _snapshotInFlightOffset >= 0 || _state.ReadingsSinceSnapshot == 0)
+        if (!_durable || _snapshotInFlightOffset >= 0 || _unconfirmedAlerts > 0 || _state.ReadingsSinceSnapshot == 0)
         {
             return;
         }
@@ -248,7 +268,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     private void Passivate()
     {
         _stopping = true;
-        if (_snapshotInFlightOffset >= 0)
+        if (_snapshotInFlightOffset >= 0 || (_durable && _unconfirmedAlerts > 0))
         {
             return;
         }
