@@ -26,21 +26,7 @@ public static class NodeFixture
     }
 
     public static Config Overrides(string dataDirectory, string provider = "sqlite", string? postgres = null, int partitions = 4, int snapshotEvery = 2000) =>
-        ConfigurationFactory.ParseString($$"""
-            anomaly-actors {
-              data-dir = "{{dataDirectory.Replace("\\", "/")}}"
-              persistence.provider = {{provider}}
-              persistence.postgresql.connection-string = "{{postgres ?? string.Empty}}"
-              intake.partitions = {{partitions}}
-              intake.trim-interval = 200ms
-              sensor.snapshot-every-readings = {{snapshotEvery}}
-              sensor.snapshot-interval = 1s
-              alerts.console = off
-              # Short series in tests: alarms may start early.
-              detection.detectors.ewma.alarm-after = 100
-            }
-            akka.loglevel = WARNING
-            """);
+        TestNodeConfig.For(dataDirectory, provider, postgres, partitions, snapshotEvery);
 
     /// <summary>A node that dies like a killed process: no hand-off, no final snapshots.</summary>
     public static Config Crashable(Config overrides) => ConfigurationFactory.ParseString("""

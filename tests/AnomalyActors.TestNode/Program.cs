@@ -1,4 +1,3 @@
-using Akka.Configuration;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Node.Hosting;
 
@@ -23,18 +22,7 @@ public static class Program
         var dataDirectory = args[0];
         var from = int.Parse(args[1]);
         var input = new TestInput(int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]));
-        var overrides = ConfigurationFactory.ParseString($$"""
-            anomaly-actors {
-              data-dir = "{{dataDirectory}}"
-              persistence.provider = sqlite
-              intake.partitions = {{args[5]}}
-              intake.trim-interval = 200ms
-              sensor.snapshot-every-readings = {{args[6]}}
-              sensor.snapshot-interval = 1s
-              alerts.console = off
-            }
-            akka.loglevel = WARNING
-            """);
+        var overrides = TestNodeConfig.For(dataDirectory, partitions: int.Parse(args[5]), snapshotEvery: int.Parse(args[6]));
         var node = await AnomalyNode.StartAsync(overrides);
         Console.WriteLine("STARTED");
 
