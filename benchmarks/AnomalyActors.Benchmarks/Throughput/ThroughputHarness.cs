@@ -127,8 +127,15 @@ internal static class ThroughputHarness
                 Check(await pending.Dequeue());
             }
 
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
             while (node.Metrics.ReadingsScored < workload.Values.Length)
             {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new InvalidOperationException(
+                        $"{provider}: only {node.Metrics.ReadingsScored:N0} of {workload.Values.Length:N0} readings were scored within 2 minutes of the last acknowledgement.");
+                }
+
                 await Task.Delay(1);
             }
 
