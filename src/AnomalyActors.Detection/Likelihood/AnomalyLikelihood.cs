@@ -71,8 +71,8 @@ public sealed class AnomalyLikelihood
     /// <summary>Whether the latest score was judged against an estimated distribution (past learning).</summary>
     public bool Ready { get; private set; }
 
-    /// <summary>Log score of a tail probability: 0 for tail 1, 0.5 for 1e-5, 1 for 0.</summary>
-    public static double LogScore(double tail) => Math.Log(tail + LogFloor) / LogOfFloor;
+    /// <summary>Log score of a tail probability: 0 for tail 1, 0.5 for 1e-5, 1 for 0 (clamped to [0, 1]).</summary>
+    public static double LogScore(double tail) => Math.Clamp(Math.Log(tail + LogFloor) / LogOfFloor, 0, 1);
 
     /// <summary>Folds one raw score in and returns its log likelihood score in [0, 1].</summary>
     public double Update(double score)
