@@ -22,14 +22,8 @@ internal static class NabDetectors
         // meaningful window-z configuration for these series.
         ["window-zscore"] = () => new GradeStream(new WindowZScore(new WindowZScoreOptions(windowMs: 24 * Hour, slideMs: Hour, threshold: 2.0))),
         // Defaults, raw forest score (one corpus-wide threshold on it, as AWS's NAB entry): monotone squash only.
-        ["rcf"] = () => new RcfStream(new RcfDetector(RcfOptions.Default), RcfScoreMapping.Raw),
-        ["rcf-grade"] = () => new RcfStream(new RcfDetector(RcfOptions.Default), RcfScoreMapping.Grade),
-        ["rcf-z"] = () => new RcfStream(new RcfDetector(RcfOptions.Default), RcfScoreMapping.StandardScore),
-        ["rcf-s4"] = () => new RcfStream(new RcfDetector(new RcfOptions(shingleSize: 4)), RcfScoreMapping.Raw),
-        ["rcf-s8"] = () => new RcfStream(new RcfDetector(new RcfOptions(shingleSize: 8)), RcfScoreMapping.Raw),
-        ["best"] = () => new BestStream(100),
-        ["best-w20"] = () => new BestStream(20),
-        ["best-w400"] = () => new BestStream(400),
+        ["rcf"] = () => new RcfStream(new RcfDetector(RcfOptions.Default)),
+        ["best"] = () => new BestStream(),
     };
 
     public static IEnumerable<string> Names => Configs.Keys;
@@ -48,63 +42,44 @@ internal static class NabDetectors
         }
     }
 
-    internal enum RcfScoreMapping
-    {
-        /// <summary>The thresholder's grade: 0 below the adaptive threshold.</summary>
-        Grade,
-
-        /// <summary>Running standard score of the RCF score squashed to [0, 1): z/(z+3) for z &gt; 0.</summary>
-        StandardScore,
-
-        /// <summary>Raw RCF score squashed: s/(s+2), so the usual ~1 lands near 1/3.</summary>
-        Raw,
-    }
-
-    private sealed class RcfStream(RcfDetector detector, RcfScoreMapping mapping) : INabStream
+    private sealed class RcfStream(RcfDetector detector) : INabStream
     {
         public double Next(long timestampMs, double value)
         {
-            var s = detector.Update(timestampMs, value);
-            if (!detector.Ready)
-            {
-                return 0;
-            }
-
-            return mapping switch
-            {
-                RcfScoreMapping.Grade => s.OutOfBand ? s.Grade : 0,
-                RcfScoreMapping.StandardScore => Squash(detector.LastStandardScore, 3),
-                _ => Squash(detector.LastScore, 2),
-            };
+            detector.Update(timestampMs, value);
+            return detector.Ready ? Squash(detector.LastScore, 2) : 0;
         }
     }
 
     private static double Squash(double x, double half) => x > 0 ? x / (x + half) : 0;
 
     /// <summary>
-    /// RCF (defaults) with onset emphasis: NAB credits only the first detection in a window and charges every
-    /// false positive, so a reading keeps its full score only when it beats every score of the previous
-    /// <c>window</c> readings; repeats inside a burst are halved. Ordering within a file is all that changes.
+    /// RCF (defaults) scored the way NAB's HTM entry is: the raw forest score goes through Numenta's anomaly
+    /// likelihood (log scale; averages of the last 40 scores judged against the distribution of such averages,
+    /// which ignores the first 150 readings and is first estimated after 300), a reading outside the seen range
+    /// widened by 5% on each side scores 1 (HTM's spatial anomaly; armed after 150 readings), and detections
+    /// are spaced out (scores halved for 200 readings after one reaches 0.5). One configuration for every series.
     /// </summary>
-    private sealed class BestStream(int window) : INabStream
+    internal sealed class BestStream : INabStream
     {
+        private const int Learning = 150;
+
         private readonly RcfDetector _rcf = new(RcfOptions.Default);
-        private readonly double[] _recent = new double[window];
-        private long _n;
+        private readonly AnomalyLikelihood _likelihood = new(new AnomalyLikelihoodOptions(
+            learningPeriod: Learning, estimationSamples: 150, averagingWindow: 40));
+        private readonly RangeNovelty _range = new(tolerance: 0.05, warmup: Learning);
+        private readonly DetectionSpacing _spacing = new(trigger: 0.5, hold: 200, factor: 0.5);
 
         public double Next(long timestampMs, double value)
         {
             _rcf.Update(timestampMs, value);
-            var raw = _rcf.Ready ? _rcf.LastScore : 0;
-            var max = 0.0;
-            foreach (var r in _recent)
+            var score = _likelihood.Update(_rcf.Ready ? _rcf.LastScore : 0);
+            if (_range.Update(value))
             {
-                max = Math.Max(max, r);
+                score = 1;
             }
 
-            _recent[(int)(_n++ % _recent.Length)] = raw;
-            var score = Squash(raw, 2);
-            return raw > max ? score : 0.5 * score;
+            return _spacing.Update(score);
         }
     }
 }
