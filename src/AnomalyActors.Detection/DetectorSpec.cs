@@ -1,3 +1,5 @@
+using AnomalyActors.Detection.Rcf;
+
 namespace AnomalyActors.Detection;
 
 /// <summary>
@@ -13,7 +15,7 @@ public sealed record DetectorSpec
     }
 
     /// <summary>Every kind this build can create.</summary>
-    public static IReadOnlyList<string> Kinds { get; } = [EwmaBand.KindName, WindowZScore.KindName, ThresholdDetector.KindName];
+    public static IReadOnlyList<string> Kinds { get; } = [EwmaBand.KindName, WindowZScore.KindName, ThresholdDetector.KindName, RcfDetector.KindName];
 
     public static DetectorSpec Default { get; } = new(EwmaBandOptions.Default);
 
@@ -27,11 +29,14 @@ public sealed record DetectorSpec
 
     public static DetectorSpec Threshold(ThresholdOptions options) => new(options);
 
+    public static DetectorSpec Rcf(RcfOptions? options = null) => new(options ?? RcfOptions.Default);
+
     /// <summary>The spec of a kind with that kind's default options (a threshold has no sensible default limits).</summary>
     public static DetectorSpec ForKind(string kind) => kind switch
     {
         EwmaBand.KindName => Ewma(),
         WindowZScore.KindName => WindowZ(),
+        RcfDetector.KindName => Rcf(),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind,
             $"No default options for kind '{kind}'; known kinds: {string.Join(", ", Kinds)} (thr needs explicit limits)."),
     };
