@@ -31,6 +31,7 @@ internal static class RcfSpeedHarness
         }
 
         var before = GC.GetAllocatedBytesForCurrentThread();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var checksum = 0UL;
         for (var i = 20_000; i < values.Length; i++)
@@ -40,6 +41,7 @@ internal static class RcfSpeedHarness
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Console.WriteLine(JsonSerializer.Serialize(new
         {
@@ -48,6 +50,8 @@ internal static class RcfSpeedHarness
             trees,
             readings,
             us_per_reading = Math.Round(seconds * 1e6 / readings, 3),
+            // Process CPU time: less sensitive than wall time to other load on a shared machine (includes GC/JIT threads).
+            cpu_us_per_reading = Math.Round(cpuSeconds * 1e6 / readings, 3),
             allocated_bytes = allocated,
             // FNV-style hash of every score's bits: equal checksums mean bit-identical scores (for exactness checks).
             score_checksum = checksum.ToString("x16", System.Globalization.CultureInfo.InvariantCulture),
