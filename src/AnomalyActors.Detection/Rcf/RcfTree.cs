@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace AnomalyActors.Detection.Rcf;
 
@@ -554,7 +555,29 @@ internal sealed class RcfTree
             ref var hi = ref Unsafe.Add(ref lo, dim);
             var newRange = 0.0;
             var grow = 0.0;
-            for (var k = 0; k < dim; k++)
+            var k = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                // Four dimensions' terms at once, then added one by one in dimension order: the same bits.
+                for (; k + 4 <= dim; k += 4)
+                {
+                    var vl = Vector256.LoadUnsafe(ref lo, (nuint)k);
+                    var vh = Vector256.LoadUnsafe(ref hi, (nuint)k);
+                    var vx = Vector256.LoadUnsafe(ref x0, (nuint)k);
+                    var range = Vector256.Max(vh, vx) - Vector256.Min(vl, vx);
+                    var g = Vector256.Max(vl - vx, Vector256<double>.Zero) + Vector256.Max(vx - vh, Vector256<double>.Zero);
+                    newRange += range.GetElement(0);
+                    newRange += range.GetElement(1);
+                    newRange += range.GetElement(2);
+                    newRange += range.GetElement(3);
+                    grow += g.GetElement(0);
+                    grow += g.GetElement(1);
+                    grow += g.GetElement(2);
+                    grow += g.GetElement(3);
+                }
+            }
+
+            for (; k < dim; k++)
             {
                 // Branch-free form of: below the box adds (lo - x) to grow and (hi - x) to the range, above it
                 // (x - hi) and (x - lo), inside it 0 and (hi - lo); the same terms in the same order, so the
