@@ -21,6 +21,7 @@ public static class Program
 
     private static readonly Dictionary<string, Func<string[], int>> HarnessModes = new(StringComparer.Ordinal)
     {
+        ["throughput"] = Throughput.ThroughputHarness.Run,
         ["nab"] = Nab.NabHarness.Run,
         ["rcf-agreement"] = Rcf.RcfAgreementHarness.Run,
         ["rcf-speed"] = Rcf.RcfSpeedHarness.Run,

@@ -1,8 +1,19 @@
+using Akka.Actor;
 using Akka.Configuration;
+using Akka.Persistence.Query;
+using Akka.Persistence.Sql.Query;
+using Akka.Streams;
+using Akka.Streams.Dsl;
 using AnomalyActors.Core.Commands;
+using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Queries;
 using AnomalyActors.Node.Hosting;
+using AnomalyActors.TestNode;
 
 namespace AnomalyActors.Node.Tests;
+
+/// <summary>What a sensor ended with: compared between an uninterrupted and an interrupted run.</summary>
+public sealed record SensorOutcome(string Key, long Offset, long ReadingsScored, long EpisodesOpened, bool EpisodeOpen, string DetectorState, string[] Episodes);
 
 /// <summary>Builds node configurations on a fresh data directory and drives batches through a node.</summary>
 public static class NodeFixture
@@ -25,9 +36,17 @@ public static class NodeFixture
               sensor.snapshot-every-readings = {{snapshotEvery}}
               sensor.snapshot-interval = 1s
               alerts.console = off
+              # Short series in tests: alarms may start early.
+              detection.detectors.ewma.alarm-after = 100
             }
             akka.loglevel = WARNING
             """);
+
+    /// <summary>A node that dies like a killed process: no hand-off, no final snapshots.</summary>
+    public static Config Crashable(Config overrides) => ConfigurationFactory.ParseString("""
+        akka.coordinated-shutdown.run-by-actor-system-terminate = off
+        akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
+        """).WithFallback(overrides);
 
     /// <summary>Feeds batches [from, to) one after another, each acknowledged before the next.</summary>
     public static async Task FeedAsync(AnomalyNode node, TestInput input, int from, int to, string source = "test-source")
@@ -43,17 +62,68 @@ public static class NodeFixture
     }
 
     /// <summary>Waits (polling, no fixed sleep) until the condition holds or the timeout passes.</summary>
-    public static async Task AwaitAsync(Func<bool> condition, TimeSpan timeout, string what)
+    public static async Task AwaitAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
         var deadline = DateTime.UtcNow + timeout;
-        while (!condition())
+        while (!await condition())
         {
             if (DateTime.UtcNow > deadline)
             {
                 throw new TimeoutException($"Timed out waiting for {what}.");
             }
 
-            await Task.Delay(20);
+            await Task.Delay(50);
         }
+    }
+
+    public static Task AwaitAsync(Func<bool> condition, TimeSpan timeout, string what) =>
+        AwaitAsync(() => Task.FromResult(condition()), timeout, what);
+
+    public static async Task<SensorStateView[]> QueryAsync(AnomalyNode node, IEnumerable<string> keys) =>
+        await Task.WhenAll(keys.Select(k => node.Sensors.Ask<SensorStateView>(new GetSensorState(k), TimeSpan.FromSeconds(30))));
+
+    /// <summary>Waits until every sensor has applied the log up to the given offsets, then collects outcomes from state and journal.</summary>
+    public static async Task<SensorOutcome[]> OutcomesAsync(AnomalyNode node, IReadOnlyDictionary<string, long> finalOffsets)
+    {
+        await AwaitAsync(
+            async () => (await QueryAsync(node, finalOffsets.Keys)).All(v => v.Offset == finalOffsets[v.SensorId]),
+            TimeSpan.FromSeconds(120),
+            "every sensor to reach its final offset");
+        return await CollectAsync(node, finalOffsets.Keys);
+    }
+
+    public static async Task<SensorOutcome[]> CollectAsync(AnomalyNode node, IEnumerable<string> keys)
+    {
+        var views = await QueryAsync(node, keys);
+        var journal = PersistenceQuery.Get(node.System).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
+        var materializer = node.System.Materializer();
+        var outcomes = new List<SensorOutcome>();
+        foreach (var view in views.OrderBy(v => v.SensorId, StringComparer.Ordinal))
+        {
+            var events = await journal.CurrentEventsByPersistenceId("sensor-" + view.SensorId, 0, long.MaxValue)
+                .Select(e => e.Event switch
+                {
+                    EpisodeOpened o => $"open {o.AlertId} @{o.Offset} v={BitConverter.DoubleToInt64Bits(o.Value)}",
+                    EpisodeClosed c => $"close {c.AlertId} @{c.Offset} n={c.OutOfBandReadings}",
+                    var other => "unexpected " + other,
+                })
+                .RunWith(Sink.Seq<string>(), materializer);
+            outcomes.Add(new SensorOutcome(
+                view.SensorId,
+                view.Offset,
+                view.ReadingsScored,
+                view.EpisodesOpened,
+                view.EpisodeOpen,
+                Convert.ToHexString(view.DetectorState),
+                events.ToArray()));
+        }
+
+        return outcomes.ToArray();
+    }
+
+    public static string[] AlertLines(string dataDirectory)
+    {
+        var path = Path.Combine(dataDirectory, "alerts.jsonl");
+        return File.Exists(path) ? File.ReadAllLines(path) : [];
     }
 }

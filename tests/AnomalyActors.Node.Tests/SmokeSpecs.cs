@@ -1,4 +1,5 @@
 using AnomalyActors.Node.Hosting;
+using AnomalyActors.TestNode;
 using Xunit;
 
 namespace AnomalyActors.Node.Tests;

@@ -32,6 +32,13 @@ public sealed record ChunkAppendFailed(int PartitionId, string SourceId, long So
 /// </summary>
 public sealed record ReportCheckpoint(int PartitionId, string SensorId, long Offset) : IWithPartitionId;
 
+/// <summary>
+/// A sensor lost part of its slices (e.g. it failed while they were in its mailbox): the partition
+/// re-sends that stream's readings from <paramref name="FromOffset"/> out of its journal, then
+/// <see cref="RedeliveryCompleted"/>.
+/// </summary>
+public sealed record RedeliverReadings(int PartitionId, string SensorId, long FromOffset) : IWithPartitionId;
+
 /// <summary>Asks a partition to delete the chunks every sensor has snapshotted past.</summary>
 public sealed record TrimIntake(int PartitionId) : IWithPartitionId;
 

@@ -6,12 +6,23 @@ namespace AnomalyActors.Core.Commands;
 /// A contiguous slice of one partition's log that belongs to one stream: reading i sits at offset
 /// <paramref name="FirstOffset"/> + i. The memory is shared with the stored chunk and never mutated.
 /// </summary>
+/// <param name="PreviousOffset">
+/// Offset of this stream's reading just before the slice, or -1 when the partition does not know it
+/// (the reading lies in a trimmed part of the log, which the sensor's snapshot covers). A sensor
+/// whose state has not reached it has lost a slice and must not apply this one.
+/// </param>
+/// <param name="Replay">Sent by a re-delivery from the journal, not by the live log.</param>
 public sealed record ScoreReadings(
     string SensorId,
     int PartitionId,
     long FirstOffset,
+    long PreviousOffset,
     ReadOnlyMemory<long> Timestamps,
-    ReadOnlyMemory<double> Values) : IWithSensorId;
+    ReadOnlyMemory<double> Values,
+    bool Replay = false) : IWithSensorId;
+
+/// <summary>Marks the end of a re-delivery requested with <see cref="RedeliverReadings"/>.</summary>
+public sealed record RedeliveryCompleted(string SensorId, int PartitionId) : IWithSensorId;
 
 /// <summary>
 /// Sharding's hand-off and passivation stop message: snapshot what is not yet covered, then stop.
@@ -25,3 +36,9 @@ public sealed class PassivateSensor : IAnomalyActorsMessage
     {
     }
 }
+
+/// <summary>
+/// The alert actor has written an alert. Until then the sensor keeps its snapshot from covering the
+/// episode event, so a crash before the write makes recovery send the alert again.
+/// </summary>
+public sealed record AlertWritten(string AlertId) : IAnomalyActorsMessage;

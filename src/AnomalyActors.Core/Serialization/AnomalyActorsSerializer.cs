@@ -30,6 +30,9 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         [typeof(ScoreReadings)] = "sr",
         [typeof(PassivateSensor)] = "st",
         [typeof(TrimIntake)] = "ti",
+        [typeof(RedeliverReadings)] = "rd",
+        [typeof(RedeliveryCompleted)] = "rk",
+        [typeof(AlertWritten)] = "aw",
         [typeof(IngestReadings)] = "ir",
         [typeof(ReadingsAccepted)] = "ra",
         [typeof(ReadingsRejected)] = "rj",
@@ -93,6 +96,9 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
             "sr" => ReadScoreReadings(r),
             "st" => PassivateSensor.Instance,
             "ti" => new TrimIntake(r.ReadInt32()),
+            "rd" => new RedeliverReadings(r.ReadInt32(), r.ReadString(), r.ReadInt64()),
+            "rk" => new RedeliveryCompleted(r.ReadString(), r.ReadInt32()),
+            "aw" => new AlertWritten(r.ReadString()),
             "ir" => new IngestReadings(r.ReadString(), r.ReadInt64(), ReadReadings(r)),
             "ra" => new ReadingsAccepted(r.ReadString(), r.ReadInt64(), r.ReadInt32()),
             "rj" => new ReadingsRejected(r.ReadString(), r.ReadInt64(), r.ReadString()),
@@ -152,6 +158,8 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 w.Write(m.SensorId);
                 w.Write(m.PartitionId);
                 w.Write(m.FirstOffset);
+                w.Write(m.PreviousOffset);
+                w.Write(m.Replay);
                 w.Write7BitEncodedInt(m.Values.Length);
                 WriteTimestamps(w, m.Timestamps.Span);
                 w.Write(MemoryMarshal.AsBytes(m.Values.Span));
@@ -159,6 +167,18 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
             case PassivateSensor:
                 break;
             case TrimIntake m:
+                w.Write(m.PartitionId);
+                break;
+            case RedeliverReadings m:
+                w.Write(m.PartitionId);
+                w.Write(m.SensorId);
+                w.Write(m.FromOffset);
+                break;
+            case AlertWritten m:
+                w.Write(m.AlertId);
+                break;
+            case RedeliveryCompleted m:
+                w.Write(m.SensorId);
                 w.Write(m.PartitionId);
                 break;
             case IngestReadings m:
@@ -272,12 +292,14 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         var sensorId = r.ReadString();
         var partitionId = r.ReadInt32();
         var firstOffset = r.ReadInt64();
+        var previousOffset = r.ReadInt64();
+        var replay = r.ReadBoolean();
         var count = r.Read7BitEncodedInt();
         var timestamps = new long[count];
         ReadTimestamps(r, timestamps);
         var values = new double[count];
         r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
-        return new ScoreReadings(sensorId, partitionId, firstOffset, timestamps, values);
+        return new ScoreReadings(sensorId, partitionId, firstOffset, previousOffset, timestamps, values, replay);
     }
 
     private static void WriteTimestamps(BinaryWriter w, ReadOnlySpan<long> timestamps)

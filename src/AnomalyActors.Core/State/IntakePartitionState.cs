@@ -16,6 +16,9 @@ public sealed class IntakePartitionState
     private readonly Dictionary<string, SensorProgress> _behind = new(StringComparer.Ordinal);
     private readonly Queue<RetainedChunk> _retained = new();
 
+    // Last offset delivered per stream since this partition started, to let sensors detect gaps.
+    private readonly Dictionary<string, long> _lastOffset = new(StringComparer.Ordinal);
+
     public IntakePartitionState(int partitionId)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(partitionId);
@@ -53,7 +56,11 @@ public sealed class IntakePartitionState
         return new ChunkStored(PartitionId, NextOffset, ReadingChunk.FromReadings(command.Readings), marks);
     }
 
-    public void Apply(ChunkStored stored, long sequenceNr)
+    /// <summary>
+    /// Records a stored chunk. Returns, per group of the chunk, the offset of that stream's previous
+    /// reading in this partition (-1 when it is older than what this partition has seen).
+    /// </summary>
+    public long[] Apply(ChunkStored stored, long sequenceNr)
     {
         if (stored.FirstOffset != NextOffset && _retained.Count > 0)
         {
@@ -70,8 +77,13 @@ public sealed class IntakePartitionState
 
         _retained.Enqueue(new RetainedChunk(sequenceNr, stored.FirstOffset, stored.NextOffset));
         var chunk = stored.Chunk;
+        var previous = new long[chunk.Keys.Length];
         for (var g = 0; g < chunk.Keys.Length; g++)
         {
+            ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(_lastOffset, chunk.Keys[g], out var seen);
+            previous[g] = seen ? last : -1;
+            last = stored.FirstOffset + chunk.GroupStarts[g + 1] - 1;
+
             ref var progress = ref CollectionsMarshal.GetValueRefOrAddDefault(_behind, chunk.Keys[g], out var exists);
             if (!exists)
             {
@@ -80,6 +92,25 @@ public sealed class IntakePartitionState
 
             progress.LastDelivered = stored.FirstOffset + chunk.GroupStarts[g + 1] - 1;
         }
+
+        return previous;
+    }
+
+    /// <summary>
+    /// The journal sequence number of the retained chunk holding <paramref name="offset"/> (the oldest
+    /// retained one when the offset lies before it), or null when no retained chunk reaches it.
+    /// </summary>
+    public long? SequenceNrHolding(long offset)
+    {
+        foreach (var chunk in _retained)
+        {
+            if (offset < chunk.NextOffset)
+            {
+                return chunk.SequenceNr;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>A sensor's snapshot covers its readings up to <paramref name="offset"/>.</summary>

@@ -40,6 +40,13 @@ public sealed class SensorState
     public EpisodeTracker Episodes => _episodes;
 
     /// <summary>
+    /// True when the partition delivered readings of this stream before the slice that this state
+    /// never applied: applying the slice would silently skip them.
+    /// </summary>
+    public bool HasGapBefore(ScoreReadings command) =>
+        command.PreviousOffset > Offset && (PartitionId == -1 || PartitionId == command.PartitionId);
+
+    /// <summary>
     /// Applies the readings of <paramref name="command"/> not yet applied and appends the new episode
     /// transitions to <paramref name="newEvents"/>. Returns how many readings were applied (0 when
     /// the whole slice was at or below <see cref="Offset"/>, e.g. during a partition's re-delivery).
@@ -60,6 +67,11 @@ public sealed class SensorState
 
         var timestamps = command.Timestamps.Span;
         var values = command.Values.Span;
+        if (timestamps.Length != values.Length)
+        {
+            throw new ArgumentException("A slice needs one timestamp per value.", nameof(command));
+        }
+
         var first = command.FirstOffset;
         var start = first > Offset ? 0 : (int)Math.Min(values.Length, Offset - first + 1);
         for (var i = start; i < values.Length; i++)

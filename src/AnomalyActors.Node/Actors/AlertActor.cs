@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Event;
+using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Node.Settings;
@@ -55,9 +56,14 @@ public sealed class AlertActor : ReceiveActor
             }
             catch (IOException e)
             {
+                // Unconfirmed, so the sensor keeps the alert uncovered by snapshots and a restart
+                // sends it again.
                 _log.Error(e, "Could not append alert {0} to {1}", alert.AlertId, _settings.FilePath);
+                return;
             }
         }
+
+        Sender.Tell(new AlertWritten(alert.AlertId));
     }
 
     public static string Describe(IEpisodeEvent alert) => alert switch

@@ -1,6 +1,10 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
+using Akka.Persistence.Query;
+using Akka.Persistence.Sql.Query;
+using Akka.Streams;
+using Akka.Streams.Dsl;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Queries;
@@ -33,11 +37,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         _durable = durable;
         PersistenceId = "intake-" + partitionId;
 
-        Recover<ChunkStored>(stored =>
-        {
-            _state.Apply(stored, LastSequenceNr);
-            Deliver(stored);
-        });
+        Recover<ChunkStored>(stored => Deliver(stored, _state.Apply(stored, LastSequenceNr), replay: false));
         Recover<RecoveryCompleted>(_ =>
         {
             if (_state.RetainedChunks > 0)
@@ -62,6 +62,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
             _log.Warning(f.Cause, "Partition {0}: deleting chunks up to {1} failed; will retry", partitionId, f.ToSequenceNr);
             _deleting = 0;
         });
+        Command<RedeliverReadings>(Redeliver);
         Command<StartPartition>(_ => { });
         Command<GetPartitionStatus>(_ => Sender.Tell(new PartitionStatus(
             partitionId, _state.NextOffset, _state.RetainedChunks, _state.OldestRetainedOffset, _state.SensorsBehind)));
@@ -85,40 +86,84 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         if (!_durable)
         {
             // Nothing to retain or trim: the log exists only in this message.
-            _state.Apply(stored, ++_volatileSequenceNr);
+            var previousOffsets = _state.Apply(stored, ++_volatileSequenceNr);
             _state.Deleted(_volatileSequenceNr);
-            Stored(stored, ack, replyTo);
+            Stored(stored, previousOffsets, ack, replyTo);
             return;
         }
 
         // Offsets are assigned now and the state moves ahead of the journal, so appends pipeline.
         // If a write fails the actor stops and its replacement recovers from the journal alone;
         // nothing is acknowledged or delivered before its write succeeded.
-        _state.Apply(stored, LastSequenceNr + 1);
-        PersistAsync(stored, s => Stored(s, ack, replyTo));
+        var previous = _state.Apply(stored, LastSequenceNr + 1);
+        PersistAsync(stored, s => Stored(s, previous, ack, replyTo));
     }
 
-    private void Stored(ChunkStored stored, ChunkAppended ack, IActorRef replyTo)
+    private void Stored(ChunkStored stored, long[] previousOffsets, ChunkAppended ack, IActorRef replyTo)
     {
         _metrics.ChunkStored(stored.Chunk.Count);
         replyTo.Tell(ack);
-        Deliver(stored);
+        Deliver(stored, previousOffsets, replay: false);
     }
 
-    private void Deliver(ChunkStored stored)
+    private void Deliver(ChunkStored stored, long[] previousOffsets, bool replay)
     {
         var chunk = stored.Chunk;
         for (var g = 0; g < chunk.Keys.Length; g++)
         {
-            var start = chunk.GroupStarts[g];
-            var length = chunk.GroupStarts[g + 1] - start;
-            _sensors.Tell(new ScoreReadings(
-                chunk.Keys[g],
-                stored.PartitionId,
-                stored.FirstOffset + start,
-                chunk.Timestamps.AsMemory(start, length),
-                chunk.Values.AsMemory(start, length)));
+            _sensors.Tell(Slice(stored, g, previousOffsets[g], replay));
         }
+    }
+
+    private static ScoreReadings Slice(ChunkStored stored, int group, long previousOffset, bool replay)
+    {
+        var chunk = stored.Chunk;
+        var start = chunk.GroupStarts[group];
+        var length = chunk.GroupStarts[group + 1] - start;
+        return new ScoreReadings(
+            chunk.Keys[group],
+            stored.PartitionId,
+            stored.FirstOffset + start,
+            previousOffset,
+            chunk.Timestamps.AsMemory(start, length),
+            chunk.Values.AsMemory(start, length),
+            replay);
+    }
+
+    /// <summary>
+    /// Re-sends one stream's readings from the journal. Chunks persisted later reach the sensor live
+    /// (it stashes them until <see cref="RedeliveryCompleted"/>), so nothing falls between the two.
+    /// </summary>
+    private void Redeliver(RedeliverReadings request)
+    {
+        var sensors = _sensors;
+        var done = new RedeliveryCompleted(request.SensorId, request.PartitionId);
+        if (!_durable || _state.SequenceNrHolding(request.FromOffset) is not { } fromSequenceNr)
+        {
+            sensors.Tell(done);
+            return;
+        }
+
+        _log.Info("Partition {0}: re-delivering readings of {1} from offset {2} (journal entries {3}-{4})",
+            request.PartitionId, request.SensorId, request.FromOffset, fromSequenceNr, LastSequenceNr);
+        var previous = -1L;
+        PersistenceQuery.Get(Context.System)
+            .ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier)
+            .CurrentEventsByPersistenceId(PersistenceId, fromSequenceNr, LastSequenceNr)
+            .Select(envelope => (ChunkStored)envelope.Event)
+            .RunForeach(
+                stored =>
+                {
+                    var group = Array.IndexOf(stored.Chunk.Keys, request.SensorId);
+                    if (group >= 0)
+                    {
+                        var slice = Slice(stored, group, previous, replay: true);
+                        previous = slice.FirstOffset + slice.Values.Length - 1;
+                        sensors.Tell(slice);
+                    }
+                },
+                Context.Materializer())
+            .ContinueWith(_ => sensors.Tell(done), TaskScheduler.Default);
     }
 
     private void Trim()

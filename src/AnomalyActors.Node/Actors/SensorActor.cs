@@ -31,6 +31,9 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     private long _snapshotInFlightOffset = -1;
     private bool _stopping;
 
+    /// <summary>Alerts sent but not yet confirmed written: no snapshot may cover them.</summary>
+    private int _unconfirmedAlerts;
+
     public SensorActor(
         string sensorId,
         DetectorSet detectors,
@@ -71,7 +74,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             {
                 foreach (var recorded in _recovered)
                 {
-                    _alerts.Tell(recorded);
+                    SendAlert(recorded);
                 }
 
                 _recovered = null;
@@ -83,12 +86,17 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             }
         });
 
+        Ready();
+    }
+
+    private void Ready()
+    {
         Command<ScoreReadings>(Score);
         Command<SnapshotTick>(_ => SaveSnapshotIfBehind());
         Command<SaveSnapshotSuccess>(SnapshotSaved);
         Command<SaveSnapshotFailure>(failure =>
         {
-            _log.Warning(failure.Cause, "Sensor {0}: snapshot failed; the intake keeps its readings until one succeeds", sensorId);
+            _log.Warning(failure.Cause, "Sensor {0}: snapshot failed; the intake keeps its readings until one succeeds", _state.SensorId);
             _snapshotInFlightOffset = -1;
             if (_stopping)
             {
@@ -96,10 +104,12 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             }
         });
         Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(f => _log.Debug("Sensor {0}: old snapshots not deleted: {1}", sensorId, f.Cause.Message));
+        Command<DeleteSnapshotsFailure>(f => _log.Debug("Sensor {0}: old snapshots not deleted: {1}", _state.SensorId, f.Cause.Message));
         Command<PassivateSensor>(_ => Passivate());
+        Command<RedeliveryCompleted>(_ => { });
+        Command<AlertWritten>(_ => AlertConfirmed());
         Command<GetSensorState>(_ => Sender.Tell(new SensorStateView(
-            sensorId,
+            _state.SensorId,
             _state.PartitionId,
             _state.Offset,
             _state.ReadingsScored,
@@ -112,8 +122,52 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>
+    /// Slices were lost before reaching this actor (it failed with them in its mailbox): hold every
+    /// live slice back while the partition re-sends the missing ones from its journal.
+    /// </summary>
+    private void AwaitingRedelivery()
+    {
+        Command<ScoreReadings>(command =>
+        {
+            if (command.Replay)
+            {
+                Score(command);
+            }
+            else
+            {
+                Stash.Stash();
+            }
+        });
+        Command<RedeliveryCompleted>(_ =>
+        {
+            Stash.UnstashAll();
+            Become(Ready);
+        });
+        Command<AlertWritten>(_ => AlertConfirmed());
+        Command<object>(_ => Stash.Stash());
+    }
+
     private void Score(ScoreReadings command)
     {
+        if (_durable && _state.HasGapBefore(command))
+        {
+            if (command.Replay)
+            {
+                // The journal no longer holds what is missing; going on is all that is left.
+                _log.Error("Sensor {0}: readings before offset {1} are lost for good", _state.SensorId, command.FirstOffset);
+            }
+            else
+            {
+                _log.Warning("Sensor {0}: missed readings between offsets {1} and {2}; asking partition {3} to re-deliver",
+                    _state.SensorId, _state.Offset, command.PreviousOffset, command.PartitionId);
+                Stash.Stash();
+                _partitions.Tell(new RedeliverReadings(command.PartitionId, _state.SensorId, _state.Offset + 1));
+                Become(AwaitingRedelivery);
+                return;
+            }
+        }
+
         var scoredBefore = _state.ReadingsScored;
         var rejectedBefore = _state.ReadingsRejected;
         _newEvents.Clear();
@@ -148,12 +202,27 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
                 _metrics.EpisodeClosed();
             }
 
-            _alerts.Tell(persisted);
+            SendAlert(persisted);
             if (--remaining == 0)
             {
                 SaveSnapshotIfDue();
             }
         });
+    }
+
+    private void SendAlert(IEpisodeEvent alert)
+    {
+        _unconfirmedAlerts++;
+        _alerts.Tell(alert);
+    }
+
+    private void AlertConfirmed()
+    {
+        _unconfirmedAlerts = Math.Max(0, _unconfirmedAlerts - 1);
+        if (_unconfirmedAlerts == 0 && _stopping)
+        {
+            Passivate();
+        }
     }
 
     private void SaveSnapshotIfDue()
@@ -166,7 +235,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
 
     private void SaveSnapshotIfBehind()
     {
-        if (!_durable || _snapshotInFlightOffset >= 0 || _state.ReadingsSinceSnapshot == 0)
+        if (!_durable || _snapshotInFlightOffset >= 0 || _unconfirmedAlerts > 0 || _state.ReadingsSinceSnapshot == 0)
         {
             return;
         }
@@ -199,7 +268,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     private void Passivate()
     {
         _stopping = true;
-        if (_snapshotInFlightOffset >= 0)
+        if (_snapshotInFlightOffset >= 0 || (_durable && _unconfirmedAlerts > 0))
         {
             return;
         }

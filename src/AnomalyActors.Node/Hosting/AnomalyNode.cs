@@ -1,7 +1,9 @@
 using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Configuration;
+using Akka.Event;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Node.Actors;
 using AnomalyActors.Node.Persistence;
@@ -54,7 +56,10 @@ public sealed class AnomalyNode : IAsyncDisposable
         var durable = settings.Persistence.Provider != PersistenceProvider.None;
         var derived = PersistenceConfig.For(settings.Persistence).WithFallback(ConfigurationFactory.ParseString(
             $"akka.cluster.sharding.passivate-idle-entity-after = {(long)settings.Sensor.PassivateIdleAfter.TotalMilliseconds}ms"));
-        var system = ActorSystem.Create(systemName, derived.WithFallback(config));
+        var bootstrap = BootstrapSetup.Create().WithConfig(derived.WithFallback(config));
+        var system = PersistenceConfig.SetupFor(settings.Persistence) is { } persistenceSetup
+            ? ActorSystem.Create(systemName, bootstrap.And(persistenceSetup))
+            : ActorSystem.Create(systemName, bootstrap);
         try
         {
             await JoinClusterAsync(system);
@@ -107,17 +112,28 @@ public sealed class AnomalyNode : IAsyncDisposable
 
     /// <summary>
     /// Starts every partition and waits for its recovery, so re-delivery of the retained log to the
-    /// sensors has begun before new readings are accepted.
+    /// sensors has begun before new readings are accepted. A partition whose recovery fails (say the
+    /// database refused a connection) stops; sharding recreates it on the next message, so asking
+    /// again is the retry.
     /// </summary>
     private async Task WakePartitionsAsync()
     {
-        var status = new Task[Settings.Intake.Partitions];
-        for (var p = 0; p < status.Length; p++)
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+        for (var p = 0; p < Settings.Intake.Partitions; p++)
         {
-            status[p] = Partitions.Ask<Core.Queries.PartitionStatus>(new Core.Queries.GetPartitionStatus(p), TimeSpan.FromMinutes(5));
+            while (true)
+            {
+                try
+                {
+                    await Partitions.Ask<Core.Queries.PartitionStatus>(new Core.Queries.GetPartitionStatus(p), TimeSpan.FromSeconds(10));
+                    break;
+                }
+                catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
+                {
+                    System.Log.Warning("Intake partition {0} has not recovered yet; asking again", p);
+                }
+            }
         }
-
-        await Task.WhenAll(status);
     }
 
     private static async Task JoinClusterAsync(ActorSystem system)

@@ -1,4 +1,8 @@
+using System.Data.Common;
+using Akka.Actor.Setup;
 using Akka.Configuration;
+using Akka.Persistence.Sql.Config;
+using LinqToDB;
 using AnomalyActors.Node.Settings;
 using Microsoft.Data.Sqlite;
 
@@ -18,14 +22,46 @@ public static class PersistenceConfig
                     """);
             case PersistenceProvider.Sqlite:
                 PrepareSqlite(settings.SqliteFile);
-                // Default Timeout doubles as the busy timeout: concurrent writers wait instead of failing.
-                return Sql($"Data Source={settings.SqliteFile};Pooling=True;Default Timeout=60", "SQLite.MS");
+                return Sql(SqliteConnectionString(settings.SqliteFile), ProviderName.SQLiteMS);
             case PersistenceProvider.PostgreSql:
-                return Sql(settings.PostgresConnectionString, "PostgreSQL.15");
+                return Sql(settings.PostgresConnectionString, ProviderName.PostgreSQL15);
             default:
                 throw new ArgumentOutOfRangeException(nameof(settings));
         }
     }
+
+    /// <summary>
+    /// Connection set-up the HOCON cannot express: for SQLite, the per-connection synchronous mode.
+    /// </summary>
+    public static Setup? SetupFor(PersistenceSettings settings)
+    {
+        if (settings.Provider != PersistenceProvider.Sqlite)
+        {
+            return null;
+        }
+
+        var pragma = $"PRAGMA synchronous={settings.SqliteSynchronous};";
+        var options = new DataOptions()
+            .UseConnectionString(ProviderName.SQLiteMS, SqliteConnectionString(settings.SqliteFile))
+            .UseAfterConnectionOpened(
+                connection => Execute(connection, pragma),
+                (connection, _) =>
+                {
+                    Execute(connection, pragma);
+                    return Task.CompletedTask;
+                });
+        return new DataOptionsSetup(options);
+    }
+
+    private static void Execute(DbConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    // Default Timeout doubles as the busy timeout: concurrent writers wait instead of failing.
+    private static string SqliteConnectionString(string file) => $"Data Source={file};Pooling=True;Default Timeout=60";
 
     private static Config Sql(string connectionString, string providerName)
     {

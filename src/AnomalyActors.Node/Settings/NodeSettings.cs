@@ -78,7 +78,7 @@ public sealed record NodeSettings(
     }
 }
 
-public sealed record PersistenceSettings(PersistenceProvider Provider, string SqliteFile, string PostgresConnectionString)
+public sealed record PersistenceSettings(PersistenceProvider Provider, string SqliteFile, string SqliteSynchronous, string PostgresConnectionString)
 {
     public static PersistenceSettings FromConfig(Config c, string dataDirectory, string source)
     {
@@ -99,7 +99,14 @@ public sealed record PersistenceSettings(PersistenceProvider Provider, string Sq
                 $"anomaly-actors.persistence.provider is postgresql but 'anomaly-actors.persistence.postgresql.connection-string' is empty (set it or ANOMALY_ACTORS_POSTGRES; {source}).");
         }
 
-        return new PersistenceSettings(provider, sqliteFile, postgres);
+        var synchronous = (c.GetString("sqlite.synchronous", "normal") ?? "normal").ToUpperInvariant();
+        if (synchronous is not ("NORMAL" or "FULL"))
+        {
+            throw new ConfigurationException(
+                $"Configuration key 'anomaly-actors.persistence.sqlite.synchronous' is '{synchronous}'; expected normal or full ({source}).");
+        }
+
+        return new PersistenceSettings(provider, sqliteFile, synchronous, postgres);
     }
 }
 

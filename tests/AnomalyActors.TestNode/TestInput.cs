@@ -1,6 +1,6 @@
 using AnomalyActors.Core.Protocol;
 
-namespace AnomalyActors.Node.Tests;
+namespace AnomalyActors.TestNode;
 
 /// <summary>
 /// Deterministic multi-sensor input: smooth daily-ish waves with seeded noise and injected spikes,

@@ -1,0 +1,407 @@
+using AnomalyActors.Core.Commands;
+using AnomalyActors.Core.Events;
+using AnomalyActors.Core.State;
+using AnomalyActors.Detection;
+using Xunit;
+
+namespace AnomalyActors.Core.Tests;
+
+public sealed class SensorStateSpecs
+{
+    private const string Sensor = "site-1/dev-A/temp";
+    private const int Partition = 3;
+
+    private static readonly ThresholdOptions Limits = new(min: 0, max: 10);
+
+    private static readonly EwmaBandOptions Ewma = new(
+        alpha: 0.3, warmupAlpha: 0.9, warmupReadings: 3, window: 4, gamma: 0.3, k: 2.0, alarmAfter: 4);
+
+    [Fact]
+    public void Should_apply_a_first_slice_and_take_its_partition()
+    {
+        // Arrange
+        var state = NewState(Limits);
+        var events = new List<IEpisodeEvent>();
+
+        // Act
+        var applied = state.Process(Slice(10, 1.0, 2.0, 3.0), events);
+
+        // Assert
+        Assert.Equal(3, applied);
+        Assert.Equal(Partition, state.PartitionId);
+        Assert.Equal(12, state.Offset);
+        Assert.Equal(3, state.ReadingsScored);
+        Assert.Equal(3, state.ReadingsSinceSnapshot);
+        Assert.Empty(events);
+    }
+
+    [Fact]
+    public void Should_see_a_gap_when_the_previous_reading_of_the_slice_was_never_applied()
+    {
+        // Arrange
+        var state = NewState(Ewma);
+        state.Process(Slice(10, 1.0, 2.0, 3.0), []);
+
+        // Act
+        var contiguous = state.HasGapBefore(Slice(20, 4.0) with { PreviousOffset = 12 });
+        var unknownPrevious = state.HasGapBefore(Slice(30, 4.0) with { PreviousOffset = -1 });
+        var missed = state.HasGapBefore(Slice(30, 4.0) with { PreviousOffset = 20 });
+
+        // Assert
+        Assert.False(contiguous);
+        Assert.False(unknownPrevious);
+        Assert.True(missed);
+    }
+
+    [Fact]
+    public void Should_skip_a_redelivered_slice_entirely_and_return_zero()
+    {
+        // Arrange
+        var state = NewState(Ewma);
+        var events = new List<IEpisodeEvent>();
+        state.Process(Slice(10, 1.0, 2.0, 3.0, 2.5, 1.5, 40.0), events);
+        var before = state.Capture();
+        var sinceSnapshot = state.ReadingsSinceSnapshot;
+        events.Clear();
+
+        // Act
+        var whole = state.Process(Slice(10, 1.0, 2.0, 3.0, 2.5, 1.5, 40.0), events);
+        var earlier = state.Process(Slice(2, 7.0, 8.0), events);
+        var upToOffset = state.Process(Slice(14, 1.5, 40.0), events);
+
+        // Assert
+        Assert.Equal(0, whole);
+        Assert.Equal(0, earlier);
+        Assert.Equal(0, upToOffset);
+        Assert.Empty(events);
+        ContentAssert.Equal(before, state.Capture());
+        Assert.Equal(sinceSnapshot, state.ReadingsSinceSnapshot);
+    }
+
+    [Fact]
+    public void Should_apply_only_the_part_of_a_slice_above_the_offset()
+    {
+        // Arrange
+        var reference = NewState(Ewma);
+        reference.Process(Slice(10, 1.0, 2.0, 3.0, 4.0, 5.0), []);
+        var state = NewState(Ewma);
+        state.Process(Slice(10, 1.0, 2.0, 3.0), []);
+
+        // Act
+        var applied = state.Process(Slice(11, 2.0, 3.0, 4.0, 5.0), []);
+
+        // Assert
+        Assert.Equal(2, applied);
+        Assert.Equal(14, state.Offset);
+        ContentAssert.Equal(reference.Capture(), state.Capture());
+    }
+
+    [Fact]
+    public void Should_open_an_episode_on_the_first_out_of_band_reading_and_close_it_after_the_in_band_run()
+    {
+        // Arrange: limits [0, 10] (scale 10), close after 2 consecutive in-band readings
+        var state = NewState(Limits, closeAfterInBand: 2);
+        var events = new List<IEpisodeEvent>();
+
+        // Act: offsets 100..107
+        state.Process(Slice(100, 5, 11, 12, 5, 13, 5), events);
+        state.Process(Slice(106, 5, 5), events);
+
+        // Assert
+        Assert.Equal(2, events.Count);
+        ContentAssert.Equal(new EpisodeOpened(Sensor, 1, 101, Ts(101), 11.0, 0.1 / 1.1), events[0]);
+        // Out of band: 11, 12, 13; the peak is 13 (3 above over scale 10: d = 0.3).
+        ContentAssert.Equal(new EpisodeClosed(Sensor, 1, 106, Ts(106), 3, 0.3 / 1.3), events[1]);
+        Assert.False(state.Episodes.IsOpen);
+    }
+
+    [Fact]
+    public void Should_give_stable_alert_ids_per_sensor_and_episode()
+    {
+        // Arrange
+        var state = NewState(Limits, closeAfterInBand: 1);
+        var events = new List<IEpisodeEvent>();
+
+        // Act
+        state.Process(Slice(0, 20, 5, -3, 5), events);
+
+        // Assert
+        Assert.Equal(
+            [$"{Sensor}#1", $"{Sensor}#1", $"{Sensor}#2", $"{Sensor}#2"],
+            events.Select(e => e.AlertId));
+        Assert.Equal([0L, 1, 2, 3], events.Select(e => e.Offset));
+    }
+
+    [Fact]
+    public void Should_count_non_finite_values_as_rejected_and_skip_them()
+    {
+        // Arrange
+        var state = NewState(Limits, closeAfterInBand: 2);
+        var finiteOnly = NewDetectors(Limits);
+        finiteOnly.Update(0, 11);
+        finiteOnly.Update(0, 5);
+        finiteOnly.Update(0, 5);
+        var events = new List<IEpisodeEvent>();
+
+        // Act: 11 opens; NaN/inf between the two in-band readings neither score nor break the run
+        var applied = state.Process(Slice(50, 11, double.NaN, 5, double.PositiveInfinity, double.NegativeInfinity, 5), events);
+
+        // Assert
+        Assert.Equal(6, applied);
+        Assert.Equal(55, state.Offset);
+        Assert.Equal(3, state.ReadingsScored);
+        Assert.Equal(3, state.ReadingsRejected);
+        Assert.Equal(6, state.ReadingsSinceSnapshot);
+        Assert.Equal(finiteOnly.CaptureState(), state.CaptureDetectorState());
+        Assert.Equal([50L, 55], events.Select(e => e.Offset));
+        Assert.Equal(1, Assert.IsType<EpisodeClosed>(events[1]).OutOfBandReadings);
+    }
+
+    [Fact]
+    public void Should_throw_on_a_reading_from_a_different_partition()
+    {
+        // Arrange
+        var state = NewState(Limits);
+        state.Process(Slice(0, 1.0), []);
+        var before = state.Capture();
+
+        // Act
+        var exception = Record.Exception(() => state.Process(Slice(1, 2.0) with { PartitionId = Partition + 1 }, []));
+
+        // Assert
+        Assert.IsType<InvalidOperationException>(exception);
+        ContentAssert.Equal(before, state.Capture());
+    }
+
+    [Fact]
+    public void Should_throw_on_a_reading_from_a_different_partition_after_restoring_a_snapshot()
+    {
+        // Arrange
+        var original = NewState(Limits);
+        original.Process(Slice(0, 1.0), []);
+        var restored = NewState(Limits);
+        restored.Restore(original.Capture());
+
+        // Act
+        var exception = Record.Exception(() => restored.Process(Slice(1, 2.0) with { PartitionId = Partition + 1 }, []));
+
+        // Assert
+        Assert.IsType<InvalidOperationException>(exception);
+    }
+
+    [Fact]
+    public void Should_count_readings_since_the_last_snapshot()
+    {
+        // Arrange
+        var state = NewState(Limits);
+        state.Process(Slice(0, 1, 2, double.NaN), []);
+
+        // Act
+        var dueAtThree = state.ShouldSnapshot(3);
+        var dueAtFour = state.ShouldSnapshot(4);
+        state.SnapshotTaken();
+
+        // Assert
+        Assert.True(dueAtThree);
+        Assert.False(dueAtFour);
+        Assert.Equal(0, state.ReadingsSinceSnapshot);
+        Assert.False(state.ShouldSnapshot(1));
+    }
+
+    [Fact]
+    public void Should_record_the_highest_journaled_offset()
+    {
+        // Arrange
+        var state = NewState(Limits);
+
+        // Act
+        state.Apply(new EpisodeOpened(Sensor, 1, 40, 0, 11, 0.1));
+        state.Apply(new EpisodeClosed(Sensor, 1, 45, 0, 1, 0.1));
+        state.Apply(new EpisodeOpened(Sensor, 1, 40, 0, 11, 0.1));
+
+        // Assert
+        Assert.Equal(45, state.RecordedThrough);
+    }
+
+    public static TheoryData<int, int> CrashPoints => new()
+    {
+        // (slices covered by the snapshot, episode events journaled after it before the crash)
+        { 0, 0 },
+        { 4, 0 },
+        { 4, 1 },
+        { 4, 3 },
+        { 9, 2 },
+        { 10, 0 },
+        { 11, 0 }, // snapshot mid-episode
+        { 11, 1 },
+        { 12, 1 },
+        { 9, int.MaxValue },
+        { 15, int.MaxValue },
+    };
+
+    [Theory]
+    [MemberData(nameof(CrashPoints))]
+    public void Should_not_emit_recorded_events_again_and_end_in_the_uninterrupted_state_after_recovery(int snapshotAfterSlices, int journaledAfterSnapshot)
+    {
+        // Arrange: the uninterrupted run
+        var slices = Workload();
+        var uninterrupted = NewState(Ewma, Limits);
+        var expectedEvents = new List<IEpisodeEvent>();
+        foreach (var slice in slices)
+        {
+            uninterrupted.Process(slice, expectedEvents);
+        }
+
+        Assert.True(expectedEvents.Count >= 6, $"the workload should produce several episodes, got {expectedEvents.Count} events");
+
+        // Arrange: a run that snapshots, journals some events, and crashes
+        var crashed = NewState(Ewma, Limits);
+        var beforeSnapshot = new List<IEpisodeEvent>();
+        foreach (var slice in slices.Take(snapshotAfterSlices))
+        {
+            crashed.Process(slice, beforeSnapshot);
+        }
+
+        var snapshot = crashed.Capture();
+        var afterSnapshot = new List<IEpisodeEvent>();
+        foreach (var slice in slices.Skip(snapshotAfterSlices))
+        {
+            crashed.Process(slice, afterSnapshot);
+        }
+
+        var journaled = afterSnapshot.Take(journaledAfterSnapshot).ToList();
+        if (journaledAfterSnapshot > 0)
+        {
+            Assert.NotEmpty(journaled);
+        }
+
+        // Act: recovery as the actor does it, then the partition re-delivers every retained slice
+        var recovered = NewState(Ewma, Limits);
+        var restored = recovered.Restore(snapshot);
+        foreach (var recorded in journaled)
+        {
+            recovered.Apply(recorded);
+        }
+
+        var emitted = new List<IEpisodeEvent>();
+        foreach (var slice in slices)
+        {
+            recovered.Process(slice, emitted);
+        }
+
+        // Assert
+        Assert.True(restored);
+        Assert.All(emitted, e => Assert.True(e.Offset > recovered.RecordedThrough, $"{e} re-emitted at or below {recovered.RecordedThrough}"));
+        Assert.All(emitted, e => Assert.True(e.Offset > snapshot.Offset, $"{e} re-emitted at or below the snapshot offset {snapshot.Offset}"));
+        ContentAssert.Equal(expectedEvents.ToArray(), beforeSnapshot.Concat(journaled).Concat(emitted).ToArray());
+        ContentAssert.Equal(uninterrupted.Capture(), recovered.Capture());
+        Assert.Equal(uninterrupted.CaptureDetectorState(), recovered.CaptureDetectorState());
+    }
+
+    [Fact]
+    public void Should_keep_offsets_and_episodes_but_reset_detectors_under_a_different_fingerprint()
+    {
+        // Arrange: a snapshot taken mid-episode under one configuration
+        var original = NewState(Ewma);
+        var events = new List<IEpisodeEvent>();
+        var workload = Workload();
+        foreach (var slice in workload.Take(11))
+        {
+            original.Process(slice, events);
+        }
+
+        var snapshot = original.Capture();
+        Assert.True(snapshot.Episodes.IsOpen);
+        // Same kind, another window: the snapshot's detector state would not even fit these detectors.
+        var other = new EwmaBandOptions(alpha: 0.3, warmupAlpha: 0.9, warmupReadings: 3, window: 9, gamma: 0.3, k: 2.0, alarmAfter: 4);
+        var state = new SensorState(Sensor, NewDetectors(other), closeAfterInBand: 3);
+
+        // Act
+        var restored = state.Restore(snapshot);
+        var redelivered = workload.Take(11).Sum(slice => state.Process(slice, []));
+
+        // Assert
+        Assert.False(restored);
+        Assert.NotEqual(snapshot.DetectorFingerprint, NewDetectors(other).Fingerprint);
+        Assert.Equal(snapshot.PartitionId, state.PartitionId);
+        Assert.Equal(snapshot.Offset, state.Offset);
+        Assert.Equal(snapshot.ReadingsScored, state.ReadingsScored);
+        Assert.Equal(snapshot.ReadingsRejected, state.ReadingsRejected);
+        Assert.Equal(snapshot.Episodes, state.Episodes.Capture());
+        Assert.Equal(NewDetectors(other).CaptureState(), state.CaptureDetectorState());
+        Assert.Equal(0, redelivered);
+    }
+
+    [Fact]
+    public void Should_restore_detectors_under_the_same_fingerprint()
+    {
+        // Arrange
+        var original = NewState(Ewma);
+        foreach (var slice in Workload().Take(6))
+        {
+            original.Process(slice, []);
+        }
+
+        var snapshot = original.Capture();
+        var state = NewState(Ewma);
+
+        // Act
+        var restored = state.Restore(snapshot);
+
+        // Assert
+        Assert.True(restored);
+        ContentAssert.Equal(snapshot, state.Capture());
+        Assert.Equal(0, state.ReadingsSinceSnapshot);
+    }
+
+    /// <summary>
+    /// 150 readings of one sensor in slices of varying length, with gaps between slices (other
+    /// sensors' offsets), spikes that open and close episodes, and a few non-finite values.
+    /// </summary>
+    private static List<ScoreReadings> Workload()
+    {
+        var values = new double[150];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = 5 + Math.Sin(i * 0.7);
+        }
+
+        foreach (var spike in new[] { 20, 21, 22, 50, 51, 80, 81, 82, 83, 110, 130, 131 })
+        {
+            values[spike] += spike % 2 == 0 ? 25 : -30;
+        }
+
+        values[35] = double.NaN;
+        values[90] = double.PositiveInfinity;
+
+        var sizes = new[] { 1, 5, 3, 8, 2, 13, 4, 7 };
+        var slices = new List<ScoreReadings>();
+        long offset = 1_000;
+        var start = 0;
+        for (var s = 0; start < values.Length; s++)
+        {
+            var length = Math.Min(sizes[s % sizes.Length], values.Length - start);
+            var timestamps = Enumerable.Range(start, length).Select(i => Ts(i) - (i % 5 == 0 ? 7_000 : 0)).ToArray();
+            slices.Add(new ScoreReadings(Sensor, Partition, offset, -1, timestamps, values.AsMemory(start, length)));
+            offset += length + 1 + s % 4;
+            start += length;
+        }
+
+        return slices;
+    }
+
+    private static long Ts(long i) => 1_700_000_000_000 + i * 1_000;
+
+    private static ScoreReadings Slice(long firstOffset, params double[] values) =>
+        new(Sensor, Partition, firstOffset, -1, Enumerable.Range(0, values.Length).Select(i => Ts(firstOffset + i)).ToArray(), values);
+
+    private static SensorState NewState(DetectorOptions options, int closeAfterInBand = 3) =>
+        new(Sensor, NewDetectors(options), closeAfterInBand);
+
+    private static SensorState NewState(DetectorOptions first, DetectorOptions second, int closeAfterInBand = 3) =>
+        new(Sensor, NewDetectors(first, second), closeAfterInBand);
+
+    /// <summary>As the node builds them: the fingerprint is the options' text.</summary>
+    private static DetectorSet NewDetectors(params DetectorOptions[] options) =>
+        new([.. options.Select(o => o.Create())], string.Join("|", options.Select(o => o.ToString())));
+}

@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Configuration;
+using AnomalyActors.Core.Commands;
+using AnomalyActors.Node.Hosting;
+using AnomalyActors.TestNode;
+using Xunit;
+
+namespace AnomalyActors.Node.Tests;
+
+/// <summary>
+/// The heart of durability: a node killed mid-stream with no graceful shutdown, restarted on the
+/// same data and fed the rest of the input, ends bit-for-bit where an uninterrupted run ends,
+/// with the same episodes (ids and positions), none lost and none doubled.
+/// </summary>
+public abstract class ExactRecoverySpecsBase
+{
+    protected const int Sensors = 40;
+    protected const int ReadingsPerSensor = 500;
+    protected const int BatchSize = 400;
+    protected const int Partitions = 4;
+    protected const int SnapshotEvery = 40;
+
+    protected static readonly TestInput Input = new(Sensors, ReadingsPerSensor, BatchSize);
+
+    protected abstract Task<Config> NewStoreAsync(string dataDirectory);
+
+    protected async Task<(SensorOutcome[] Outcomes, string[] Alerts)> UninterruptedAsync()
+    {
+        var dataDirectory = NodeFixture.NewDataDirectory();
+        var node = await AnomalyNode.StartAsync(await NewStoreAsync(dataDirectory));
+        await NodeFixture.FeedAsync(node, Input, 0, Input.Batches.Length);
+        await NodeFixture.AwaitAsync(() => node.Metrics.ReadingsScored == Input.Total, TimeSpan.FromSeconds(120), "all readings scored");
+        var outcomes = await NodeFixture.CollectAsync(node, Input.Keys);
+        await node.StopAsync();
+        return (outcomes, NodeFixture.AlertLines(dataDirectory));
+    }
+
+    protected async Task AssertExactRecoveryInProcessAsync(int killAfterBatch)
+    {
+        var (expected, expectedAlerts) = await UninterruptedAsync();
+        var dataDirectory = NodeFixture.NewDataDirectory();
+        var config = await NewStoreAsync(dataDirectory);
+
+        var doomed = await AnomalyNode.StartAsync(NodeFixture.Crashable(config), systemName: "doomed");
+        await NodeFixture.FeedAsync(doomed, Input, 0, killAfterBatch + 1);
+        // Batches in flight when the node dies: the feeder never sees their acknowledgement, but at
+        // least the first is durable in every partition, so the resend must be recognised.
+        var storedBefore = doomed.Metrics.ChunksStored;
+        for (var b = killAfterBatch + 1; b < Math.Min(killAfterBatch + 4, Input.Batches.Length); b++)
+        {
+            doomed.Intake.Tell(new IngestReadings("test-source", b, Input.Batches[b]));
+        }
+
+        await NodeFixture.AwaitAsync(() => doomed.Metrics.ChunksStored >= storedBefore + Partitions, TimeSpan.FromSeconds(30), "an unacknowledged batch to become durable");
+        await doomed.System.Terminate();
+
+        var restarted = await AnomalyNode.StartAsync(config);
+        await NodeFixture.FeedAsync(restarted, Input, killAfterBatch + 1, Input.Batches.Length);
+        var actual = await NodeFixture.OutcomesAsync(restarted, expected.ToDictionary(o => o.Key, o => o.Offset));
+        await restarted.StopAsync();
+
+        AssertSameOutcomes(expected, actual, expectedAlerts, NodeFixture.AlertLines(dataDirectory));
+    }
+
+    protected static void AssertSameOutcomes(SensorOutcome[] expected, SensorOutcome[] actual, string[] expectedAlerts, string[] actualAlerts)
+    {
+        Assert.True(expected.Sum(o => o.Episodes.Length) > 0, "The input must produce episodes, or the comparison proves little.");
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i].Key, actual[i].Key);
+            Assert.Equal(expected[i].Offset, actual[i].Offset);
+            Assert.Equal(expected[i].ReadingsScored, actual[i].ReadingsScored);
+            Assert.Equal(expected[i].DetectorState, actual[i].DetectorState);
+            Assert.Equal(expected[i].EpisodesOpened, actual[i].EpisodesOpened);
+            Assert.Equal(expected[i].EpisodeOpen, actual[i].EpisodeOpen);
+            Assert.Equal(expected[i].Episodes, actual[i].Episodes);
+        }
+
+        // Alerts are at least once: every expected alert is there, repeats carry known ids only.
+        Assert.Equal(expectedAlerts.Distinct().Order(), actualAlerts.Distinct().Order());
+    }
+}
+
+public sealed class ExactRecoveryOnSqliteSpecs : ExactRecoverySpecsBase
+{
+    protected override Task<Config> NewStoreAsync(string dataDirectory) =>
+        Task.FromResult(NodeFixture.Overrides(dataDirectory, partitions: Partitions, snapshotEvery: SnapshotEvery));
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(12)]
+    [InlineData(27)]
+    [InlineData(44)]
+    public Task Should_recover_exactly_after_a_crash_mid_stream(int killAfterBatch) =>
+        AssertExactRecoveryInProcessAsync(killAfterBatch);
+
+    [Theory]
+    [InlineData(9)]
+    [InlineData(26)]
+    public async Task Should_recover_exactly_after_the_node_process_is_killed_with_sigkill(int killAfterAck)
+    {
+        var (expected, expectedAlerts) = await UninterruptedAsync();
+        var dataDirectory = NodeFixture.NewDataDirectory();
+
+        var lastAcked = await RunAndKillAsync(dataDirectory, killAfterAck);
+
+        var restarted = await AnomalyNode.StartAsync(await NewStoreAsync(dataDirectory));
+        await NodeFixture.FeedAsync(restarted, Input, lastAcked + 1, Input.Batches.Length, source: "crash-source");
+        var actual = await NodeFixture.OutcomesAsync(restarted, expected.ToDictionary(o => o.Key, o => o.Offset));
+        await restarted.StopAsync();
+
+        AssertSameOutcomes(expected, actual, expectedAlerts, NodeFixture.AlertLines(dataDirectory));
+    }
+
+    /// <summary>Starts the node in its own process, waits for the given acknowledgement, SIGKILLs it.</summary>
+    private static async Task<int> RunAndKillAsync(string dataDirectory, int killAfterAck)
+    {
+        var testNode = Path.Combine(AppContext.BaseDirectory, "AnomalyActors.TestNode.dll");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        foreach (var argument in new object[] { testNode, dataDirectory, 0, Sensors, ReadingsPerSensor, BatchSize, Partitions, SnapshotEvery })
+        {
+            start.ArgumentList.Add(Convert.ToString(argument, System.Globalization.CultureInfo.InvariantCulture)!);
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var lastAcked = -1;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        while (lastAcked < killAfterAck)
+        {
+            var line = await process.StandardOutput.ReadLineAsync(timeout.Token)
+                ?? throw new InvalidOperationException($"Test node exited early: {await stderr}");
+            if (line.StartsWith("ACK ", StringComparison.Ordinal))
+            {
+                lastAcked = int.Parse(line[4..], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("FAILED", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException(line);
+            }
+        }
+
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+        Assert.True(lastAcked < Input.Batches.Length - 1, "The kill must land mid-stream.");
+        return lastAcked;
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class ExactRecoveryOnPostgresSpecs(PostgresServer postgres) : ExactRecoverySpecsBase
+{
+    protected override async Task<Config> NewStoreAsync(string dataDirectory) =>
+        NodeFixture.Overrides(dataDirectory, provider: "postgresql", postgres: await CreateOrReuseAsync(dataDirectory), partitions: Partitions, snapshotEvery: SnapshotEvery);
+
+    private readonly Dictionary<string, string> _databases = new();
+
+    private async Task<string> CreateOrReuseAsync(string dataDirectory)
+    {
+        if (!_databases.TryGetValue(dataDirectory, out var connectionString))
+        {
+            connectionString = await postgres.CreateDatabaseAsync();
+            _databases[dataDirectory] = connectionString;
+        }
+
+        return connectionString;
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(21)]
+    [InlineData(40)]
+    public Task Should_recover_exactly_after_a_crash_mid_stream(int killAfterBatch) =>
+        AssertExactRecoveryInProcessAsync(killAfterBatch);
+}
