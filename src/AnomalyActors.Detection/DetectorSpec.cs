@@ -1,4 +1,5 @@
 using AnomalyActors.Detection.Rcf;
+using LikelihoodRcfDetector = AnomalyActors.Detection.Rcf.LikelihoodRcf;
 
 namespace AnomalyActors.Detection;
 
@@ -15,7 +16,7 @@ public sealed record DetectorSpec
     }
 
     /// <summary>Every kind this build can create.</summary>
-    public static IReadOnlyList<string> Kinds { get; } = [EwmaBand.KindName, WindowZScore.KindName, ThresholdDetector.KindName, RcfDetector.KindName];
+    public static IReadOnlyList<string> Kinds { get; } = [EwmaBand.KindName, WindowZScore.KindName, ThresholdDetector.KindName, RcfDetector.KindName, LikelihoodRcfDetector.KindName];
 
     public static DetectorSpec Default { get; } = new(EwmaBandOptions.Default);
 
@@ -31,12 +32,16 @@ public sealed record DetectorSpec
 
     public static DetectorSpec Rcf(RcfOptions? options = null) => new(options ?? RcfOptions.Default);
 
+    /// <summary>RCF with likelihood, range novelty and spacing; defaults to the NAB <c>best</c> configuration.</summary>
+    public static DetectorSpec LikelihoodRcf(LikelihoodRcfOptions? options = null) => new(options ?? LikelihoodRcfOptions.NabBest);
+
     /// <summary>The spec of a kind with that kind's default options (a threshold has no sensible default limits).</summary>
     public static DetectorSpec ForKind(string kind) => kind switch
     {
         EwmaBand.KindName => Ewma(),
         WindowZScore.KindName => WindowZ(),
         RcfDetector.KindName => Rcf(),
+        LikelihoodRcfDetector.KindName => LikelihoodRcf(),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind,
             $"No default options for kind '{kind}'; known kinds: {string.Join(", ", Kinds)} (thr needs explicit limits)."),
     };

@@ -23,7 +23,9 @@ internal static class NabDetectors
         ["window-zscore"] = () => new GradeStream(new WindowZScore(new WindowZScoreOptions(windowMs: 24 * Hour, slideMs: Hour, threshold: 2.0))),
         // Defaults, raw forest score (one corpus-wide threshold on it, as AWS's NAB entry): monotone squash only.
         ["rcf"] = () => new RcfStream(new RcfDetector(RcfOptions.Default)),
-        ["best"] = () => new BestStream(),
+        // RCF (defaults) scored the way NAB's HTM entry is: anomaly likelihood of the raw score, range novelty,
+        // detection spacing (see LikelihoodRcf). The same detector the actors run as type rcf-likelihood.
+        ["best"] = () => new ScoreStream(new LikelihoodRcf(LikelihoodRcfOptions.NabBest)),
     };
 
     public static IEnumerable<string> Names => Configs.Keys;
@@ -54,32 +56,11 @@ internal static class NabDetectors
     private static double Squash(double x, double half) => x > 0 ? x / (x + half) : 0;
 
     /// <summary>
-    /// RCF (defaults) scored the way NAB's HTM entry is: the raw forest score goes through Numenta's anomaly
-    /// likelihood (log scale; averages of the last 40 scores judged against the distribution of such averages,
-    /// which ignores the first 150 readings and is first estimated after 300), a reading outside the seen range
-    /// widened by 5% on each side scores 1 (HTM's spatial anomaly; armed after 150 readings), and detections
-    /// are spaced out (scores halved for 200 readings after one reaches 0.5). One configuration for every series.
+    /// The library's <see cref="LikelihoodRcf"/> (NAB <c>best</c> options): its grade, below the threshold too,
+    /// is the per-row score, so NAB's threshold sweep sees the full score and not only the alarms.
     /// </summary>
-    internal sealed class BestStream : INabStream
+    private sealed class ScoreStream(IDetector detector) : INabStream
     {
-        private const int Learning = 150;
-
-        private readonly RcfDetector _rcf = new(RcfOptions.Default);
-        private readonly AnomalyLikelihood _likelihood = new(new AnomalyLikelihoodOptions(
-            learningPeriod: Learning, estimationSamples: 150, averagingWindow: 40));
-        private readonly RangeNovelty _range = new(tolerance: 0.05, warmup: Learning);
-        private readonly DetectionSpacing _spacing = new(trigger: 0.5, hold: 200, factor: 0.5);
-
-        public double Next(long timestampMs, double value)
-        {
-            _rcf.Update(timestampMs, value);
-            var score = _likelihood.Update(_rcf.Ready ? _rcf.LastScore : 0);
-            if (_range.Update(value))
-            {
-                score = 1;
-            }
-
-            return _spacing.Update(score);
-        }
+        public double Next(long timestampMs, double value) => detector.Update(timestampMs, value).Grade;
     }
 }
