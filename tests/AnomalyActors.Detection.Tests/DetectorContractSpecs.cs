@@ -20,6 +20,13 @@ public class DetectorContractSpecs
         ["thr"] = DetectorSpec.Threshold(new ThresholdOptions(min: 40, max: 60)),
         // Small forest so the long runs stay quick; shingle 2 exercises the ring.
         ["rcf-small-s2"] = DetectorSpec.Rcf(new RcfOptions(trees: 10, sampleSize: 64, shingleSize: 2, seed: 5)),
+        // A small likelihood RCF with early arming (the NAB best defaults are checked on NAB files in LikelihoodRcfSpecs).
+        ["rcfl-small-s2"] = DetectorSpec.LikelihoodRcf(new LikelihoodRcfOptions(
+            rcf: new RcfOptions(trees: 10, sampleSize: 64, shingleSize: 2, seed: 5),
+            likelihood: new AnomalyLikelihoodOptions(learningPeriod: 50, estimationSamples: 50, averagingWindow: 10),
+            rangeWarmup: 50,
+            spacingHold: 20,
+            threshold: 0.4)),
     };
 
     private static IDetector Create(string name) => SpecsByName[name].Create();
@@ -214,7 +221,7 @@ public class DetectorSpecSpecs
         Assert.Equal(7, r.Options.Trees);
         Assert.Equal(3, r.Options.ShingleSize);
         Assert.Equal(["ewma", "wz", "thr", "rcf"], new[] { ewma.Kind, wz.Kind, thr.Kind, rcf.Kind });
-        Assert.Equal(["ewma", "wz", "thr", "rcf"], DetectorSpec.Kinds);
+        Assert.Equal(["ewma", "wz", "thr", "rcf", "rcfl"], DetectorSpec.Kinds);
     }
 
     [Fact]
