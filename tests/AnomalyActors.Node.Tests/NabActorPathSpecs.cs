@@ -14,7 +14,7 @@ namespace AnomalyActors.Node.Tests;
 
 /// <summary>
 /// Issue 5: scores through the actor path equal scores from the pure library. NAB files of different categories
-/// are replayed through a real node (one stream per file, the NAB best detector as the default) and each sensor's
+/// are replayed through a real node (one stream per file, the NAB best detector or plain RCF as the default) and each sensor's
 /// detector state and episodes are compared with the library detector and an <see cref="EpisodeTracker"/> run
 /// over the same rows.
 /// </summary>
@@ -32,24 +32,35 @@ public sealed class NabActorPathSpecs(ITestOutputHelper output)
     private sealed record LibraryRun(byte[] State, long EpisodesOpened, string[] Episodes);
 
     [Fact]
-    public async Task Should_end_with_the_library_detector_state_and_episodes_for_NAB_files_replayed_through_a_node()
+    public Task Should_end_with_the_library_detector_state_and_episodes_for_NAB_files_replayed_through_a_node() =>
+        ReplayAndCompare(
+            """
+            type = rcf-likelihood
+            threshold = 0.4998345213635387
+            """,
+            LikelihoodRcfOptions.NabBest);
+
+    [Fact]
+    public Task Should_end_with_the_library_state_and_episodes_for_plain_rcf_too() =>
+        ReplayAndCompare("type = rcf", RcfOptions.Default);
+
+    private async Task ReplayAndCompare(string detectorBlock, DetectorOptions expectedOptions)
     {
         // Arrange
         var series = Files.Select(Load).ToArray();
-        var overrides = ConfigurationFactory.ParseString("""
+        var overrides = ConfigurationFactory.ParseString($$"""
             anomaly-actors.detection {
-              default = [nab-best]
-              detectors.nab-best {
-                type = rcf-likelihood
-                threshold = 0.4998345213635387
+              default = [under-test]
+              detectors.under-test {
+                {{detectorBlock}}
               }
             }
             """).WithFallback(NodeFixture.Overrides(NodeFixture.NewDataDirectory(), snapshotEvery: 1000));
         var node = await AnomalyNode.StartAsync(overrides);
         try
         {
-            var options = Assert.IsType<LikelihoodRcfOptions>(Assert.Single(node.Settings.Detection.Defaults));
-            Assert.Equal(LikelihoodRcfOptions.NabBest, options);
+            var options = Assert.Single(node.Settings.Detection.Defaults);
+            Assert.Equal(expectedOptions, options);
             var closeAfter = node.Settings.Sensor.CloseAfterInBand;
 
             // Act: the files interleaved row by row, 500 readings per acknowledged batch.
@@ -71,13 +82,13 @@ public sealed class NabActorPathSpecs(ITestOutputHelper output)
             // Assert
             foreach (var s in series)
             {
-                var expected = RunLibrary(s, LikelihoodRcfOptions.NabBest, closeAfter);
+                var expected = RunLibrary(s, expectedOptions.Create(), closeAfter);
                 var actual = outcomes[s.Key];
                 Assert.True(expected.EpisodesOpened > 0, $"{s.Key}: the library opens no episode, so the comparison would be vacuous");
                 Assert.Equal(Convert.ToHexString(expected.State), actual.DetectorState);
                 Assert.Equal(expected.EpisodesOpened, actual.EpisodesOpened);
                 Assert.Equal(expected.Episodes, actual.Episodes.Select(WithoutOffset).ToArray());
-                output.WriteLine($"{s.Key}: {s.Values.Length} rows, {actual.EpisodesOpened} episodes, {expected.State.Length} state bytes, identical");
+                output.WriteLine($"{expectedOptions.Kind} {s.Key}: {s.Values.Length} rows, {actual.EpisodesOpened} episodes, {expected.State.Length} state bytes, identical");
             }
         }
         finally
@@ -87,9 +98,8 @@ public sealed class NabActorPathSpecs(ITestOutputHelper output)
     }
 
     /// <summary>The pure library: the detector and an episode tracker over the rows, no actors.</summary>
-    private static LibraryRun RunLibrary(Series s, LikelihoodRcfOptions options, int closeAfterInBand)
+    private static LibraryRun RunLibrary(Series s, IDetector detector, int closeAfterInBand)
     {
-        var detector = new LikelihoodRcf(options);
         var tracker = new EpisodeTracker(closeAfterInBand);
         var episodes = new List<string>();
         for (var i = 0; i < s.Values.Length; i++)
