@@ -1,3 +1,6 @@
+using AnomalyActors.Detection.Rcf;
+using LikelihoodRcfDetector = AnomalyActors.Detection.Rcf.LikelihoodRcf;
+
 namespace AnomalyActors.Detection;
 
 /// <summary>
@@ -13,7 +16,7 @@ public sealed record DetectorSpec
     }
 
     /// <summary>Every kind this build can create.</summary>
-    public static IReadOnlyList<string> Kinds { get; } = [EwmaBand.KindName, WindowZScore.KindName, ThresholdDetector.KindName];
+    public static IReadOnlyList<string> Kinds { get; } = [EwmaBand.KindName, WindowZScore.KindName, ThresholdDetector.KindName, RcfDetector.KindName, LikelihoodRcfDetector.KindName];
 
     public static DetectorSpec Default { get; } = new(EwmaBandOptions.Default);
 
@@ -27,11 +30,18 @@ public sealed record DetectorSpec
 
     public static DetectorSpec Threshold(ThresholdOptions options) => new(options);
 
+    public static DetectorSpec Rcf(RcfOptions? options = null) => new(options ?? RcfOptions.Default);
+
+    /// <summary>RCF with likelihood, range novelty and spacing; defaults to the NAB <c>best</c> configuration.</summary>
+    public static DetectorSpec LikelihoodRcf(LikelihoodRcfOptions? options = null) => new(options ?? LikelihoodRcfOptions.NabBest);
+
     /// <summary>The spec of a kind with that kind's default options (a threshold has no sensible default limits).</summary>
     public static DetectorSpec ForKind(string kind) => kind switch
     {
         EwmaBand.KindName => Ewma(),
         WindowZScore.KindName => WindowZ(),
+        RcfDetector.KindName => Rcf(),
+        LikelihoodRcfDetector.KindName => LikelihoodRcf(),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind,
             $"No default options for kind '{kind}'; known kinds: {string.Join(", ", Kinds)} (thr needs explicit limits)."),
     };

@@ -1,3 +1,4 @@
+using AnomalyActors.Detection.Rcf;
 using Xunit;
 
 namespace AnomalyActors.Detection.Tests;
@@ -17,6 +18,15 @@ public class DetectorContractSpecs
         ["wz-tumbling"] = DetectorSpec.WindowZ(),
         ["wz-sliding"] = DetectorSpec.WindowZ(new WindowZScoreOptions(windowMs: 20_000, slideMs: 3_000, threshold: 1.5)),
         ["thr"] = DetectorSpec.Threshold(new ThresholdOptions(min: 40, max: 60)),
+        // Small forest so the long runs stay quick; shingle 2 exercises the ring.
+        ["rcf-small-s2"] = DetectorSpec.Rcf(new RcfOptions(trees: 10, sampleSize: 64, shingleSize: 2, seed: 5)),
+        // A small likelihood RCF with early arming (the NAB best defaults are checked on NAB files in LikelihoodRcfSpecs).
+        ["rcfl-small-s2"] = DetectorSpec.LikelihoodRcf(new LikelihoodRcfOptions(
+            rcf: new RcfOptions(trees: 10, sampleSize: 64, shingleSize: 2, seed: 5),
+            likelihood: new AnomalyLikelihoodOptions(learningPeriod: 50, estimationSamples: 50, averagingWindow: 10),
+            rangeWarmup: 50,
+            spacingHold: 20,
+            threshold: 0.4)),
     };
 
     private static IDetector Create(string name) => SpecsByName[name].Create();
@@ -196,18 +206,22 @@ public class DetectorSpecSpecs
         var ewma = DetectorSpec.Ewma(EwmaBandOptions.Notebook);
         var wz = DetectorSpec.WindowZ(new WindowZScoreOptions(windowMs: 5000));
         var thr = DetectorSpec.Threshold(new ThresholdOptions(min: 1, max: 2));
+        var rcf = DetectorSpec.Rcf(new RcfOptions(trees: 7, shingleSize: 3));
 
         // Act
         var e = Assert.IsType<EwmaBand>(ewma.Create());
         var w = Assert.IsType<WindowZScore>(wz.Create());
         var t = Assert.IsType<ThresholdDetector>(thr.Create());
+        var r = Assert.IsType<RcfDetector>(rcf.Create());
 
         // Assert
         Assert.Same(EwmaBandOptions.Notebook, e.Options);
         Assert.Equal(5000, w.Options.WindowMs);
         Assert.Equal(2.0, t.Options.Max);
-        Assert.Equal(["ewma", "wz", "thr"], new[] { ewma.Kind, wz.Kind, thr.Kind });
-        Assert.Equal(["ewma", "wz", "thr"], DetectorSpec.Kinds);
+        Assert.Equal(7, r.Options.Trees);
+        Assert.Equal(3, r.Options.ShingleSize);
+        Assert.Equal(["ewma", "wz", "thr", "rcf"], new[] { ewma.Kind, wz.Kind, thr.Kind, rcf.Kind });
+        Assert.Equal(["ewma", "wz", "thr", "rcf", "rcfl"], DetectorSpec.Kinds);
     }
 
     [Fact]
@@ -230,11 +244,14 @@ public class DetectorSpecSpecs
         // Act
         var ewma = DetectorSpec.ForKind("ewma");
         var wz = DetectorSpec.ForKind("wz");
+        var rcf = DetectorSpec.ForKind("rcf");
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => DetectorSpec.ForKind("nope"));
 
         // Assert
         Assert.Equal(DetectorSpec.Default, ewma);
         Assert.Equal(WindowZScoreOptions.Default, wz.Options);
+        Assert.Equal(RcfOptions.Default, rcf.Options);
+        Assert.Equal(DetectorSpec.Rcf(), rcf);
         Assert.Equal("kind", error.ParamName);
     }
 }

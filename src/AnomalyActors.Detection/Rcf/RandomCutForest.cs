@@ -45,10 +45,20 @@ public sealed class RandomCutForest
     public double Score(ReadOnlySpan<double> point)
     {
         CheckDimensions(point);
+        // Trees are scored in pairs (see RcfTree.ScorePair) but summed one by one in tree order, so the sum is
+        // the same bits as a plain loop.
         var sum = 0.0;
-        foreach (var tree in _trees)
+        var t = 0;
+        for (; t + 1 < _trees.Length; t += 2)
         {
-            sum += tree.Score(point);
+            RcfTree.ScorePair(_trees[t], _trees[t + 1], point, out var a, out var b);
+            sum += a;
+            sum += b;
+        }
+
+        if (t < _trees.Length)
+        {
+            sum += _trees[t].Score(point);
         }
 
         return sum / _trees.Length;

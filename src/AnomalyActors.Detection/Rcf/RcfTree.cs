@@ -1,3 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace AnomalyActors.Detection.Rcf;
 
 /// <summary>
@@ -18,9 +22,12 @@ internal sealed class RcfTree
     private readonly double _timeDecay;
     private RcfRandom _random;
 
-    // Internal nodes.
-    private readonly int[] _left, _right, _parent, _cutDim, _mass;
-    private readonly double[] _cutValue, _min, _max;
+    // Internal nodes. Each node's bounding box is one run of 2 * dim doubles: the minima, then the maxima.
+    // The fields a descent reads sit together in one struct, so each level costs one cache line, not four.
+    private readonly Node[] _nodes;
+    private readonly int[] _parent;
+    private readonly double[] _box;
+    private readonly int _stride;
     private readonly int[] _freeNodes;
     private int _freeNodeCount;
 
@@ -37,6 +44,15 @@ internal sealed class RcfTree
     private readonly int[] _heapLeaf;
     private int _size;
 
+    // log2(mass + 1) for every possible tree mass: the score's scale, looked up instead of recomputed per tree.
+    private readonly double[] _log2MassPlusOne;
+
+    // Fast rejection in the sampler (see RejectBound); derived from the heap, never persisted.
+    private const long BoundSpan = 64;
+    private long _boundUntil = long.MinValue;
+    private double _boundWeight = double.NaN;
+    private double _rejectBelow;
+
     // Scratch for scoring paths; the deepest possible tree has one internal node per sampled point.
     private readonly int[] _path;
 
@@ -47,14 +63,10 @@ internal sealed class RcfTree
         _timeDecay = timeDecay;
         _random = new RcfRandom(seed);
         var nodes = capacity;
-        _left = new int[nodes];
-        _right = new int[nodes];
+        _nodes = new Node[nodes];
         _parent = new int[nodes];
-        _cutDim = new int[nodes];
-        _mass = new int[nodes];
-        _cutValue = new double[nodes];
-        _min = new double[nodes * dimensions];
-        _max = new double[nodes * dimensions];
+        _stride = 2 * dimensions;
+        _box = new double[nodes * _stride];
         _freeNodes = new int[nodes];
         _leafParent = new int[capacity];
         _leafMass = new int[capacity];
@@ -63,6 +75,12 @@ internal sealed class RcfTree
         _weight = new double[capacity];
         _heapLeaf = new int[capacity];
         _path = new int[capacity + 1];
+        _log2MassPlusOne = new double[capacity + 1];
+        for (var m = 0; m <= capacity; m++)
+        {
+            _log2MassPlusOne[m] = Math.Log2(m + 1.0);
+        }
+
         ResetFreeLists();
     }
 
@@ -80,7 +98,7 @@ internal sealed class RcfTree
     }
 
     /// <summary>Sampled entries (counting duplicates).</summary>
-    public int Mass => _root == Null ? 0 : _root < 0 ? _leafMass[~_root] : _mass[_root];
+    public int Mass => _root == Null ? 0 : _root < 0 ? _leafMass[~_root] : _nodes[_root].Mass;
 
     /// <summary>Offers the point with its sequence index to the reservoir; on acceptance the tree changes.</summary>
     public void Update(ReadOnlySpan<double> point, long sequence)
@@ -89,6 +107,12 @@ internal sealed class RcfTree
         while (u == 0)
         {
             u = _random.NextDouble();
+        }
+
+        // Most points are rejected once the sample is full; a cached bound rejects them without the two logs.
+        if (_size >= _capacity && u <= RejectBound(sequence))
+        {
+            return;
         }
 
         // Exponential time decay: newer points get lower weights and survive longer; the Gumbel-style
@@ -109,6 +133,27 @@ internal sealed class RcfTree
 
         var leaf = Insert(point);
         Push(weight, leaf);
+    }
+
+    /// <summary>
+    /// A u at or below this is certainly rejected for this sequence: log(-log u) decreases in u, and with
+    /// T = w0 + sequence * decay the exact test accepts only when log(-log u) &lt; T, i.e. u &gt; exp(-exp(T)).
+    /// The bound is computed for the last sequence of a span of <see cref="BoundSpan"/> (T grows with the
+    /// sequence, so it is below the true boundary for the whole span) and shrunk by a relative 1e-6, a margin
+    /// far above the rounding of either side, so the fast path only rejects what the exact test would reject:
+    /// results are unchanged bit for bit. Derived state only: not persisted, rebuilt on demand.
+    /// </summary>
+    private double RejectBound(long sequence)
+    {
+        var w0 = _weight[0];
+        if (sequence >= _boundUntil || BitConverter.DoubleToInt64Bits(w0) != BitConverter.DoubleToInt64Bits(_boundWeight))
+        {
+            _boundWeight = w0;
+            _boundUntil = sequence + BoundSpan;
+            _rejectBelow = Math.Exp(-Math.Exp(w0 + (_boundUntil * _timeDecay))) * (1 - 1e-6);
+        }
+
+        return _rejectBelow;
     }
 
     private double InitialAcceptProbability(int fill)
@@ -218,19 +263,30 @@ internal sealed class RcfTree
         {
             _root = newChild;
         }
-        else if (_left[parent] == oldChild)
+        else if (_nodes[parent].Left == oldChild)
         {
-            _left[parent] = newChild;
+            _nodes[parent].Left = newChild;
         }
         else
         {
-            _right[parent] = newChild;
+            _nodes[parent].Right = newChild;
         }
     }
 
-    private double BoxMin(int node, int k) => node < 0 ? _leafPoint[(~node * _dim) + k] : _min[(node * _dim) + k];
-
-    private double BoxMax(int node, int k) => node < 0 ? _leafPoint[(~node * _dim) + k] : _max[(node * _dim) + k];
+    /// <summary>A node's box as two spans (a leaf's box is its point: both spans are the same).</summary>
+    private void Box(int node, out ReadOnlySpan<double> min, out ReadOnlySpan<double> max)
+    {
+        if (node < 0)
+        {
+            min = _leafPoint.AsSpan(~node * _dim, _dim);
+            max = min;
+        }
+        else
+        {
+            min = _box.AsSpan(node * _stride, _dim);
+            max = _box.AsSpan((node * _stride) + _dim, _dim);
+        }
+    }
 
     /// <summary>Guha et al.'s insertion: descend while a random cut of the enlarged box falls inside the old box.</summary>
     private int Insert(ReadOnlySpan<double> point)
@@ -252,19 +308,20 @@ internal sealed class RcfTree
                 return ~node;
             }
 
+            Box(node, out var boxMin, out var boxMax);
             var rangeSum = 0.0;
-            for (var k = 0; k < _dim; k++)
+            for (var k = 0; k < point.Length; k++)
             {
-                rangeSum += Math.Max(BoxMax(node, k), point[k]) - Math.Min(BoxMin(node, k), point[k]);
+                rangeSum += Math.Max(boxMax[k], point[k]) - Math.Min(boxMin[k], point[k]);
             }
 
             var r = _random.NextDouble() * rangeSum;
             var dim = -1;
             var cut = 0.0;
-            for (var k = 0; k < _dim; k++)
+            for (var k = 0; k < point.Length; k++)
             {
-                var lo = Math.Min(BoxMin(node, k), point[k]);
-                var range = Math.Max(BoxMax(node, k), point[k]) - lo;
+                var lo = Math.Min(boxMin[k], point[k]);
+                var range = Math.Max(boxMax[k], point[k]) - lo;
                 if (range <= 0)
                 {
                     continue;
@@ -285,8 +342,8 @@ internal sealed class RcfTree
             var pointLeft = false;
             if (dim >= 0)
             {
-                var bmin = BoxMin(node, dim);
-                var bmax = BoxMax(node, dim);
+                var bmin = boxMin[dim];
+                var bmax = boxMax[dim];
                 if (point[dim] <= cut && cut < bmin)
                 {
                     separated = true;
@@ -309,17 +366,17 @@ internal sealed class RcfTree
             {
                 var inner = _freeNodes[--_freeNodeCount];
                 var leaf = NewLeaf(point, inner);
-                _cutDim[inner] = dim;
-                _cutValue[inner] = cut;
-                _left[inner] = pointLeft ? ~leaf : node;
-                _right[inner] = pointLeft ? node : ~leaf;
+                _nodes[inner].CutDim = dim;
+                _nodes[inner].CutValue = cut;
+                _nodes[inner].Left = pointLeft ? ~leaf : node;
+                _nodes[inner].Right = pointLeft ? node : ~leaf;
                 _parent[inner] = parent;
-                _mass[inner] = (node < 0 ? _leafMass[~node] : _mass[node]) + 1;
-                var o = inner * _dim;
+                _nodes[inner].Mass = (node < 0 ? _leafMass[~node] : _nodes[node].Mass) + 1;
+                var o = inner * _stride;
                 for (var k = 0; k < _dim; k++)
                 {
-                    _min[o + k] = Math.Min(BoxMin(node, k), point[k]);
-                    _max[o + k] = Math.Max(BoxMax(node, k), point[k]);
+                    _box[o + k] = Math.Min(boxMin[k], point[k]);
+                    _box[o + _dim + k] = Math.Max(boxMax[k], point[k]);
                 }
 
                 ReplaceChild(parent, node, inner);
@@ -328,23 +385,23 @@ internal sealed class RcfTree
             }
 
             // The point stays inside this subtree: it grows the box and the mass on its way down.
-            var off = node * _dim;
+            var off = node * _stride;
             for (var k = 0; k < _dim; k++)
             {
-                if (point[k] < _min[off + k])
+                if (point[k] < _box[off + k])
                 {
-                    _min[off + k] = point[k];
+                    _box[off + k] = point[k];
                 }
 
-                if (point[k] > _max[off + k])
+                if (point[k] > _box[off + _dim + k])
                 {
-                    _max[off + k] = point[k];
+                    _box[off + _dim + k] = point[k];
                 }
             }
 
-            _mass[node]++;
+            _nodes[node].Mass++;
             parent = node;
-            node = point[_cutDim[node]] <= _cutValue[node] ? _left[node] : _right[node];
+            node = point[_nodes[node].CutDim] <= _nodes[node].CutValue ? _nodes[node].Left : _nodes[node].Right;
         }
     }
 
@@ -354,7 +411,7 @@ internal sealed class RcfTree
         {
             for (var n = _leafParent[leaf]; n != Null; n = _parent[n])
             {
-                _mass[n]--;
+                _nodes[n].Mass--;
             }
 
             return;
@@ -368,7 +425,7 @@ internal sealed class RcfTree
             return;
         }
 
-        var sibling = _left[parent] == ~leaf ? _right[parent] : _left[parent];
+        var sibling = _nodes[parent].Left == ~leaf ? _nodes[parent].Right : _nodes[parent].Left;
         var grand = _parent[parent];
         ReplaceChild(grand, parent, sibling);
         SetParent(sibling, grand);
@@ -377,23 +434,24 @@ internal sealed class RcfTree
         var boxesSettled = false;
         for (var n = grand; n != Null; n = _parent[n])
         {
-            _mass[n]--;
+            _nodes[n].Mass--;
             if (boxesSettled)
             {
                 continue;
             }
 
             var changed = false;
-            var o = n * _dim;
-            int l = _left[n], r = _right[n];
+            var o = n * _stride;
+            Box(_nodes[n].Left, out var leftMin, out var leftMax);
+            Box(_nodes[n].Right, out var rightMin, out var rightMax);
             for (var k = 0; k < _dim; k++)
             {
-                var lo = Math.Min(BoxMin(l, k), BoxMin(r, k));
-                var hi = Math.Max(BoxMax(l, k), BoxMax(r, k));
-                if (lo != _min[o + k] || hi != _max[o + k])
+                var lo = Math.Min(leftMin[k], rightMin[k]);
+                var hi = Math.Max(leftMax[k], rightMax[k]);
+                if (lo != _box[o + k] || hi != _box[o + _dim + k])
                 {
-                    _min[o + k] = lo;
-                    _max[o + k] = hi;
+                    _box[o + k] = lo;
+                    _box[o + _dim + k] = hi;
                     changed = true;
                 }
             }
@@ -419,9 +477,62 @@ internal sealed class RcfTree
         while (node >= 0)
         {
             _path[depth++] = node;
-            node = point[_cutDim[node]] <= _cutValue[node] ? _left[node] : _right[node];
+            node = point[_nodes[node].CutDim] <= _nodes[node].CutValue ? _nodes[node].Left : _nodes[node].Right;
         }
 
+        return ScoreFromPath(point, depth, node);
+    }
+
+    /// <summary>
+    /// <see cref="Score"/> of one point in two trees at once: the two descents are independent chains of cache
+    /// misses, so running them in lockstep lets the processor overlap them. Results are exactly those of
+    /// calling <see cref="Score"/> on each tree.
+    /// </summary>
+    public static void ScorePair(RcfTree a, RcfTree b, ReadOnlySpan<double> point, out double scoreA, out double scoreB)
+    {
+        if (a._root == Null || b._root == Null)
+        {
+            scoreA = a.Score(point);
+            scoreB = b.Score(point);
+            return;
+        }
+
+        int na = a._root, nb = b._root, da = 0, db = 0;
+        var nodesA = a._nodes;
+        var nodesB = b._nodes;
+        var pathA = a._path;
+        var pathB = b._path;
+        while (na >= 0 && nb >= 0)
+        {
+            pathA[da++] = na;
+            pathB[db++] = nb;
+            ref var x = ref nodesA[na];
+            ref var y = ref nodesB[nb];
+            na = point[x.CutDim] <= x.CutValue ? x.Left : x.Right;
+            nb = point[y.CutDim] <= y.CutValue ? y.Left : y.Right;
+        }
+
+        while (na >= 0)
+        {
+            pathA[da++] = na;
+            ref var x = ref nodesA[na];
+            na = point[x.CutDim] <= x.CutValue ? x.Left : x.Right;
+        }
+
+        while (nb >= 0)
+        {
+            pathB[db++] = nb;
+            ref var y = ref nodesB[nb];
+            nb = point[y.CutDim] <= y.CutValue ? y.Left : y.Right;
+        }
+
+        scoreA = a.ScoreFromPath(point, da, na);
+        scoreB = b.ScoreFromPath(point, db, nb);
+    }
+
+    /// <summary>The score once the descent has filled <c>_path[0..depth)</c> and ended at leaf <c>node</c> (encoded).</summary>
+    private double ScoreFromPath(ReadOnlySpan<double> point, int depth, int node)
+    {
         var treeMass = Mass;
         var leaf = ~node;
         double score;
@@ -430,35 +541,52 @@ internal sealed class RcfTree
             var m = _leafMass[leaf];
             var damp = 1.0 - (m / (2.0 * treeMass));
             score = damp / (depth + (Math.Log(m + 1.0) / Math.Log(2.0)));
-            return score * Math.Log2(treeMass + 1.0);
+            return score * _log2MassPlusOne[treeMass];
         }
 
         score = 1.0 / (depth + 1);
+        ref var box = ref MemoryMarshal.GetArrayDataReference(_box);
+        ref var path = ref MemoryMarshal.GetArrayDataReference(_path);
+        ref var x0 = ref MemoryMarshal.GetReference(point);
+        var dim = _dim;
         for (var d = depth - 1; d >= 0; d--)
         {
-            var n = _path[d];
-            var o = n * _dim;
+            ref var lo = ref Unsafe.Add(ref box, Unsafe.Add(ref path, d) * _stride);
+            ref var hi = ref Unsafe.Add(ref lo, dim);
             var newRange = 0.0;
             var grow = 0.0;
-            for (var k = 0; k < _dim; k++)
+            var k = 0;
+            if (Vector256.IsHardwareAccelerated)
             {
-                var lo = _min[o + k];
-                var hi = _max[o + k];
-                var x = point[k];
-                if (x < lo)
+                // Four dimensions' terms at once, then added one by one in dimension order: the same bits.
+                for (; k + 4 <= dim; k += 4)
                 {
-                    grow += lo - x;
-                    newRange += hi - x;
+                    var vl = Vector256.LoadUnsafe(ref lo, (nuint)k);
+                    var vh = Vector256.LoadUnsafe(ref hi, (nuint)k);
+                    var vx = Vector256.LoadUnsafe(ref x0, (nuint)k);
+                    var range = Vector256.Max(vh, vx) - Vector256.Min(vl, vx);
+                    var g = Vector256.Max(vl - vx, Vector256<double>.Zero) + Vector256.Max(vx - vh, Vector256<double>.Zero);
+                    newRange += range.GetElement(0);
+                    newRange += range.GetElement(1);
+                    newRange += range.GetElement(2);
+                    newRange += range.GetElement(3);
+                    grow += g.GetElement(0);
+                    grow += g.GetElement(1);
+                    grow += g.GetElement(2);
+                    grow += g.GetElement(3);
                 }
-                else if (x > hi)
-                {
-                    grow += x - hi;
-                    newRange += x - lo;
-                }
-                else
-                {
-                    newRange += hi - lo;
-                }
+            }
+
+            for (; k < dim; k++)
+            {
+                // Branch-free form of: below the box adds (lo - x) to grow and (hi - x) to the range, above it
+                // (x - hi) and (x - lo), inside it 0 and (hi - lo); the same terms in the same order, so the
+                // same bits. At most one of the two grow parts is non-zero, and adding +0 changes nothing.
+                var l = Unsafe.Add(ref lo, k);
+                var h = Unsafe.Add(ref hi, k);
+                var x = Unsafe.Add(ref x0, k);
+                newRange += Math.Max(h, x) - Math.Min(l, x);
+                grow += Math.Max(l - x, 0.0) + Math.Max(x - h, 0.0);
             }
 
             if (grow <= 0)
@@ -470,7 +598,7 @@ internal sealed class RcfTree
             score = (p / (d + 1)) + ((1 - p) * score);
         }
 
-        return score * Math.Log2(treeMass + 1.0);
+        return score * _log2MassPlusOne[treeMass];
     }
 
     /// <summary>
@@ -489,11 +617,11 @@ internal sealed class RcfTree
         while (node >= 0)
         {
             _path[depth++] = node;
-            node = point[_cutDim[node]] <= _cutValue[node] ? _left[node] : _right[node];
+            node = point[_nodes[node].CutDim] <= _nodes[node].CutValue ? _nodes[node].Left : _nodes[node].Right;
         }
 
         var treeMass = Mass;
-        var norm = Math.Log2(treeMass + 1.0);
+        var norm = _log2MassPlusOne[treeMass];
         var leaf = ~node;
         if (LeafEquals(leaf, point))
         {
@@ -527,17 +655,18 @@ internal sealed class RcfTree
 
         for (var d = depth - 1; d >= 0; d--)
         {
-            var o = _path[d] * _dim;
+            var o = _path[d] * _stride;
+            var h = o + _dim;
             var newRange = 0.0;
             for (var k = 0; k < _dim; k++)
             {
-                newRange += Math.Max(_max[o + k], point[k]) - Math.Min(_min[o + k], point[k]);
+                newRange += Math.Max(_box[h + k], point[k]) - Math.Min(_box[o + k], point[k]);
             }
 
             var p = 0.0;
             for (var k = 0; k < _dim; k++)
             {
-                p += Math.Max(0, point[k] - _max[o + k]) + Math.Max(0, _min[o + k] - point[k]);
+                p += Math.Max(0, point[k] - _box[h + k]) + Math.Max(0, _box[o + k] - point[k]);
             }
 
             if (p <= 0)
@@ -548,8 +677,8 @@ internal sealed class RcfTree
             var u = 1.0 / (d + 1);
             for (var k = 0; k < _dim; k++)
             {
-                var ph = Math.Max(0, point[k] - _max[o + k]) / newRange;
-                var pl = Math.Max(0, _min[o + k] - point[k]) / newRange;
+                var ph = Math.Max(0, point[k] - _box[h + k]) / newRange;
+                var pl = Math.Max(0, _box[o + k] - point[k]) / newRange;
                 scratchHigh[k] = (ph * u) + ((1 - (p / newRange)) * scratchHigh[k]);
                 scratchLow[k] = (pl * u) + ((1 - (p / newRange)) * scratchLow[k]);
             }
@@ -569,43 +698,85 @@ internal sealed class RcfTree
         w.Write(_size);
         w.Write(_freeNodeCount);
         w.Write(_freeLeafCount);
-        WriteInts(w, _left);
-        WriteInts(w, _right);
+        // Layout unchanged from the struct-of-arrays version: one field of every node after another.
+        foreach (var n in _nodes)
+        {
+            w.Write(n.Left);
+        }
+
+        foreach (var n in _nodes)
+        {
+            w.Write(n.Right);
+        }
+
         WriteInts(w, _parent);
-        WriteInts(w, _cutDim);
-        WriteInts(w, _mass);
+        foreach (var n in _nodes)
+        {
+            w.Write(n.CutDim);
+        }
+
+        foreach (var n in _nodes)
+        {
+            w.Write(n.Mass);
+        }
+
         WriteInts(w, _freeNodes);
         WriteInts(w, _leafParent);
         WriteInts(w, _leafMass);
         WriteInts(w, _freeLeaves);
         WriteInts(w, _heapLeaf);
-        WriteDoubles(w, _cutValue);
-        WriteDoubles(w, _min);
-        WriteDoubles(w, _max);
+        foreach (var n in _nodes)
+        {
+            w.Write(n.CutValue);
+        }
+
+        WriteBoxes(w, 0);
+        WriteBoxes(w, _dim);
         WriteDoubles(w, _leafPoint);
         WriteDoubles(w, _weight);
     }
 
     public void Read(BinaryReader r)
     {
+        _boundUntil = long.MinValue;
         _random.Read(r);
         _root = r.ReadInt32();
         _size = r.ReadInt32();
         _freeNodeCount = r.ReadInt32();
         _freeLeafCount = r.ReadInt32();
-        ReadInts(r, _left);
-        ReadInts(r, _right);
+        for (var i = 0; i < _nodes.Length; i++)
+        {
+            _nodes[i].Left = r.ReadInt32();
+        }
+
+        for (var i = 0; i < _nodes.Length; i++)
+        {
+            _nodes[i].Right = r.ReadInt32();
+        }
+
         ReadInts(r, _parent);
-        ReadInts(r, _cutDim);
-        ReadInts(r, _mass);
+        for (var i = 0; i < _nodes.Length; i++)
+        {
+            _nodes[i].CutDim = r.ReadInt32();
+        }
+
+        for (var i = 0; i < _nodes.Length; i++)
+        {
+            _nodes[i].Mass = r.ReadInt32();
+        }
+
         ReadInts(r, _freeNodes);
         ReadInts(r, _leafParent);
         ReadInts(r, _leafMass);
         ReadInts(r, _freeLeaves);
         ReadInts(r, _heapLeaf);
-        ReadDoubles(r, _cutValue);
-        ReadDoubles(r, _min);
-        ReadDoubles(r, _max);
+        for (var i = 0; i < _nodes.Length; i++)
+        {
+            _nodes[i].CutValue = r.ReadDouble();
+        }
+
+        ReadBoxes(r, 0);
+        ReadBoxes(r, _dim);
         ReadDoubles(r, _leafPoint);
         ReadDoubles(r, _weight);
     }
@@ -626,6 +797,29 @@ internal sealed class RcfTree
         }
     }
 
+    // The state layout predates the interleaved boxes: all minima (node by node), then all maxima.
+    private void WriteBoxes(BinaryWriter w, int half)
+    {
+        for (var o = half; o < _box.Length; o += _stride)
+        {
+            for (var k = 0; k < _dim; k++)
+            {
+                w.Write(_box[o + k]);
+            }
+        }
+    }
+
+    private void ReadBoxes(BinaryReader r, int half)
+    {
+        for (var o = half; o < _box.Length; o += _stride)
+        {
+            for (var k = 0; k < _dim; k++)
+            {
+                _box[o + k] = r.ReadDouble();
+            }
+        }
+    }
+
     private static void ReadInts(BinaryReader r, int[] a)
     {
         for (var i = 0; i < a.Length; i++)
@@ -640,5 +834,14 @@ internal sealed class RcfTree
         {
             a[i] = r.ReadDouble();
         }
+    }
+
+    private struct Node
+    {
+        public double CutValue;
+        public int Left;
+        public int Right;
+        public int CutDim;
+        public int Mass;
     }
 }

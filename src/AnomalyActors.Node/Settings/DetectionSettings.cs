@@ -3,6 +3,7 @@ using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using AnomalyActors.Core.State;
 using AnomalyActors.Detection;
+using AnomalyActors.Detection.Rcf;
 
 namespace AnomalyActors.Node.Settings;
 
@@ -128,6 +129,8 @@ public static class DetectorConfigReader
                     min: block.GetDouble("min", double.NegativeInfinity),
                     max: block.GetDouble("max", double.PositiveInfinity),
                     scale: block.HasPath("scale") ? block.GetDouble("scale") : null),
+                "rcf" => ReadRcf(block, path, source, withThresholder: true),
+                "rcf-likelihood" => ReadLikelihoodRcf(block, path, source),
                 _ => throw new ConfigurationException(
                     $"'{path}.type' is '{type}'; known types: {string.Join(", ", KnownTypes)} ({source})."),
             };
@@ -138,7 +141,72 @@ public static class DetectorConfigReader
         }
     }
 
-    public static IReadOnlyList<string> KnownTypes { get; } = ["ewma", "window-zscore", "threshold"];
+    public static IReadOnlyList<string> KnownTypes { get; } = ["ewma", "window-zscore", "threshold", "rcf", "rcf-likelihood"];
+
+    /// <summary>
+    /// Forest keys (both RCF types): trees, sample-size, time-decay, shingle-size, output-after, seed; plain rcf
+    /// also reads its adaptive thresholder: threshold-horizon, threshold-z-factor, threshold-minimum-score,
+    /// threshold-warm-up. One metric per reading (a stream is one series).
+    /// </summary>
+    private static RcfOptions ReadRcf(Config c, string path, string source, bool withThresholder)
+    {
+        var defaults = RcfOptions.Default;
+        var seed = c.GetLong("seed", (long)defaults.Seed);
+        if (seed < 0)
+        {
+            throw new ConfigurationException($"'{path}.seed' is {seed}; expected a non-negative integer ({source}).");
+        }
+
+        RcfThresholdOptions? threshold = null;
+        if (withThresholder)
+        {
+            var t = defaults.Threshold;
+            threshold = new RcfThresholdOptions(
+                horizon: c.GetInt("threshold-horizon", t.Horizon),
+                zFactor: c.GetDouble("threshold-z-factor", t.ZFactor),
+                minimumScore: c.GetDouble("threshold-minimum-score", t.MinimumScore),
+                warmup: c.GetInt("threshold-warm-up", t.Warmup));
+        }
+
+        return new RcfOptions(
+            trees: c.GetInt("trees", defaults.Trees),
+            sampleSize: c.GetInt("sample-size", defaults.SampleSize),
+            timeDecay: c.HasPath("time-decay") ? c.GetDouble("time-decay") : null,
+            shingleSize: c.GetInt("shingle-size", defaults.ShingleSize),
+            outputAfter: c.HasPath("output-after") ? c.GetInt("output-after") : null,
+            seed: (ulong)seed,
+            threshold: threshold);
+    }
+
+    /// <summary>
+    /// The forest keys of <see cref="ReadRcf"/> plus the likelihood (learning-period, estimation-samples,
+    /// historic-window, reestimation-period, averaging-window, min-mean, min-variance, two-sided, filter-repeats),
+    /// range novelty (range-tolerance, range-warm-up), spacing (spacing-trigger, spacing-hold, spacing-factor) and
+    /// the alarm threshold on the grade (threshold). Every default is the NAB best configuration.
+    /// </summary>
+    private static LikelihoodRcfOptions ReadLikelihoodRcf(Config c, string path, string source)
+    {
+        var d = LikelihoodRcfOptions.NabBest;
+        var l = d.Likelihood;
+        return new LikelihoodRcfOptions(
+            rcf: ReadRcf(c, path, source, withThresholder: false),
+            likelihood: new AnomalyLikelihoodOptions(
+                learningPeriod: c.GetInt("learning-period", l.LearningPeriod),
+                estimationSamples: c.GetInt("estimation-samples", l.EstimationSamples),
+                historicWindow: c.GetInt("historic-window", l.HistoricWindow),
+                reestimationPeriod: c.GetInt("reestimation-period", l.ReestimationPeriod),
+                averagingWindow: c.GetInt("averaging-window", l.AveragingWindow),
+                minMean: c.GetDouble("min-mean", l.MinMean),
+                minVariance: c.GetDouble("min-variance", l.MinVariance),
+                twoSided: c.GetBoolean("two-sided", l.TwoSided),
+                filterRepeats: c.GetBoolean("filter-repeats", l.FilterRepeats)),
+            rangeTolerance: c.GetDouble("range-tolerance", d.RangeTolerance),
+            rangeWarmup: c.GetInt("range-warm-up", d.RangeWarmup),
+            spacingTrigger: c.GetDouble("spacing-trigger", d.SpacingTrigger),
+            spacingHold: c.GetInt("spacing-hold", d.SpacingHold),
+            spacingFactor: c.GetDouble("spacing-factor", d.SpacingFactor),
+            threshold: c.GetDouble("threshold", d.Threshold));
+    }
 
     private static EwmaBandOptions ReadEwma(Config c, string path, string source)
     {
