@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Akka.Actor;
 using Akka.Configuration;
 using AnomalyActors.Benchmarks.Nab;
 using AnomalyActors.Core.Commands;
@@ -12,7 +13,7 @@ namespace AnomalyActors.Benchmarks.Throughput;
 
 /// <summary>
 /// <c>throughput --sensors N --readings N [--durable sqlite|postgres] [--partitions P] [--batch B]
-/// [--in-flight W] [--postgres CONNECTION]</c>. Measures, in one run over the same seeded readings:
+/// [--in-flight W] [--postgres CONNECTION] [--snapshot-interval SECONDS] [--snapshot-every READINGS]</c>. Measures, in one run over the same seeded readings:
 /// a plain loop applying each stream's configured detectors over arrays, the actor pipeline with
 /// persistence off, and (with --durable) the same pipeline with a durable intake. A batch counts as
 /// done when every one of its readings was scored by its SensorActor; with --durable scoring only
@@ -29,6 +30,8 @@ internal static class ThroughputHarness
         var batchSize = args.GetInt("batch") ?? 65_536;
         var inFlight = args.GetInt("in-flight") ?? 8;
         var durable = args.Get("durable");
+        var snapshotInterval = args.GetInt("snapshot-interval");
+        var snapshotEvery = args.GetInt("snapshot-every");
         if (durable is not (null or "sqlite" or "postgres"))
         {
             Console.Error.WriteLine($"--durable must be sqlite or postgres, not '{durable}'.");
@@ -48,13 +51,13 @@ internal static class ThroughputHarness
         var plain = PlainLoop(workload);
         Console.WriteLine($"plain loop:           {plain,14:N0} readings/s");
 
-        var actors = RunNode(workload, "none", null, partitions, inFlight).GetAwaiter().GetResult();
+        var actors = RunNode(workload, "none", null, partitions, inFlight, snapshotInterval, snapshotEvery).GetAwaiter().GetResult();
         Console.WriteLine($"actors, no persistence: {actors,12:N0} readings/s");
 
         double? durableRate = null;
         if (durable is not null)
         {
-            durableRate = RunNode(workload, durable == "sqlite" ? "sqlite" : "postgresql", postgres, partitions, inFlight).GetAwaiter().GetResult();
+            durableRate = RunNode(workload, durable == "sqlite" ? "sqlite" : "postgresql", postgres, partitions, inFlight, snapshotInterval, snapshotEvery).GetAwaiter().GetResult();
             Console.WriteLine($"actors, durable ({durable}): {durableRate,10:N0} readings/s");
         }
 
@@ -71,6 +74,7 @@ internal static class ThroughputHarness
             ["readings"] = readings,
             ["partitions"] = partitions,
             ["batch"] = batchSize,
+            ["in_flight"] = inFlight,
             ["peak_working_set_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
         };
         Console.WriteLine(JsonSerializer.Serialize(result));
@@ -95,8 +99,10 @@ internal static class ThroughputHarness
         return values.Length / stopwatch.Elapsed.TotalSeconds;
     }
 
-    private static async Task<double> RunNode(Workload workload, string provider, string? postgres, int partitions, int inFlight)
+    private static async Task<double> RunNode(Workload workload, string provider, string? postgres, int partitions, int inFlight, int? snapshotInterval, int? snapshotEvery)
     {
+        var snapshotOverrides = (snapshotInterval is { } seconds ? $"sensor.snapshot-interval = {seconds}s\n" : string.Empty)
+            + (snapshotEvery is { } every ? $"sensor.snapshot-every-readings = {every}\n" : string.Empty);
         var dataDirectory = Path.Combine(Path.GetTempPath(), "anomaly-actors-bench", Guid.NewGuid().ToString("N"));
         var overrides = ConfigurationFactory.ParseString($$"""
             anomaly-actors {
@@ -105,12 +111,23 @@ internal static class ThroughputHarness
               persistence.postgresql.connection-string = "{{postgres ?? string.Empty}}"
               intake.partitions = {{partitions}}
               alerts.console = off
+              {{snapshotOverrides}}
             }
             akka.loglevel = WARNING
             """);
         var node = await AnomalyNode.StartAsync(overrides, systemName: "bench-" + provider);
         try
         {
+            // Untimed: every SensorActor is created and recovers first (from an empty store here),
+            // so the timed part measures sustained scoring, not a fleet's cold start.
+            var warmUp = Stopwatch.StartNew();
+            foreach (var keys in workload.Keys.Chunk(1000))
+            {
+                await Task.WhenAll(keys.Select(k => node.Sensors.Ask<Core.Queries.SensorStateView>(new Core.Queries.GetSensorState(k), TimeSpan.FromMinutes(5))));
+            }
+
+            Console.WriteLine($"  {provider}: {workload.Keys.Length:N0} sensors started and recovered in {warmUp.Elapsed.TotalSeconds:0.000} s ({workload.Keys.Length / warmUp.Elapsed.TotalSeconds:N0}/s, untimed)");
+
             var pending = new Queue<Task<object>>();
             var stopwatch = Stopwatch.StartNew();
             for (var b = 0; b < workload.Batches.Length; b++)
