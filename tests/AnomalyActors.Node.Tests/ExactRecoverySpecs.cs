@@ -86,7 +86,7 @@ public abstract class ExactRecoverySpecsBase
 public sealed class ExactRecoveryOnSqliteSpecs : ExactRecoverySpecsBase
 {
     protected override Task<Config> NewStoreAsync(string dataDirectory) =>
-        Task.FromResult(NodeFixture.Overrides(dataDirectory, partitions: Partitions, snapshotEvery: SnapshotEvery));
+        Task.FromResult(TestNodeConfig.For(dataDirectory, partitions: Partitions, snapshotEvery: SnapshotEvery));
 
     [Theory]
     [InlineData(1)]
@@ -158,7 +158,7 @@ public sealed class ExactRecoveryOnSqliteSpecs : ExactRecoverySpecsBase
 public sealed class ExactRecoveryOnPostgresSpecs(PostgresServer postgres) : ExactRecoverySpecsBase
 {
     protected override async Task<Config> NewStoreAsync(string dataDirectory) =>
-        NodeFixture.Overrides(dataDirectory, provider: "postgresql", postgres: await CreateOrReuseAsync(dataDirectory), partitions: Partitions, snapshotEvery: SnapshotEvery);
+        TestNodeConfig.For(dataDirectory, provider: "postgresql", postgres: await CreateOrReuseAsync(dataDirectory), partitions: Partitions, snapshotEvery: SnapshotEvery);
 
     private readonly Dictionary<string, string> _databases = new();
 

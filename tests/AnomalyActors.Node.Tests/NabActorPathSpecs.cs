@@ -7,6 +7,7 @@ using AnomalyActors.Core.State;
 using AnomalyActors.Detection;
 using AnomalyActors.Detection.Rcf;
 using AnomalyActors.Node.Hosting;
+using AnomalyActors.TestNode;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -55,7 +56,7 @@ public sealed class NabActorPathSpecs(ITestOutputHelper output)
                 {{detectorBlock}}
               }
             }
-            """).WithFallback(NodeFixture.Overrides(NodeFixture.NewDataDirectory(), snapshotEvery: 1000));
+            """).WithFallback(TestNodeConfig.For(NodeFixture.NewDataDirectory(), snapshotEvery: 1000));
         var node = await AnomalyNode.StartAsync(overrides);
         try
         {

@@ -25,9 +25,6 @@ public static class NodeFixture
         return dir;
     }
 
-    public static Config Overrides(string dataDirectory, string provider = "sqlite", string? postgres = null, int partitions = 4, int snapshotEvery = 2000) =>
-        TestNodeConfig.For(dataDirectory, provider, postgres, partitions, snapshotEvery);
-
     /// <summary>A node that dies like a killed process: no hand-off, no final snapshots.</summary>
     public static Config Crashable(Config overrides) => ConfigurationFactory.ParseString("""
         akka.coordinated-shutdown.run-by-actor-system-terminate = off

@@ -10,7 +10,7 @@ public sealed class SmokeSpecs
     public async Task Should_score_every_ingested_reading()
     {
         var input = new TestInput(sensors: 50, readingsPerSensor: 400, batchSize: 1000);
-        var node = await AnomalyNode.StartAsync(NodeFixture.Overrides(NodeFixture.NewDataDirectory()));
+        var node = await AnomalyNode.StartAsync(TestNodeConfig.For(NodeFixture.NewDataDirectory()));
         await NodeFixture.FeedAsync(node, input, 0, input.Batches.Length);
         await NodeFixture.AwaitAsync(() => node.Metrics.ReadingsScored == input.Total, TimeSpan.FromSeconds(30), "all readings scored");
         Assert.Equal(input.Total, node.Metrics.ReadingsScored);

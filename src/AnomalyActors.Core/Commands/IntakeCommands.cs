@@ -42,5 +42,3 @@ public sealed record RedeliverReadings(int PartitionId, string SensorId, long Fr
 /// <summary>Asks a partition to delete the chunks every sensor has snapshotted past.</summary>
 public sealed record TrimIntake(int PartitionId) : IWithPartitionId;
 
-/// <summary>Wakes a partition so that it recovers and re-delivers what its sensors still need.</summary>
-public sealed record StartPartition(int PartitionId) : IWithPartitionId;

@@ -40,7 +40,6 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         [typeof(ChunkAppended)] = "ca",
         [typeof(ChunkAppendFailed)] = "cf",
         [typeof(ReportCheckpoint)] = "cp",
-        [typeof(StartPartition)] = "sp",
         [typeof(GetSensorState)] = "gs",
         [typeof(SensorStateView)] = "sv",
         [typeof(GetPartitionStatus)] = "gp",
@@ -106,7 +105,6 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
             "ca" => new ChunkAppended(r.ReadInt32(), r.ReadString(), r.ReadInt64(), r.ReadBoolean()),
             "cf" => new ChunkAppendFailed(r.ReadInt32(), r.ReadString(), r.ReadInt64(), r.ReadString()),
             "cp" => new ReportCheckpoint(r.ReadInt32(), r.ReadString(), r.ReadInt64()),
-            "sp" => new StartPartition(r.ReadInt32()),
             "gs" => new GetSensorState(r.ReadString()),
             "sv" => new SensorStateView(r.ReadString(), r.ReadInt32(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadBoolean(), ReadBytes(r)),
             "gp" => new GetPartitionStatus(r.ReadInt32()),
@@ -218,9 +216,6 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 w.Write(m.PartitionId);
                 w.Write(m.SensorId);
                 w.Write(m.Offset);
-                break;
-            case StartPartition m:
-                w.Write(m.PartitionId);
                 break;
             case GetSensorState m:
                 w.Write(m.SensorId);

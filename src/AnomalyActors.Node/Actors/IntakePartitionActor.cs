@@ -63,7 +63,6 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
             _deleting = 0;
         });
         Command<RedeliverReadings>(Redeliver);
-        Command<StartPartition>(_ => { });
         Command<GetPartitionStatus>(_ => Sender.Tell(new PartitionStatus(
             partitionId, _state.NextOffset, _state.RetainedChunks, _state.OldestRetainedOffset, _state.SensorsBehind)));
     }
