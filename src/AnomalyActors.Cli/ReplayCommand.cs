@@ -127,9 +127,10 @@ internal static class ReplayCommand
 
             var elapsed = stopwatch.Elapsed;
             progress.Done();
+            // Episode events are persisted after scoring; the graceful stop lets every sensor finish them.
+            await host.StopAsync();
             var opened = metrics.EpisodesOpened;
             var closed = metrics.EpisodesClosed;
-            await host.StopAsync();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Replayed {Path.GetFileName(file)}: {sent:N0} readings, {streams.Count:N0} stream(s), {opened:N0} episode(s) ({closed:N0} closed), {bad:N0} bad line(s){(bad > 0 && host.DeadLetters is { } dl ? $" (see {dl.FilePath})" : string.Empty)}, {elapsed.TotalSeconds:0.00} s, {sent / Math.Max(elapsed.TotalSeconds, 1e-3):N0} readings/s"));
             return ExitCodes.Ok;
