@@ -51,6 +51,7 @@ public sealed class MqttSubscriber : IAsyncDisposable
     private long _acknowledged;
     private long _reconnects;
     private long _connection;
+    private volatile bool _draining;
 
     public MqttSubscriber(SubscriberSettings settings, Action<string>? log = null)
     {
@@ -121,6 +122,18 @@ public sealed class MqttSubscriber : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _acknowledged);
+    }
+
+    /// <summary>
+    /// Graceful stop, first step: no further message enters the stage (new deliveries are held
+    /// unacknowledged for the broker to send again after the restart), and the source completes
+    /// once the stage has taken what is already buffered, so those batches can still become
+    /// durable and be acknowledged on this connection instead of being ingested twice.
+    /// </summary>
+    public void StopReceiving()
+    {
+        _draining = true;
+        _channel.Writer.TryComplete();
     }
 
     /// <summary>Drops the connection and connects again, so the broker re-sends what is unacknowledged.</summary>
@@ -212,18 +225,35 @@ public sealed class MqttSubscriber : IAsyncDisposable
             e.AutoAcknowledge = false;
         }
 
-        // The payload's buffer belongs to the client and is reused after this handler returns.
-        var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
-        Interlocked.Increment(ref _received);
         try
         {
-            await _channel.Writer.WriteAsync(
-                new MqttIngestMessage(message.Topic, payload, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), pending, Interlocked.Read(ref _connection)),
-                _stopping.Token).ConfigureAwait(false);
+            if (!_draining)
+            {
+                // The payload's buffer belongs to the client and is reused after this handler returns.
+                var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
+                await _channel.Writer.WriteAsync(
+                    new MqttIngestMessage(message.Topic, payload, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), pending, Interlocked.Read(ref _connection)),
+                    _stopping.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _received);
+                return;
+            }
+        }
+        catch (ChannelClosedException)
+        {
         }
         catch (OperationCanceledException)
         {
-            // Stopping: left unacknowledged for the broker to deliver again.
+            return;
+        }
+
+        // Draining: hold the delivery (unacknowledged) until the connection closes; the broker
+        // sends it again to the next session.
+        try
+        {
+            await Task.Delay(Timeout.Infinite, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
