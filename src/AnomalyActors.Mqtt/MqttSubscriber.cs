@@ -157,20 +157,9 @@ public sealed class MqttSubscriber : IAsyncDisposable
             // must be in flight for batches to fill.
             .WithReceiveMaximum(_settings.ReceiveMaximum)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(30))
-            .WithTimeout(TimeSpan.FromSeconds(10));
-        if (_settings.Username is { } user)
-        {
-            options = options.WithCredentials(user, _settings.Password);
-        }
-
-        if (_settings.Tls)
-        {
-            options = options.WithTlsOptions(tls => tls
-                .UseTls()
-                .WithAllowUntrustedCertificates(_settings.AllowUntrustedCertificates)
-                .WithIgnoreCertificateChainErrors(_settings.AllowUntrustedCertificates)
-                .WithCertificateValidationHandler(_settings.AllowUntrustedCertificates ? _ => true : null!));
-        }
+            .WithTimeout(TimeSpan.FromSeconds(10))
+            .WithAccount(_settings.Username, _settings.Password)
+            .WithTls(_settings.Tls, _settings.AllowUntrustedCertificates);
 
         // Bumped before connecting: deliveries of the new connection may arrive before ConnectAsync returns.
         Interlocked.Increment(ref _connection);
