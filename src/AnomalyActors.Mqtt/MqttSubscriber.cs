@@ -259,6 +259,10 @@ public sealed class MqttSubscriber : IAsyncDisposable
         {
             if (_client.IsConnected)
             {
+                // A round trip after the last PUBACK: the broker answers a ping only after it has
+                // read what was sent before it, so no acknowledgement is cut off by the disconnect
+                // (without it, the last batch sometimes came back as duplicates after a restart).
+                await _client.PingAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
                 await _client.DisconnectAsync().ConfigureAwait(false);
             }
         }
