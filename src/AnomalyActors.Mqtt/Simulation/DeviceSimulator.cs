@@ -215,6 +215,10 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
                     log($"Simulator: broker refused a publish to '{message.Topic}': {result.ReasonCode} {result.ReasonString}");
                 }
             }
+            catch (Exception) when (cancellation.IsCancellationRequested)
+            {
+                // Stopped while this publish was in flight: neither published nor a broker failure.
+            }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 if (Interlocked.Increment(ref _failed) is 1 or 1000)
