@@ -40,8 +40,9 @@ internal static class MqttHarness
         var persistence = args.Get("persistence") ?? "sqlite";
         var inFlight = args.GetInt("in-flight") ?? 200;
         var stallSeconds = args.GetInt("stall-timeout") ?? 30;
-        // Enough untimed messages (at least 5,000) that both phases run JIT-optimised code when timed.
-        var warmUpRounds = args.GetInt("warm-up-rounds") ?? Math.Max(1, (5_000 + devices - 1) / devices);
+        var warmUpSeconds = args.GetInt("max-warm-up") ?? 60;
+        // Extra node configuration for experiments, e.g. --hocon "anomaly-actors.intake.partitions = 2".
+        var hocon = args.Get("hocon") ?? string.Empty;
         if (broker is not ("embedded" or "mosquitto"))
         {
             Console.Error.WriteLine($"--broker must be embedded or mosquitto, not '{broker}'.");
@@ -60,25 +61,25 @@ internal static class MqttHarness
             return 2;
         }
 
-        if (readings < 1 || devices < 1 || inFlight < 1 || stallSeconds < 1 || warmUpRounds < 1)
+        if (readings < 1 || devices < 1 || inFlight < 1 || stallSeconds < 1 || warmUpSeconds < 1)
         {
-            Console.Error.WriteLine("--readings, --devices, --in-flight, --stall-timeout and --warm-up-rounds must be positive.");
+            Console.Error.WriteLine("--readings, --devices, --in-flight, --stall-timeout and --max-warm-up must be positive.");
             return 2;
         }
 
-        var options = new Options(broker, (MqttQualityOfServiceLevel)qosNumber, readings, devices, persistence, inFlight, TimeSpan.FromSeconds(stallSeconds), warmUpRounds);
+        var options = new Options(broker, (MqttQualityOfServiceLevel)qosNumber, readings, devices, persistence, inFlight, TimeSpan.FromSeconds(stallSeconds), TimeSpan.FromSeconds(warmUpSeconds), hocon);
         return RunAsync(options).GetAwaiter().GetResult();
     }
 
     private sealed record Options(
-        string Broker, MqttQualityOfServiceLevel Qos, int Readings, int Devices, string Persistence, int InFlight, TimeSpan StallTimeout, int WarmUpRounds);
+        string Broker, MqttQualityOfServiceLevel Qos, int Readings, int Devices, string Persistence, int InFlight, TimeSpan StallTimeout, TimeSpan MaxWarmUp, string Hocon);
 
     private static async Task<int> RunAsync(Options o)
     {
         var loadBefore = LoadAverage();
         Console.WriteLine($"mqtt: broker {o.Broker}, QoS {(int)o.Qos}, {o.Readings:N0} readings over {o.Devices:N0} devices, persistence {o.Persistence}, " +
-                          $"{o.InFlight} publishes in flight, {o.WarmUpRounds} untimed warm-up round(s); load average {loadBefore}");
-        var workload = Workload.Create(o.Devices, o.Readings, o.WarmUpRounds, seed: 42);
+                          $"{o.InFlight} publishes in flight; load average {loadBefore}");
+        var workload = Workload.Create(o.Devices, o.Readings, seed: 42);
 
         var dataDirectory = Path.Combine(Path.GetTempPath(), "anomaly-actors-bench", Guid.NewGuid().ToString("N"));
         await using var brokerHandle = await BrokerHandle.StartAsync(o.Broker, dataDirectory);
@@ -87,11 +88,11 @@ internal static class MqttHarness
         {
             var raw = await RunRawAsync(o, brokerHandle, workload);
             Console.WriteLine($"raw MQTTnet loop:  {raw.Received:N0} of {o.Readings:N0} received in {raw.Elapsed.TotalSeconds:0.000} s = {raw.PerSecond,10:N0} msg/s " +
-                              $"(publisher done after {raw.PublishElapsed.TotalSeconds:0.000} s, {raw.Lost:N0} lost)");
+                              $"(publisher done after {raw.PublishElapsed.TotalSeconds:0.000} s, {raw.Lost:N0} lost; process CPU {raw.CpuMicrosPerMessage:0.0} us/message)");
 
             var node = await RunNodeAsync(o, brokerHandle, workload, dataDirectory);
             Console.WriteLine($"node over MQTT:    {node.Received:N0} of {o.Readings:N0} scored in {node.Elapsed.TotalSeconds:0.000} s = {node.PerSecond,10:N0} readings/s " +
-                              $"(publisher done after {node.PublishElapsed.TotalSeconds:0.000} s, {node.Lost:N0} lost; {node.Detail})");
+                              $"(publisher done after {node.PublishElapsed.TotalSeconds:0.000} s, {node.Lost:N0} lost; process CPU {node.CpuMicrosPerMessage:0.0} us/message; {node.Detail})");
 
             var ratio = raw.PerSecond > 0 ? node.PerSecond / raw.PerSecond : 0;
             var loadAfter = LoadAverage();
@@ -109,8 +110,11 @@ internal static class MqttHarness
                 ["devices"] = o.Devices,
                 ["persistence"] = o.Persistence,
                 ["in_flight"] = o.InFlight,
+                ["hocon"] = string.IsNullOrWhiteSpace(o.Hocon) ? null : o.Hocon,
                 ["mqtt_seconds"] = Math.Round(node.Elapsed.TotalSeconds, 3),
                 ["raw_seconds"] = Math.Round(raw.Elapsed.TotalSeconds, 3),
+                ["mqtt_cpu_us_per_reading"] = Math.Round(node.CpuMicrosPerMessage, 1),
+                ["raw_cpu_us_per_msg"] = Math.Round(raw.CpuMicrosPerMessage, 1),
                 ["load_average_before"] = loadBefore,
                 ["load_average_after"] = loadAfter,
                 ["peak_working_set_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
@@ -134,8 +138,11 @@ internal static class MqttHarness
     }
 
     /// <param name="Received">Raw phase: messages the counting subscriber got; node phase: readings scored.</param>
-    private sealed record PhaseResult(long Published, long Received, TimeSpan Elapsed, TimeSpan PublishElapsed, string Detail = "")
+    /// <param name="Cpu">This process's CPU time over the timed part (publisher, subscriber or node, embedded broker).</param>
+    private sealed record PhaseResult(long Published, long Received, TimeSpan Elapsed, TimeSpan PublishElapsed, TimeSpan Cpu, string Detail = "")
     {
+        public double CpuMicrosPerMessage => Cpu.TotalMicroseconds / Published;
+
         public long Lost => Published - Received;
 
         /// <summary>Messages published over the time from the first publish to the last arrival (the issue's definition).</summary>
@@ -160,22 +167,22 @@ internal static class MqttHarness
 
         await using var publisher = await Publisher.ConnectAsync(broker, o.Qos, o.InFlight);
 
-        // Untimed warm-up: connections, JIT and the broker's topic tree see every device once.
-        await publisher.PublishAllAsync(workload.WarmUp);
-        var warm = await WaitAsync(() => counter.Count, workload.WarmUp.Length, TimeSpan.FromSeconds(5));
-        Console.WriteLine($"  raw warm-up: {warm.Value:N0} of {workload.WarmUp.Length:N0} received");
+        var warm = await WarmUpAsync(publisher, workload.NewWarmUp(), () => counter.Count, o.MaxWarmUp);
+        Console.WriteLine($"  raw warm-up (untimed): {warm}");
 
         var baseline = counter.Count;
         var target = baseline + workload.Messages.Length;
         counter.Arm(target);
+        var cpuBefore = CpuTime();
         var start = Stopwatch.GetTimestamp();
         await publisher.PublishAllAsync(workload.Messages);
         var publishElapsed = Stopwatch.GetElapsedTime(start);
         var done = await WaitAsync(() => counter.Count, target, o.StallTimeout);
+        var cpu = CpuTime() - cpuBefore;
         var received = done.Value - baseline;
         var elapsed = Stopwatch.GetElapsedTime(start, counter.LastReceiveTimestamp);
         await subscriber.DisconnectAsync();
-        return new PhaseResult(workload.Messages.Length, received, elapsed, publishElapsed);
+        return new PhaseResult(workload.Messages.Length, received, elapsed, publishElapsed, cpu);
     }
 
     /// <summary>The same publisher and messages into a node: durable intake (unless --persistence none) and scoring.</summary>
@@ -199,28 +206,32 @@ internal static class MqttHarness
             }
             akka.loglevel = WARNING
             """);
+        if (!string.IsNullOrWhiteSpace(o.Hocon))
+        {
+            overrides = ConfigurationFactory.ParseString(o.Hocon).WithFallback(overrides);
+        }
+
         var host = await AnomalyHost.StartAsync(overrides, systemName: "bench-mqtt");
         try
         {
             var metrics = host.Node.Metrics;
             await using var publisher = await Publisher.ConnectAsync(broker, o.Qos, o.InFlight);
 
-            // Untimed: every SensorActor is created and recovered by a first reading per device, so the
-            // timed part measures sustained ingestion, not a fleet's cold start (as the throughput harness).
-            var warmStart = Stopwatch.GetTimestamp();
-            await publisher.PublishAllAsync(workload.WarmUp);
-            var warm = await WaitAsync(() => metrics.ReadingsScored, workload.WarmUp.Length, TimeSpan.FromSeconds(10));
-            await WaitAsync(() => host.MqttIngestion!.Counters.Acknowledged, workload.WarmUp.Length, TimeSpan.FromSeconds(5));
-            Console.WriteLine($"  node warm-up: {warm.Value:N0} of {workload.WarmUp.Length:N0} scored in {Stopwatch.GetElapsedTime(warmStart).TotalSeconds:0.000} s (untimed)");
+            // Untimed: the first warm-up round creates and recovers every SensorActor, so the timed part
+            // measures sustained ingestion, not a fleet's cold start (as the throughput harness does).
+            var warm = await WarmUpAsync(publisher, workload.NewWarmUp(), () => Math.Min(metrics.ReadingsScored, host.MqttIngestion!.Counters.Acknowledged), o.MaxWarmUp);
+            Console.WriteLine($"  node warm-up (untimed): {warm}");
 
             var baseline = metrics.ReadingsScored;
             var target = baseline + workload.Messages.Length;
             var ingestion = host.MqttIngestion!;
             var ackedBefore = ingestion.Counters.Acknowledged;
+            var cpuBefore = CpuTime();
             var start = Stopwatch.GetTimestamp();
             await publisher.PublishAllAsync(workload.Messages);
             var publishElapsed = Stopwatch.GetElapsedTime(start);
             var done = await WaitAsync(() => metrics.ReadingsScored, target, o.StallTimeout);
+            var cpu = CpuTime() - cpuBefore;
             var scored = done.Value - baseline;
             var elapsed = Stopwatch.GetElapsedTime(start, done.LastProgressTimestamp);
 
@@ -229,7 +240,7 @@ internal static class MqttHarness
             await WaitAsync(() => ingestion.Counters.Acknowledged, ackTarget, TimeSpan.FromSeconds(5));
             var detail = string.Create(CultureInfo.InvariantCulture,
                 $"{ingestion.Counters.Acknowledged - ackedBefore:N0} acknowledged, {metrics.ChunksStored:N0} chunks, {metrics.EpisodesOpened:N0} episodes, {ingestion.Counters.DeadLetters:N0} dead letters");
-            return new PhaseResult(workload.Messages.Length, scored, elapsed, publishElapsed, detail);
+            return new PhaseResult(workload.Messages.Length, scored, elapsed, publishElapsed, cpu, detail);
         }
         finally
         {
@@ -238,6 +249,39 @@ internal static class MqttHarness
     }
 
     private readonly record struct WaitResult(long Value, long LastProgressTimestamp);
+
+    /// <summary>
+    /// Untimed rounds until the JIT has settled: tiered compilation re-compiles hot methods in the
+    /// background after they ran a while, and a timed part that starts earlier pays for that (measured:
+    /// 28% of the node phase's CPU samples on the tiering thread after a single 5,000-message warm-up).
+    /// Each step publishes rounds over every device and waits until <paramref name="processed"/> caught up.
+    /// </summary>
+    private static async Task<string> WarmUpAsync(Publisher publisher, WarmUpSource source, Func<long> processed, TimeSpan maxTime)
+    {
+        var start = Stopwatch.GetTimestamp();
+        long sent = 0;
+        var steps = 0;
+        var lastCompiled = 0L;
+        while (true)
+        {
+            var before = System.Runtime.JitInfo.GetCompiledMethodCount();
+            var step = source.NextStep();
+            await publisher.PublishAllAsync(step);
+            sent += step.Length;
+            await WaitAsync(processed, sent, TimeSpan.FromSeconds(3));
+            steps++;
+            // The tiering thread waits for 100 ms without new tier-0 activity before it promotes methods.
+            await Task.Delay(250);
+            lastCompiled = System.Runtime.JitInfo.GetCompiledMethodCount() - before;
+            if ((steps >= 3 && lastCompiled <= 10) || Stopwatch.GetElapsedTime(start) > maxTime)
+            {
+                break;
+            }
+        }
+
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{processed():N0} of {sent:N0} processed in {steps} steps, {Stopwatch.GetElapsedTime(start).TotalSeconds:0.0} s; {lastCompiled} methods compiled during the last step");
+    }
 
     /// <summary>
     /// Polls until the counter reaches the target or stops moving for <paramref name="stall"/> (a
@@ -274,6 +318,12 @@ internal static class MqttHarness
             .WithCleanStart(cleanStart)
             .WithTimeout(TimeSpan.FromSeconds(10))
             .Build();
+
+    private static TimeSpan CpuTime()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
+    }
 
     private static string ShortId() => Guid.NewGuid().ToString("N")[..8];
 
@@ -407,39 +457,54 @@ internal static class MqttHarness
     /// <summary>seeds.md item 4 payloads (DemoSensorGenerator, seeded), round-robin over the devices, one second apart per device.</summary>
     private sealed class Workload
     {
-        public required OutgoingMessage[] WarmUp { get; init; }
+        private const long Start = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+        private string[] Topics { get; init; } = [];
+        private string[] Names { get; init; } = [];
+        private int Seed { get; init; }
         public required OutgoingMessage[] Messages { get; init; }
 
-        public static Workload Create(int devices, int readings, int warmUpRounds, int seed)
+        public static Workload Create(int devices, int readings, int seed)
         {
             var topics = Enumerable.Range(0, devices)
                 .Select(d => $"sensors/{Site}/{DeviceSimulator.DeviceName(d)}/demo")
                 .ToArray();
             var names = Enumerable.Range(0, devices).Select(DeviceSimulator.DeviceName).ToArray();
-            var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
-
-            // The warm-up rounds come before the measured readings of each device, one second apart.
-            var warmUpGenerator = new DemoSensorGenerator(new Random(seed + 1));
-            var warmUp = new OutgoingMessage[devices * warmUpRounds];
-            for (var i = 0; i < warmUp.Length; i++)
-            {
-                var d = i % devices;
-                var round = i / devices;
-                var payload = warmUpGenerator.Next(names[d], round, start - (warmUpRounds - round) * 1000L).Payload;
-                warmUp[i] = new OutgoingMessage(topics[d], Encoding.UTF8.GetBytes(payload));
-            }
-
             var generator = new DemoSensorGenerator(new Random(seed));
             var messages = new OutgoingMessage[readings];
             for (var i = 0; i < readings; i++)
             {
                 var d = i % devices;
                 var round = i / devices;
-                var payload = generator.Next(names[d], round, start + round * 1000L).Payload;
+                var payload = generator.Next(names[d], round, Start + round * 1000L).Payload;
                 messages[i] = new OutgoingMessage(topics[d], Encoding.UTF8.GetBytes(payload));
             }
 
-            return new Workload { WarmUp = warmUp, Messages = messages };
+            return new Workload { Topics = topics, Names = names, Seed = seed, Messages = messages };
+        }
+
+        /// <summary>Warm-up readings from their own seeded generator, timed a year before the measured ones.</summary>
+        public WarmUpSource NewWarmUp() => new(Topics, Names, new DemoSensorGenerator(new Random(Seed + 1)), Start - 365L * 86_400_000);
+    }
+
+    /// <summary>Steps of whole rounds over every device (at least 2,000 messages a step).</summary>
+    private sealed class WarmUpSource(string[] topics, string[] names, DemoSensorGenerator generator, long start)
+    {
+        private readonly int _roundsPerStep = Math.Max(1, (2_000 + topics.Length - 1) / topics.Length);
+        private long _round;
+
+        public OutgoingMessage[] NextStep()
+        {
+            var step = new OutgoingMessage[topics.Length * _roundsPerStep];
+            for (var i = 0; i < step.Length; i++)
+            {
+                var d = i % topics.Length;
+                var round = _round + i / topics.Length;
+                step[i] = new OutgoingMessage(topics[d], Encoding.UTF8.GetBytes(generator.Next(names[d], round, start + round * 1000L).Payload));
+            }
+
+            _round += _roundsPerStep;
+            return step;
         }
     }
 
