@@ -16,9 +16,10 @@ namespace AnomalyActors.Benchmarks.Mqtt;
 
 /// <summary>
 /// <c>mqtt --broker embedded|mosquitto --qos 0|1 [--readings N] [--devices N] [--persistence sqlite|none]
-/// [--in-flight N]</c>. Measures, in one run and on one broker, the same seeded item-4 messages sent
-/// by the same pipelined publisher to (1) a raw MQTTnet subscriber that only counts and (2) a node
-/// (AnomalyHost: MQTT subscriber stage, durable intake, SensorActors) until every reading was scored.
+/// [--in-flight N] [--stall-timeout SECONDS] [--max-warm-up SECONDS] [--hocon TEXT]</c>. Measures, in one
+/// run and on one broker, the same seeded item-4 messages sent by the same pipelined publisher to (1) a
+/// raw MQTTnet subscriber that only counts and (2) a node (AnomalyHost: MQTT subscriber stage, durable
+/// intake, SensorActors) until every reading was scored. Exits with 1 when a QoS 1 run lost anything.
 /// </summary>
 internal static class MqttHarness
 {
@@ -120,7 +121,7 @@ internal static class MqttHarness
                 ["peak_working_set_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
             };
             Console.WriteLine(JsonSerializer.Serialize(result));
-            return 0;
+            return o.Qos == MqttQualityOfServiceLevel.AtLeastOnce && (node.Lost != 0 || raw.Lost != 0) ? 1 : 0;
         }
         finally
         {
