@@ -119,6 +119,11 @@ public sealed class MqttSubscriber : IAsyncDisposable
                 // duplicate is ingested again (at least once).
                 return;
             }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                // Stopping: left unacknowledged, so the broker delivers it again to the next session.
+                return;
+            }
         }
 
         Interlocked.Increment(ref _acknowledged);
