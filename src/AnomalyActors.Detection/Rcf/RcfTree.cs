@@ -60,6 +60,9 @@ internal sealed class RcfTree
     // Scratch for scoring paths; the deepest possible tree has one internal node per sampled point.
     private readonly int[] _path;
 
+    // Scratch for one insertion step: the box of a node merged with the new point, and its ranges.
+    private readonly double[] _mergedLo, _mergedHi, _mergedRange;
+
     public RcfTree(int dimensions, int capacity, double timeDecay, ulong seed)
     {
         _dim = dimensions;
@@ -78,6 +81,9 @@ internal sealed class RcfTree
         _weight = new double[capacity];
         _heapLeaf = new int[capacity];
         _path = new int[capacity + 1];
+        _mergedLo = new double[dimensions];
+        _mergedHi = new double[dimensions];
+        _mergedRange = new double[dimensions];
         _log2MassPlusOne = new double[capacity + 1];
         for (var m = 0; m <= capacity; m++)
         {
@@ -311,6 +317,145 @@ internal sealed class RcfTree
         }
     }
 
+    /// <summary>
+    /// The box merged with the point, per dimension (lo = Math.Min, hi = Math.Max, range = hi - lo), and the sum of
+    /// the ranges. Vector256 lanes compute exactly the scalar values (Vector256.Min/Max follow Math.Min/Max), and
+    /// the ranges are added one by one in dimension order, so the sum has the same bits as a scalar loop.
+    /// </summary>
+    private static double MergeWithPoint(
+        ReadOnlySpan<double> point, ReadOnlySpan<double> min, ReadOnlySpan<double> max, Span<double> lo, Span<double> hi, Span<double> range)
+    {
+        var dim = point.Length;
+        var sum = 0.0;
+        var k = 0;
+        if (Vector256.IsHardwareAccelerated && dim >= 4 && min.Length >= dim && max.Length >= dim && lo.Length >= dim && hi.Length >= dim && range.Length >= dim)
+        {
+            ref var x0 = ref MemoryMarshal.GetReference(point);
+            ref var min0 = ref MemoryMarshal.GetReference(min);
+            ref var max0 = ref MemoryMarshal.GetReference(max);
+            ref var lo0 = ref MemoryMarshal.GetReference(lo);
+            ref var hi0 = ref MemoryMarshal.GetReference(hi);
+            ref var range0 = ref MemoryMarshal.GetReference(range);
+            for (; k + 4 <= dim; k += 4)
+            {
+                var x = Vector256.LoadUnsafe(ref x0, (nuint)k);
+                var l = Vector256.Min(Vector256.LoadUnsafe(ref min0, (nuint)k), x);
+                var h = Vector256.Max(Vector256.LoadUnsafe(ref max0, (nuint)k), x);
+                var r = h - l;
+                l.StoreUnsafe(ref lo0, (nuint)k);
+                h.StoreUnsafe(ref hi0, (nuint)k);
+                r.StoreUnsafe(ref range0, (nuint)k);
+                sum += r.GetElement(0);
+                sum += r.GetElement(1);
+                sum += r.GetElement(2);
+                sum += r.GetElement(3);
+            }
+        }
+
+        for (; k < dim; k++)
+        {
+            var l = Math.Min(min[k], point[k]);
+            var h = Math.Max(max[k], point[k]);
+            lo[k] = l;
+            hi[k] = h;
+            range[k] = h - l;
+            sum += h - l;
+        }
+
+        return sum;
+    }
+
+    /// <summary>
+    /// Extends a box (minima then maxima) to hold the point: a coordinate is replaced only when the point lies
+    /// strictly outside, as in "if (x &lt; min) min = x", so even the sign of a zero bound stays as it was.
+    /// </summary>
+    private static void GrowBox(ReadOnlySpan<double> point, Span<double> box)
+    {
+        var dim = point.Length;
+        var min = box[..dim];
+        var max = box.Slice(dim, dim);
+        var k = 0;
+        if (Vector256.IsHardwareAccelerated && dim >= 4)
+        {
+            ref var x0 = ref MemoryMarshal.GetReference(point);
+            ref var min0 = ref MemoryMarshal.GetReference(min);
+            ref var max0 = ref MemoryMarshal.GetReference(max);
+            for (; k + 4 <= dim; k += 4)
+            {
+                var x = Vector256.LoadUnsafe(ref x0, (nuint)k);
+                var l = Vector256.LoadUnsafe(ref min0, (nuint)k);
+                var h = Vector256.LoadUnsafe(ref max0, (nuint)k);
+                Vector256.ConditionalSelect(Vector256.LessThan(x, l), x, l).StoreUnsafe(ref min0, (nuint)k);
+                Vector256.ConditionalSelect(Vector256.GreaterThan(x, h), x, h).StoreUnsafe(ref max0, (nuint)k);
+            }
+        }
+
+        for (; k < dim; k++)
+        {
+            if (point[k] < min[k])
+            {
+                min[k] = point[k];
+            }
+
+            if (point[k] > max[k])
+            {
+                max[k] = point[k];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Recomputes a box (minima then maxima) as the union of its children's boxes; returns whether it changed.
+    /// A coordinate pair is rewritten only where either bound compares unequal, exactly as the scalar rule
+    /// "if (lo != min || hi != max) { min = lo; max = hi; }", so the stored bits match it.
+    /// </summary>
+    private static bool MergeChildren(
+        ReadOnlySpan<double> leftMin, ReadOnlySpan<double> leftMax, ReadOnlySpan<double> rightMin, ReadOnlySpan<double> rightMax, Span<double> box)
+    {
+        var dim = leftMin.Length;
+        var min = box[..dim];
+        var max = box.Slice(dim, dim);
+        var changed = false;
+        var k = 0;
+        if (Vector256.IsHardwareAccelerated && dim >= 4 && leftMax.Length >= dim && rightMin.Length >= dim && rightMax.Length >= dim)
+        {
+            ref var lmin0 = ref MemoryMarshal.GetReference(leftMin);
+            ref var lmax0 = ref MemoryMarshal.GetReference(leftMax);
+            ref var rmin0 = ref MemoryMarshal.GetReference(rightMin);
+            ref var rmax0 = ref MemoryMarshal.GetReference(rightMax);
+            ref var min0 = ref MemoryMarshal.GetReference(min);
+            ref var max0 = ref MemoryMarshal.GetReference(max);
+            var anyDiffers = Vector256<double>.Zero;
+            for (; k + 4 <= dim; k += 4)
+            {
+                var lo = Vector256.Min(Vector256.LoadUnsafe(ref lmin0, (nuint)k), Vector256.LoadUnsafe(ref rmin0, (nuint)k));
+                var hi = Vector256.Max(Vector256.LoadUnsafe(ref lmax0, (nuint)k), Vector256.LoadUnsafe(ref rmax0, (nuint)k));
+                var oldLo = Vector256.LoadUnsafe(ref min0, (nuint)k);
+                var oldHi = Vector256.LoadUnsafe(ref max0, (nuint)k);
+                var differs = ~(Vector256.Equals(lo, oldLo) & Vector256.Equals(hi, oldHi));
+                Vector256.ConditionalSelect(differs, lo, oldLo).StoreUnsafe(ref min0, (nuint)k);
+                Vector256.ConditionalSelect(differs, hi, oldHi).StoreUnsafe(ref max0, (nuint)k);
+                anyDiffers |= differs;
+            }
+
+            changed = anyDiffers != Vector256<double>.Zero;
+        }
+
+        for (; k < dim; k++)
+        {
+            var lo = Math.Min(leftMin[k], rightMin[k]);
+            var hi = Math.Max(leftMax[k], rightMax[k]);
+            if (lo != min[k] || hi != max[k])
+            {
+                min[k] = lo;
+                max[k] = hi;
+                changed = true;
+            }
+        }
+
+        return changed;
+    }
+
     /// <summary>Guha et al.'s insertion: descend while a random cut of the enlarged box falls inside the old box.</summary>
     private int Insert(ReadOnlySpan<double> point)
     {
@@ -322,6 +467,9 @@ internal sealed class RcfTree
         }
 
         var nodes = Nodes;
+        var mergedLo = _mergedLo.AsSpan();
+        var mergedHi = _mergedHi.AsSpan();
+        var mergedRange = _mergedRange.AsSpan();
         var node = _root;
         var parent = Null;
         while (true)
@@ -333,19 +481,14 @@ internal sealed class RcfTree
             }
 
             Box(node, out var boxMin, out var boxMax);
-            var rangeSum = 0.0;
-            for (var k = 0; k < point.Length; k++)
-            {
-                rangeSum += Math.Max(boxMax[k], point[k]) - Math.Min(boxMin[k], point[k]);
-            }
-
+            var rangeSum = MergeWithPoint(point, boxMin, boxMax, mergedLo, mergedHi, mergedRange);
             var r = _random.NextDouble() * rangeSum;
             var dim = -1;
             var cut = 0.0;
             for (var k = 0; k < point.Length; k++)
             {
-                var lo = Math.Min(boxMin[k], point[k]);
-                var range = Math.Max(boxMax[k], point[k]) - lo;
+                var lo = mergedLo[k];
+                var range = mergedRange[k];
                 if (range <= 0)
                 {
                     continue;
@@ -398,11 +541,8 @@ internal sealed class RcfTree
                 n.Parent = parent;
                 n.Mass = (node < 0 ? _leafMass[~node] : nodes[node].Mass) + 1;
                 var o = _boxBase + (inner * _stride);
-                for (var k = 0; k < _dim; k++)
-                {
-                    _box[o + k] = Math.Min(boxMin[k], point[k]);
-                    _box[o + _dim + k] = Math.Max(boxMax[k], point[k]);
-                }
+                mergedLo.CopyTo(_box.AsSpan(o, _dim));
+                mergedHi.CopyTo(_box.AsSpan(o + _dim, _dim));
 
                 ReplaceChild(parent, node, inner);
                 SetParent(node, inner);
@@ -410,19 +550,7 @@ internal sealed class RcfTree
             }
 
             // The point stays inside this subtree: it grows the box and the mass on its way down.
-            var off = _boxBase + (node * _stride);
-            for (var k = 0; k < _dim; k++)
-            {
-                if (point[k] < _box[off + k])
-                {
-                    _box[off + k] = point[k];
-                }
-
-                if (point[k] > _box[off + _dim + k])
-                {
-                    _box[off + _dim + k] = point[k];
-                }
-            }
+            GrowBox(point, _box.AsSpan(_boxBase + (node * _stride), _stride));
 
             ref var current = ref nodes[node];
             current.Mass++;
@@ -467,21 +595,9 @@ internal sealed class RcfTree
                 continue;
             }
 
-            var changed = false;
-            var o = _boxBase + (n * _stride);
             Box(nodes[n].Left, out var leftMin, out var leftMax);
             Box(nodes[n].Right, out var rightMin, out var rightMax);
-            for (var k = 0; k < _dim; k++)
-            {
-                var lo = Math.Min(leftMin[k], rightMin[k]);
-                var hi = Math.Max(leftMax[k], rightMax[k]);
-                if (lo != _box[o + k] || hi != _box[o + _dim + k])
-                {
-                    _box[o + k] = lo;
-                    _box[o + _dim + k] = hi;
-                    changed = true;
-                }
-            }
+            var changed = MergeChildren(leftMin, leftMax, rightMin, rightMax, _box.AsSpan(_boxBase + (n * _stride), _stride));
 
             // Boxes nest: once one stays the same, every box above it does too.
             boxesSettled = !changed;
