@@ -60,6 +60,9 @@ internal sealed class RcfTree
     // Scratch for scoring paths; the deepest possible tree has one internal node per sampled point.
     private readonly int[] _path;
 
+    // Scratch for one level of the vectorised score walk: range terms, then grow terms.
+    private readonly double[] _terms;
+
     // Scratch for one insertion step: the box of a node merged with the new point, and its ranges.
     private readonly double[] _mergedLo, _mergedHi, _mergedRange;
 
@@ -81,6 +84,7 @@ internal sealed class RcfTree
         _weight = new double[capacity];
         _heapLeaf = new int[capacity];
         _path = new int[capacity + 1];
+        _terms = new double[2 * dimensions];
         _mergedLo = new double[dimensions];
         _mergedHi = new double[dimensions];
         _mergedRange = new double[dimensions];
@@ -302,6 +306,18 @@ internal sealed class RcfTree
         }
     }
 
+    /// <summary>
+    /// The child on the point's side of the node's cut: left when point[CutDim] &lt;= CutValue, right otherwise
+    /// (NaN included). Picked by index, not by a branch: the side is a coin flip to the branch predictor, and a
+    /// mispredicted step of a descent throws away the loads it had started.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Child(ref Node node, ReadOnlySpan<double> point)
+    {
+        var right = !(point[node.CutDim] <= node.CutValue);
+        return Unsafe.Add(ref node.Left, Unsafe.As<bool, byte>(ref right));
+    }
+
     /// <summary>A node's box as two spans (a leaf's box is its point: both spans are the same).</summary>
     private void Box(int node, out ReadOnlySpan<double> min, out ReadOnlySpan<double> max)
     {
@@ -363,6 +379,41 @@ internal sealed class RcfTree
         }
 
         return sum;
+    }
+
+    /// <summary>Whether min[k] &lt;= point[k] &lt;= max[k] in every dimension (false for NaN).</summary>
+    private static bool Contains(ReadOnlySpan<double> min, ReadOnlySpan<double> max, ReadOnlySpan<double> point)
+    {
+        var dim = point.Length;
+        var k = 0;
+        if (Vector256.IsHardwareAccelerated && dim >= 4 && min.Length >= dim && max.Length >= dim)
+        {
+            ref var x0 = ref MemoryMarshal.GetReference(point);
+            ref var min0 = ref MemoryMarshal.GetReference(min);
+            ref var max0 = ref MemoryMarshal.GetReference(max);
+            var inside = Vector256<double>.AllBitsSet;
+            for (; k + 4 <= dim; k += 4)
+            {
+                var x = Vector256.LoadUnsafe(ref x0, (nuint)k);
+                inside &= Vector256.LessThanOrEqual(Vector256.LoadUnsafe(ref min0, (nuint)k), x)
+                    & Vector256.LessThanOrEqual(x, Vector256.LoadUnsafe(ref max0, (nuint)k));
+            }
+
+            if (inside != Vector256<double>.AllBitsSet)
+            {
+                return false;
+            }
+        }
+
+        for (; k < dim; k++)
+        {
+            if (!(min[k] <= point[k] && point[k] <= max[k]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -481,6 +532,19 @@ internal sealed class RcfTree
             }
 
             Box(node, out var boxMin, out var boxMax);
+            if (node >= 0 && Contains(boxMin, boxMax, point))
+            {
+                // A point inside the box cannot be separated here: the cut lands in [min, max] of some dimension,
+                // never strictly beyond the point. Only the draw is kept, so the random sequence (and every later
+                // cut) stays exactly as before; the box does not grow.
+                _random.NextULong();
+                ref var inside = ref nodes[node];
+                inside.Mass++;
+                parent = node;
+                node = Child(ref inside, point);
+                continue;
+            }
+
             var rangeSum = MergeWithPoint(point, boxMin, boxMax, mergedLo, mergedHi, mergedRange);
             var r = _random.NextDouble() * rangeSum;
             var dim = -1;
@@ -555,7 +619,7 @@ internal sealed class RcfTree
             ref var current = ref nodes[node];
             current.Mass++;
             parent = node;
-            node = point[current.CutDim] <= current.CutValue ? current.Left : current.Right;
+            node = Child(ref current, point);
         }
     }
 
@@ -621,8 +685,7 @@ internal sealed class RcfTree
         while (node >= 0)
         {
             _path[depth++] = node;
-            ref var x = ref nodes[node];
-            node = point[x.CutDim] <= x.CutValue ? x.Left : x.Right;
+            node = Child(ref nodes[node], point);
         }
 
         return ScoreFromPath(point, depth, node);
@@ -651,24 +714,20 @@ internal sealed class RcfTree
         {
             pathA[da++] = na;
             pathB[db++] = nb;
-            ref var x = ref nodesA[na];
-            ref var y = ref nodesB[nb];
-            na = point[x.CutDim] <= x.CutValue ? x.Left : x.Right;
-            nb = point[y.CutDim] <= y.CutValue ? y.Left : y.Right;
+            na = Child(ref nodesA[na], point);
+            nb = Child(ref nodesB[nb], point);
         }
 
         while (na >= 0)
         {
             pathA[da++] = na;
-            ref var x = ref nodesA[na];
-            na = point[x.CutDim] <= x.CutValue ? x.Left : x.Right;
+            na = Child(ref nodesA[na], point);
         }
 
         while (nb >= 0)
         {
             pathB[db++] = nb;
-            ref var y = ref nodesB[nb];
-            nb = point[y.CutDim] <= y.CutValue ? y.Left : y.Right;
+            nb = Child(ref nodesB[nb], point);
         }
 
         scoreA = a.ScoreFromPath(point, da, na);
@@ -694,35 +753,18 @@ internal sealed class RcfTree
         ref var path = ref MemoryMarshal.GetArrayDataReference(_path);
         ref var x0 = ref MemoryMarshal.GetReference(point);
         var dim = _dim;
+        if (Vector256.IsHardwareAccelerated && dim >= 4)
+        {
+            return WalkUpVector(point, depth, score) * _log2MassPlusOne[treeMass];
+        }
+
         for (var d = depth - 1; d >= 0; d--)
         {
             ref var lo = ref Unsafe.Add(ref box, Unsafe.Add(ref path, d) * _stride);
             ref var hi = ref Unsafe.Add(ref lo, dim);
             var newRange = 0.0;
             var grow = 0.0;
-            var k = 0;
-            if (Vector256.IsHardwareAccelerated)
-            {
-                // Four dimensions' terms at once, then added one by one in dimension order: the same bits.
-                for (; k + 4 <= dim; k += 4)
-                {
-                    var vl = Vector256.LoadUnsafe(ref lo, (nuint)k);
-                    var vh = Vector256.LoadUnsafe(ref hi, (nuint)k);
-                    var vx = Vector256.LoadUnsafe(ref x0, (nuint)k);
-                    var range = Vector256.Max(vh, vx) - Vector256.Min(vl, vx);
-                    var g = Vector256.Max(vl - vx, Vector256<double>.Zero) + Vector256.Max(vx - vh, Vector256<double>.Zero);
-                    newRange += range.GetElement(0);
-                    newRange += range.GetElement(1);
-                    newRange += range.GetElement(2);
-                    newRange += range.GetElement(3);
-                    grow += g.GetElement(0);
-                    grow += g.GetElement(1);
-                    grow += g.GetElement(2);
-                    grow += g.GetElement(3);
-                }
-            }
-
-            for (; k < dim; k++)
+            for (var k = 0; k < dim; k++)
             {
                 // Branch-free form of: below the box adds (lo - x) to grow and (hi - x) to the range, above it
                 // (x - hi) and (x - lo), inside it 0 and (hi - lo); the same terms in the same order, so the
@@ -747,6 +789,71 @@ internal sealed class RcfTree
     }
 
     /// <summary>
+    /// The upward walk of <see cref="ScoreFromPath"/> for four or more dimensions. Each level's per-dimension terms
+    /// are computed four at a time into <see cref="_terms"/> (range terms, then grow terms) and added one by one
+    /// in dimension order, as the scalar loop adds them: the same bits. Whether the point is inside the box (every
+    /// grow term +0, so the grow sum is +0) is known from the vectors before any adding, which ends the walk
+    /// without the two sums on its last level and settles that hard-to-predict branch early.
+    /// </summary>
+    private double WalkUpVector(ReadOnlySpan<double> point, int depth, double score)
+    {
+        var dim = _dim;
+        var terms = _terms.AsSpan(0, 2 * dim);
+        ref var box = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_box), _boxBase);
+        ref var path = ref MemoryMarshal.GetArrayDataReference(_path);
+        ref var x0 = ref MemoryMarshal.GetReference(point);
+        ref var range0 = ref MemoryMarshal.GetReference(terms);
+        ref var grow0 = ref Unsafe.Add(ref range0, dim);
+        for (var d = depth - 1; d >= 0; d--)
+        {
+            ref var lo = ref Unsafe.Add(ref box, Unsafe.Add(ref path, d) * _stride);
+            ref var hi = ref Unsafe.Add(ref lo, dim);
+            var outside = Vector256<double>.Zero;
+            var k = 0;
+            for (; k + 4 <= dim; k += 4)
+            {
+                var vl = Vector256.LoadUnsafe(ref lo, (nuint)k);
+                var vh = Vector256.LoadUnsafe(ref hi, (nuint)k);
+                var vx = Vector256.LoadUnsafe(ref x0, (nuint)k);
+                (Vector256.Max(vh, vx) - Vector256.Min(vl, vx)).StoreUnsafe(ref range0, (nuint)k);
+                var g = Vector256.Max(vl - vx, Vector256<double>.Zero) + Vector256.Max(vx - vh, Vector256<double>.Zero);
+                g.StoreUnsafe(ref grow0, (nuint)k);
+                outside |= g; // grow terms are +0 or positive: any set bit means a positive term
+            }
+
+            var tailOutside = false;
+            for (; k < dim; k++)
+            {
+                var l = Unsafe.Add(ref lo, k);
+                var h = Unsafe.Add(ref hi, k);
+                var x = Unsafe.Add(ref x0, k);
+                Unsafe.Add(ref range0, k) = Math.Max(h, x) - Math.Min(l, x);
+                var g = Math.Max(l - x, 0.0) + Math.Max(x - h, 0.0);
+                Unsafe.Add(ref grow0, k) = g;
+                tailOutside |= g > 0;
+            }
+
+            if (outside == Vector256<double>.Zero && !tailOutside)
+            {
+                break; // inside this box, hence inside every box above it
+            }
+
+            var newRange = 0.0;
+            var grow = 0.0;
+            for (k = 0; k < dim; k++)
+            {
+                newRange += Unsafe.Add(ref range0, k);
+                grow += Unsafe.Add(ref grow0, k);
+            }
+
+            var p = grow / newRange;
+            score = (p / (d + 1)) + ((1 - p) * score);
+        }
+
+        return score;
+    }
+
+    /// <summary>
     /// Adds this tree's score split by dimension and direction (high: the point lies above the box) to the
     /// accumulators; high plus low over all dimensions equals <see cref="Score"/>.
     /// </summary>
@@ -763,8 +870,7 @@ internal sealed class RcfTree
         while (node >= 0)
         {
             _path[depth++] = node;
-            ref var x = ref nodes[node];
-            node = point[x.CutDim] <= x.CutValue ? x.Left : x.Right;
+            node = Child(ref nodes[node], point);
         }
 
         var treeMass = Mass;
