@@ -381,6 +381,12 @@ internal sealed class RcfTree
         return sum;
     }
 
+    private bool InBox(int node, ReadOnlySpan<double> point)
+    {
+        Box(node, out var min, out var max);
+        return Contains(min, max, point);
+    }
+
     /// <summary>Whether min[k] &lt;= point[k] &lt;= max[k] in every dimension (false for NaN).</summary>
     private static bool Contains(ReadOnlySpan<double> min, ReadOnlySpan<double> max, ReadOnlySpan<double> point)
     {
@@ -391,17 +397,14 @@ internal sealed class RcfTree
             ref var x0 = ref MemoryMarshal.GetReference(point);
             ref var min0 = ref MemoryMarshal.GetReference(min);
             ref var max0 = ref MemoryMarshal.GetReference(max);
-            var inside = Vector256<double>.AllBitsSet;
             for (; k + 4 <= dim; k += 4)
             {
                 var x = Vector256.LoadUnsafe(ref x0, (nuint)k);
-                inside &= Vector256.LessThanOrEqual(Vector256.LoadUnsafe(ref min0, (nuint)k), x)
-                    & Vector256.LessThanOrEqual(x, Vector256.LoadUnsafe(ref max0, (nuint)k));
-            }
-
-            if (inside != Vector256<double>.AllBitsSet)
-            {
-                return false;
+                if (!Vector256.LessThanOrEqualAll(Vector256.LoadUnsafe(ref min0, (nuint)k), x)
+                    || !Vector256.LessThanOrEqualAll(x, Vector256.LoadUnsafe(ref max0, (nuint)k)))
+                {
+                    return false;
+                }
             }
         }
 
@@ -489,7 +492,8 @@ internal sealed class RcfTree
                 anyDiffers |= differs;
             }
 
-            changed = anyDiffers != Vector256<double>.Zero;
+            // Compared as bits: a set mask lane is a NaN as a double, and NaN compares unequal to everything.
+            changed = anyDiffers.AsUInt64() != Vector256<ulong>.Zero;
         }
 
         for (; k < dim; k++)
@@ -740,7 +744,10 @@ internal sealed class RcfTree
         var treeMass = Mass;
         var leaf = ~node;
         double score;
-        if (LeafEquals(leaf, point))
+
+        // The leaf's point lies in its parent's box (boxes are exact minima and maxima), so a point outside that
+        // box cannot equal it: the leaf's point, a likely cache miss, is read only when the point is inside.
+        if ((depth == 0 || InBox(_path[depth - 1], point)) && LeafEquals(leaf, point))
         {
             var m = _leafMass[leaf];
             var damp = 1.0 - (m / (2.0 * treeMass));
@@ -833,7 +840,7 @@ internal sealed class RcfTree
                 tailOutside |= g > 0;
             }
 
-            if (outside == Vector256<double>.Zero && !tailOutside)
+            if (outside.AsUInt64() == Vector256<ulong>.Zero && !tailOutside)
             {
                 break; // inside this box, hence inside every box above it
             }
