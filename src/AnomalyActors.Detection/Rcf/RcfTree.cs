@@ -1114,7 +1114,7 @@ internal sealed class RcfTree
     {
         public double CutValue;
         public int Left;
-        public int Right;
+        public int Right; // must directly follow Left: Child picks the link by offset from Left
         public int CutDim;
         public int Mass;
         public int Parent;
