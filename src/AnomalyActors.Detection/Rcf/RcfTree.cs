@@ -23,10 +23,13 @@ internal sealed class RcfTree
     private RcfRandom _random;
 
     // Internal nodes. Each node's bounding box is one run of 2 * dim doubles: the minima, then the maxima.
-    // The fields a descent reads sit together in one struct, so each level costs one cache line, not four.
-    private readonly Node[] _nodes;
-    private readonly int[] _parent;
+    // The fields a descent or a delete walk reads sit together in one 32-byte struct, two to a cache line.
+    // Nodes, boxes and leaf points start on 64-byte boundaries (see AllocateAligned): with 50 trees of dimension 8
+    // they outgrow the L2 cache, and an unaligned 128-byte box spans three cache lines instead of two.
+    private readonly double[] _nodeData;
+    private readonly int _nodeBase;
     private readonly double[] _box;
+    private readonly int _boxBase;
     private readonly int _stride;
     private readonly int[] _freeNodes;
     private int _freeNodeCount;
@@ -34,6 +37,7 @@ internal sealed class RcfTree
     // Leaves: the distinct sampled points, with multiplicity.
     private readonly int[] _leafParent, _leafMass;
     private readonly double[] _leafPoint;
+    private readonly int _leafBase;
     private readonly int[] _freeLeaves;
     private int _freeLeafCount;
 
@@ -56,6 +60,12 @@ internal sealed class RcfTree
     // Scratch for scoring paths; the deepest possible tree has one internal node per sampled point.
     private readonly int[] _path;
 
+    // Scratch for one level of the vectorised score walk: range terms, then grow terms.
+    private readonly double[] _terms;
+
+    // Scratch for one insertion step: the box of a node merged with the new point, and its ranges.
+    private readonly double[] _mergedLo, _mergedHi, _mergedRange;
+
     public RcfTree(int dimensions, int capacity, double timeDecay, ulong seed)
     {
         _dim = dimensions;
@@ -63,18 +73,21 @@ internal sealed class RcfTree
         _timeDecay = timeDecay;
         _random = new RcfRandom(seed);
         var nodes = capacity;
-        _nodes = new Node[nodes];
-        _parent = new int[nodes];
+        _nodeData = AllocateAligned(nodes * NodeDoubles, out _nodeBase);
         _stride = 2 * dimensions;
-        _box = new double[nodes * _stride];
+        _box = AllocateAligned(nodes * _stride, out _boxBase);
         _freeNodes = new int[nodes];
         _leafParent = new int[capacity];
         _leafMass = new int[capacity];
-        _leafPoint = new double[capacity * dimensions];
+        _leafPoint = AllocateAligned(capacity * dimensions, out _leafBase);
         _freeLeaves = new int[capacity];
         _weight = new double[capacity];
         _heapLeaf = new int[capacity];
         _path = new int[capacity + 1];
+        _terms = new double[2 * dimensions];
+        _mergedLo = new double[dimensions];
+        _mergedHi = new double[dimensions];
+        _mergedRange = new double[dimensions];
         _log2MassPlusOne = new double[capacity + 1];
         for (var m = 0; m <= capacity; m++)
         {
@@ -83,6 +96,23 @@ internal sealed class RcfTree
 
         ResetFreeLists();
     }
+
+    private const int NodeDoubles = 4; // sizeof(Node) / sizeof(double)
+
+    /// <summary>
+    /// A pinned array with at least <paramref name="length"/> doubles from <paramref name="offset"/>, where the
+    /// element at the offset lies on a 64-byte boundary. Pinned (once, at construction) so the alignment holds.
+    /// </summary>
+    private static double[] AllocateAligned(int length, out int offset)
+    {
+        var array = GC.AllocateArray<double>(length + 8, pinned: true);
+        var address = (long)Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
+        offset = (int)(((64 - (address & 63)) & 63) / sizeof(double));
+        return array;
+    }
+
+    /// <summary>The internal nodes, viewed over their aligned storage (bounds-checked like an array).</summary>
+    private Span<Node> Nodes => MemoryMarshal.Cast<double, Node>(_nodeData.AsSpan(_nodeBase, _capacity * NodeDoubles));
 
     private void ResetFreeLists()
     {
@@ -98,7 +128,7 @@ internal sealed class RcfTree
     }
 
     /// <summary>Sampled entries (counting duplicates).</summary>
-    public int Mass => _root == Null ? 0 : _root < 0 ? _leafMass[~_root] : _nodes[_root].Mass;
+    public int Mass => _root == Null ? 0 : _root < 0 ? _leafMass[~_root] : Nodes[_root].Mass;
 
     /// <summary>Offers the point with its sequence index to the reservoir; on acceptance the tree changes.</summary>
     public void Update(ReadOnlySpan<double> point, long sequence)
@@ -224,7 +254,7 @@ internal sealed class RcfTree
 
     private bool LeafEquals(int leaf, ReadOnlySpan<double> point)
     {
-        var offset = leaf * _dim;
+        var offset = _leafBase + (leaf * _dim);
         for (var k = 0; k < _dim; k++)
         {
             if (_leafPoint[offset + k] != point[k])
@@ -239,7 +269,7 @@ internal sealed class RcfTree
     private int NewLeaf(ReadOnlySpan<double> point, int parent)
     {
         var leaf = _freeLeaves[--_freeLeafCount];
-        point.CopyTo(_leafPoint.AsSpan(leaf * _dim, _dim));
+        point.CopyTo(_leafPoint.AsSpan(_leafBase + (leaf * _dim), _dim));
         _leafMass[leaf] = 1;
         _leafParent[leaf] = parent;
         return leaf;
@@ -253,7 +283,7 @@ internal sealed class RcfTree
         }
         else
         {
-            _parent[node] = parent;
+            Nodes[node].Parent = parent;
         }
     }
 
@@ -262,15 +292,30 @@ internal sealed class RcfTree
         if (parent == Null)
         {
             _root = newChild;
+            return;
         }
-        else if (_nodes[parent].Left == oldChild)
+
+        ref var p = ref Nodes[parent];
+        if (p.Left == oldChild)
         {
-            _nodes[parent].Left = newChild;
+            p.Left = newChild;
         }
         else
         {
-            _nodes[parent].Right = newChild;
+            p.Right = newChild;
         }
+    }
+
+    /// <summary>
+    /// The child on the point's side of the node's cut: left when point[CutDim] &lt;= CutValue, right otherwise
+    /// (NaN included). Picked by index, not by a branch: the side is a coin flip to the branch predictor, and a
+    /// mispredicted step of a descent throws away the loads it had started.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Child(ref Node node, ReadOnlySpan<double> point)
+    {
+        var right = !(point[node.CutDim] <= node.CutValue);
+        return Unsafe.Add(ref node.Left, Unsafe.As<bool, byte>(ref right));
     }
 
     /// <summary>A node's box as two spans (a leaf's box is its point: both spans are the same).</summary>
@@ -278,14 +323,192 @@ internal sealed class RcfTree
     {
         if (node < 0)
         {
-            min = _leafPoint.AsSpan(~node * _dim, _dim);
+            min = _leafPoint.AsSpan(_leafBase + (~node * _dim), _dim);
             max = min;
         }
         else
         {
-            min = _box.AsSpan(node * _stride, _dim);
-            max = _box.AsSpan((node * _stride) + _dim, _dim);
+            min = _box.AsSpan(_boxBase + (node * _stride), _dim);
+            max = _box.AsSpan(_boxBase + (node * _stride) + _dim, _dim);
         }
+    }
+
+    /// <summary>
+    /// The box merged with the point, per dimension (lo = Math.Min, hi = Math.Max, range = hi - lo), and the sum of
+    /// the ranges. Vector256 lanes compute exactly the scalar values (Vector256.Min/Max follow Math.Min/Max), and
+    /// the ranges are added one by one in dimension order, so the sum has the same bits as a scalar loop.
+    /// </summary>
+    private static double MergeWithPoint(
+        ReadOnlySpan<double> point, ReadOnlySpan<double> min, ReadOnlySpan<double> max, Span<double> lo, Span<double> hi, Span<double> range)
+    {
+        var dim = point.Length;
+        var sum = 0.0;
+        var k = 0;
+        if (Vector256.IsHardwareAccelerated && dim >= 4 && min.Length >= dim && max.Length >= dim && lo.Length >= dim && hi.Length >= dim && range.Length >= dim)
+        {
+            ref var x0 = ref MemoryMarshal.GetReference(point);
+            ref var min0 = ref MemoryMarshal.GetReference(min);
+            ref var max0 = ref MemoryMarshal.GetReference(max);
+            ref var lo0 = ref MemoryMarshal.GetReference(lo);
+            ref var hi0 = ref MemoryMarshal.GetReference(hi);
+            ref var range0 = ref MemoryMarshal.GetReference(range);
+            for (; k + 4 <= dim; k += 4)
+            {
+                var x = Vector256.LoadUnsafe(ref x0, (nuint)k);
+                var l = Vector256.Min(Vector256.LoadUnsafe(ref min0, (nuint)k), x);
+                var h = Vector256.Max(Vector256.LoadUnsafe(ref max0, (nuint)k), x);
+                var r = h - l;
+                l.StoreUnsafe(ref lo0, (nuint)k);
+                h.StoreUnsafe(ref hi0, (nuint)k);
+                r.StoreUnsafe(ref range0, (nuint)k);
+                sum += r.GetElement(0);
+                sum += r.GetElement(1);
+                sum += r.GetElement(2);
+                sum += r.GetElement(3);
+            }
+        }
+
+        for (; k < dim; k++)
+        {
+            var l = Math.Min(min[k], point[k]);
+            var h = Math.Max(max[k], point[k]);
+            lo[k] = l;
+            hi[k] = h;
+            range[k] = h - l;
+            sum += h - l;
+        }
+
+        return sum;
+    }
+
+    private bool InBox(int node, ReadOnlySpan<double> point)
+    {
+        Box(node, out var min, out var max);
+        return Contains(min, max, point);
+    }
+
+    /// <summary>Whether min[k] &lt;= point[k] &lt;= max[k] in every dimension (false for NaN).</summary>
+    private static bool Contains(ReadOnlySpan<double> min, ReadOnlySpan<double> max, ReadOnlySpan<double> point)
+    {
+        var dim = point.Length;
+        var k = 0;
+        if (Vector256.IsHardwareAccelerated && dim >= 4 && min.Length >= dim && max.Length >= dim)
+        {
+            ref var x0 = ref MemoryMarshal.GetReference(point);
+            ref var min0 = ref MemoryMarshal.GetReference(min);
+            ref var max0 = ref MemoryMarshal.GetReference(max);
+            for (; k + 4 <= dim; k += 4)
+            {
+                var x = Vector256.LoadUnsafe(ref x0, (nuint)k);
+                if (!Vector256.LessThanOrEqualAll(Vector256.LoadUnsafe(ref min0, (nuint)k), x)
+                    || !Vector256.LessThanOrEqualAll(x, Vector256.LoadUnsafe(ref max0, (nuint)k)))
+                {
+                    return false;
+                }
+            }
+        }
+
+        for (; k < dim; k++)
+        {
+            if (!(min[k] <= point[k] && point[k] <= max[k]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Extends a box (minima then maxima) to hold the point: a coordinate is replaced only when the point lies
+    /// strictly outside, as in "if (x &lt; min) min = x", so even the sign of a zero bound stays as it was.
+    /// </summary>
+    private static void GrowBox(ReadOnlySpan<double> point, Span<double> box)
+    {
+        var dim = point.Length;
+        var min = box[..dim];
+        var max = box.Slice(dim, dim);
+        var k = 0;
+        if (Vector256.IsHardwareAccelerated && dim >= 4)
+        {
+            ref var x0 = ref MemoryMarshal.GetReference(point);
+            ref var min0 = ref MemoryMarshal.GetReference(min);
+            ref var max0 = ref MemoryMarshal.GetReference(max);
+            for (; k + 4 <= dim; k += 4)
+            {
+                var x = Vector256.LoadUnsafe(ref x0, (nuint)k);
+                var l = Vector256.LoadUnsafe(ref min0, (nuint)k);
+                var h = Vector256.LoadUnsafe(ref max0, (nuint)k);
+                Vector256.ConditionalSelect(Vector256.LessThan(x, l), x, l).StoreUnsafe(ref min0, (nuint)k);
+                Vector256.ConditionalSelect(Vector256.GreaterThan(x, h), x, h).StoreUnsafe(ref max0, (nuint)k);
+            }
+        }
+
+        for (; k < dim; k++)
+        {
+            if (point[k] < min[k])
+            {
+                min[k] = point[k];
+            }
+
+            if (point[k] > max[k])
+            {
+                max[k] = point[k];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Recomputes a box (minima then maxima) as the union of its children's boxes; returns whether it changed.
+    /// A coordinate pair is rewritten only where either bound compares unequal, exactly as the scalar rule
+    /// "if (lo != min || hi != max) { min = lo; max = hi; }", so the stored bits match it.
+    /// </summary>
+    private static bool MergeChildren(
+        ReadOnlySpan<double> leftMin, ReadOnlySpan<double> leftMax, ReadOnlySpan<double> rightMin, ReadOnlySpan<double> rightMax, Span<double> box)
+    {
+        var dim = leftMin.Length;
+        var min = box[..dim];
+        var max = box.Slice(dim, dim);
+        var changed = false;
+        var k = 0;
+        if (Vector256.IsHardwareAccelerated && dim >= 4 && leftMax.Length >= dim && rightMin.Length >= dim && rightMax.Length >= dim)
+        {
+            ref var lmin0 = ref MemoryMarshal.GetReference(leftMin);
+            ref var lmax0 = ref MemoryMarshal.GetReference(leftMax);
+            ref var rmin0 = ref MemoryMarshal.GetReference(rightMin);
+            ref var rmax0 = ref MemoryMarshal.GetReference(rightMax);
+            ref var min0 = ref MemoryMarshal.GetReference(min);
+            ref var max0 = ref MemoryMarshal.GetReference(max);
+            var anyDiffers = Vector256<double>.Zero;
+            for (; k + 4 <= dim; k += 4)
+            {
+                var lo = Vector256.Min(Vector256.LoadUnsafe(ref lmin0, (nuint)k), Vector256.LoadUnsafe(ref rmin0, (nuint)k));
+                var hi = Vector256.Max(Vector256.LoadUnsafe(ref lmax0, (nuint)k), Vector256.LoadUnsafe(ref rmax0, (nuint)k));
+                var oldLo = Vector256.LoadUnsafe(ref min0, (nuint)k);
+                var oldHi = Vector256.LoadUnsafe(ref max0, (nuint)k);
+                var differs = ~(Vector256.Equals(lo, oldLo) & Vector256.Equals(hi, oldHi));
+                Vector256.ConditionalSelect(differs, lo, oldLo).StoreUnsafe(ref min0, (nuint)k);
+                Vector256.ConditionalSelect(differs, hi, oldHi).StoreUnsafe(ref max0, (nuint)k);
+                anyDiffers |= differs;
+            }
+
+            // Compared as bits: a set mask lane is a NaN as a double, and NaN compares unequal to everything.
+            changed = anyDiffers.AsUInt64() != Vector256<ulong>.Zero;
+        }
+
+        for (; k < dim; k++)
+        {
+            var lo = Math.Min(leftMin[k], rightMin[k]);
+            var hi = Math.Max(leftMax[k], rightMax[k]);
+            if (lo != min[k] || hi != max[k])
+            {
+                min[k] = lo;
+                max[k] = hi;
+                changed = true;
+            }
+        }
+
+        return changed;
     }
 
     /// <summary>Guha et al.'s insertion: descend while a random cut of the enlarged box falls inside the old box.</summary>
@@ -298,6 +521,10 @@ internal sealed class RcfTree
             return first;
         }
 
+        var nodes = Nodes;
+        var mergedLo = _mergedLo.AsSpan();
+        var mergedHi = _mergedHi.AsSpan();
+        var mergedRange = _mergedRange.AsSpan();
         var node = _root;
         var parent = Null;
         while (true)
@@ -309,19 +536,27 @@ internal sealed class RcfTree
             }
 
             Box(node, out var boxMin, out var boxMax);
-            var rangeSum = 0.0;
-            for (var k = 0; k < point.Length; k++)
+            if (node >= 0 && Contains(boxMin, boxMax, point))
             {
-                rangeSum += Math.Max(boxMax[k], point[k]) - Math.Min(boxMin[k], point[k]);
+                // A point inside the box cannot be separated here: the cut lands in [min, max] of some dimension,
+                // never strictly beyond the point. Only the draw is kept, so the random sequence (and every later
+                // cut) stays exactly as before; the box does not grow.
+                _random.NextULong();
+                ref var inside = ref nodes[node];
+                inside.Mass++;
+                parent = node;
+                node = Child(ref inside, point);
+                continue;
             }
 
+            var rangeSum = MergeWithPoint(point, boxMin, boxMax, mergedLo, mergedHi, mergedRange);
             var r = _random.NextDouble() * rangeSum;
             var dim = -1;
             var cut = 0.0;
             for (var k = 0; k < point.Length; k++)
             {
-                var lo = Math.Min(boxMin[k], point[k]);
-                var range = Math.Max(boxMax[k], point[k]) - lo;
+                var lo = mergedLo[k];
+                var range = mergedRange[k];
                 if (range <= 0)
                 {
                     continue;
@@ -366,18 +601,16 @@ internal sealed class RcfTree
             {
                 var inner = _freeNodes[--_freeNodeCount];
                 var leaf = NewLeaf(point, inner);
-                _nodes[inner].CutDim = dim;
-                _nodes[inner].CutValue = cut;
-                _nodes[inner].Left = pointLeft ? ~leaf : node;
-                _nodes[inner].Right = pointLeft ? node : ~leaf;
-                _parent[inner] = parent;
-                _nodes[inner].Mass = (node < 0 ? _leafMass[~node] : _nodes[node].Mass) + 1;
-                var o = inner * _stride;
-                for (var k = 0; k < _dim; k++)
-                {
-                    _box[o + k] = Math.Min(boxMin[k], point[k]);
-                    _box[o + _dim + k] = Math.Max(boxMax[k], point[k]);
-                }
+                ref var n = ref nodes[inner];
+                n.CutDim = dim;
+                n.CutValue = cut;
+                n.Left = pointLeft ? ~leaf : node;
+                n.Right = pointLeft ? node : ~leaf;
+                n.Parent = parent;
+                n.Mass = (node < 0 ? _leafMass[~node] : nodes[node].Mass) + 1;
+                var o = _boxBase + (inner * _stride);
+                mergedLo.CopyTo(_box.AsSpan(o, _dim));
+                mergedHi.CopyTo(_box.AsSpan(o + _dim, _dim));
 
                 ReplaceChild(parent, node, inner);
                 SetParent(node, inner);
@@ -385,33 +618,23 @@ internal sealed class RcfTree
             }
 
             // The point stays inside this subtree: it grows the box and the mass on its way down.
-            var off = node * _stride;
-            for (var k = 0; k < _dim; k++)
-            {
-                if (point[k] < _box[off + k])
-                {
-                    _box[off + k] = point[k];
-                }
+            GrowBox(point, _box.AsSpan(_boxBase + (node * _stride), _stride));
 
-                if (point[k] > _box[off + _dim + k])
-                {
-                    _box[off + _dim + k] = point[k];
-                }
-            }
-
-            _nodes[node].Mass++;
+            ref var current = ref nodes[node];
+            current.Mass++;
             parent = node;
-            node = point[_nodes[node].CutDim] <= _nodes[node].CutValue ? _nodes[node].Left : _nodes[node].Right;
+            node = Child(ref current, point);
         }
     }
 
     private void Delete(int leaf)
     {
+        var nodes = Nodes;
         if (--_leafMass[leaf] > 0)
         {
-            for (var n = _leafParent[leaf]; n != Null; n = _parent[n])
+            for (var n = _leafParent[leaf]; n != Null; n = nodes[n].Parent)
             {
-                _nodes[n].Mass--;
+                nodes[n].Mass--;
             }
 
             return;
@@ -425,36 +648,24 @@ internal sealed class RcfTree
             return;
         }
 
-        var sibling = _nodes[parent].Left == ~leaf ? _nodes[parent].Right : _nodes[parent].Left;
-        var grand = _parent[parent];
+        var sibling = nodes[parent].Left == ~leaf ? nodes[parent].Right : nodes[parent].Left;
+        var grand = nodes[parent].Parent;
         ReplaceChild(grand, parent, sibling);
         SetParent(sibling, grand);
         _freeNodes[_freeNodeCount++] = parent;
 
         var boxesSettled = false;
-        for (var n = grand; n != Null; n = _parent[n])
+        for (var n = grand; n != Null; n = nodes[n].Parent)
         {
-            _nodes[n].Mass--;
+            nodes[n].Mass--;
             if (boxesSettled)
             {
                 continue;
             }
 
-            var changed = false;
-            var o = n * _stride;
-            Box(_nodes[n].Left, out var leftMin, out var leftMax);
-            Box(_nodes[n].Right, out var rightMin, out var rightMax);
-            for (var k = 0; k < _dim; k++)
-            {
-                var lo = Math.Min(leftMin[k], rightMin[k]);
-                var hi = Math.Max(leftMax[k], rightMax[k]);
-                if (lo != _box[o + k] || hi != _box[o + _dim + k])
-                {
-                    _box[o + k] = lo;
-                    _box[o + _dim + k] = hi;
-                    changed = true;
-                }
-            }
+            Box(nodes[n].Left, out var leftMin, out var leftMax);
+            Box(nodes[n].Right, out var rightMin, out var rightMax);
+            var changed = MergeChildren(leftMin, leftMax, rightMin, rightMax, _box.AsSpan(_boxBase + (n * _stride), _stride));
 
             // Boxes nest: once one stays the same, every box above it does too.
             boxesSettled = !changed;
@@ -472,12 +683,13 @@ internal sealed class RcfTree
             return 0;
         }
 
+        var nodes = Nodes;
         var depth = 0;
         var node = _root;
         while (node >= 0)
         {
             _path[depth++] = node;
-            node = point[_nodes[node].CutDim] <= _nodes[node].CutValue ? _nodes[node].Left : _nodes[node].Right;
+            node = Child(ref nodes[node], point);
         }
 
         return ScoreFromPath(point, depth, node);
@@ -498,32 +710,28 @@ internal sealed class RcfTree
         }
 
         int na = a._root, nb = b._root, da = 0, db = 0;
-        var nodesA = a._nodes;
-        var nodesB = b._nodes;
+        var nodesA = a.Nodes;
+        var nodesB = b.Nodes;
         var pathA = a._path;
         var pathB = b._path;
         while (na >= 0 && nb >= 0)
         {
             pathA[da++] = na;
             pathB[db++] = nb;
-            ref var x = ref nodesA[na];
-            ref var y = ref nodesB[nb];
-            na = point[x.CutDim] <= x.CutValue ? x.Left : x.Right;
-            nb = point[y.CutDim] <= y.CutValue ? y.Left : y.Right;
+            na = Child(ref nodesA[na], point);
+            nb = Child(ref nodesB[nb], point);
         }
 
         while (na >= 0)
         {
             pathA[da++] = na;
-            ref var x = ref nodesA[na];
-            na = point[x.CutDim] <= x.CutValue ? x.Left : x.Right;
+            na = Child(ref nodesA[na], point);
         }
 
         while (nb >= 0)
         {
             pathB[db++] = nb;
-            ref var y = ref nodesB[nb];
-            nb = point[y.CutDim] <= y.CutValue ? y.Left : y.Right;
+            nb = Child(ref nodesB[nb], point);
         }
 
         scoreA = a.ScoreFromPath(point, da, na);
@@ -536,7 +744,10 @@ internal sealed class RcfTree
         var treeMass = Mass;
         var leaf = ~node;
         double score;
-        if (LeafEquals(leaf, point))
+
+        // The leaf's point lies in its parent's box (boxes are exact minima and maxima), so a point outside that
+        // box cannot equal it: the leaf's point, a likely cache miss, is read only when the point is inside.
+        if ((depth == 0 || InBox(_path[depth - 1], point)) && LeafEquals(leaf, point))
         {
             var m = _leafMass[leaf];
             var damp = 1.0 - (m / (2.0 * treeMass));
@@ -545,39 +756,22 @@ internal sealed class RcfTree
         }
 
         score = 1.0 / (depth + 1);
-        ref var box = ref MemoryMarshal.GetArrayDataReference(_box);
+        ref var box = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_box), _boxBase);
         ref var path = ref MemoryMarshal.GetArrayDataReference(_path);
         ref var x0 = ref MemoryMarshal.GetReference(point);
         var dim = _dim;
+        if (Vector256.IsHardwareAccelerated && dim >= 4)
+        {
+            return WalkUpVector(point, depth, score) * _log2MassPlusOne[treeMass];
+        }
+
         for (var d = depth - 1; d >= 0; d--)
         {
             ref var lo = ref Unsafe.Add(ref box, Unsafe.Add(ref path, d) * _stride);
             ref var hi = ref Unsafe.Add(ref lo, dim);
             var newRange = 0.0;
             var grow = 0.0;
-            var k = 0;
-            if (Vector256.IsHardwareAccelerated)
-            {
-                // Four dimensions' terms at once, then added one by one in dimension order: the same bits.
-                for (; k + 4 <= dim; k += 4)
-                {
-                    var vl = Vector256.LoadUnsafe(ref lo, (nuint)k);
-                    var vh = Vector256.LoadUnsafe(ref hi, (nuint)k);
-                    var vx = Vector256.LoadUnsafe(ref x0, (nuint)k);
-                    var range = Vector256.Max(vh, vx) - Vector256.Min(vl, vx);
-                    var g = Vector256.Max(vl - vx, Vector256<double>.Zero) + Vector256.Max(vx - vh, Vector256<double>.Zero);
-                    newRange += range.GetElement(0);
-                    newRange += range.GetElement(1);
-                    newRange += range.GetElement(2);
-                    newRange += range.GetElement(3);
-                    grow += g.GetElement(0);
-                    grow += g.GetElement(1);
-                    grow += g.GetElement(2);
-                    grow += g.GetElement(3);
-                }
-            }
-
-            for (; k < dim; k++)
+            for (var k = 0; k < dim; k++)
             {
                 // Branch-free form of: below the box adds (lo - x) to grow and (hi - x) to the range, above it
                 // (x - hi) and (x - lo), inside it 0 and (hi - lo); the same terms in the same order, so the
@@ -602,6 +796,71 @@ internal sealed class RcfTree
     }
 
     /// <summary>
+    /// The upward walk of <see cref="ScoreFromPath"/> for four or more dimensions. Each level's per-dimension terms
+    /// are computed four at a time into <see cref="_terms"/> (range terms, then grow terms) and added one by one
+    /// in dimension order, as the scalar loop adds them: the same bits. Whether the point is inside the box (every
+    /// grow term +0, so the grow sum is +0) is known from the vectors before any adding, which ends the walk
+    /// without the two sums on its last level and settles that hard-to-predict branch early.
+    /// </summary>
+    private double WalkUpVector(ReadOnlySpan<double> point, int depth, double score)
+    {
+        var dim = _dim;
+        var terms = _terms.AsSpan(0, 2 * dim);
+        ref var box = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_box), _boxBase);
+        ref var path = ref MemoryMarshal.GetArrayDataReference(_path);
+        ref var x0 = ref MemoryMarshal.GetReference(point);
+        ref var range0 = ref MemoryMarshal.GetReference(terms);
+        ref var grow0 = ref Unsafe.Add(ref range0, dim);
+        for (var d = depth - 1; d >= 0; d--)
+        {
+            ref var lo = ref Unsafe.Add(ref box, Unsafe.Add(ref path, d) * _stride);
+            ref var hi = ref Unsafe.Add(ref lo, dim);
+            var outside = Vector256<double>.Zero;
+            var k = 0;
+            for (; k + 4 <= dim; k += 4)
+            {
+                var vl = Vector256.LoadUnsafe(ref lo, (nuint)k);
+                var vh = Vector256.LoadUnsafe(ref hi, (nuint)k);
+                var vx = Vector256.LoadUnsafe(ref x0, (nuint)k);
+                (Vector256.Max(vh, vx) - Vector256.Min(vl, vx)).StoreUnsafe(ref range0, (nuint)k);
+                var g = Vector256.Max(vl - vx, Vector256<double>.Zero) + Vector256.Max(vx - vh, Vector256<double>.Zero);
+                g.StoreUnsafe(ref grow0, (nuint)k);
+                outside |= g; // grow terms are +0 or positive: any set bit means a positive term
+            }
+
+            var tailOutside = false;
+            for (; k < dim; k++)
+            {
+                var l = Unsafe.Add(ref lo, k);
+                var h = Unsafe.Add(ref hi, k);
+                var x = Unsafe.Add(ref x0, k);
+                Unsafe.Add(ref range0, k) = Math.Max(h, x) - Math.Min(l, x);
+                var g = Math.Max(l - x, 0.0) + Math.Max(x - h, 0.0);
+                Unsafe.Add(ref grow0, k) = g;
+                tailOutside |= g > 0;
+            }
+
+            if (outside.AsUInt64() == Vector256<ulong>.Zero && !tailOutside)
+            {
+                break; // inside this box, hence inside every box above it
+            }
+
+            var newRange = 0.0;
+            var grow = 0.0;
+            for (k = 0; k < dim; k++)
+            {
+                newRange += Unsafe.Add(ref range0, k);
+                grow += Unsafe.Add(ref grow0, k);
+            }
+
+            var p = grow / newRange;
+            score = (p / (d + 1)) + ((1 - p) * score);
+        }
+
+        return score;
+    }
+
+    /// <summary>
     /// Adds this tree's score split by dimension and direction (high: the point lies above the box) to the
     /// accumulators; high plus low over all dimensions equals <see cref="Score"/>.
     /// </summary>
@@ -612,12 +871,13 @@ internal sealed class RcfTree
             return;
         }
 
+        var nodes = Nodes;
         var depth = 0;
         var node = _root;
         while (node >= 0)
         {
             _path[depth++] = node;
-            node = point[_nodes[node].CutDim] <= _nodes[node].CutValue ? _nodes[node].Left : _nodes[node].Right;
+            node = Child(ref nodes[node], point);
         }
 
         var treeMass = Mass;
@@ -638,7 +898,7 @@ internal sealed class RcfTree
         }
 
         // At an unseen leaf the separating cut falls between the point and the leaf's point.
-        var lo0 = leaf * _dim;
+        var lo0 = _leafBase + (leaf * _dim);
         var total = 0.0;
         for (var k = 0; k < _dim; k++)
         {
@@ -655,7 +915,7 @@ internal sealed class RcfTree
 
         for (var d = depth - 1; d >= 0; d--)
         {
-            var o = _path[d] * _stride;
+            var o = _boxBase + (_path[d] * _stride);
             var h = o + _dim;
             var newRange = 0.0;
             for (var k = 0; k < _dim; k++)
@@ -699,23 +959,28 @@ internal sealed class RcfTree
         w.Write(_freeNodeCount);
         w.Write(_freeLeafCount);
         // Layout unchanged from the struct-of-arrays version: one field of every node after another.
-        foreach (var n in _nodes)
+        var nodes = Nodes;
+        foreach (ref readonly var n in nodes)
         {
             w.Write(n.Left);
         }
 
-        foreach (var n in _nodes)
+        foreach (ref readonly var n in nodes)
         {
             w.Write(n.Right);
         }
 
-        WriteInts(w, _parent);
-        foreach (var n in _nodes)
+        foreach (ref readonly var n in nodes)
+        {
+            w.Write(n.Parent);
+        }
+
+        foreach (ref readonly var n in nodes)
         {
             w.Write(n.CutDim);
         }
 
-        foreach (var n in _nodes)
+        foreach (ref readonly var n in nodes)
         {
             w.Write(n.Mass);
         }
@@ -725,14 +990,14 @@ internal sealed class RcfTree
         WriteInts(w, _leafMass);
         WriteInts(w, _freeLeaves);
         WriteInts(w, _heapLeaf);
-        foreach (var n in _nodes)
+        foreach (ref readonly var n in nodes)
         {
             w.Write(n.CutValue);
         }
 
         WriteBoxes(w, 0);
         WriteBoxes(w, _dim);
-        WriteDoubles(w, _leafPoint);
+        WriteDoubles(w, _leafPoint.AsSpan(_leafBase, _capacity * _dim));
         WriteDoubles(w, _weight);
     }
 
@@ -744,25 +1009,30 @@ internal sealed class RcfTree
         _size = r.ReadInt32();
         _freeNodeCount = r.ReadInt32();
         _freeLeafCount = r.ReadInt32();
-        for (var i = 0; i < _nodes.Length; i++)
+        var nodes = Nodes;
+        foreach (ref var n in nodes)
         {
-            _nodes[i].Left = r.ReadInt32();
+            n.Left = r.ReadInt32();
         }
 
-        for (var i = 0; i < _nodes.Length; i++)
+        foreach (ref var n in nodes)
         {
-            _nodes[i].Right = r.ReadInt32();
+            n.Right = r.ReadInt32();
         }
 
-        ReadInts(r, _parent);
-        for (var i = 0; i < _nodes.Length; i++)
+        foreach (ref var n in nodes)
         {
-            _nodes[i].CutDim = r.ReadInt32();
+            n.Parent = r.ReadInt32();
         }
 
-        for (var i = 0; i < _nodes.Length; i++)
+        foreach (ref var n in nodes)
         {
-            _nodes[i].Mass = r.ReadInt32();
+            n.CutDim = r.ReadInt32();
+        }
+
+        foreach (ref var n in nodes)
+        {
+            n.Mass = r.ReadInt32();
         }
 
         ReadInts(r, _freeNodes);
@@ -770,14 +1040,14 @@ internal sealed class RcfTree
         ReadInts(r, _leafMass);
         ReadInts(r, _freeLeaves);
         ReadInts(r, _heapLeaf);
-        for (var i = 0; i < _nodes.Length; i++)
+        foreach (ref var n in nodes)
         {
-            _nodes[i].CutValue = r.ReadDouble();
+            n.CutValue = r.ReadDouble();
         }
 
         ReadBoxes(r, 0);
         ReadBoxes(r, _dim);
-        ReadDoubles(r, _leafPoint);
+        ReadDoubles(r, _leafPoint.AsSpan(_leafBase, _capacity * _dim));
         ReadDoubles(r, _weight);
     }
 
@@ -789,7 +1059,7 @@ internal sealed class RcfTree
         }
     }
 
-    private static void WriteDoubles(BinaryWriter w, double[] a)
+    private static void WriteDoubles(BinaryWriter w, ReadOnlySpan<double> a)
     {
         foreach (var x in a)
         {
@@ -800,8 +1070,9 @@ internal sealed class RcfTree
     // The state layout predates the interleaved boxes: all minima (node by node), then all maxima.
     private void WriteBoxes(BinaryWriter w, int half)
     {
-        for (var o = half; o < _box.Length; o += _stride)
+        for (var node = 0; node < _capacity; node++)
         {
+            var o = _boxBase + (node * _stride) + half;
             for (var k = 0; k < _dim; k++)
             {
                 w.Write(_box[o + k]);
@@ -811,8 +1082,9 @@ internal sealed class RcfTree
 
     private void ReadBoxes(BinaryReader r, int half)
     {
-        for (var o = half; o < _box.Length; o += _stride)
+        for (var node = 0; node < _capacity; node++)
         {
+            var o = _boxBase + (node * _stride) + half;
             for (var k = 0; k < _dim; k++)
             {
                 _box[o + k] = r.ReadDouble();
@@ -828,7 +1100,7 @@ internal sealed class RcfTree
         }
     }
 
-    private static void ReadDoubles(BinaryReader r, double[] a)
+    private static void ReadDoubles(BinaryReader r, Span<double> a)
     {
         for (var i = 0; i < a.Length; i++)
         {
@@ -836,12 +1108,15 @@ internal sealed class RcfTree
         }
     }
 
+    // 32 bytes (NodeDoubles doubles): two nodes per cache line in the aligned storage.
+    [StructLayout(LayoutKind.Sequential, Size = 32)]
     private struct Node
     {
         public double CutValue;
         public int Left;
-        public int Right;
+        public int Right; // must directly follow Left: Child picks the link by offset from Left
         public int CutDim;
         public int Mass;
+        public int Parent;
     }
 }
