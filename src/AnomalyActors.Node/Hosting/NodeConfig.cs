@@ -25,6 +25,11 @@ public static class NodeConfig
         ["ANOMALY_ACTORS_LOGLEVEL"] = "akka.loglevel",
         ["ANOMALY_ACTORS_HOST"] = "akka.remote.dot-netty.tcp.hostname",
         ["ANOMALY_ACTORS_PORT"] = "akka.remote.dot-netty.tcp.port",
+        // Kafka-fed ingestion (issue 4).
+        ["ANOMALY_ACTORS_KAFKA"] = "anomaly-actors.kafka.enabled",
+        ["ANOMALY_ACTORS_KAFKA_BOOTSTRAP"] = "anomaly-actors.kafka.bootstrap-servers",
+        ["ANOMALY_ACTORS_KAFKA_GROUP"] = "anomaly-actors.kafka.group-id",
+        ["ANOMALY_ACTORS_KAFKA_READINGS_TOPIC"] = "anomaly-actors.kafka.readings-topic",
     };
 
     /// <summary>Precedence: <paramref name="overrides"/>, then the environment, then the files.</summary>

@@ -1,0 +1,130 @@
+using System.Globalization;
+using Akka;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using AnomalyActors.Kafka;
+using Confluent.Kafka;
+
+namespace AnomalyActors.Node.Kafka;
+
+/// <summary>
+/// The Kafka mode of a node: consumes the readings topic in the site's group and feeds the
+/// sensors, one <see cref="KafkaPartitionActor"/> per assigned partition, and owns the producer
+/// of the result topics. Sensors report their checkpoints to the partition actor that sent them
+/// readings, so commits follow durability wherever the sensor lives in the cluster.
+/// </summary>
+public sealed class KafkaIntake : IAsyncDisposable
+{
+    private readonly IControl _control;
+    private readonly ActorSystem _system;
+    private readonly KafkaOutputs _outputs;
+
+    private KafkaIntake(ActorSystem system, IControl control, Task completion, KafkaOutputs outputs)
+    {
+        _system = system;
+        _control = control;
+        Completion = completion;
+        _outputs = outputs;
+    }
+
+    /// <summary>Completes when the consuming stream ends (failed streams are logged and restarted inside).</summary>
+    public Task Completion { get; }
+
+    /// <summary>Node-wide parts the sensors need: built before sharding starts, consuming begins later.</summary>
+    public sealed record Parts(KafkaSettings Settings, KafkaOutputs Outputs, KafkaDeadLetterSink DeadLetters, PayloadParser Parser,
+        IngestionCounters Counters, KafkaMetrics Metrics, IActorRef Results, IActorRef Redelivery);
+
+    public static Parts Prepare(ActorSystem system, KafkaSettings settings, KafkaMetrics metrics)
+    {
+        var clientId = "anomaly-actors-" + system.Name;
+        var outputs = new KafkaOutputs(settings, clientId);
+        var deadLetters = new KafkaDeadLetterSink(outputs, metrics);
+        var parser = new PayloadParser();
+        var results = system.ActorOf(KafkaResultsActor.Props(outputs, deadLetters, metrics), "kafka-results");
+        var redelivery = system.ActorOf(KafkaRedeliveryActor.Props(settings, parser, metrics), "kafka-redelivery");
+        return new Parts(settings, outputs, deadLetters, parser, new IngestionCounters(), metrics, results, redelivery);
+    }
+
+    public static KafkaIntake Start(ActorSystem system, Parts parts, IActorRef sensors)
+    {
+        var settings = parts.Settings;
+        var log = Logging.GetLogger(system, typeof(KafkaIntake));
+        var materializer = system.Materializer(namePrefix: "kafka-intake");
+        var committer = Source.ActorRef<ICommittable>(100_000, OverflowStrategy.DropHead)
+            .To(Committer.Sink(
+                new CommitterSettings(1000, settings.CommitInterval),
+                e => log.Warning("Offset commit failed (a later commit will cover it): {0}", e.Message)))
+            .Run(materializer);
+
+        var consumerSettings = ConsumerSettings<string?, byte[]>.Create(Deserializers.Utf8!, Deserializers.ByteArray)
+            .WithBootstrapServers(settings.BootstrapServers)
+            .WithGroupId(settings.GroupId)
+            .WithClientId("anomaly-actors-" + system.Name)
+            .WithPartitionBufferSize(settings.PartitionBuffer)
+            .WithProperty("session.timeout.ms", ((int)settings.SessionTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture))
+            .WithProperty("heartbeat.interval.ms", Math.Max(100, (int)settings.SessionTimeout.TotalMilliseconds / 10).ToString(CultureInfo.InvariantCulture))
+            .WithProperty("fetch.wait.max.ms", "10");
+        foreach (var (key, value) in settings.ConsumerProperties)
+        {
+            consumerSettings = consumerSettings.WithProperty(key, value);
+        }
+
+        var generation = 0;
+        var (control, completion) = KafkaConsumer.CommittablePartitionedSource(consumerSettings, Subscriptions.Topics(settings.ReadingsTopic))
+            .Select(assigned =>
+            {
+                var partition = assigned.Partition.Partition.Value;
+                var actor = system.ActorOf(
+                    KafkaPartitionActor.Props(partition, settings.ReadingsTopic, parts.Parser, parts.Counters, parts.DeadLetters,
+                        sensors, committer, settings.CommitInterval, parts.Metrics),
+                    $"kafka-partition-{partition}-{Interlocked.Increment(ref generation)}");
+                log.Info("Consuming {0} partition {1}", settings.ReadingsTopic, partition);
+                parts.Metrics.Assigned();
+                return assigned.Messages
+                    .GroupedWithin(settings.MaxBatch, settings.MaxBatchDelay)
+                    .SelectAsync(1, batch => actor.Ask<BatchDelivered>(new MessageBatch(batch.ToList()), TimeSpan.FromMinutes(1)))
+                    .WatchTermination((_, done) =>
+                    {
+                        done.ContinueWith(_ =>
+                        {
+                            parts.Metrics.Revoked();
+                            actor.Tell(PartitionRevoked.Instance);
+                        }, TaskScheduler.Default);
+                        return NotUsed.Instance;
+                    });
+            })
+            .MergeMany(4096, sub => sub.MapMaterializedValue(_ => NoControl.Instance))
+            .ToMaterialized(Sink.Ignore<BatchDelivered>(), Keep.Both)
+            .Run(materializer);
+        completion.ContinueWith(t =>
+        {
+            if (t.IsFaulted)
+            {
+                log.Error(t.Exception, "The Kafka intake stream failed");
+            }
+        }, TaskScheduler.Default);
+        return new KafkaIntake(system, control, completion, parts.Outputs);
+    }
+
+    /// <summary>Stops consuming and leaves the group; in-flight work is abandoned (it is re-read from the committed offset).</summary>
+    public Task StopAsync() => _control.Shutdown();
+
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    internal KafkaOutputs Outputs => _outputs;
+
+    internal ActorSystem System => _system;
+
+    private sealed class NoControl : IControl
+    {
+        public static readonly IControl Instance = new NoControl();
+
+        public Task Stop() => Task.CompletedTask;
+
+        public Task Shutdown() => Task.CompletedTask;
+
+        public Task IsShutdown => Task.CompletedTask;
+    }
+}

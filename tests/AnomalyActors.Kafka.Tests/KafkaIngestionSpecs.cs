@@ -1,0 +1,243 @@
+using System.Text;
+using System.Text.Json;
+using Akka.Cluster;
+using AnomalyActors.Core.Protocol;
+using AnomalyActors.Kafka.Testing;
+using AnomalyActors.Node.Hosting;
+using AnomalyActors.Node.Tests;
+using AnomalyActors.TestNode;
+using Confluent.Kafka;
+using Xunit;
+
+namespace AnomalyActors.Kafka.Tests;
+
+/// <summary>
+/// The node in Kafka mode against the mock cluster over TCP: everything produced is scored, results
+/// land on the site's topics, and crashes, a second node joining and a broker outage change nothing
+/// in the final detector state compared with an uninterrupted run.
+/// </summary>
+public sealed class KafkaIngestionSpecs : IDisposable
+{
+    private readonly MockKafkaCluster _cluster = new(brokers: 3);
+
+    public void Dispose() => _cluster.Dispose();
+
+    private static readonly (string Key, byte[] Payload, string Reason)[] Malformed =
+    [
+        ("bad/json/1", Encoding.UTF8.GetBytes("{\"site\":\"s\",\"device\""), "InvalidJson"),
+        ("bad/field/1", Encoding.UTF8.GetBytes("{\"site\":\"s\",\"metric\":\"m\",\"value\":1}"), "MissingField"),
+        ("bad/number/1", Encoding.UTF8.GetBytes("{\"site\":\"s\",\"device\":\"d\",\"metric\":\"m\",\"value\":\"high\"}"), "NotNumeric"),
+        ("bad/format/1", Encoding.UTF8.GetBytes("42"), "UnknownFormat"),
+        ("bad/json/2", [0xff, 0xfe, 0x00, 0x01], "InvalidJson"),
+        ("bad/slash/1", Encoding.UTF8.GetBytes("{\"site\":\"a/b\",\"device\":\"d\",\"metric\":\"m\",\"value\":1}"), "InvalidTopic"),
+    ];
+
+    [Fact]
+    public async Task Should_score_every_reading_of_a_thousand_sensors_and_publish_enriched_alerts_and_dead_letters()
+    {
+        var site = new KafkaSite(_cluster, "big").Create();
+        var input = new TestInput(sensors: 1000, readingsPerSensor: 110, batchSize: 10_000, spikeProbability: 0.003);
+        await site.ProduceAsync(input.Batches.SelectMany(b => b), Malformed.Select(m => (m.Key, m.Payload)));
+        Assert.Equal(110_000, site.Produced);
+
+        var dataDirectory = NodeFixture.NewDataDirectory();
+        var node = await AnomalyNode.StartAsync(site.NodeConfig(dataDirectory, "big-group", snapshotEvery: 50, alarmAfter: 20));
+        var outcomes = await site.OutcomesAsync(node);
+        await NodeFixture.AwaitAsync(() => node.KafkaMetrics.DeadLettersWritten == Malformed.Length, TimeSpan.FromSeconds(30), "dead letters written");
+        var opened = node.Metrics.EpisodesOpened;
+        var closed = node.Metrics.EpisodesClosed;
+        await NodeFixture.AwaitAsync(() => node.KafkaMetrics.AlertsProduced >= opened + closed, TimeSpan.FromSeconds(30), "alerts produced");
+        await NodeFixture.AwaitAsync(() => node.KafkaMetrics.EnrichedProduced >= 110_000, TimeSpan.FromSeconds(60), "enriched readings produced");
+        await node.StopAsync();
+
+        Assert.Equal(110_000, outcomes.Sum(o => o.ReadingsScored));
+        Assert.True(opened > 50, $"The injected spikes must open episodes ({opened}).");
+
+        // Alerts: one message per episode transition, keyed by the stable alert id, with headers.
+        var alerts = site.ReadAll(site.Alerts, 1);
+        var distinctAlerts = alerts.Select(a => (a.Message.Key, Type: Header(a, "type"))).Distinct().ToList();
+        Assert.Equal(opened + closed, distinctAlerts.Count);
+        Assert.All(alerts, a =>
+        {
+            var id = StreamId.Parse(a.Message.Key[..a.Message.Key.IndexOf('#')]);
+            Assert.Equal(id.Site, Header(a, "site"));
+            Assert.Equal(id.Device, Header(a, "device"));
+            Assert.Equal(id.Metric, Header(a, "metric"));
+            Assert.Contains(Header(a, "severity"), new[] { "minor", "major", "critical", "cleared" });
+        });
+        Assert.Equal(outcomes.Sum(o => o.Episodes.Length), distinctAlerts.Count);
+
+        // Enriched: every reading exactly once by (stream, offset), with its band and episode.
+        var enriched = site.ReadAll(site.Enriched, KafkaSite.EnrichedPartitions);
+        var byOffset = enriched.Select(e => (e.Message.Key, JsonDocument.Parse(e.Message.Value).RootElement)).ToList();
+        Assert.Equal(110_000, byOffset.Select(e => (e.Key, e.RootElement.GetProperty("offset").GetInt64())).Distinct().Count());
+        Assert.Contains(byOffset, e => e.RootElement.GetProperty("anomaly").GetBoolean() && e.RootElement.GetProperty("episodeId").ValueKind == JsonValueKind.String);
+        Assert.All(byOffset.Take(100), e => Assert.True(e.RootElement.TryGetProperty("prediction", out _) && e.RootElement.TryGetProperty("high", out _)));
+
+        // Dead letters: every malformed message, raw, with its reason; nothing else.
+        var deadLetters = site.ReadAll(site.DeadLetters, 1);
+        Assert.Equal(
+            Malformed.Select(m => (Convert.ToHexString(m.Payload), m.Reason)).Order(),
+            deadLetters.Select(d => (Convert.ToHexString(d.Message.Value), Header(d, "reason"))).Order());
+    }
+
+    [Fact]
+    public async Task Should_recover_exactly_after_the_node_is_killed_mid_stream()
+    {
+        var site = new KafkaSite(_cluster, "kill").Create();
+        var input = new TestInput(sensors: 100, readingsPerSensor: 400, batchSize: 1000);
+        var all = input.Batches.SelectMany(b => b).ToArray();
+        await site.ProduceAsync(all.Take(24_000));
+
+        var dataDirectory = NodeFixture.NewDataDirectory();
+        var config = site.NodeConfig(dataDirectory, "kill-group", snapshotEvery: 40);
+        var doomed = await AnomalyNode.StartAsync(NodeFixture.Crashable(config), systemName: "anomaly-actors");
+        await NodeFixture.AwaitAsync(() => doomed.KafkaMetrics.MessagesConsumed >= 16_000, TimeSpan.FromSeconds(60), "part of the topic consumed");
+        await doomed.System.Terminate();
+        Assert.True(doomed.Metrics.ReadingsScored < 40_000);
+
+        await site.ProduceAsync(all.Skip(24_000));
+        var restarted = await AnomalyNode.StartAsync(config);
+        var actual = await site.OutcomesAsync(restarted);
+        var consumedAfterRestart = restarted.KafkaMetrics.MessagesConsumed;
+        await restarted.StopAsync();
+
+        var (expected, expectedAlerts) = await UninterruptedAsync(site, "kill-reference");
+        AssertSame(expected, actual);
+        AssertAlerts(site, expectedAlerts);
+        // The restart re-reads from the committed offset: the whole second part and some of the first
+        // (what sensors had not snapshotted when the node died), never the whole topic again.
+        Assert.InRange(consumedAfterRestart, 16_001, 39_999);
+    }
+
+    [Fact]
+    public async Task Should_rebalance_to_a_node_joining_mid_stream_and_end_in_the_exact_state()
+    {
+        var site = new KafkaSite(_cluster, "join").Create();
+        var input = new TestInput(sensors: 100, readingsPerSensor: 400, batchSize: 1000);
+        var all = input.Batches.SelectMany(b => b).ToArray();
+        await site.ProduceAsync(all.Take(16_000));
+
+        var dataDirectory = NodeFixture.NewDataDirectory();
+        var config = site.NodeConfig(dataDirectory, "join-group", snapshotEvery: 40);
+        var first = await AnomalyNode.StartAsync(config);
+        await NodeFixture.AwaitAsync(() => first.KafkaMetrics.MessagesConsumed >= 8_000, TimeSpan.FromSeconds(60), "the first node consuming");
+
+        var seed = Cluster.Get(first.System).SelfAddress.ToString();
+        // Readings keep arriving while the second node joins the cluster and the group...
+        var producing = Task.Run(async () =>
+        {
+            foreach (var part in all.Skip(16_000).Take(12_000).Chunk(1000))
+            {
+                await site.ProduceAsync(part);
+                await Task.Delay(100);
+            }
+        });
+        var second = await AnomalyNode.StartAsync(site.NodeConfig(dataDirectory, "join-group", snapshotEvery: 40, seed: seed));
+        await NodeFixture.AwaitAsync(() => second.KafkaMetrics.AssignedPartitions > 0, TimeSpan.FromSeconds(60), "the second node to get partitions");
+        await producing;
+        // ...and after the rebalance, so both nodes consume.
+        await site.ProduceAsync(all.Skip(28_000));
+        await NodeFixture.AwaitAsync(() => second.KafkaMetrics.MessagesConsumed > 0, TimeSpan.FromSeconds(60), "the second node to consume");
+        Assert.True(first.KafkaMetrics.AssignedPartitions is > 0 and < 4, $"The first node kept {first.KafkaMetrics.AssignedPartitions} partitions.");
+        var actual = await site.OutcomesAsync(first);
+        await second.StopAsync();
+        await first.StopAsync();
+
+        var (expected, expectedAlerts) = await UninterruptedAsync(site, "join-reference");
+        AssertSame(expected, actual);
+        AssertAlerts(site, expectedAlerts);
+    }
+
+    [Fact]
+    public async Task Should_resume_by_itself_after_a_broker_is_down_for_ten_seconds()
+    {
+        var site = new KafkaSite(_cluster, "outage").Create();
+        var input = new TestInput(sensors: 100, readingsPerSensor: 300, batchSize: 1000);
+        var all = input.Batches.SelectMany(b => b).ToArray();
+        await site.ProduceAsync(all.Take(10_000));
+
+        var node = await AnomalyNode.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "outage-group", snapshotEvery: 40));
+        await NodeFixture.AwaitAsync(() => node.KafkaMetrics.MessagesConsumed >= 5_000, TimeSpan.FromSeconds(60), "consuming before the outage");
+        _cluster.BrokerDown(1);
+        var producing = site.ProduceAsync(all.Skip(10_000));
+        await Task.Delay(TimeSpan.FromSeconds(10)); // the outage itself: its length is the point of the test
+        _cluster.BrokerUp(1);
+        await producing;
+        var outcomes = await site.OutcomesAsync(node);
+        await node.StopAsync();
+
+        Assert.Equal(30_000, outcomes.Sum(o => o.ReadingsScored));
+    }
+
+    [Fact]
+    public async Task Should_take_readings_from_kcat_and_serve_alerts_to_kcat()
+    {
+        var site = new KafkaSite(_cluster, "kcat", partitions: 1).Create();
+        var lines = new StringBuilder();
+        for (var i = 0; i < 60; i++)
+        {
+            var value = i == 50 ? 500.0 : 20 + (i % 3) * 0.1;
+            lines.Append(System.Globalization.CultureInfo.InvariantCulture, $$"""dc1/fan-7/rpm|{"site":"dc1","device":"fan-7","metric":"rpm","ts":{{1_700_000_000_000L + i * 1000}},"value":{{value}}}""").Append('\n');
+        }
+
+        var produced = await Kcat.RunAsync(lines.ToString(), TimeSpan.FromSeconds(30), "-b", _cluster.BootstrapServers, "-P", "-t", site.Readings, "-K|");
+        Assert.True(produced.ExitCode == 0, produced.Stderr);
+
+        var node = await AnomalyNode.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "kcat-group", alarmAfter: 20));
+        await NodeFixture.AwaitAsync(() => node.KafkaMetrics.AlertsProduced >= 1, TimeSpan.FromSeconds(60), "the spike's alert");
+        await node.StopAsync();
+
+        var consumed = await Kcat.RunAsync(string.Empty, TimeSpan.FromSeconds(30),
+            "-b", _cluster.BootstrapServers, "-C", "-t", site.Alerts, "-o", "beginning", "-e", "-f", "%k|%h|%s\\n");
+        Assert.True(consumed.ExitCode == 0, consumed.Stderr);
+        var first = consumed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0].Split('|');
+        Assert.Equal("dc1/fan-7/rpm#1", first[0]);
+        Assert.Contains("site=dc1", first[1]);
+        Assert.Contains("device=fan-7", first[1]);
+        Assert.Contains("metric=rpm", first[1]);
+        Assert.Contains("severity=", first[1]);
+        Assert.Contains("\"type\":\"open\"", first[2]);
+    }
+
+    private static async Task<(SensorOutcome[] Outcomes, string[] Alerts)> UninterruptedAsync(KafkaSite site, string group)
+    {
+        var referenceAlerts = new KafkaSite(site.Cluster, site.Readings.Replace("-readings", string.Empty) + "-ref");
+        site.Cluster.CreateTopic(referenceAlerts.Alerts, 1);
+        site.Cluster.CreateTopic(referenceAlerts.Enriched, KafkaSite.EnrichedPartitions);
+        var config = Akka.Configuration.ConfigurationFactory.ParseString($"anomaly-actors.kafka.alerts-topic = \"{referenceAlerts.Alerts}\"\nanomaly-actors.kafka.enriched-topic = \"{referenceAlerts.Enriched}\"")
+            .WithFallback(site.NodeConfig(NodeFixture.NewDataDirectory(), group, snapshotEvery: 40));
+        var node = await AnomalyNode.StartAsync(config);
+        var outcomes = await site.OutcomesAsync(node);
+        await NodeFixture.AwaitAsync(() => node.KafkaMetrics.AlertsProduced >= node.Metrics.EpisodesOpened + node.Metrics.EpisodesClosed, TimeSpan.FromSeconds(30), "reference alerts");
+        await node.StopAsync();
+        var alerts = site.ReadAll(referenceAlerts.Alerts, 1).Select(a => a.Message.Key + " " + Encoding.UTF8.GetString(a.Message.Value)).ToArray();
+        return (outcomes, alerts);
+    }
+
+    private static void AssertSame(SensorOutcome[] expected, SensorOutcome[] actual)
+    {
+        Assert.True(expected.Sum(o => o.Episodes.Length) > 0, "The input must produce episodes, or the comparison proves little.");
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i].Key, actual[i].Key);
+            Assert.Equal(expected[i].Offset, actual[i].Offset);
+            Assert.Equal(expected[i].ReadingsScored, actual[i].ReadingsScored);
+            Assert.Equal(expected[i].DetectorState, actual[i].DetectorState);
+            Assert.Equal(expected[i].EpisodesOpened, actual[i].EpisodesOpened);
+            Assert.Equal(expected[i].EpisodeOpen, actual[i].EpisodeOpen);
+            Assert.Equal(expected[i].Episodes, actual[i].Episodes);
+        }
+    }
+
+    /// <summary>Every expected alert is on the alerts topic; repeats are identical to the first copy.</summary>
+    private static void AssertAlerts(KafkaSite site, string[] expectedAlerts)
+    {
+        var actual = site.ReadAll(site.Alerts, 1).Select(a => a.Message.Key + " " + Encoding.UTF8.GetString(a.Message.Value)).ToArray();
+        Assert.Equal(expectedAlerts.Distinct().Order(), actual.Distinct().Order());
+    }
+
+    private static string Header(ConsumeResult<string, byte[]> message, string key) =>
+        message.Message.Headers.TryGetLastBytes(key, out var bytes) ? Encoding.UTF8.GetString(bytes) : string.Empty;
+}
