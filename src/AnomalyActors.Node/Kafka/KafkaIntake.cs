@@ -17,20 +17,20 @@ namespace AnomalyActors.Node.Kafka;
 /// </summary>
 public sealed class KafkaIntake : IAsyncDisposable
 {
-    private readonly IControl _control;
     private readonly ActorSystem _system;
-    private readonly KafkaOutputs _outputs;
+    private readonly Parts _parts;
+    private readonly IActorRef _sensors;
+    private IControl? _control;
 
-    private KafkaIntake(ActorSystem system, IControl control, Task completion, KafkaOutputs outputs)
+    private KafkaIntake(ActorSystem system, Parts parts, IActorRef sensors)
     {
         _system = system;
-        _control = control;
-        Completion = completion;
-        _outputs = outputs;
+        _parts = parts;
+        _sensors = sensors;
     }
 
-    /// <summary>Completes when the consuming stream ends (failed streams are logged and restarted inside).</summary>
-    public Task Completion { get; }
+    /// <summary>Completes when the current consuming stream ends.</summary>
+    public Task Completion { get; private set; } = Task.CompletedTask;
 
     /// <summary>Node-wide parts the sensors need: built before sharding starts, consuming begins later.</summary>
     public sealed record Parts(KafkaSettings Settings, KafkaOutputs Outputs, KafkaDeadLetterSink DeadLetters, PayloadParser Parser,
@@ -48,6 +48,27 @@ public sealed class KafkaIntake : IAsyncDisposable
     }
 
     public static KafkaIntake Start(ActorSystem system, Parts parts, IActorRef sensors)
+    {
+        var intake = new KafkaIntake(system, parts, sensors);
+        intake.Resume();
+        return intake;
+    }
+
+    /// <summary>
+    /// Joins the group and consumes again after <see cref="StopAsync"/> (sensors stay as they are;
+    /// the group resumes at the committed offsets, so what they already applied is skipped).
+    /// </summary>
+    public void Resume()
+    {
+        if (_control is not null)
+        {
+            throw new InvalidOperationException("The Kafka intake is already consuming.");
+        }
+
+        (_control, Completion) = Run(_system, _parts, _sensors);
+    }
+
+    private static (IControl Control, Task Completion) Run(ActorSystem system, Parts parts, IActorRef sensors)
     {
         var settings = parts.Settings;
         var log = Logging.GetLogger(system, typeof(KafkaIntake));
@@ -71,7 +92,7 @@ public sealed class KafkaIntake : IAsyncDisposable
             consumerSettings = consumerSettings.WithProperty(key, value);
         }
 
-        var generation = 0;
+        var generation = Interlocked.Increment(ref _runs) * 1000;
         var (control, completion) = KafkaConsumer.CommittablePartitionedSource(consumerSettings, Subscriptions.Topics(settings.ReadingsTopic))
             .Select(assigned =>
             {
@@ -105,17 +126,22 @@ public sealed class KafkaIntake : IAsyncDisposable
                 log.Error(t.Exception, "The Kafka intake stream failed");
             }
         }, TaskScheduler.Default);
-        return new KafkaIntake(system, control, completion, parts.Outputs);
+        return (control, completion);
     }
 
     /// <summary>Stops consuming and leaves the group; in-flight work is abandoned (it is re-read from the committed offset).</summary>
-    public Task StopAsync() => _control.Shutdown();
+    public async Task StopAsync()
+    {
+        if (_control is { } control)
+        {
+            _control = null;
+            await control.Shutdown().ConfigureAwait(false);
+        }
+    }
 
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 
-    internal KafkaOutputs Outputs => _outputs;
-
-    internal ActorSystem System => _system;
+    private static int _runs;
 
     private sealed class NoControl : IControl
     {

@@ -13,6 +13,8 @@ public sealed class KafkaMetrics
     private long _foreignReadings;
     private long _redeliveries;
     private long _assignedPartitions;
+    private long _batches;
+    private long _deliverTicks;
 
     public long MessagesConsumed => Volatile.Read(ref _messagesConsumed);
     public long ReadingsDelivered => Volatile.Read(ref _readingsDelivered);
@@ -27,8 +29,16 @@ public sealed class KafkaMetrics
     /// <summary>Partitions of the readings topic this node currently consumes.</summary>
     public long AssignedPartitions => Volatile.Read(ref _assignedPartitions);
 
-    internal void Consumed(int messages, int readings)
+    /// <summary>Batches handed from the consumer to partition actors.</summary>
+    public long Batches => Volatile.Read(ref _batches);
+
+    /// <summary>Time partition actors spent parsing and delivering batches.</summary>
+    public TimeSpan DeliverTime => TimeSpan.FromTicks(Volatile.Read(ref _deliverTicks));
+
+    internal void Consumed(int messages, int readings, TimeSpan took)
     {
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _deliverTicks, took.Ticks);
         Interlocked.Add(ref _messagesConsumed, messages);
         Interlocked.Add(ref _readingsDelivered, readings);
     }

@@ -68,6 +68,7 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
 
     private void Deliver(MessageBatch batch)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var partition = _state.PartitionId;
         var readings = 0;
         foreach (var message in batch.Messages)
@@ -130,7 +131,7 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
             _state.DeliveredThrough(batch.Messages[^1].Record.Offset.Value + 1);
         }
 
-        _metrics.Consumed(batch.Messages.Count, readings);
+        _metrics.Consumed(batch.Messages.Count, readings, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         Sender.Tell(BatchDelivered.Instance);
     }
 
