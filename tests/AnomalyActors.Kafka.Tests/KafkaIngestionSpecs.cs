@@ -200,6 +200,45 @@ public sealed class KafkaIngestionSpecs : IDisposable
         Assert.Contains("\"type\":\"open\"", first[2]);
     }
 
+    [Fact]
+    public async Task Should_dead_letter_readings_of_a_stream_that_moves_to_another_partition_and_keep_its_state()
+    {
+        var site = new KafkaSite(_cluster, "moved", partitions: 2).Create();
+        var node = await AnomalyNode.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "moved-group"));
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = _cluster.BootstrapServers }).Build();
+        var start = 1_700_000_000_000L;
+        for (var i = 0; i < 10; i++)
+        {
+            var reading = new Reading("s/d/m", start + i * 1000, 20 + i);
+            await producer.ProduceAsync(new TopicPartition(site.Readings, 0), new Message<string, byte[]> { Key = "s/d/m", Value = KafkaSite.Json(reading) });
+        }
+
+        await NodeFixture.AwaitAsync(async () => (await NodeFixture.QueryAsync(node, ["s/d/m"]))[0].ReadingsScored == 10, TimeSpan.FromSeconds(30), "the stream's first readings");
+
+        // Act: the same stream shows up on partition 1 (a producer keyed it differently), then partition 0 goes on
+        for (var i = 10; i < 13; i++)
+        {
+            await producer.ProduceAsync(new TopicPartition(site.Readings, 1), new Message<string, byte[]> { Key = "other", Value = KafkaSite.Json(new Reading("s/d/m", start + i * 1000, 99)) });
+        }
+
+        await producer.ProduceAsync(new TopicPartition(site.Readings, 0), new Message<string, byte[]> { Key = "s/d/m", Value = KafkaSite.Json(new Reading("s/d/m", start + 20_000, 30)) });
+        await NodeFixture.AwaitAsync(async () => (await NodeFixture.QueryAsync(node, ["s/d/m"]))[0].ReadingsScored == 11, TimeSpan.FromSeconds(30), "the next reading on the stream's own partition");
+        await NodeFixture.AwaitAsync(() => node.KafkaMetrics.DeadLettersWritten >= 1, TimeSpan.FromSeconds(30), "the moved readings dead-lettered");
+        var view = (await NodeFixture.QueryAsync(node, ["s/d/m"]))[0];
+        await node.StopAsync();
+
+        // Assert: not applied, not silently dropped
+        Assert.Equal(0, view.PartitionId);
+        Assert.Equal(3, node.KafkaMetrics.ForeignReadings);
+        var deadLetters = site.ReadAll(site.DeadLetters, 1);
+        Assert.All(deadLetters, d =>
+        {
+            Assert.Equal("InvalidTopic", Header(d, "reason"));
+            Assert.Contains("bound to partition 0, arrived on partition 1", Header(d, "detail"));
+        });
+        Assert.Equal(3, deadLetters.Sum(d => JsonDocument.Parse(d.Message.Value).RootElement.GetArrayLength()));
+    }
+
     private static async Task<(SensorOutcome[] Outcomes, string[] Alerts)> UninterruptedAsync(KafkaSite site, string group)
     {
         var referenceAlerts = new KafkaSite(site.Cluster, site.Readings.Replace("-readings", string.Empty) + "-ref");
