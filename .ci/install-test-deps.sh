@@ -3,15 +3,16 @@
 # .ci/run, so both machines end up with the same tools.
 #   --if-missing  only touch apt when something is actually missing (test.sh: a developer's rerun
 #                 should not wait on apt-get update)
-# The tests start their own PostgreSQL (tests/AnomalyActors.Node.Tests/PostgresServer.cs), so only
-# the server binaries are wanted: the distro's cluster service must not be started.
+# The tests start their own PostgreSQL (tests/AnomalyActors.Node.Tests/PostgresServer.cs) and their
+# own mosquitto on free loopback ports, so only the binaries are wanted: the distro services must not
+# be started. kcat checks the Kafka test cluster from outside the test process.
 set -euo pipefail
 
-packages=(postgresql sqlite3)
+packages=(postgresql sqlite3 mosquitto kcat)
 
 have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
-have_sqlite() { command -v sqlite3 >/dev/null; }
-have_all() { have_postgres && have_sqlite; }
+have_command() { command -v "$1" >/dev/null || [[ -x "/usr/sbin/$1" ]]; }
+have_all() { have_postgres && have_command sqlite3 && have_command mosquitto && have_command kcat; }
 
 if [[ "${1:-}" == "--if-missing" ]] && have_all; then
     exit 0
@@ -27,7 +28,8 @@ if [[ "$(id -u)" != 0 ]]; then
 fi
 
 # invoke-rc.d asks policy-rc.d whether a package may start its service; 101 means no. Without it the
-# postgresql postinst would start the distro's 'main' cluster on 5432 (or fail where it cannot).
+# postgresql postinst would start the distro's 'main' cluster on 5432 (or fail where it cannot), and
+# mosquitto's would start a broker on 1883, the embedded broker's default port.
 # A policy that is already there (container images ship one) is left alone.
 policy=/usr/sbin/policy-rc.d
 added_policy=0
@@ -60,6 +62,6 @@ if ! apt-get "${apt_opts[@]}" install -y --no-install-recommends "${packages[@]}
 fi
 
 if ! have_all; then
-    echo "install-test-deps: installed ${packages[*]} but initdb (/usr/lib/postgresql/*/bin) or sqlite3 is still missing" >&2
+    echo "install-test-deps: installed ${packages[*]} but initdb (/usr/lib/postgresql/*/bin), sqlite3, mosquitto or kcat is still missing" >&2
     exit 1
 fi

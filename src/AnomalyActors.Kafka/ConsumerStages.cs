@@ -36,7 +36,7 @@ internal sealed class PartitionedSourceStage<TKey, TValue>(ConsumerSettings<TKey
         public Logic(PartitionedSourceStage<TKey, TValue> stage) : base(stage.Shape)
         {
             _stage = stage;
-            _control = new ConsumerControl(this);
+            _control = new ConsumerControl();
             SetHandler(stage._out, this);
         }
 
@@ -50,7 +50,12 @@ internal sealed class PartitionedSourceStage<TKey, TValue>(ConsumerSettings<TKey
                 TryPush();
             });
             var failed = GetAsyncCallback<Exception>(FailStage);
-            _control.StopCallback = GetAsyncCallback(CompleteStage);
+            _control.StopCallback = GetAsyncCallback(() =>
+            {
+                Draining = true;
+                _worker?.StopDelivering();
+                CompleteStage();
+            });
             _worker = new ConsumerWorker<TKey, TValue>(_stage.Settings, _stage.Subscription, assigned, failed);
             _control.Worker = _worker;
             _worker.Start();
@@ -72,14 +77,21 @@ internal sealed class PartitionedSourceStage<TKey, TValue>(ConsumerSettings<TKey
             }
         }
 
+        public bool Draining { get; set; }
+
         public override void PostStop()
         {
-            // Downstream cancelled or the stage completed: the consumer must not outlive the stream.
-            _worker?.RequestStop();
+            // Downstream cancelled or the stream failed: the consumer must not outlive the stream.
+            // After Stop (draining) it stays open for the commits of what is still in flight,
+            // until Shutdown.
+            if (!Draining)
+            {
+                _worker?.RequestStop();
+            }
         }
     }
 
-    private sealed class ConsumerControl(Logic logic) : IControl
+    private sealed class ConsumerControl : IControl
     {
         private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -91,9 +103,11 @@ internal sealed class PartitionedSourceStage<TKey, TValue>(ConsumerSettings<TKey
 
         public Task Stop()
         {
-            _ = logic;
-            StopCallback?.Invoke();
-            _stopped.TrySetResult();
+            if (_stopped.TrySetResult())
+            {
+                StopCallback?.Invoke();
+            }
+
             return Task.CompletedTask;
         }
 
@@ -210,7 +224,8 @@ public static class Committer
     /// Batches committables (highest offset per partition) and commits every
     /// <see cref="CommitterSettings.MaxBatch"/> offsets or <see cref="CommitterSettings.MaxInterval"/>.
     /// A failed commit (say the coordinator is unreachable) is not fatal: a later batch commits a
-    /// higher position for the same partitions. Emits the number of offsets each commit covered.
+    /// higher position for the same partitions. Emits the number of offsets each commit covered
+    /// (0 for a failed commit).
     /// </summary>
     public static Flow<ICommittable, int, NotUsed> Flow(CommitterSettings settings, Action<Exception>? onCommitFailure = null) =>
         Akka.Streams.Dsl.Flow.Create<ICommittable>()
@@ -230,6 +245,7 @@ public static class Committer
                 catch (Exception e) when (e is KafkaException or InvalidOperationException)
                 {
                     onCommitFailure?.Invoke(e);
+                    return 0;
                 }
 
                 return batch.BatchSize;

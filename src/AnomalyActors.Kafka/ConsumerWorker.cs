@@ -56,6 +56,8 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
     private volatile bool _stopRequested;
+    private volatile bool _stopDelivering;
+    private bool _delivering = true;
 
     public ConsumerWorker(
         ConsumerSettings<TKey, TValue> settings,
@@ -75,6 +77,12 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
     public void Start() => _thread.Start();
 
     public void RequestStop() => _stopRequested = true;
+
+    /// <summary>
+    /// Draining: buffered messages still go out, nothing new is fetched or handed over, and commits
+    /// keep working until <see cref="RequestStop"/>.
+    /// </summary>
+    public void StopDelivering() => _stopDelivering = true;
 
     public Task CommitAsync(IReadOnlyList<TopicPartitionOffset> offsets)
     {
@@ -152,6 +160,24 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
             while (!_stopRequested)
             {
                 RunCommands(consumer);
+                if (_stopDelivering && _delivering)
+                {
+                    _delivering = false;
+                    foreach (var buffer in _buffers.Values)
+                    {
+                        buffer.Complete();
+                    }
+
+                    consumer.Pause(consumer.Assignment);
+                }
+
+                if (!_delivering)
+                {
+                    // Polling still serves the group (heartbeats, rebalance callbacks) and commits.
+                    consumer.Consume(_settings.PollTimeout);
+                    continue;
+                }
+
                 ConsumeResult<TKey, TValue>? result;
                 try
                 {

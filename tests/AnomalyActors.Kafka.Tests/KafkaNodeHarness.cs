@@ -55,11 +55,20 @@ public sealed class KafkaSite(MockKafkaCluster cluster, string name, int partiti
             akka.cluster.seed-nodes = [{{(seed is null ? string.Empty : "\"" + seed + "\"")}}]
             """).WithFallback(TestNodeConfig.For(dataDirectory, snapshotEvery: snapshotEvery));
 
-    public static byte[] Json(Reading reading)
+    /// <summary>
+    /// A reading as a site's devices publish it, bridged to Kafka: the MQTT topic
+    /// sensors/site/device/metric as the key (it picks the shared payload format and keeps a stream
+    /// on one partition), the number as the payload, the reading's time as the message timestamp.
+    /// </summary>
+    public static Message<string, byte[]> Message(Reading reading)
     {
         var id = StreamId.Parse(reading.StreamKey);
-        return Encoding.UTF8.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $$"""{"site":"{{id.Site}}","device":"{{id.Device}}","metric":"{{id.Metric}}","ts":{{reading.TimestampMs}},"value":{{reading.Value:R}}}"""));
+        return new Message<string, byte[]>
+        {
+            Key = $"sensors/{id.Site}/{id.Device}/{id.Metric}",
+            Value = Encoding.UTF8.GetBytes(reading.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture)),
+            Timestamp = new Timestamp(reading.TimestampMs, TimestampType.CreateTime),
+        };
     }
 
     /// <summary>Produces readings keyed by stream (one per message) and records each stream's last offset.</summary>
@@ -99,7 +108,7 @@ public sealed class KafkaSite(MockKafkaCluster cluster, string name, int partiti
         foreach (var reading in readings)
         {
             var key = reading.StreamKey;
-            producer.Produce(Readings, new Message<string, byte[]> { Key = key, Value = Json(reading) }, r => Report(key, r, true));
+            producer.Produce(Readings, Message(reading), r => Report(key, r, true));
             count++;
             if (malformedQueue.Count > 0 && count % 997 == 0)
             {

@@ -315,27 +315,27 @@ public static class KafkaHarness
         }
     }
 
-    /// <summary>JSON readings per sensor with increasing timestamps; a spike is far outside the band.</summary>
+    /// <summary>
+    /// Readings as bridged devices publish them: key = the device's MQTT topic (it selects the shared
+    /// payload format), value = the number, timestamp = the reading's time, one second apart per
+    /// sensor. A spike is far outside the band.
+    /// </summary>
     private sealed class Payloads(string[] keys)
     {
-        private readonly Dictionary<string, (string Json, long Next)> _state = keys.ToDictionary(
-            k => k,
-            k =>
-            {
-                var parts = k.Split('/');
-                return ($$"""{"site":"{{parts[0]}}","device":"{{parts[1]}}","metric":"{{parts[2]}}","ts":""", 1_700_000_000_000L);
-            });
+        private static readonly byte[] Normal = Encoding.UTF8.GetBytes("20");
+        private static readonly byte[] Spike = Encoding.UTF8.GetBytes("500");
+        private readonly Dictionary<string, (string Topic, long Next)> _state = keys.ToDictionary(k => k, k => ("sensors/" + k, 1_700_000_000_000L));
 
         public Message<string, byte[]> Next(string key, bool spike)
         {
-            var (prefix, ts) = _state[key];
-            _state[key] = (prefix, ts + 1000);
+            var (topic, ts) = _state[key];
+            _state[key] = (topic, ts + 1000);
             // Constant between spikes, so only spikes open episodes (each spike's alert is timed).
-            var value = spike ? 500.0 : 20.0;
             return new Message<string, byte[]>
             {
-                Key = key,
-                Value = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{prefix}{ts},\"value\":{value:R}}}")),
+                Key = topic,
+                Value = spike ? Spike : Normal,
+                Timestamp = new Timestamp(ts, TimestampType.CreateTime),
             };
         }
     }

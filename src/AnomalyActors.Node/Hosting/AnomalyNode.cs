@@ -75,7 +75,7 @@ public sealed class AnomalyNode : IAsyncDisposable
             var alerts = system.ActorOf(AlertActor.Props(settings.Alerts), "alerts");
             var kafkaMetrics = new KafkaMetrics();
             var kafka = KafkaSettings.FromConfig(config, source) is { Enabled: true } kafkaSettings
-                ? KafkaIntake.Prepare(system, kafkaSettings, kafkaMetrics)
+                ? KafkaIntake.Prepare(system, kafkaSettings, KafkaIngestionSettings(config, settings, source), kafkaMetrics)
                 : null;
             var sharding = ClusterSharding.Get(system);
             var extractor = new AnomalyMessageExtractor(MaxShards);
@@ -153,6 +153,13 @@ public sealed class AnomalyNode : IAsyncDisposable
             }
         }
     }
+
+    private static Ingestion.IngestionSettings KafkaIngestionSettings(Config config, NodeSettings settings, string source) =>
+        Ingestion.IngestionSettings.FromConfig(
+            config.GetConfig(Ingestion.IngestionSettings.Path)
+                ?? throw new ConfigurationException($"Missing configuration section '{Ingestion.IngestionSettings.Path}' ({source})."),
+            settings.DataDirectory,
+            source);
 
     private void StartKafka(KafkaIntake.Parts kafka)
     {

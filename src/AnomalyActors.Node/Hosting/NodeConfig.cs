@@ -16,21 +16,30 @@ public static class NodeConfig
     /// the hocon files). Explicit instead of HOCON's ${?NAME}, which Akka's parser mishandles when
     /// the same key also has a default.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> EnvironmentOverrides { get; } = new Dictionary<string, string>
-    {
-        ["ANOMALY_ACTORS_DATA_DIR"] = "anomaly-actors.data-dir",
-        ["ANOMALY_ACTORS_PERSISTENCE"] = "anomaly-actors.persistence.provider",
-        ["ANOMALY_ACTORS_POSTGRES"] = "anomaly-actors.persistence.postgresql.connection-string",
-        ["ANOMALY_ACTORS_PARTITIONS"] = "anomaly-actors.intake.partitions",
-        ["ANOMALY_ACTORS_LOGLEVEL"] = "akka.loglevel",
-        ["ANOMALY_ACTORS_HOST"] = "akka.remote.dot-netty.tcp.hostname",
-        ["ANOMALY_ACTORS_PORT"] = "akka.remote.dot-netty.tcp.port",
+    public static IReadOnlyList<(string Variable, string Key)> EnvironmentOverrides { get; } =
+    [
+        ("ANOMALY_ACTORS_DATA_DIR", "anomaly-actors.data-dir"),
+        ("ANOMALY_ACTORS_PERSISTENCE", "anomaly-actors.persistence.provider"),
+        ("ANOMALY_ACTORS_POSTGRES", "anomaly-actors.persistence.postgresql.connection-string"),
+        ("ANOMALY_ACTORS_PARTITIONS", "anomaly-actors.intake.partitions"),
+        ("ANOMALY_ACTORS_MQTT", "anomaly-actors.mqtt.enabled"),
+        // One variable moves the embedded broker and the subscriber together, so they stay in step.
+        ("ANOMALY_ACTORS_MQTT_HOST", "anomaly-actors.mqtt.broker.host"),
+        ("ANOMALY_ACTORS_MQTT_HOST", "anomaly-actors.mqtt.subscriber.host"),
+        ("ANOMALY_ACTORS_MQTT_PORT", "anomaly-actors.mqtt.broker.port"),
+        ("ANOMALY_ACTORS_MQTT_PORT", "anomaly-actors.mqtt.subscriber.port"),
+        ("ANOMALY_ACTORS_MQTT_CLIENT_ID", "anomaly-actors.mqtt.subscriber.client-id"),
+        ("ANOMALY_ACTORS_MQTT_USERNAME", "anomaly-actors.mqtt.subscriber.username"),
+        ("ANOMALY_ACTORS_MQTT_PASSWORD", "anomaly-actors.mqtt.subscriber.password"),
         // Kafka-fed ingestion (issue 4).
-        ["ANOMALY_ACTORS_KAFKA"] = "anomaly-actors.kafka.enabled",
-        ["ANOMALY_ACTORS_KAFKA_BOOTSTRAP"] = "anomaly-actors.kafka.bootstrap-servers",
-        ["ANOMALY_ACTORS_KAFKA_GROUP"] = "anomaly-actors.kafka.group-id",
-        ["ANOMALY_ACTORS_KAFKA_READINGS_TOPIC"] = "anomaly-actors.kafka.readings-topic",
-    };
+        ("ANOMALY_ACTORS_KAFKA", "anomaly-actors.kafka.enabled"),
+        ("ANOMALY_ACTORS_KAFKA_BOOTSTRAP", "anomaly-actors.kafka.bootstrap-servers"),
+        ("ANOMALY_ACTORS_KAFKA_GROUP", "anomaly-actors.kafka.group-id"),
+        ("ANOMALY_ACTORS_KAFKA_READINGS_TOPIC", "anomaly-actors.kafka.readings-topic"),
+        ("ANOMALY_ACTORS_LOGLEVEL", "akka.loglevel"),
+        ("ANOMALY_ACTORS_HOST", "akka.remote.dot-netty.tcp.hostname"),
+        ("ANOMALY_ACTORS_PORT", "akka.remote.dot-netty.tcp.port"),
+    ];
 
     /// <summary>Precedence: <paramref name="overrides"/>, then the environment, then the files.</summary>
     public static (Config Config, string Source) Load(Config? overrides = null, string? directory = null)

@@ -4,6 +4,8 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using AnomalyActors.Ingestion;
+using AnomalyActors.Ingestion.DeadLetters;
 using AnomalyActors.Kafka;
 using Confluent.Kafka;
 
@@ -33,18 +35,17 @@ public sealed class KafkaIntake : IAsyncDisposable
     public Task Completion { get; private set; } = Task.CompletedTask;
 
     /// <summary>Node-wide parts the sensors need: built before sharding starts, consuming begins later.</summary>
-    public sealed record Parts(KafkaSettings Settings, KafkaOutputs Outputs, KafkaDeadLetterSink DeadLetters, PayloadParser Parser,
+    public sealed record Parts(KafkaSettings Settings, KafkaOutputs Outputs, KafkaDeadLetterSink DeadLetters, IngestionSettings Ingestion,
         IngestionCounters Counters, KafkaMetrics Metrics, IActorRef Results, IActorRef Redelivery);
 
-    public static Parts Prepare(ActorSystem system, KafkaSettings settings, KafkaMetrics metrics)
+    public static Parts Prepare(ActorSystem system, KafkaSettings settings, IngestionSettings ingestion, KafkaMetrics metrics)
     {
         var clientId = "anomaly-actors-" + system.Name;
         var outputs = new KafkaOutputs(settings, clientId);
         var deadLetters = new KafkaDeadLetterSink(outputs, metrics);
-        var parser = new PayloadParser();
         var results = system.ActorOf(KafkaResultsActor.Props(outputs, deadLetters, metrics), "kafka-results");
-        var redelivery = system.ActorOf(KafkaRedeliveryActor.Props(settings, parser, metrics), "kafka-redelivery");
-        return new Parts(settings, outputs, deadLetters, parser, new IngestionCounters(), metrics, results, redelivery);
+        var redelivery = system.ActorOf(KafkaRedeliveryActor.Props(settings, ingestion, metrics), "kafka-redelivery");
+        return new Parts(settings, outputs, deadLetters, ingestion, new IngestionCounters(), metrics, results, redelivery);
     }
 
     public static KafkaIntake Start(ActorSystem system, Parts parts, IActorRef sensors)
@@ -74,9 +75,16 @@ public sealed class KafkaIntake : IAsyncDisposable
         var log = Logging.GetLogger(system, typeof(KafkaIntake));
         var materializer = system.Materializer(namePrefix: "kafka-intake");
         var committer = Source.ActorRef<ICommittable>(100_000, OverflowStrategy.DropHead)
-            .To(Committer.Sink(
+            .Via(Committer.Flow(
                 new CommitterSettings(1000, settings.CommitInterval),
                 e => log.Warning("Offset commit failed (a later commit will cover it): {0}", e.Message)))
+            .To(Sink.ForEach<int>(committed =>
+            {
+                if (committed > 0)
+                {
+                    parts.Metrics.CommitDone();
+                }
+            }))
             .Run(materializer);
 
         var consumerSettings = ConsumerSettings<string?, byte[]>.Create(Deserializers.Utf8!, Deserializers.ByteArray)
@@ -98,7 +106,7 @@ public sealed class KafkaIntake : IAsyncDisposable
             {
                 var partition = assigned.Partition.Partition.Value;
                 var actor = system.ActorOf(
-                    KafkaPartitionActor.Props(partition, settings.ReadingsTopic, parts.Parser, parts.Counters, parts.DeadLetters,
+                    KafkaPartitionActor.Props(partition, settings.ReadingsTopic, parts.Ingestion.CreateParser(), parts.Counters, parts.DeadLetters,
                         sensors, committer, settings.CommitInterval, parts.Metrics),
                     $"kafka-partition-{partition}-{Interlocked.Increment(ref generation)}");
                 log.Info("Consuming {0} partition {1}", settings.ReadingsTopic, partition);

@@ -10,6 +10,7 @@ public sealed class KafkaMetrics
     private long _alertsProduced;
     private long _enrichedProduced;
     private long _commits;
+    private long _commitsDone;
     private long _foreignReadings;
     private long _redeliveries;
     private long _assignedPartitions;
@@ -22,7 +23,11 @@ public sealed class KafkaMetrics
     public long DeadLettersWritten => Volatile.Read(ref _deadLettersWritten);
     public long AlertsProduced => Volatile.Read(ref _alertsProduced);
     public long EnrichedProduced => Volatile.Read(ref _enrichedProduced);
+    /// <summary>Commit positions requested by partition actors.</summary>
     public long Commits => Volatile.Read(ref _commits);
+
+    /// <summary>Commits the group coordinator acknowledged.</summary>
+    public long CommitsDone => Volatile.Read(ref _commitsDone);
     public long ForeignReadings => Volatile.Read(ref _foreignReadings);
     public long Redeliveries => Volatile.Read(ref _redeliveries);
 
@@ -48,6 +53,7 @@ public sealed class KafkaMetrics
     internal void AlertProduced() => Interlocked.Increment(ref _alertsProduced);
     internal void EnrichedDelivered(int count) => Interlocked.Add(ref _enrichedProduced, count);
     internal void Committed() => Interlocked.Increment(ref _commits);
+    internal void CommitDone() => Interlocked.Increment(ref _commitsDone);
     internal void Foreign(int readings) => Interlocked.Add(ref _foreignReadings, readings);
     internal void Redelivered() => Interlocked.Increment(ref _redeliveries);
     internal void Assigned() => Interlocked.Increment(ref _assignedPartitions);

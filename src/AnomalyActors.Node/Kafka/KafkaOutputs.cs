@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using AnomalyActors.Ingestion.DeadLetters;
 using AnomalyActors.Kafka;
 using Confluent.Kafka;
 
@@ -75,7 +76,7 @@ public sealed class KafkaDeadLetterSink(KafkaOutputs outputs, KafkaMetrics metri
         var message = new Message<string?, byte[]>
         {
             Key = deadLetter.Topic,
-            Value = deadLetter.Payload,
+            Value = deadLetter.Payload.ToArray(),
             Headers =
             [
                 KafkaOutputs.Header("source", deadLetter.Source),

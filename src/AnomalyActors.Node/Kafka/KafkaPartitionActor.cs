@@ -3,6 +3,9 @@ using Akka.Event;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.State;
+using AnomalyActors.Ingestion.DeadLetters;
+using DeadLetter = AnomalyActors.Ingestion.DeadLetters.DeadLetter;
+using AnomalyActors.Ingestion.Payload;
 using AnomalyActors.Kafka;
 using Confluent.Kafka;
 
@@ -79,20 +82,24 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
             _parsed.Clear();
             var payload = record.Message.Value ?? [];
             var arrival = record.Message.Timestamp.UnixTimestampMs;
-            var outcome = _parser.Parse(_topic, payload, arrival, _parsed);
-            if (outcome.IsOk && _parsed.Count > ExternalOffsets.MaxReadingsPerMessage)
+            // The key plays the MQTT topic's part in choosing the format (a bridge keeps the device's
+            // topic as the key); unkeyed messages are matched by the Kafka topic's name.
+            var outcome = _parser.Parse(record.Message.Key ?? _topic, payload, arrival, _parsed);
+            _counters.AddMessages(1);
+            if (outcome.Ok && _parsed.Count > ExternalOffsets.MaxReadingsPerMessage)
             {
                 outcome = ParseOutcome.Fail(DeadLetterReason.PayloadTooLarge,
                     $"{_parsed.Count} readings in one message; at most {ExternalOffsets.MaxReadingsPerMessage}");
             }
 
-            if (!outcome.IsOk)
+            if (!outcome.Ok)
             {
+                _parsed.Clear();
                 DeadLetter(record, outcome, arrival);
                 continue;
             }
 
-            _counters.Accept(_parsed.Count);
+            _counters.AddReadings(_parsed.Count);
             for (var i = 0; i < _parsed.Count; i++)
             {
                 var reading = _parsed[i];
@@ -137,17 +144,17 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
 
     private void DeadLetter(ConsumeResult<string?, byte[]> record, ParseOutcome outcome, long arrival)
     {
-        var reason = outcome.Reason!.Value;
-        _counters.Reject(reason);
+        var reason = outcome.Reason;
+        _counters.AddDeadLetter(reason);
         _metrics.DeadLettered();
         var messageOffset = record.Offset.Value;
         _state.Hold(messageOffset);
         var self = Self;
         _deadLetters.WriteAsync(new DeadLetter(
                 $"kafka:{record.Topic}/{record.Partition.Value}@{messageOffset}",
-                record.Topic,
+                record.Message.Key ?? record.Topic,
                 reason,
-                outcome.Detail ?? string.Empty,
+                outcome.Detail,
                 record.Message.Value ?? [],
                 arrival))
             .ContinueWith(_ => self.Tell(new DeadLetterWritten(messageOffset)), TaskScheduler.Default);

@@ -3,6 +3,8 @@ using Akka.Event;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.State;
+using AnomalyActors.Ingestion;
+using AnomalyActors.Ingestion.Payload;
 using Confluent.Kafka;
 
 namespace AnomalyActors.Node.Kafka;
@@ -20,7 +22,7 @@ public sealed class KafkaRedeliveryActor : ReceiveActor
     private const int SliceLimit = 4096;
     private readonly SemaphoreSlim _concurrent = new(2);
 
-    public KafkaRedeliveryActor(KafkaSettings settings, PayloadParser parser, KafkaMetrics metrics)
+    public KafkaRedeliveryActor(KafkaSettings settings, IngestionSettings ingestion, KafkaMetrics metrics)
     {
         var log = Context.GetLogger();
         Receive<RedeliverReadings>(request =>
@@ -29,7 +31,7 @@ public sealed class KafkaRedeliveryActor : ReceiveActor
             var requester = Sender;
             log.Info("Re-reading partition {0} of {1} for {2} from offset {3}", request.PartitionId, settings.ReadingsTopic, request.SensorId, request.FromOffset);
             Task.Factory.StartNew(
-                () => Serve(settings, parser, request, requester, log),
+                () => Serve(settings, ingestion.CreateParser(), request, requester, log),
                 CancellationToken.None,
                 TaskCreationOptions.LongRunning,
                 TaskScheduler.Default);
@@ -68,7 +70,7 @@ public sealed class KafkaRedeliveryActor : ReceiveActor
 
                 position = result.Offset.Value + 1;
                 parsed.Clear();
-                if (!parser.Parse(settings.ReadingsTopic, result.Message.Value ?? [], result.Message.Timestamp.UnixTimestampMs, parsed).IsOk
+                if (!parser.Parse(result.Message.Key ?? settings.ReadingsTopic, result.Message.Value ?? [], result.Message.Timestamp.UnixTimestampMs, parsed).Ok
                     || parsed.Count > ExternalOffsets.MaxReadingsPerMessage)
                 {
                     continue;
@@ -120,6 +122,6 @@ public sealed class KafkaRedeliveryActor : ReceiveActor
 
     protected override void PostStop() => _concurrent.Dispose();
 
-    public static Props Props(KafkaSettings settings, PayloadParser parser, KafkaMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new KafkaRedeliveryActor(settings, parser, metrics));
+    public static Props Props(KafkaSettings settings, IngestionSettings ingestion, KafkaMetrics metrics) =>
+        Akka.Actor.Props.Create(() => new KafkaRedeliveryActor(settings, ingestion, metrics));
 }

@@ -7,6 +7,9 @@ using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.State;
+using AnomalyActors.Ingestion.DeadLetters;
+using DeadLetter = AnomalyActors.Ingestion.DeadLetters.DeadLetter;
+using AnomalyActors.Ingestion.Payload;
 using AnomalyActors.Node.Actors;
 using Confluent.Kafka;
 
@@ -124,7 +127,7 @@ public sealed class KafkaResultsActor : ReceiveActor, IWithTimers
         _deadLetters.Write(new DeadLetter(
             "kafka",
             _outputs.Settings.ReadingsTopic,
-            DeadLetterReason.InvalidTopic,
+            DeadLetterReason.WrongPartition,
             string.Create(CultureInfo.InvariantCulture, $"stream bound to partition {foreign.BoundPartition}, arrived on partition {slice.PartitionId} (offsets {slice.FirstOffset}-{slice.LastOffset})"),
             buffer.ToArray(),
             DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));

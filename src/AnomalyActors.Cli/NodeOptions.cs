@@ -1,0 +1,58 @@
+using System.Globalization;
+using System.Text;
+using Akka.Configuration;
+
+namespace AnomalyActors.Cli;
+
+/// <summary>Options every node-starting command shares, turned into HOCON overrides.</summary>
+internal static class NodeOptions
+{
+    public static readonly OptionSpec[] Specs =
+    [
+        new("config", "DIR", "Folder with anomaly-actors.conf and akka.conf (default: the hocon folder shipped with the program)."),
+        new("data-dir", "DIR", "Where the SQLite database, alerts.jsonl and dead-letters.jsonl go (default from the config: ./data)."),
+        new("persistence", "NAME", "sqlite (default), postgresql (set ANOMALY_ACTORS_POSTGRES) or none."),
+        new("verbose", null, "Show Akka's informational log lines."),
+    ];
+
+    public static (Config Overrides, string? HoconDirectory) From(ParsedArguments args, params string[] extra)
+    {
+        var hocon = new StringBuilder();
+        if (args.Text("data-dir") is { } dataDir)
+        {
+            hocon.AppendLine(CultureInfo.InvariantCulture, $"anomaly-actors.data-dir = {Quote(Path.GetFullPath(dataDir))}");
+        }
+
+        if (args.Text("persistence") is { } persistence)
+        {
+            if (persistence is not ("sqlite" or "postgresql" or "none"))
+            {
+                throw new UsageException($"option '--persistence' must be sqlite, postgresql or none, not '{persistence}'");
+            }
+
+            hocon.AppendLine(CultureInfo.InvariantCulture, $"anomaly-actors.persistence.provider = {persistence}");
+        }
+
+        if (!args.Flag("verbose") && Environment.GetEnvironmentVariable("ANOMALY_ACTORS_LOGLEVEL") is null)
+        {
+            // Alerts and the status line are the output; Akka's start-up chatter is not.
+            hocon.AppendLine("akka.loglevel = WARNING");
+        }
+
+        foreach (var line in extra)
+        {
+            hocon.AppendLine(line);
+        }
+
+        var directory = args.Text("config");
+        if (directory is not null && !Directory.Exists(directory))
+        {
+            throw new UsageException($"option '--config': folder '{directory}' does not exist");
+        }
+
+        return (ConfigurationFactory.ParseString(hocon.ToString()), directory is null ? null : Path.GetFullPath(directory));
+    }
+
+    public static string Quote(string value) =>
+        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+}

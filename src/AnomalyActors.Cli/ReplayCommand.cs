@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Globalization;
+using AnomalyActors.Core.Commands;
+using AnomalyActors.Core.Protocol;
+using AnomalyActors.Host;
+using AnomalyActors.Ingestion.DeadLetters;
+using AnomalyActors.Ingestion.Intake;
+using AnomalyActors.Ingestion.Replay;
+
+namespace AnomalyActors.Cli;
+
+/// <summary><c>replay FILE</c>: a CSV through the durable intake as fast as it goes, episodes printed, a summary at the end.</summary>
+internal static class ReplayCommand
+{
+    public static readonly CommandSpec Spec = new(
+        "replay",
+        "Feed a CSV file through the node's intake as fast as possible, print each episode and a summary.",
+        "FILE",
+        "timestamp,value (NAB: one stream named after the file) or timestamp,sensor,parameter,value (Array of Things: stream sensor_parameter).",
+        [
+            new("format", "auto|nab|aot", "File layout (default auto: from the header)."),
+            new("detector", "NAME", "Score every stream with this detector of the config (e.g. ewma, rcf, rcf-likelihood) instead of the configured defaults."),
+            new("batch", "N", "Readings per intake batch (default 10000)."),
+            .. NodeOptions.Specs,
+        ]);
+
+    public static async Task<int> ExecuteAsync(ParsedArguments args, CancellationToken stopping)
+    {
+        var file = args.Argument ?? throw new UsageException("replay needs a FILE");
+        if (!File.Exists(file))
+        {
+            throw new UsageException($"file '{file}' does not exist");
+        }
+
+        var format = args.Choice("format", ReplayFormat.Auto, new Dictionary<string, ReplayFormat>
+        {
+            ["auto"] = ReplayFormat.Auto,
+            ["nab"] = ReplayFormat.Nab,
+            ["aot"] = ReplayFormat.ArrayOfThings,
+        });
+        var batchSize = args.Int("batch", 10_000, minimum: 1, maximum: 10_000_000);
+        var extra = new List<string> { "anomaly-actors.mqtt.enabled = off" };
+        if (args.Text("detector") is { } detector)
+        {
+            extra.Add($"anomaly-actors.detection.default = [{NodeOptions.Quote(detector)}]");
+            extra.Add("anomaly-actors.detection.overrides = []");
+        }
+
+        // A replay starts from nothing unless told where to keep its state: a fresh folder, removed afterwards.
+        string? scratch = null;
+        if (args.Text("data-dir") is null)
+        {
+            scratch = Path.Combine(Path.GetTempPath(), $"anomaly-actors-replay-{Guid.NewGuid():N}");
+            extra.Add($"anomaly-actors.data-dir = {NodeOptions.Quote(scratch)}");
+        }
+
+        var (overrides, hocon) = NodeOptions.From(args, [.. extra]);
+        var total = CountLines(file) - 1;
+        var stopwatch = Stopwatch.StartNew();
+        long sent = 0, bad = 0;
+        var streams = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            await using var host = await AnomalyHost.StartAsync(overrides, hocon);
+            var metrics = host.Node.Metrics;
+            var scoredBefore = metrics.ReadingsScored;
+            var intake = host.Intake;
+            var sequence = new SourceSequence();
+            var source = $"replay:{Path.GetFileName(file)}";
+            var progress = new Progress(total);
+            var batch = new List<Reading>(batchSize);
+            stopwatch.Restart();
+
+            async Task FlushAsync()
+            {
+                if (batch.Count == 0)
+                {
+                    return;
+                }
+
+                var command = new IngestReadings(source, sequence.Next(), batch.ToArray());
+                while (true)
+                {
+                    var (durable, failure) = await intake.IngestAsync(command);
+                    if (durable)
+                    {
+                        break;
+                    }
+
+                    Console.Error.WriteLine($"Intake did not store a batch ({failure}); retrying");
+                    await Task.Delay(TimeSpan.FromSeconds(1), stopping);
+                }
+
+                sent += batch.Count;
+                batch.Clear();
+                progress.Report(sent + bad, metrics.ReadingsScored - scoredBefore, stopwatch.Elapsed);
+            }
+
+            foreach (var row in CsvReplayReader.Read(file, format))
+            {
+                stopping.ThrowIfCancellationRequested();
+                if (!row.Ok)
+                {
+                    bad++;
+                    host.DeadLetters?.Write(new DeadLetter(source, Path.GetFileName(file), row.Reason, row.Detail,
+                        System.Text.Encoding.UTF8.GetBytes(row.Raw), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+                    continue;
+                }
+
+                streams.Add(row.Reading.StreamKey);
+                batch.Add(row.Reading);
+                if (batch.Count >= batchSize)
+                {
+                    await FlushAsync();
+                }
+            }
+
+            await FlushAsync();
+
+            // Durable is not yet scored: wait for the sensors to get through everything.
+            while (metrics.ReadingsScored - scoredBefore < sent)
+            {
+                stopping.ThrowIfCancellationRequested();
+                await Task.Delay(50, stopping);
+                progress.Report(sent + bad, metrics.ReadingsScored - scoredBefore, stopwatch.Elapsed);
+            }
+
+            var elapsed = stopwatch.Elapsed;
+            progress.Done();
+            // Episode events are persisted after scoring; the graceful stop lets every sensor finish them.
+            await host.StopAsync();
+            var opened = metrics.EpisodesOpened;
+            var closed = metrics.EpisodesClosed;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Replayed {Path.GetFileName(file)}: {sent:N0} readings, {streams.Count:N0} stream(s), {opened:N0} episode(s) ({closed:N0} closed), {bad:N0} bad line(s){(bad > 0 && host.DeadLetters is { } dl ? $" (see {dl.FilePath})" : string.Empty)}, {elapsed.TotalSeconds:0.00} s, {sent / Math.Max(elapsed.TotalSeconds, 1e-3):N0} readings/s"));
+            return ExitCodes.Ok;
+        }
+        catch (FormatException e)
+        {
+            Console.Error.WriteLine($"anomaly-actors replay: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        finally
+        {
+            if (scratch is not null && Directory.Exists(scratch))
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
+        }
+    }
+
+    private static long CountLines(string file)
+    {
+        long lines = 0;
+        foreach (var _ in File.ReadLines(file))
+        {
+            lines++;
+        }
+
+        return lines;
+    }
+
+    /// <summary>Progress on stderr: a rewritten line on a terminal, a line per 10% otherwise.</summary>
+    private sealed class Progress(long total)
+    {
+        private readonly bool _terminal = !Console.IsErrorRedirected;
+        private int _lastDecile = -1;
+        private DateTime _lastDraw;
+
+        public void Report(long read, long scored, TimeSpan elapsed)
+        {
+            var fraction = total <= 0 ? 1 : Math.Min(1, (double)read / total);
+            var rate = scored / Math.Max(elapsed.TotalSeconds, 1e-3);
+            var text = string.Create(CultureInfo.InvariantCulture, $"{read:N0}/{total:N0} lines ({fraction:P0}), {scored:N0} scored, {rate:N0} readings/s");
+            if (_terminal)
+            {
+                if (DateTime.UtcNow - _lastDraw > TimeSpan.FromMilliseconds(200))
+                {
+                    _lastDraw = DateTime.UtcNow;
+                    Console.Error.Write($"\r{text}   ");
+                }
+            }
+            else if ((int)(fraction * 10) is var decile && decile > _lastDecile)
+            {
+                _lastDecile = decile;
+                Console.Error.WriteLine(text);
+            }
+        }
+
+        public void Done()
+        {
+            if (_terminal)
+            {
+                Console.Error.WriteLine();
+            }
+        }
+    }
+}

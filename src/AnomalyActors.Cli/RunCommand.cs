@@ -1,0 +1,117 @@
+using System.Globalization;
+using AnomalyActors.Host;
+using AnomalyActors.Mqtt.Simulation;
+
+namespace AnomalyActors.Cli;
+
+/// <summary><c>run</c>: a node with its embedded broker, optionally with simulated devices, until Ctrl+C.</summary>
+internal static class RunCommand
+{
+    public static readonly CommandSpec Spec = new(
+        "run",
+        "Start a node: embedded MQTT broker, durable intake (SQLite in ./data), sensors, alerts on the console.",
+        null,
+        null,
+        [
+            new("simulate", "N", "Also run N simulated devices (seeds.md item 4: values 10-20, 1% spikes of 100-120) publishing to the node's broker."),
+            new("kind", "demo|fan", "Simulated device kind (default demo; fan = item 3, FREQ/RPM with stalls)."),
+            new("sites", "S", "Spread the simulated devices over S sites (default 1)."),
+            new("rate", "R", "Readings per second per simulated device (default 10)."),
+            new("mqtt-port", "PORT", "Port of the embedded broker and the subscriber (default from the config: 1883)."),
+            new("no-mqtt", null, "Do not start the broker or the subscriber."),
+            new("duration", "SECONDS", "Stop by itself after this long (default: run until Ctrl+C)."),
+            new("status-every", "SECONDS", "Print a status line this often (default 10; 0 = never)."),
+            .. NodeOptions.Specs,
+        ]);
+
+    public static async Task<int> ExecuteAsync(ParsedArguments args, CancellationToken stopping)
+    {
+        var simulate = args.Int("simulate", 0, minimum: 0, maximum: 100_000);
+        var kind = args.Choice("kind", DeviceKind.Demo, new Dictionary<string, DeviceKind> { ["demo"] = DeviceKind.Demo, ["fan"] = DeviceKind.Fan });
+        var sites = args.Int("sites", 1, minimum: 1);
+        var rate = args.Double("rate", 10, minimum: 0.001);
+        var duration = args.Double("duration", 0);
+        var statusEvery = args.Double("status-every", 10);
+        var extra = new List<string>();
+        if (args.Text("mqtt-port") is not null)
+        {
+            var port = args.Int("mqtt-port", 1883, minimum: 1, maximum: 65535);
+            extra.Add($"anomaly-actors.mqtt.broker.port = {port}");
+            extra.Add($"anomaly-actors.mqtt.subscriber.port = {port}");
+        }
+
+        if (args.Flag("no-mqtt"))
+        {
+            if (simulate > 0)
+            {
+                throw new UsageException("--simulate needs MQTT; drop --no-mqtt");
+            }
+
+            extra.Add("anomaly-actors.mqtt.enabled = off");
+        }
+
+        var (overrides, hocon) = NodeOptions.From(args, [.. extra]);
+        await using var host = await AnomalyHost.StartAsync(overrides, hocon);
+        var settings = host.Node.Settings;
+        Console.WriteLine($"AnomalyActors node up: data in {settings.DataDirectory} ({settings.Persistence.Provider}), alerts in {settings.Alerts.FilePath ?? "(console only)"}");
+        if (host.MqttIngestion is not null)
+        {
+            var sub = host.MqttSettings.Subscriber;
+            Console.WriteLine($"MQTT: {(host.Broker is null ? "external broker" : "embedded broker")} {sub.Host}:{sub.Port}, topic filter '{sub.TopicFilter}', QoS {(int)sub.Qos}");
+        }
+
+        Console.WriteLine("Ctrl+C stops the node gracefully.");
+
+        using var runFor = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        if (duration > 0)
+        {
+            runFor.CancelAfter(TimeSpan.FromSeconds(duration));
+        }
+
+        Task<SimulationResult>? simulation = null;
+        if (simulate > 0)
+        {
+            var sub = host.MqttSettings.Subscriber;
+            var simulator = new DeviceSimulator(
+                new SimulatorOptions(sub.Host, sub.Port, sub.Username, sub.Password, kind, simulate, sites, rate,
+                    Tls: sub.Tls, AllowUntrustedCertificates: sub.AllowUntrustedCertificates),
+                message => Console.Error.WriteLine(message));
+            Console.WriteLine($"Simulating {simulate} {kind.ToString().ToLowerInvariant()} device(s) on {sites} site(s) at {rate.ToString(CultureInfo.InvariantCulture)} readings/s each.");
+            simulation = simulator.RunAsync(runFor.Token);
+        }
+
+        var started = DateTime.UtcNow;
+        try
+        {
+            while (!runFor.IsCancellationRequested)
+            {
+                await Task.Delay(statusEvery > 0 ? TimeSpan.FromSeconds(statusEvery) : Timeout.InfiniteTimeSpan, runFor.Token);
+                Console.WriteLine(Status(host, DateTime.UtcNow - started));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        if (simulation is not null)
+        {
+            var result = await simulation;
+            Console.WriteLine($"Simulator: {result.Published:N0} readings published, {result.Anomalies.Count:N0} made anomalous, {result.Failed:N0} failed.");
+        }
+
+        Console.WriteLine(Status(host, DateTime.UtcNow - started));
+        Console.WriteLine("Stopping: sources, then sensors (final snapshots), then the broker...");
+        await host.StopAsync();
+        Console.WriteLine("Stopped.");
+        return ExitCodes.Ok;
+    }
+
+    private static string Status(AnomalyHost host, TimeSpan elapsed)
+    {
+        var metrics = host.Node.Metrics;
+        var ingest = host.MqttIngestion?.Counters;
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"[{elapsed:hh\\:mm\\:ss}] {metrics.ReadingsScored:N0} readings scored, {metrics.EpisodesOpened:N0} episodes opened / {metrics.EpisodesClosed:N0} closed");
+        return ingest is null ? line : $"{line}; MQTT {ingest}";
+    }
+}

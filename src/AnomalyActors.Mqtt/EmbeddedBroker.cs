@@ -1,0 +1,170 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using AnomalyActors.Ingestion.Payload;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+
+namespace AnomalyActors.Mqtt;
+
+/// <summary>
+/// The node's own MQTT broker (MQTTnet.Server): users with passwords from the configuration,
+/// devices confined to their own topic subtree, optional TLS. Anonymous clients are accepted only
+/// when the configuration says so, and are then unrestricted (the topic rule needs an identity).
+/// </summary>
+public sealed class EmbeddedBroker : IAsyncDisposable
+{
+    private const string RoleItem = "anomaly-actors.role";
+    private const string FilterItem = "anomaly-actors.device-filter";
+
+    private readonly MqttServer _server;
+    private readonly BrokerSettings _settings;
+    private readonly Action<string> _log;
+    private long _rejectedConnections;
+    private long _deniedPublishes;
+    private long _deniedSubscriptions;
+
+    private EmbeddedBroker(MqttServer server, BrokerSettings settings, Action<string> log)
+    {
+        _server = server;
+        _settings = settings;
+        _log = log;
+    }
+
+    public BrokerSettings Settings => _settings;
+    public long RejectedConnections => Interlocked.Read(ref _rejectedConnections);
+    public long DeniedPublishes => Interlocked.Read(ref _deniedPublishes);
+    public long DeniedSubscriptions => Interlocked.Read(ref _deniedSubscriptions);
+
+    public static async Task<EmbeddedBroker> StartAsync(BrokerSettings settings, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var address = await ResolveAsync(settings.Host).ConfigureAwait(false);
+        var options = new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint()
+            .WithDefaultEndpointBoundIPAddress(address)
+            .WithDefaultEndpointPort(settings.Port)
+            // MQTTnet's default (1,000, drop oldest) silently loses messages when a subscriber falls
+            // behind; the subscriber's own backpressure is what should slow things down.
+            .WithMaxPendingMessagesPerClient(settings.MaxPendingMessagesPerClient)
+            .WithPersistentSessions(true);
+        if (settings.TlsEnabled)
+        {
+            var certificate = X509CertificateLoader.LoadPkcs12FromFile(settings.TlsCertificate!, settings.TlsCertificatePassword);
+            options = options
+                .WithEncryptedEndpoint()
+                .WithEncryptedEndpointBoundIPAddress(address)
+                .WithEncryptedEndpointPort(settings.TlsPort)
+                .WithEncryptionCertificate(certificate);
+        }
+
+        var server = new MqttServerFactory().CreateMqttServer(options.Build());
+        var broker = new EmbeddedBroker(server, settings, log ?? (_ => { }));
+        server.ValidatingConnectionAsync += broker.ValidateConnectionAsync;
+        server.InterceptingPublishAsync += broker.InterceptPublishAsync;
+        server.InterceptingSubscriptionAsync += broker.InterceptSubscriptionAsync;
+        await server.StartAsync().ConfigureAwait(false);
+        return broker;
+    }
+
+    private Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
+    {
+        if (string.IsNullOrEmpty(e.UserName))
+        {
+            if (_settings.AllowAnonymous)
+            {
+                e.SessionItems[RoleItem] = MqttRole.Service;
+                return Task.CompletedTask;
+            }
+
+            Reject(e, MqttConnectReasonCode.NotAuthorized, "anonymous clients are not allowed");
+            return Task.CompletedTask;
+        }
+
+        var user = _settings.Users.FirstOrDefault(u => string.Equals(u.Username, e.UserName, StringComparison.Ordinal));
+        if (user is null || !PasswordMatches(user.Password, e.Password))
+        {
+            Reject(e, MqttConnectReasonCode.BadUserNameOrPassword, $"bad username or password for '{e.UserName}'");
+            return Task.CompletedTask;
+        }
+
+        e.SessionItems[RoleItem] = user.Role;
+        if (user.Role == MqttRole.Device && _settings.DeviceTopicPattern is { } pattern)
+        {
+            e.SessionItems[FilterItem] = new TopicFilter(pattern.Replace("{username}", user.Username, StringComparison.Ordinal));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task InterceptPublishAsync(InterceptingPublishEventArgs e)
+    {
+        // Messages the server injects itself have no session.
+        if (e.SessionItems is null || e.SessionItems[FilterItem] is not TopicFilter allowed)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (!allowed.Matches(e.ApplicationMessage.Topic.Split('/')))
+        {
+            e.ProcessPublish = false;
+            e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+            e.Response.ReasonString = $"'{e.UserName}' may publish only under {allowed.Filter}";
+            if (Interlocked.Increment(ref _deniedPublishes) is 1 or 100 or 10_000)
+            {
+                _log($"MQTT broker: denied publish of '{e.UserName}' to '{e.ApplicationMessage.Topic}' (allowed: {allowed.Filter}; {DeniedPublishes} denied so far)");
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task InterceptSubscriptionAsync(InterceptingSubscriptionEventArgs e)
+    {
+        if (e.SessionItems is null || e.SessionItems[FilterItem] is not TopicFilter allowed)
+        {
+            return Task.CompletedTask;
+        }
+
+        // A device may read its own subtree only: the filter, taken literally, must fit its publish
+        // pattern, so "sensors/#" or "+/+/other/#" are refused.
+        if (!allowed.Matches(e.TopicFilter.Topic.Split('/')))
+        {
+            e.ProcessSubscription = false;
+            e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+            Interlocked.Increment(ref _deniedSubscriptions);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void Reject(ValidatingConnectionEventArgs e, MqttConnectReasonCode code, string why)
+    {
+        e.ReasonCode = code;
+        if (Interlocked.Increment(ref _rejectedConnections) is 1 or 100 or 10_000)
+        {
+            _log($"MQTT broker: refused client '{e.ClientId}' from {e.RemoteEndPoint}: {why} ({RejectedConnections} refused so far)");
+        }
+    }
+
+    private static bool PasswordMatches(string expected, string? given) =>
+        given is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(given));
+
+    private static async Task<IPAddress> ResolveAsync(string host)
+    {
+        if (IPAddress.TryParse(host, out var address))
+        {
+            return address;
+        }
+
+        var addresses = await Dns.GetHostAddressesAsync(host).ConfigureAwait(false);
+        return addresses.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) ?? addresses[0];
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _server.StopAsync(new MqttServerStopOptionsBuilder().Build()).ConfigureAwait(false);
+        _server.Dispose();
+    }
+}

@@ -1,0 +1,114 @@
+using Akka.Actor;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using AnomalyActors.Ingestion;
+using AnomalyActors.Ingestion.DeadLetters;
+using AnomalyActors.Ingestion.Intake;
+
+namespace AnomalyActors.Mqtt;
+
+/// <summary>
+/// MQTT into the durable intake: subscriber -> <see cref="IngestFlow"/> -> PUBACK. A message is
+/// acknowledged to the broker only after its readings are durable (or its dead letter is written).
+/// If the stream fails (say the dead-letter disk is full) it is started again after a pause and the
+/// client reconnects, so the broker re-sends whatever was not acknowledged.
+/// </summary>
+public sealed class MqttIngestion : IAsyncDisposable
+{
+    private readonly MqttSubscriber _subscriber;
+    private readonly IngestionSettings _settings;
+    private readonly IReadingIntake _intake;
+    private readonly IDeadLetterSink? _deadLetters;
+    private readonly ActorSystem _system;
+    private readonly Action<string> _log;
+    private readonly CancellationTokenSource _stopping = new();
+    private UniqueKillSwitch? _killSwitch;
+    private Task? _running;
+
+    public MqttIngestion(
+        ActorSystem system,
+        SubscriberSettings subscriber,
+        IngestionSettings settings,
+        IReadingIntake intake,
+        IDeadLetterSink? deadLetters,
+        Action<string>? log = null)
+    {
+        _system = system;
+        _settings = settings;
+        _intake = intake;
+        _deadLetters = deadLetters;
+        _log = log ?? (_ => { });
+        _subscriber = new MqttSubscriber(subscriber, _log);
+        SourceId = $"mqtt:{subscriber.ClientId}";
+    }
+
+    public string SourceId { get; }
+    public IngestionCounters Counters { get; } = new();
+    public MqttSubscriber Subscriber => _subscriber;
+
+    public async Task StartAsync(TimeSpan connectTimeout)
+    {
+        await _subscriber.StartAsync(connectTimeout).ConfigureAwait(false);
+        _running = RunAsync(_stopping.Token);
+    }
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        var source = _subscriber.Source;
+        var materializer = _system.Materializer(namePrefix: "mqtt-ingestion");
+        while (!stopping.IsCancellationRequested)
+        {
+            var (killSwitch, done) = source
+                .ViaMaterialized(KillSwitches.Single<MqttIngestMessage>(), Keep.Right)
+                .Via(IngestFlow.Create<MqttIngestMessage>(SourceId, _settings, _intake, _deadLetters, Counters, _log, stopping))
+                .SelectAsync(1, async batch =>
+                {
+                    foreach (var message in batch.Messages)
+                    {
+                        await _subscriber.AcknowledgeAsync(message).ConfigureAwait(false);
+                    }
+
+                    Counters.AddAcknowledged(batch.Messages.Count);
+                    return batch.Messages.Count;
+                })
+                .ToMaterialized(Sink.Ignore<int>(), Keep.Both)
+                .Run(materializer);
+            _killSwitch = killSwitch;
+            try
+            {
+                await done.ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (!stopping.IsCancellationRequested)
+            {
+                _log($"MQTT ingestion failed ({e.GetType().Name}: {e.Message}); restarting it, the broker re-sends what was not acknowledged");
+                await _subscriber.ReconnectAsync().ConfigureAwait(false);
+                await Task.Delay(_settings.RetryBackoff, stopping).ConfigureAwait(false);
+            }
+            catch (Exception) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _killSwitch?.Shutdown();
+        await _subscriber.DisposeAsync().ConfigureAwait(false);
+        if (_running is not null)
+        {
+            try
+            {
+                await _running.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or TimeoutException)
+            {
+                _log("MQTT ingestion: stream did not stop within 10 s");
+            }
+        }
+
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,254 @@
+using System.Buffers;
+using System.Threading.Channels;
+using Akka;
+using Akka.Streams.Dsl;
+using AnomalyActors.Ingestion.Intake;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace AnomalyActors.Mqtt;
+
+/// <summary>A received publish, held unacknowledged until <see cref="MqttSubscriber.AcknowledgeAsync"/>.</summary>
+public sealed class MqttIngestMessage : IIngestMessage
+{
+    internal MqttIngestMessage(string topic, byte[] payload, long arrivalMs, MqttApplicationMessageReceivedEventArgs? pending, long connection)
+    {
+        Topic = topic;
+        Payload = payload;
+        ArrivalMs = arrivalMs;
+        Pending = pending;
+        Connection = connection;
+    }
+
+    public string Topic { get; }
+    public ReadOnlyMemory<byte> Payload { get; }
+    public long ArrivalMs { get; }
+
+    /// <summary>The broker's delivery awaiting our PUBACK; null for QoS 0.</summary>
+    internal MqttApplicationMessageReceivedEventArgs? Pending { get; }
+
+    /// <summary>Which connection delivered it: a packet id means nothing on a later connection.</summary>
+    internal long Connection { get; }
+}
+
+/// <summary>
+/// One MQTT client subscribed to the configured filter with a persistent session. Each publish goes
+/// into a bounded channel; while the channel is full the client's receive loop waits, so the broker
+/// holds the rest (backpressure, nothing buffered without bound). QoS 1/2 deliveries are
+/// acknowledged only when the caller says so, i.e. once they are durable; until then a crash or a
+/// lost connection makes the broker deliver them again (at least once). The client reconnects by
+/// itself after the broker or the network went away.
+/// </summary>
+public sealed class MqttSubscriber : IAsyncDisposable
+{
+    private readonly SubscriberSettings _settings;
+    private readonly Action<string> _log;
+    private readonly IMqttClient _client;
+    private readonly Channel<MqttIngestMessage> _channel;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _supervisor;
+    private long _received;
+    private long _acknowledged;
+    private long _reconnects;
+    private long _connection;
+
+    public MqttSubscriber(SubscriberSettings settings, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        _settings = settings;
+        _log = log ?? (_ => { });
+        _client = new MqttClientFactory().CreateMqttClient();
+        _channel = Channel.CreateBounded<MqttIngestMessage>(new BoundedChannelOptions(settings.Buffer)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        _client.ApplicationMessageReceivedAsync += OnReceivedAsync;
+    }
+
+    public long Received => Interlocked.Read(ref _received);
+    public long Acknowledged => Interlocked.Read(ref _acknowledged);
+    public long Reconnects => Interlocked.Read(ref _reconnects);
+    public bool IsConnected => _client.IsConnected;
+
+    /// <summary>The received messages, in arrival order. Materialise once.</summary>
+    public Source<MqttIngestMessage, NotUsed> Source => ChannelSource.FromReader(_channel.Reader);
+
+    /// <summary>Connects (retrying until <paramref name="timeout"/>) and keeps the connection up afterwards.</summary>
+    public async Task StartAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                await ConnectAsync().ConfigureAwait(false);
+                break;
+            }
+            catch (Exception e) when (e is not OperationCanceledException && DateTime.UtcNow < deadline)
+            {
+                _log($"MQTT subscriber: cannot connect to {_settings.Host}:{_settings.Port} yet ({e.Message}); retrying");
+                await Task.Delay(_settings.ReconnectBackoff, _stopping.Token).ConfigureAwait(false);
+            }
+        }
+
+        _supervisor = SuperviseAsync(_stopping.Token);
+    }
+
+    /// <summary>Sends the PUBACK of a durable message (nothing for QoS 0).</summary>
+    public async ValueTask AcknowledgeAsync(MqttIngestMessage message)
+    {
+        if (message.Pending is { } pending)
+        {
+            if (message.Connection != Interlocked.Read(ref _connection))
+            {
+                // The broker re-sends it on the new connection (under another packet id, which may
+                // now belong to a different message): acknowledging here could confirm that one.
+                return;
+            }
+
+            try
+            {
+                await pending.AcknowledgeAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The connection it came on is gone; the broker will deliver it again and the
+                // duplicate is ingested again (at least once).
+                return;
+            }
+        }
+
+        Interlocked.Increment(ref _acknowledged);
+    }
+
+    /// <summary>Drops the connection and connects again, so the broker re-sends what is unacknowledged.</summary>
+    public async Task ReconnectAsync()
+    {
+        if (_client.IsConnected)
+        {
+            await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build()).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ConnectAsync()
+    {
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer(_settings.Host, _settings.Port)
+            .WithClientId(_settings.ClientId)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithCleanStart(!_settings.PersistentSession)
+            .WithSessionExpiryInterval(_settings.PersistentSession ? (uint)Math.Min(_settings.SessionExpiry.TotalSeconds, uint.MaxValue) : 0)
+            // Durability is acknowledged per batch, so far more than the default few deliveries
+            // must be in flight for batches to fill.
+            .WithReceiveMaximum(_settings.ReceiveMaximum)
+            .WithKeepAlivePeriod(TimeSpan.FromSeconds(30))
+            .WithTimeout(TimeSpan.FromSeconds(10));
+        if (_settings.Username is { } user)
+        {
+            options = options.WithCredentials(user, _settings.Password);
+        }
+
+        if (_settings.Tls)
+        {
+            options = options.WithTlsOptions(tls => tls
+                .UseTls()
+                .WithAllowUntrustedCertificates(_settings.AllowUntrustedCertificates)
+                .WithIgnoreCertificateChainErrors(_settings.AllowUntrustedCertificates)
+                .WithCertificateValidationHandler(_settings.AllowUntrustedCertificates ? _ => true : null!));
+        }
+
+        // Bumped before connecting: deliveries of the new connection may arrive before ConnectAsync returns.
+        Interlocked.Increment(ref _connection);
+        var result = await _client.ConnectAsync(options.Build(), _stopping.Token).ConfigureAwait(false);
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            throw new InvalidOperationException($"broker refused the connection: {result.ResultCode} {result.ReasonString}");
+        }
+
+        var subscribe = new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter(f => f.WithTopic(_settings.TopicFilter).WithQualityOfServiceLevel(_settings.Qos))
+            .Build();
+        var granted = await _client.SubscribeAsync(subscribe, _stopping.Token).ConfigureAwait(false);
+        var code = granted.Items.First().ResultCode;
+        if ((int)code > 2)
+        {
+            throw new InvalidOperationException($"broker refused the subscription to '{_settings.TopicFilter}': {code}");
+        }
+    }
+
+    private async Task SuperviseAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_settings.ReconnectBackoff, stopping).ConfigureAwait(false);
+                if (!_client.IsConnected)
+                {
+                    await ConnectAsync().ConfigureAwait(false);
+                    Interlocked.Increment(ref _reconnects);
+                    _log($"MQTT subscriber: reconnected to {_settings.Host}:{_settings.Port}");
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _log($"MQTT subscriber: reconnect to {_settings.Host}:{_settings.Port} failed ({e.Message}); retrying");
+            }
+        }
+    }
+
+    private async Task OnReceivedAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        var message = e.ApplicationMessage;
+        var pending = message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce ? null : e;
+        if (pending is not null)
+        {
+            e.AutoAcknowledge = false;
+        }
+
+        // The payload's buffer belongs to the client and is reused after this handler returns.
+        var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
+        Interlocked.Increment(ref _received);
+        try
+        {
+            await _channel.Writer.WriteAsync(
+                new MqttIngestMessage(message.Topic, payload, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), pending, Interlocked.Read(ref _connection)),
+                _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: left unacknowledged for the broker to deliver again.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_supervisor is not null)
+        {
+            await _supervisor.ConfigureAwait(false);
+        }
+
+        _channel.Writer.TryComplete();
+        try
+        {
+            if (_client.IsConnected)
+            {
+                await _client.DisconnectAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _log($"MQTT subscriber: disconnect failed ({e.Message})");
+        }
+
+        _client.Dispose();
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using System.Text;
+using Xunit;
+
+namespace AnomalyActors.Host.Tests;
+
+/// <summary>The anomaly-actors executable, run as its own process the way users run it.</summary>
+public sealed class CliSpecs
+{
+    private static readonly string Program = Path.Combine(AppContext.BaseDirectory, "anomaly-actors.dll");
+    private static readonly string Nab = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../../shared/datasets/nab"));
+
+    private sealed class RunningCli(Process process, StringBuilder output, List<(TimeSpan At, string Line)> lines, Stopwatch clock)
+    {
+        public Process Process { get; } = process;
+        public string Output
+        {
+            get
+            {
+                lock (output)
+                {
+                    return output.ToString();
+                }
+            }
+        }
+
+        public TimeSpan? FirstLineAt(string prefix)
+        {
+            lock (output)
+            {
+                return lines.FirstOrDefault(l => l.Line.StartsWith(prefix, StringComparison.Ordinal)).At is var at && at > TimeSpan.Zero ? at : null;
+            }
+        }
+
+        public Stopwatch Clock { get; } = clock;
+    }
+
+    private static RunningCli Start(string workingDirectory, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
+        info.ArgumentList.Add(Program);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var output = new StringBuilder();
+        var lines = new List<(TimeSpan, string)>();
+        var clock = Stopwatch.StartNew();
+        var process = new Process { StartInfo = info };
+        void Append(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (output)
+            {
+                output.AppendLine(line);
+                lines.Add((clock.Elapsed, line));
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new RunningCli(process, output, lines, clock);
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, TimeSpan timeout, params string[] args)
+    {
+        var cli = Start(workingDirectory, args);
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await cli.Process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            cli.Process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"anomaly-actors {string.Join(' ', args)} did not finish in {timeout.TotalSeconds} s:\n{cli.Output}");
+        }
+
+        cli.Process.WaitForExit();
+        return (cli.Process.ExitCode, cli.Output);
+    }
+
+    [Theory]
+    [InlineData("run", "--simulate N")]
+    [InlineData("simulate", "--ground-truth FILE")]
+    [InlineData("replay", "--detector NAME")]
+    public async Task Should_print_help_for_every_command(string command, string option)
+    {
+        var (exit, output) = await RunAsync(HostFixture.NewDataDirectory(), TimeSpan.FromSeconds(60), command, "--help");
+
+        Assert.Equal(0, exit);
+        Assert.Contains($"anomaly-actors {command}", output);
+        Assert.Contains(option, output);
+    }
+
+    [Theory]
+    [InlineData(new[] { "run", "--simulate", "many" }, "option '--simulate' must be an integer")]
+    [InlineData(new[] { "run", "--bogus" }, "unknown option '--bogus'")]
+    [InlineData(new[] { "frobnicate" }, "unknown command 'frobnicate'")]
+    [InlineData(new[] { "replay" }, "replay needs a FILE")]
+    [InlineData(new[] { "replay", "/no/such/file.csv" }, "does not exist")]
+    public async Task Should_exit_2_with_a_clear_message_on_bad_arguments(string[] args, string message)
+    {
+        var (exit, output) = await RunAsync(HostFixture.NewDataDirectory(), TimeSpan.FromSeconds(60), args);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(message, output);
+    }
+
+    [Fact]
+    public async Task Should_exit_3_naming_the_key_and_the_file_on_a_bad_configuration()
+    {
+        var directory = HostFixture.NewDataDirectory();
+        var hocon = Path.Combine(directory, "hocon");
+        Directory.CreateDirectory(hocon);
+        foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "hocon")))
+        {
+            File.Copy(file, Path.Combine(hocon, Path.GetFileName(file)));
+        }
+
+        var conf = Path.Combine(hocon, "anomaly-actors.conf");
+        File.WriteAllText(conf, File.ReadAllText(conf).Replace("provider = sqlite", "provider = floppy", StringComparison.Ordinal));
+
+        var (exit, output) = await RunAsync(directory, TimeSpan.FromSeconds(60), "run", "--config", hocon, "--duration", "1");
+
+        Assert.Equal(3, exit);
+        Assert.Contains("anomaly-actors.persistence.provider", output);
+        Assert.Contains(conf, output);
+    }
+
+    [Fact]
+    public async Task Should_replay_nab_speed_7578_printing_episodes_and_a_summary()
+    {
+        var file = Path.Combine(Nab, "data", "realTraffic", "speed_7578.csv");
+        Assert.True(File.Exists(file), $"NAB corpus expected at {Nab} (../shared/datasets/nab beside the clone)");
+
+        var (exit, output) = await RunAsync(HostFixture.NewDataDirectory(), TimeSpan.FromSeconds(120), "replay", file, "--detector", "rcf-likelihood");
+
+        Assert.True(exit == 0, output);
+        Assert.Contains("ALERT OPEN   replay/speed_7578/value#1", output);
+        Assert.Matches(@"Replayed speed_7578\.csv: 1,127 readings, 1 stream\(s\), [1-9]\d* episode\(s\)", output);
+        Assert.Contains("readings/s", output);
+    }
+
+    [Fact]
+    public async Task Should_show_simulated_anomalies_within_10_seconds_and_stop_gracefully_on_sigterm()
+    {
+        var directory = HostFixture.NewDataDirectory();
+        var port = HostFixture.FreePortNumber().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var cli = Start(directory, "run", "--simulate", "10", "--mqtt-port", port);
+        try
+        {
+            await HostFixture.AwaitAsync(() => cli.FirstLineAt("ALERT OPEN") is not null || cli.Process.HasExited, TimeSpan.FromSeconds(60), () => cli.Output);
+            var simulating = cli.FirstLineAt("Simulating");
+            var firstAlert = cli.FirstLineAt("ALERT OPEN");
+
+            Assert.NotNull(simulating);
+            Assert.NotNull(firstAlert);
+            Assert.True(firstAlert - simulating < TimeSpan.FromSeconds(10), $"first alert {(firstAlert - simulating)?.TotalSeconds:0.0} s after the simulator started:\n{cli.Output}");
+
+            Process.Start("kill", ["-TERM", cli.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]).WaitForExit();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await cli.Process.WaitForExitAsync(timeout.Token);
+            cli.Process.WaitForExit();
+
+            Assert.Equal(0, cli.Process.ExitCode);
+            Assert.Contains("Stopped.", cli.Output);
+            Assert.True(File.Exists(Path.Combine(directory, "data", "anomaly-actors.db")), "SQLite database in ./data");
+            Assert.Contains("\"type\":\"open\"", File.ReadAllText(Path.Combine(directory, "data", "alerts.jsonl")));
+        }
+        finally
+        {
+            if (!cli.Process.HasExited)
+            {
+                cli.Process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+}
