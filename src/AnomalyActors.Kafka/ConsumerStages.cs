@@ -163,7 +163,7 @@ internal sealed class PartitionSourceStage<TKey, TValue>(PartitionBuffer<TKey, T
                 return;
             }
 
-            if (buffer.Reader.TryRead(out var result))
+            if (buffer.TryRead(out var result))
             {
                 Push(_stage._out, new CommittableMessage<TKey, TValue>(result, new CommittableOffset(_stage.PartitionCommitter, result.TopicPartition, result.Offset.Value)));
                 return;

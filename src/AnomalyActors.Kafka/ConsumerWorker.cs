@@ -11,11 +11,12 @@ namespace AnomalyActors.Kafka;
 /// </summary>
 internal sealed class PartitionBuffer<TKey, TValue>(TopicPartition partition)
 {
-    // Not SingleReader: only the multi-reader unbounded channel can count its items (for pausing).
+    // Single reader and writer: the cheapest channel; it cannot count, so the buffer counts itself.
     private readonly Channel<ConsumeResult<TKey, TValue>> _channel =
-        Channel.CreateUnbounded<ConsumeResult<TKey, TValue>>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
+        Channel.CreateUnbounded<ConsumeResult<TKey, TValue>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
     private volatile bool _revoked;
+    private int _count;
 
     public TopicPartition Partition { get; } = partition;
 
@@ -23,11 +24,28 @@ internal sealed class PartitionBuffer<TKey, TValue>(TopicPartition partition)
 
     public bool Revoked => _revoked;
 
-    public int Count => _channel.Reader.Count;
+    public int Count => Volatile.Read(ref _count);
 
     public ChannelReader<ConsumeResult<TKey, TValue>> Reader => _channel.Reader;
 
-    public void Write(ConsumeResult<TKey, TValue> result) => _channel.Writer.TryWrite(result);
+    public void Write(ConsumeResult<TKey, TValue> result)
+    {
+        if (_channel.Writer.TryWrite(result))
+        {
+            Interlocked.Increment(ref _count);
+        }
+    }
+
+    public bool TryRead(out ConsumeResult<TKey, TValue> result)
+    {
+        if (_channel.Reader.TryRead(out result!))
+        {
+            Interlocked.Decrement(ref _count);
+            return true;
+        }
+
+        return false;
+    }
 
     public void Revoke()
     {
@@ -157,6 +175,7 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
             consumer = builder.Build();
             consumer.Subscribe(_subscription.Topics);
             var high = _settings.PartitionBufferSize;
+            var sincePauseCheck = 0;
             while (!_stopRequested)
             {
                 RunCommands(consumer);
@@ -191,8 +210,13 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
                 if (result is { IsPartitionEOF: false, Message: not null } && _buffers.TryGetValue(result.TopicPartition, out var target))
                 {
                     target.Write(result);
+                    if (++sincePauseCheck < 256)
+                    {
+                        continue;
+                    }
                 }
 
+                sincePauseCheck = 0;
                 foreach (var buffer in _buffers.Values)
                 {
                     if (!buffer.Paused && buffer.Count >= high)

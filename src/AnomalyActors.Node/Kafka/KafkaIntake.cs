@@ -113,7 +113,8 @@ public sealed class KafkaIntake : IAsyncDisposable
                 parts.Metrics.Assigned();
                 return assigned.Messages
                     .GroupedWithin(settings.MaxBatch, settings.MaxBatchDelay)
-                    .SelectAsync(1, batch => actor.Ask<BatchDelivered>(new MessageBatch(batch.ToList()), TimeSpan.FromMinutes(1)))
+                    // Several batches in flight hide the round trip; the actor's mailbox keeps them in order.
+                    .SelectAsync(4, batch => actor.Ask<BatchDelivered>(new MessageBatch(batch.ToList()), TimeSpan.FromMinutes(1)))
                     .WatchTermination((_, done) =>
                     {
                         done.ContinueWith(_ =>
