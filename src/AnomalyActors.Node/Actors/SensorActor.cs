@@ -95,7 +95,10 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
 
             if (_durable)
             {
-                Timers.StartPeriodicTimer("snapshot", SnapshotTick.Instance, settings.SnapshotInterval);
+                // A random first delay spreads the snapshots of sensors started together (a fleet's
+                // first readings, a restart) instead of writing them all in the same instant.
+                var firstDelay = settings.SnapshotInterval * (0.5 + Random.Shared.NextDouble());
+                Timers.StartPeriodicTimer("snapshot", SnapshotTick.Instance, firstDelay, settings.SnapshotInterval);
             }
         });
 
