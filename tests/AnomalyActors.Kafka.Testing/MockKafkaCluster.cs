@@ -110,7 +110,8 @@ public sealed class MockKafkaCluster : IDisposable
     private static class Native
     {
         private const string Lib = "librdkafka";
-        private static int _resolverSet;
+        private static readonly Lock Gate = new();
+        private static bool _resolverSet;
 
         /// <summary>
         /// The redist's default librdkafka.so needs libsasl2.so.3, which Debian lacks, so Confluent
@@ -119,11 +120,19 @@ public sealed class MockKafkaCluster : IDisposable
         /// </summary>
         public static void EnsureResolver()
         {
-            if (Interlocked.Exchange(ref _resolverSet, 1) == 1)
+            // Test classes run in parallel: nobody may call into the library before the resolver is set.
+            lock (Gate)
             {
-                return;
+                if (!_resolverSet)
+                {
+                    SetResolver();
+                    _resolverSet = true;
+                }
             }
+        }
 
+        private static void SetResolver()
+        {
             Confluent.Kafka.Library.Load();
             var path = File.ReadLines("/proc/self/maps")
                 .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))

@@ -18,7 +18,8 @@ public sealed record KafkaSettings(
     TimeSpan SessionTimeout,
     int PartitionBuffer,
     IReadOnlyDictionary<string, string> ConsumerProperties,
-    IReadOnlyDictionary<string, string> ProducerProperties)
+    IReadOnlyDictionary<string, string> ProducerProperties,
+    bool BridgeMqtt = false)
 {
     public bool PublishEnriched => EnrichedTopic.Length > 0;
 
@@ -45,11 +46,12 @@ public sealed record KafkaSettings(
             NodeSettings.PositiveDuration(c, "session-timeout", source),
             NodeSettings.PositiveInt(c, "partition-buffer", source),
             Properties(c, "consumer-properties"),
-            Properties(c, "producer-properties"));
-        if (enabled && string.IsNullOrWhiteSpace(settings.BootstrapServers))
+            Properties(c, "producer-properties"),
+            c.GetBoolean("bridge-mqtt", false));
+        if ((enabled || settings.BridgeMqtt) && string.IsNullOrWhiteSpace(settings.BootstrapServers))
         {
             throw new ConfigurationException(
-                $"anomaly-actors.kafka.enabled is on but 'anomaly-actors.kafka.bootstrap-servers' is empty (set it or ANOMALY_ACTORS_KAFKA_BOOTSTRAP; {source}).");
+                $"anomaly-actors.kafka.enabled or bridge-mqtt is on but 'anomaly-actors.kafka.bootstrap-servers' is empty (set it or ANOMALY_ACTORS_KAFKA_BOOTSTRAP; {source}).");
         }
 
         return settings;
