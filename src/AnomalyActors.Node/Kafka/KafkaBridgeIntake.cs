@@ -98,9 +98,8 @@ public sealed class KafkaBridgeIntake : IReadingIntake, IDisposable
         }
         catch (TimeoutException)
         {
-            // Not acknowledged, so the MQTT broker redelivers; the idempotent producer and stable
-            // keys make a repeat harmless to the consumers' state (they skip nothing twice: a
-            // repeated reading is a new Kafka message and is scored again).
+            // Not acknowledged, so the batch comes again; readings Kafka did take meanwhile are then
+            // in the topic twice (the bridge is at least once, like any MQTT QoS 1 hop).
             return (false, $"Kafka did not confirm the batch within {_timeout.TotalSeconds:0.#} s");
         }
     }
