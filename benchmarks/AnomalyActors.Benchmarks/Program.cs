@@ -26,5 +26,6 @@ public static class Program
         ["rcf-agreement"] = Rcf.RcfAgreementHarness.Run,
         ["rcf-speed"] = Rcf.RcfSpeedHarness.Run,
         ["kafka"] = Kafka.KafkaHarness.Run,
+        ["mqtt"] = Mqtt.MqttHarness.Run,
     };
 }

@@ -23,6 +23,7 @@ public sealed class MqttIngestion : IAsyncDisposable
     private readonly Action<string> _log;
     private readonly CancellationTokenSource _stopping = new();
     private UniqueKillSwitch? _killSwitch;
+    private readonly TimeSpan _drainTimeout;
     private Task? _running;
 
     public MqttIngestion(
@@ -39,6 +40,7 @@ public sealed class MqttIngestion : IAsyncDisposable
         _deadLetters = deadLetters;
         _log = log ?? (_ => { });
         _subscriber = new MqttSubscriber(subscriber, _log);
+        _drainTimeout = subscriber.DrainTimeout;
         SourceId = $"mqtt:{subscriber.ClientId}";
     }
 
@@ -92,11 +94,28 @@ public sealed class MqttIngestion : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Graceful stop: no new messages, the batches already taken finish (durable, acknowledged)
+    /// within the subscriber's drain timeout, then the client disconnects. Whatever is left is
+    /// unacknowledged and the broker delivers it again to the next session.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        _subscriber.StopReceiving();
+        if (_running is not null)
+        {
+            try
+            {
+                await _running.WaitAsync(_drainTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                _log($"MQTT ingestion: in-flight batches did not finish within {_drainTimeout.TotalSeconds:0.#} s; the broker will deliver them again");
+            }
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         _killSwitch?.Shutdown();
-        await _subscriber.DisposeAsync().ConfigureAwait(false);
         if (_running is not null)
         {
             try
@@ -109,6 +128,7 @@ public sealed class MqttIngestion : IAsyncDisposable
             }
         }
 
+        await _subscriber.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
 }

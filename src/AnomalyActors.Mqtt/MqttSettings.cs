@@ -44,7 +44,8 @@ public sealed record SubscriberSettings(
     TimeSpan SessionExpiry,
     ushort ReceiveMaximum,
     int Buffer,
-    TimeSpan ReconnectBackoff);
+    TimeSpan ReconnectBackoff,
+    TimeSpan DrainTimeout);
 
 /// <summary>The <c>anomaly-actors.mqtt</c> section, parsed once.</summary>
 public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, SubscriberSettings Subscriber)
@@ -135,7 +136,8 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
             reader.PositiveDuration("subscriber.session-expiry"),
             (ushort)Math.Min(receiveMaximum, ushort.MaxValue),
             reader.PositiveInt("subscriber.buffer"),
-            reader.PositiveDuration("subscriber.reconnect-backoff"));
+            reader.PositiveDuration("subscriber.reconnect-backoff"),
+            reader.PositiveDuration("subscriber.drain-timeout"));
 
         if (subscriber.Username is { } account && broker.Users.All(u => u.Username != account))
         {

@@ -20,7 +20,19 @@ public sealed class IngestionCounters
     /// <summary>Messages acknowledged to their source after their readings (or dead letter) were durable.</summary>
     public long Acknowledged => Interlocked.Read(ref _acknowledged);
 
-    public long DeadLetters => _deadLetters.Sum(count => Interlocked.Read(ref count));
+    public long DeadLetters
+    {
+        get
+        {
+            long total = 0;
+            for (var i = 0; i < _deadLetters.Length; i++)
+            {
+                total += Interlocked.Read(ref _deadLetters[i]);
+            }
+
+            return total;
+        }
+    }
 
     public long DeadLettersFor(DeadLetterReason reason) => Interlocked.Read(ref _deadLetters[(int)reason]);
 
