@@ -25,6 +25,7 @@ public static class Program
         ["nab"] = Nab.NabHarness.Run,
         ["rcf-agreement"] = Rcf.RcfAgreementHarness.Run,
         ["rcf-speed"] = Rcf.RcfSpeedHarness.Run,
+        ["kafka"] = Kafka.KafkaHarness.Run,
         ["mqtt"] = Mqtt.MqttHarness.Run,
     };
 }

@@ -64,7 +64,17 @@ public sealed class AnomalyHost : IAsyncDisposable
                         mqtt.Broker.TlsEnabled ? $" and TLS on {mqtt.Broker.TlsPort}" : string.Empty);
                 }
 
-                var intake = new ActorReadingIntake(node.Intake, node.Settings.Intake.AppendTimeout + TimeSpan.FromSeconds(5));
+                var intakeTimeout = node.Settings.Intake.AppendTimeout + TimeSpan.FromSeconds(5);
+                IReadingIntake intake = new ActorReadingIntake(node.Intake, intakeTimeout);
+                if (global::AnomalyActors.Node.Kafka.KafkaSettings.FromConfig(config, source) is { BridgeMqtt: true } kafka)
+                {
+                    // Bridge mode: MQTT readings go to the site's Kafka readings topic (issue 4).
+                    var bridge = new global::AnomalyActors.Node.Kafka.KafkaBridgeIntake(kafka, "anomaly-actors-bridge-" + systemName, intakeTimeout);
+                    _ = node.System.WhenTerminated.ContinueWith(_ => bridge.Dispose(), TaskScheduler.Default);
+                    intake = bridge;
+                    log.Info("MQTT readings are bridged to Kafka topic {0} at {1}", kafka.ReadingsTopic, kafka.BootstrapServers);
+                }
+
                 subscriber = new MqttIngestion(node.System, mqtt.Subscriber, ingestion, intake, deadLetters, message => log.Warning("{0}", message));
                 await subscriber.StartAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
                 log.Info("Ingesting MQTT topic filter '{0}' from {1}:{2} at QoS {3}",

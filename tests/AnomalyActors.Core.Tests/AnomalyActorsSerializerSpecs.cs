@@ -134,6 +134,30 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void Should_round_trip_a_slice_with_explicit_external_log_offsets()
+    {
+        // Arrange
+        var slice = new ScoreReadings(
+            "site-1/dev-A/temp",
+            2,
+            ExternalOffsets.Compose(40, 0),
+            ExternalOffsets.Compose(12, 3),
+            new long[] { 5, 6, 7 },
+            new[] { 1.5, -2.0, 3.25 },
+            Replay: false,
+            Offsets: new[] { ExternalOffsets.Compose(40, 0), ExternalOffsets.Compose(41, 2), ExternalOffsets.Compose(1_000_000, 1023) });
+        var serializer = Sys.Serialization.FindSerializerFor(slice);
+
+        // Act
+        var back = (ScoreReadings)Sys.Serialization.Deserialize(serializer.ToBinary(slice), serializer.Identifier, "sr");
+
+        // Assert
+        ContentAssert.Equal(slice, back);
+        Assert.Equal(slice.Offsets.ToArray(), back.Offsets.ToArray());
+        Assert.Equal(ExternalOffsets.Compose(1_000_000, 1023), back.LastOffset);
+    }
+
+    [Fact]
     public void Should_keep_the_passivation_message_a_singleton()
     {
         // Arrange

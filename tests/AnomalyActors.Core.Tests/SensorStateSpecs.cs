@@ -354,6 +354,54 @@ public sealed class SensorStateSpecs
         Assert.Equal(0, state.ReadingsSinceSnapshot);
     }
 
+    [Fact]
+    public void Should_apply_explicit_offsets_and_skip_exactly_those_already_applied()
+    {
+        // Arrange: readings of an external log, interleaved with other streams (offsets not contiguous)
+        var state = NewState(Limits);
+        long[] first = [ExternalOffsets.Compose(10, 0), ExternalOffsets.Compose(12, 0), ExternalOffsets.Compose(12, 1)];
+        long[] second = [ExternalOffsets.Compose(12, 1), ExternalOffsets.Compose(15, 0), ExternalOffsets.Compose(19, 4)];
+        state.Process(External(first, 1.0, 2.0, 3.0), []);
+
+        // Act: a re-read overlapping the last applied reading
+        var applied = state.Process(External(second, 3.0, 4.0, 5.0), []);
+
+        // Assert
+        Assert.Equal(2, applied);
+        Assert.Equal(ExternalOffsets.Compose(19, 4), state.Offset);
+        Assert.Equal(5, state.ReadingsScored);
+        Assert.Equal(19, ExternalOffsets.MessageOf(state.Offset));
+    }
+
+    [Fact]
+    public void Should_report_every_scored_reading_with_band_and_episode()
+    {
+        // Arrange
+        var state = NewState(Limits, closeAfterInBand: 2);
+        var scored = new List<ScoredReading>();
+
+        // Act: in band, out of band twice (episode 1), back in band until it closes, in band again
+        state.Process(Slice(0, 5.0, 20.0, 30.0, 5.0, 5.0, 5.0), [], scored);
+
+        // Assert
+        Assert.Equal(6, scored.Count);
+        Assert.Equal([0L, 1, 1, 1, 1, 0], scored.Select(s => s.Episode));
+        Assert.Equal([false, true, true, false, false, false], scored.Select(s => s.OutOfBand));
+        Assert.Equal([0L, 1, 2, 3, 4, 5], scored.Select(s => s.Offset));
+        Assert.All(scored, s => Assert.Equal(10.0, s.High));
+    }
+
+    [Fact]
+    public void Should_compose_and_split_external_offsets()
+    {
+        Assert.Equal(7, ExternalOffsets.MessageOf(ExternalOffsets.Compose(7, 1023)));
+        Assert.True(ExternalOffsets.Compose(7, 1023) < ExternalOffsets.Compose(8, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ExternalOffsets.Compose(7, ExternalOffsets.MaxReadingsPerMessage));
+    }
+
+    private static ScoreReadings External(long[] offsets, params double[] values) =>
+        new(Sensor, Partition, offsets[0], -1, offsets.Select(o => Ts(ExternalOffsets.MessageOf(o))).ToArray(), values, Offsets: offsets);
+
     /// <summary>
     /// 150 readings of one sensor in slices of varying length, with gaps between slices (other
     /// sensors' offsets), spikes that open and close episodes, and a few non-finite values.

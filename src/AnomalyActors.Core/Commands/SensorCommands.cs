@@ -12,6 +12,11 @@ namespace AnomalyActors.Core.Commands;
 /// whose state has not reached it has lost a slice and must not apply this one.
 /// </param>
 /// <param name="Replay">Sent by a re-delivery from the journal, not by the live log.</param>
+/// <param name="Offsets">
+/// Empty for the intake log, whose slices are contiguous. An external log (a Kafka partition)
+/// interleaves streams, so there every reading carries its own, strictly increasing offset and
+/// <paramref name="FirstOffset"/> equals the first of them.
+/// </param>
 public sealed record ScoreReadings(
     string SensorId,
     int PartitionId,
@@ -19,7 +24,15 @@ public sealed record ScoreReadings(
     long PreviousOffset,
     ReadOnlyMemory<long> Timestamps,
     ReadOnlyMemory<double> Values,
-    bool Replay = false) : IWithSensorId;
+    bool Replay = false,
+    ReadOnlyMemory<long> Offsets = default) : IWithSensorId
+{
+    /// <summary>Offset of the slice's last reading.</summary>
+    public long LastOffset => Offsets.IsEmpty ? FirstOffset + Values.Length - 1 : Offsets.Span[^1];
+
+    /// <summary>Offset of reading <paramref name="index"/> of the slice.</summary>
+    public long OffsetAt(int index) => Offsets.IsEmpty ? FirstOffset + index : Offsets.Span[index];
+}
 
 /// <summary>Marks the end of a re-delivery requested with <see cref="RedeliverReadings"/>.</summary>
 public sealed record RedeliveryCompleted(string SensorId, int PartitionId) : IWithSensorId;

@@ -161,6 +161,13 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 w.Write7BitEncodedInt(m.Values.Length);
                 WriteTimestamps(w, m.Timestamps.Span);
                 w.Write(MemoryMarshal.AsBytes(m.Values.Span));
+                // Trailing and optional: explicit offsets of an external log (Kafka).
+                w.Write(!m.Offsets.IsEmpty);
+                if (!m.Offsets.IsEmpty)
+                {
+                    WriteTimestamps(w, m.Offsets.Span);
+                }
+
                 break;
             case PassivateSensor:
                 break;
@@ -294,7 +301,14 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         ReadTimestamps(r, timestamps);
         var values = new double[count];
         r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
-        return new ScoreReadings(sensorId, partitionId, firstOffset, previousOffset, timestamps, values, replay);
+        long[]? offsets = null;
+        if (r.ReadBoolean())
+        {
+            offsets = new long[count];
+            ReadTimestamps(r, offsets);
+        }
+
+        return new ScoreReadings(sensorId, partitionId, firstOffset, previousOffset, timestamps, values, replay, offsets);
     }
 
     private static void WriteTimestamps(BinaryWriter w, ReadOnlySpan<long> timestamps)

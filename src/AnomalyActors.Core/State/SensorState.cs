@@ -51,7 +51,11 @@ public sealed class SensorState
     /// transitions to <paramref name="newEvents"/>. Returns how many readings were applied (0 when
     /// the whole slice was at or below <see cref="Offset"/>, e.g. during a partition's re-delivery).
     /// </summary>
-    public int Process(ScoreReadings command, List<IEpisodeEvent> newEvents)
+    /// <param name="scored">
+    /// When given, receives one entry per scored reading (prediction, band, grade, episode): the
+    /// enriched output of the stream. Readings skipped as already applied produce none.
+    /// </param>
+    public int Process(ScoreReadings command, List<IEpisodeEvent> newEvents, List<ScoredReading>? scored = null)
     {
         if (command.PartitionId != PartitionId)
         {
@@ -73,10 +77,27 @@ public sealed class SensorState
         }
 
         var first = command.FirstOffset;
-        var start = first > Offset ? 0 : (int)Math.Min(values.Length, Offset - first + 1);
+        var explicitOffsets = command.Offsets.Span;
+        if (!explicitOffsets.IsEmpty && explicitOffsets.Length != values.Length)
+        {
+            throw new ArgumentException("Explicit offsets need one offset per value.", nameof(command));
+        }
+
+        int start;
+        if (explicitOffsets.IsEmpty)
+        {
+            start = first > Offset ? 0 : (int)Math.Min(values.Length, Offset - first + 1);
+        }
+        else
+        {
+            // Strictly increasing: the first reading past Offset is where applying starts.
+            var found = explicitOffsets.BinarySearch(Offset + 1);
+            start = found >= 0 ? found : ~found;
+        }
+
         for (var i = start; i < values.Length; i++)
         {
-            var offset = first + i;
+            var offset = explicitOffsets.IsEmpty ? first + i : explicitOffsets[i];
             var value = values[i];
             Offset = offset;
             ReadingsSinceSnapshot++;
@@ -88,10 +109,18 @@ public sealed class SensorState
 
             var score = _detectors.Update(timestamps[i], value);
             ReadingsScored++;
+            var wasOpen = _episodes.IsOpen;
             var transition = _episodes.Step(SensorId, offset, timestamps[i], value, score);
             if (transition is not null && offset > RecordedThrough)
             {
                 newEvents.Add(transition);
+            }
+
+            if (scored is not null)
+            {
+                // A reading belongs to the episode it opens, continues or closes.
+                var episode = wasOpen || _episodes.IsOpen ? _episodes.EpisodesOpened : 0;
+                scored.Add(new ScoredReading(offset, timestamps[i], value, score.Prediction, score.Low, score.High, score.Grade, score.OutOfBand, episode));
             }
         }
 
@@ -141,3 +170,16 @@ public sealed class SensorState
 
     public byte[] CaptureDetectorState() => _detectors.CaptureState();
 }
+
+/// <summary>One reading as scored: the enriched record of a stream.</summary>
+/// <param name="Episode">The episode the reading opens, continues or closes; 0 outside episodes.</param>
+public readonly record struct ScoredReading(
+    long Offset,
+    long TimestampMs,
+    double Value,
+    double Prediction,
+    double Low,
+    double High,
+    double Grade,
+    bool OutOfBand,
+    long Episode);

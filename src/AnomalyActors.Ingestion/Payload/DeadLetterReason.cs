@@ -29,4 +29,10 @@ public enum DeadLetterReason
 
     /// <summary>The timestamp field does not parse.</summary>
     InvalidTimestamp,
+
+    /// <summary>
+    /// Kafka: readings of a stream arrived on another partition of the readings topic than the one
+    /// its state counts offsets in (a producer keyed it differently); they are not applied.
+    /// </summary>
+    WrongPartition,
 }

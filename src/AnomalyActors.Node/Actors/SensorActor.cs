@@ -5,6 +5,7 @@ using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Queries;
 using AnomalyActors.Core.State;
+using AnomalyActors.Node.Kafka;
 using AnomalyActors.Node.Settings;
 
 namespace AnomalyActors.Node.Actors;
@@ -26,6 +27,13 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     private readonly List<IEpisodeEvent> _newEvents = [];
     private List<IEpisodeEvent>? _recovered;
 
+    // Kafka mode: scored readings go to the enriched topic, and checkpoints go back to whichever
+    // partition actor sent the readings (partition ownership moves between nodes with the group).
+    private readonly IActorRef? _enriched;
+    private readonly bool _checkpointToSender;
+    private readonly List<ScoredReading>? _scored;
+    private IActorRef? _intake;
+
     /// <summary>Offset covered by the newest snapshot that is known to be saved; -1 for none.</summary>
     private long _durableOffset = -1;
     private long _snapshotInFlightOffset = -1;
@@ -41,8 +49,13 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         bool durable,
         IActorRef partitions,
         IActorRef alerts,
-        NodeMetrics metrics)
+        NodeMetrics metrics,
+        IActorRef? enriched,
+        bool checkpointToSender)
     {
+        _enriched = enriched;
+        _checkpointToSender = checkpointToSender;
+        _scored = enriched is null ? null : [];
         _state = new SensorState(sensorId, detectors, settings.CloseAfterInBand);
         _settings = settings;
         _durable = durable;
@@ -82,7 +95,10 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
 
             if (_durable)
             {
-                Timers.StartPeriodicTimer("snapshot", SnapshotTick.Instance, settings.SnapshotInterval);
+                // A random first delay spreads the snapshots of sensors started together (a fleet's
+                // first readings, a restart) instead of writing them all in the same instant.
+                var firstDelay = settings.SnapshotInterval * (0.5 + Random.Shared.NextDouble());
+                Timers.StartPeriodicTimer("snapshot", SnapshotTick.Instance, firstDelay, settings.SnapshotInterval);
             }
         });
 
@@ -108,6 +124,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         Command<PassivateSensor>(_ => Passivate());
         Command<RedeliveryCompleted>(_ => { });
         Command<AlertWritten>(_ => AlertConfirmed());
+        Command<EnrichedWritten>(_ => AlertConfirmed());
         Command<GetSensorState>(_ => Sender.Tell(new SensorStateView(
             _state.SensorId,
             _state.PartitionId,
@@ -145,11 +162,32 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             Become(Ready);
         });
         Command<AlertWritten>(_ => AlertConfirmed());
+        Command<EnrichedWritten>(_ => AlertConfirmed());
         Command<object>(_ => Stash.Stash());
     }
 
+    /// <summary>Where checkpoints go: the partition actor that sent the live readings (Kafka mode) or the intake region.</summary>
+    private IActorRef CheckpointTarget => _intake ?? _partitions;
+
     private void Score(ScoreReadings command)
     {
+        if (_checkpointToSender)
+        {
+            if (_state.PartitionId != -1 && command.PartitionId != _state.PartitionId)
+            {
+                // Offsets of two partitions cannot be ordered, so applying these would corrupt the
+                // stream's recovery: refuse them loudly (dead letters) and let the commit pass them.
+                _alerts.Tell(new ForeignReadings(command, _state.PartitionId));
+                Sender.Tell(new ReportCheckpoint(command.PartitionId, _state.SensorId, command.LastOffset));
+                return;
+            }
+
+            if (!command.Replay)
+            {
+                _intake = Sender;
+            }
+        }
+
         if (_durable && _state.HasGapBefore(command))
         {
             if (command.Replay)
@@ -171,14 +209,21 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         var scoredBefore = _state.ReadingsScored;
         var rejectedBefore = _state.ReadingsRejected;
         _newEvents.Clear();
-        var applied = _state.Process(command, _newEvents);
+        var applied = _state.Process(command, _newEvents, _scored);
+        if (_scored is { Count: > 0 })
+        {
+            _unconfirmedAlerts++;
+            _enriched!.Tell(new PublishScored(_state.SensorId, _scored.ToArray()));
+            _scored.Clear();
+        }
+
         _metrics.Scored(_state.ReadingsScored - scoredBefore, _state.ReadingsRejected - rejectedBefore);
         if (applied == 0)
         {
             // A partition re-delivering after a restart: tell it what our snapshot already covers.
             if (_durableOffset >= 0)
             {
-                _partitions.Tell(new ReportCheckpoint(command.PartitionId, _state.SensorId, _durableOffset));
+                (_checkpointToSender && !command.Replay ? Sender : _partitions).Tell(new ReportCheckpoint(command.PartitionId, _state.SensorId, _durableOffset));
             }
 
             return;
@@ -223,6 +268,11 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         {
             Passivate();
         }
+        else if (_unconfirmedAlerts == 0)
+        {
+            // A snapshot that came due while outputs were unconfirmed was skipped: take it now.
+            SaveSnapshotIfDue();
+        }
     }
 
     private void SaveSnapshotIfDue()
@@ -250,7 +300,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         _metrics.SnapshotSaved();
         _durableOffset = _snapshotInFlightOffset;
         _snapshotInFlightOffset = -1;
-        _partitions.Tell(new ReportCheckpoint(_state.PartitionId, _state.SensorId, _durableOffset));
+        CheckpointTarget.Tell(new ReportCheckpoint(_state.PartitionId, _state.SensorId, _durableOffset));
         DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
         if (_stopping)
         {
@@ -289,8 +339,10 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         bool durable,
         IActorRef partitions,
         IActorRef alerts,
-        NodeMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new SensorActor(sensorId, detectors, settings, durable, partitions, alerts, metrics));
+        NodeMetrics metrics,
+        IActorRef? enriched = null,
+        bool checkpointToSender = false) =>
+        Akka.Actor.Props.Create(() => new SensorActor(sensorId, detectors, settings, durable, partitions, alerts, metrics, enriched, checkpointToSender));
 
     private sealed class SnapshotTick
     {

@@ -6,6 +6,7 @@ using Akka.Configuration;
 using Akka.Event;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Node.Actors;
+using AnomalyActors.Node.Kafka;
 using AnomalyActors.Node.Persistence;
 using AnomalyActors.Node.Settings;
 using AnomalyActors.Node.Sharding;
@@ -43,6 +44,12 @@ public sealed class AnomalyNode : IAsyncDisposable
     /// <summary>The intake partition shard region (messages implementing IWithPartitionId).</summary>
     public IActorRef Partitions { get; }
 
+    /// <summary>Counters of the Kafka paths (all zero unless <c>anomaly-actors.kafka.enabled</c>).</summary>
+    public KafkaMetrics KafkaMetrics { get; private init; } = new();
+
+    /// <summary>The Kafka intake when the node runs in Kafka mode, else null.</summary>
+    public KafkaIntake? Kafka { get; private set; }
+
     public static Task<AnomalyNode> StartAsync(Config? overrides = null, string? hoconDirectory = null, string systemName = "anomaly-actors")
     {
         var (config, source) = NodeConfig.Load(overrides, hoconDirectory);
@@ -66,6 +73,10 @@ public sealed class AnomalyNode : IAsyncDisposable
 
             var metrics = new NodeMetrics();
             var alerts = system.ActorOf(AlertActor.Props(settings.Alerts), "alerts");
+            var kafkaMetrics = new KafkaMetrics();
+            var kafka = KafkaSettings.FromConfig(config, source) is { Enabled: true } kafkaSettings
+                ? KafkaIntake.Prepare(system, kafkaSettings, KafkaIngestionSettings(config, settings, source), kafkaMetrics)
+                : null;
             var sharding = ClusterSharding.Get(system);
             var extractor = new AnomalyMessageExtractor(MaxShards);
             var sensorSharding = ClusterShardingSettings.Create(system);
@@ -80,9 +91,11 @@ public sealed class AnomalyNode : IAsyncDisposable
                     settings.Detection.CreateFor(sensorId),
                     settings.Sensor,
                     durable,
-                    partitions!,
-                    alerts,
-                    metrics),
+                    kafka?.Redelivery ?? partitions!,
+                    kafka?.Results ?? alerts,
+                    metrics,
+                    kafka is { Settings.PublishEnriched: true } ? kafka.Results : null,
+                    checkpointToSender: kafka is not null),
                 sensorSharding,
                 extractor,
                 ShardAllocationStrategy.LeastShardAllocationStrategy(absoluteLimit: 0, relativeLimit: 0.1),
@@ -99,8 +112,13 @@ public sealed class AnomalyNode : IAsyncDisposable
                 PoisonPill.Instance);
 
             var intake = system.ActorOf(IntakeRouter.Props(partitions, settings.Intake), "intake");
-            var node = new AnomalyNode(system, settings, metrics, intake, sensors, partitions);
+            var node = new AnomalyNode(system, settings, metrics, intake, sensors, partitions) { KafkaMetrics = kafkaMetrics };
             await node.WakePartitionsAsync();
+            if (kafka is not null)
+            {
+                node.StartKafka(kafka);
+            }
+
             return node;
         }
         catch
@@ -134,6 +152,26 @@ public sealed class AnomalyNode : IAsyncDisposable
                 }
             }
         }
+    }
+
+    private static Ingestion.IngestionSettings KafkaIngestionSettings(Config config, NodeSettings settings, string source) =>
+        Ingestion.IngestionSettings.FromConfig(
+            config.GetConfig(Ingestion.IngestionSettings.Path)
+                ?? throw new ConfigurationException($"Missing configuration section '{Ingestion.IngestionSettings.Path}' ({source})."),
+            settings.DataDirectory,
+            source);
+
+    private void StartKafka(KafkaIntake.Parts kafka)
+    {
+        var intake = KafkaIntake.Start(System, kafka, Sensors);
+        Kafka = intake;
+        // Stop consuming before sharding hands sensors off; the producer outlives the actors.
+        CoordinatedShutdown.Get(System).AddTask(CoordinatedShutdown.PhaseServiceUnbind, "stop-kafka-intake", async () =>
+        {
+            await intake.StopAsync();
+            return Akka.Done.Instance;
+        });
+        System.WhenTerminated.ContinueWith(_ => kafka.Outputs.Dispose(), TaskScheduler.Default);
     }
 
     private static async Task JoinClusterAsync(ActorSystem system)

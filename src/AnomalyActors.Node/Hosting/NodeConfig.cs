@@ -31,6 +31,11 @@ public static class NodeConfig
         ("ANOMALY_ACTORS_MQTT_CLIENT_ID", "anomaly-actors.mqtt.subscriber.client-id"),
         ("ANOMALY_ACTORS_MQTT_USERNAME", "anomaly-actors.mqtt.subscriber.username"),
         ("ANOMALY_ACTORS_MQTT_PASSWORD", "anomaly-actors.mqtt.subscriber.password"),
+        // Kafka-fed ingestion (issue 4).
+        ("ANOMALY_ACTORS_KAFKA", "anomaly-actors.kafka.enabled"),
+        ("ANOMALY_ACTORS_KAFKA_BOOTSTRAP", "anomaly-actors.kafka.bootstrap-servers"),
+        ("ANOMALY_ACTORS_KAFKA_GROUP", "anomaly-actors.kafka.group-id"),
+        ("ANOMALY_ACTORS_KAFKA_READINGS_TOPIC", "anomaly-actors.kafka.readings-topic"),
         ("ANOMALY_ACTORS_LOGLEVEL", "akka.loglevel"),
         ("ANOMALY_ACTORS_HOST", "akka.remote.dot-netty.tcp.hostname"),
         ("ANOMALY_ACTORS_PORT", "akka.remote.dot-netty.tcp.port"),

@@ -1,0 +1,362 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Akka.Configuration;
+using AnomalyActors.Benchmarks.Nab;
+using AnomalyActors.Core.State;
+using AnomalyActors.Kafka.Testing;
+using AnomalyActors.Node.Hosting;
+using Confluent.Kafka;
+
+namespace AnomalyActors.Benchmarks.Kafka;
+
+/// <summary>
+/// <c>kafka [--readings N] [--sensors N] [--partitions N] [--latency-seconds S] [--enriched]</c>:
+/// starts a librdkafka mock cluster, produces the readings, measures a raw Confluent consume loop
+/// over the topic, then the node's end-to-end rate (topic -> SensorActors with a durable SQLite
+/// store, commits following snapshots, alerts produced) on the same topic, then produce-to-alert
+/// latency at half that rate. Last line: one JSON object.
+/// </summary>
+public static class KafkaHarness
+{
+    private const string Topic = "readings";
+    private const int WarmUpPerSensor = 60;
+
+    public static int Run(string[] args)
+    {
+        var options = new HarnessArgs(args);
+        var readings = options.GetInt("readings") ?? 200_000;
+        var sensors = options.GetInt("sensors") ?? 1_000;
+        // The mock keeps about 5 MB per partition: enough partitions keep the whole run readable.
+        var partitions = options.GetInt("partitions") ?? Math.Max(4, (readings + WarmUpPerSensor * sensors) / 25_000 + 1);
+        var latencySeconds = options.GetInt("latency-seconds") ?? 5;
+        var enriched = options.Get("enriched") is not null;
+        var snapshotEvery = options.GetInt("snapshot-every") ?? 50_000;
+        var snapshotInterval = options.GetInt("snapshot-interval-seconds") ?? 5;
+        var maxBatch = options.GetInt("max-batch") ?? 2000;
+        var batchDelayMs = options.GetInt("batch-delay-ms") ?? 5;
+        return RunAsync(readings, sensors, partitions, latencySeconds, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs).GetAwaiter().GetResult();
+    }
+
+    private static async Task<int> RunAsync(int readings, int sensors, int partitions, int latencySeconds, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs)
+    {
+        using var cluster = new MockKafkaCluster(brokers: 3);
+        cluster.CreateTopic(Topic, partitions);
+        cluster.CreateTopic("alerts", 1);
+        cluster.CreateTopic("enriched", Math.Max(16, partitions * 2));
+        cluster.CreateTopic("dead-letters", 1);
+        var keys = Enumerable.Range(0, sensors).Select(i => $"bench/device-{i}/value").ToArray();
+        var payloads = new Payloads(keys);
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            EnableIdempotence = true,
+            LingerMs = 1,
+            QueueBufferingMaxMessages = 2_000_000,
+        }).Build();
+
+        // Warm-up: every sensor created and past its alarm warm-up before anything is timed.
+        var produced = 0L;
+        for (var r = 0; r < WarmUpPerSensor; r++)
+        {
+            foreach (var key in keys)
+            {
+                producer.Produce(Topic, payloads.Next(key, spike: false));
+                produced++;
+            }
+        }
+
+        producer.Flush();
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "anomaly-actors-bench-kafka", Guid.NewGuid().ToString("N"));
+        var config = ConfigurationFactory.ParseString($$"""
+            anomaly-actors {
+              data-dir = "{{dataDirectory}}"
+              persistence.provider = sqlite
+              intake.partitions = 2
+              # Snapshot cadence: the node's defaults (hocon/anomaly-actors.conf) unless overridden.
+              sensor.snapshot-every-readings = {{snapshotEvery}}
+              sensor.snapshot-interval = {{snapshotInterval}}s
+              alerts.console = off
+              alerts.file = ""
+              detection.detectors.ewma.alarm-after = 40
+              kafka {
+                enabled = on
+                bootstrap-servers = "{{cluster.BootstrapServers}}"
+                group-id = "bench"
+                readings-topic = "{{Topic}}"
+                enriched-topic = "{{(enriched ? "enriched" : string.Empty)}}"
+                alerts-topic = "alerts"
+                dead-letters-topic = "dead-letters"
+                commit-interval = 200ms
+                max-batch = {{maxBatch}}
+                max-batch-delay = {{batchDelayMs}}ms
+                session-timeout = 6s
+              }
+            }
+            akka.loglevel = WARNING
+            """);
+        var coldStart = Stopwatch.StartNew();
+        var node = await AnomalyNode.StartAsync(config);
+        var warmUp = (long)WarmUpPerSensor * sensors;
+        await WaitAsync(() => node.Metrics.ReadingsScored >= warmUp, TimeSpan.FromMinutes(5), "warm-up scored");
+        coldStart.Stop();
+        // Let every sensor snapshot the warm-up and the group commit past it, so the timed part
+        // reads only the measured readings (uncommitted warm-up would be read again and skipped).
+        await WaitAsync(() => node.Metrics.SnapshotsSaved >= sensors, TimeSpan.FromSeconds(snapshotInterval * 3 + 30), "warm-up snapshots");
+        var commitsAfterSnapshots = node.KafkaMetrics.CommitsDone;
+        await WaitAsync(() => node.KafkaMetrics.CommitsDone >= commitsAfterSnapshots + partitions, TimeSpan.FromSeconds(30), "warm-up commits", throwOnTimeout: false);
+        var consumedBefore = node.KafkaMetrics.MessagesConsumed;
+        await node.Kafka!.StopAsync();
+
+        // The measured readings, with spikes, already in the topic before either consumer reads them.
+        var produceClock = Stopwatch.StartNew();
+        for (var i = 0; i < readings; i++)
+        {
+            var key = keys[i % sensors];
+            producer.Produce(Topic, payloads.Next(key, spike: i % 997 == 0));
+        }
+
+        producer.Flush();
+        produceClock.Stop();
+        produced += readings;
+
+        var raw = RawConsume(cluster.BootstrapServers, produced);
+
+        var scoredBefore = node.Metrics.ReadingsScored;
+        var clock = Stopwatch.StartNew();
+        node.Kafka.Resume();
+        var deliveredBefore = node.KafkaMetrics.ReadingsDelivered;
+        var handedOver = TimeSpan.Zero;
+        await WaitAsync(() =>
+        {
+            if (handedOver == TimeSpan.Zero && node.KafkaMetrics.ReadingsDelivered - deliveredBefore >= readings)
+            {
+                handedOver = clock.Elapsed;
+            }
+
+            return node.Metrics.ReadingsScored - scoredBefore >= readings;
+        }, TimeSpan.FromMinutes(10), "all readings scored");
+        await WaitAsync(() => node.KafkaMetrics.AlertsProduced >= node.Metrics.EpisodesOpened + node.Metrics.EpisodesClosed, TimeSpan.FromMinutes(1), "alerts produced");
+        clock.Stop();
+        var kafkaRate = readings / clock.Elapsed.TotalSeconds;
+
+        // Latency at half the measured rate: spikes on sensors whose episodes have closed, timed
+        // from the produce call to the alert's arrival on the alerts topic.
+        var (p50, p99, measuredAlerts, latencyReadings) = await MeasureLatencyAsync(cluster.BootstrapServers, producer, payloads, keys, kafkaRate / 2, latencySeconds);
+        produced += latencyReadings;
+
+        await WaitAsync(() => node.Metrics.ReadingsScored >= produced, TimeSpan.FromSeconds(60), "every reading scored", throwOnTimeout: false);
+        var lost = produced - node.Metrics.ReadingsScored;
+        var consumedAfter = node.KafkaMetrics.MessagesConsumed;
+        var snapshotsSaved = node.Metrics.SnapshotsSaved;
+        var commits = node.KafkaMetrics.Commits;
+        await node.StopAsync();
+
+        var result = new Dictionary<string, object>
+        {
+            ["mode"] = "kafka",
+            ["readings"] = readings,
+            ["sensors"] = sensors,
+            ["partitions"] = partitions,
+            ["enriched"] = enriched,
+            ["snapshot_every"] = snapshotEvery,
+            ["snapshot_interval_s"] = snapshotInterval,
+            ["max_batch"] = maxBatch,
+            ["batch_delay_ms"] = batchDelayMs,
+            ["produce_per_s"] = Math.Round(readings / produceClock.Elapsed.TotalSeconds),
+            ["raw_consume_per_s"] = Math.Round(raw),
+            ["kafka_readings_per_s"] = Math.Round(kafkaRate),
+            ["ratio_to_raw"] = Math.Round(kafkaRate / raw, 3),
+            // When the partition actors had handed every reading to the sensors (the rest is scoring).
+            ["handed_over_s"] = Math.Round(handedOver.TotalSeconds, 2),
+            ["scored_s"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
+            ["cold_start_s"] = Math.Round(coldStart.Elapsed.TotalSeconds, 2),
+            ["latency_rate_per_s"] = Math.Round(kafkaRate / 2),
+            ["latency_alerts"] = measuredAlerts,
+            ["p50_ms"] = Math.Round(p50, 1),
+            ["p99_ms"] = Math.Round(p99, 1),
+            ["snapshots"] = snapshotsSaved,
+            ["commits"] = commits,
+            ["batches"] = node.KafkaMetrics.Batches,
+            ["deliver_ms"] = Math.Round(node.KafkaMetrics.DeliverTime.TotalMilliseconds),
+            ["redeliveries"] = node.KafkaMetrics.Redeliveries,
+            ["messages_consumed_after_warm_up"] = consumedAfter - consumedBefore,
+            ["lost"] = lost,
+        };
+        Console.WriteLine(JsonSerializer.Serialize(result));
+        return lost == 0 ? 0 : 1;
+    }
+
+    /// <summary>A plain Confluent group consumer reading every message of the topic: the reference rate.</summary>
+    private static double RawConsume(string bootstrap, long expected)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = "raw-" + Guid.NewGuid().ToString("N"),
+            EnableAutoCommit = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            FetchWaitMaxMs = 10,
+        }).Build();
+        consumer.Subscribe(Topic);
+        var first = consumer.Consume(TimeSpan.FromSeconds(30)) ?? throw new TimeoutException("The raw consumer got nothing.");
+        var clock = Stopwatch.StartNew();
+        var count = 1L;
+        while (count < expected)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(10)) is null)
+            {
+                throw new TimeoutException($"The raw consumer stalled after {count} of {expected} messages.");
+            }
+
+            count++;
+        }
+
+        clock.Stop();
+        _ = first;
+        consumer.Close();
+        return (count - 1) / clock.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<(double P50, double P99, int Alerts, long Readings)> MeasureLatencyAsync(
+        string bootstrap, IProducer<string, byte[]> producer, Payloads payloads, string[] keys, double rate, int seconds)
+    {
+        var sent = new ConcurrentDictionary<(string Sensor, long Offset), long>();
+        var latencies = new ConcurrentBag<double>();
+        using var stop = new CancellationTokenSource();
+        var alertsReader = Task.Factory.StartNew(() =>
+        {
+            using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+            {
+                BootstrapServers = bootstrap,
+                GroupId = "alerts-" + Guid.NewGuid().ToString("N"),
+                EnableAutoCommit = false,
+                FetchWaitMaxMs = 1,
+            }).Build();
+            var partition = new TopicPartition("alerts", 0);
+            consumer.Assign(new TopicPartitionOffset(partition, consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High));
+            var pending = new List<(string, long, long)>();
+            while (!stop.IsCancellationRequested)
+            {
+                var message = consumer.Consume(TimeSpan.FromMilliseconds(50));
+                if (message is null)
+                {
+                    continue;
+                }
+
+                var arrived = Stopwatch.GetTimestamp();
+                using var json = JsonDocument.Parse(message.Message.Value);
+                if (json.RootElement.GetProperty("type").GetString() != "open")
+                {
+                    continue;
+                }
+
+                var sensor = message.Message.Key[..message.Message.Key.IndexOf('#')];
+                var offset = ExternalOffsets.MessageOf(json.RootElement.GetProperty("offset").GetInt64());
+                pending.Add((sensor, offset, arrived));
+                pending.RemoveAll(p =>
+                {
+                    if (sent.TryRemove((p.Item1, p.Item2), out var at))
+                    {
+                        latencies.Add(Stopwatch.GetElapsedTime(at, p.Item3).TotalMilliseconds);
+                        return true;
+                    }
+
+                    return false;
+                });
+            }
+        }, TaskCreationOptions.LongRunning);
+
+        // One spike every ~200 ms on a rotating sensor, far apart per sensor so each opens an episode.
+        var total = (long)(rate * seconds);
+        var spikeEvery = Math.Max(1, (long)(rate / 5));
+        var clock = Stopwatch.StartNew();
+        var spikeSensor = 0;
+        for (var i = 0L; i < total; i++)
+        {
+            var due = TimeSpan.FromSeconds(i / rate);
+            while (clock.Elapsed < due)
+            {
+                if (due - clock.Elapsed > TimeSpan.FromMilliseconds(2))
+                {
+                    await Task.Delay(1);
+                }
+                else
+                {
+                    Thread.SpinWait(50);
+                }
+            }
+
+            var spike = i % spikeEvery == spikeEvery / 2;
+            var key = spike ? keys[(spikeSensor++ * 37) % keys.Length] : keys[i % keys.Length];
+            var producedAt = Stopwatch.GetTimestamp();
+            producer.Produce(Topic, payloads.Next(key, spike), report =>
+            {
+                if (spike && !report.Error.IsError)
+                {
+                    sent[(key, report.Offset.Value)] = producedAt;
+                }
+            });
+        }
+
+        producer.Flush();
+        await WaitAsync(() => sent.IsEmpty, TimeSpan.FromSeconds(30), "alerts of every spike", throwOnTimeout: false);
+        stop.Cancel();
+        await alertsReader;
+        var sorted = latencies.Order().ToArray();
+        if (sorted.Length == 0)
+        {
+            return (double.NaN, double.NaN, 0, total);
+        }
+
+        return (Percentile(sorted, 0.5), Percentile(sorted, 0.99), sorted.Length, total);
+    }
+
+    private static double Percentile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+
+    private static async Task WaitAsync(Func<bool> condition, TimeSpan timeout, string what, bool throwOnTimeout = true)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                if (throwOnTimeout)
+                {
+                    throw new TimeoutException("Timed out waiting for " + what);
+                }
+
+                return;
+            }
+
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>
+    /// Readings as bridged devices publish them: key = the device's MQTT topic (it selects the shared
+    /// payload format), value = the number, timestamp = the reading's time, one second apart per
+    /// sensor. A spike is far outside the band.
+    /// </summary>
+    private sealed class Payloads(string[] keys)
+    {
+        private static readonly byte[] Normal = Encoding.UTF8.GetBytes("20");
+        private static readonly byte[] Spike = Encoding.UTF8.GetBytes("500");
+        private readonly Dictionary<string, (string Topic, long Next)> _state = keys.ToDictionary(k => k, k => ("sensors/" + k, 1_700_000_000_000L));
+
+        public Message<string, byte[]> Next(string key, bool spike)
+        {
+            var (topic, ts) = _state[key];
+            _state[key] = (topic, ts + 1000);
+            // Constant between spikes, so only spikes open episodes (each spike's alert is timed).
+            return new Message<string, byte[]>
+            {
+                Key = topic,
+                Value = spike ? Spike : Normal,
+                Timestamp = new Timestamp(ts, TimestampType.CreateTime),
+            };
+        }
+    }
+}

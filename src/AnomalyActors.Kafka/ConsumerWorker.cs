@@ -1,0 +1,294 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Confluent.Kafka;
+
+namespace AnomalyActors.Kafka;
+
+/// <summary>
+/// The messages fetched for one assigned partition, waiting for its sub-source. Written by the
+/// consumer thread, read by the stage; revocation completes it and drops what is still buffered,
+/// because from then on another group member reads the partition.
+/// </summary>
+internal sealed class PartitionBuffer<TKey, TValue>(TopicPartition partition)
+{
+    // Single reader and writer: the cheapest channel; it cannot count, so the buffer counts itself.
+    private readonly Channel<ConsumeResult<TKey, TValue>> _channel =
+        Channel.CreateUnbounded<ConsumeResult<TKey, TValue>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    private volatile bool _revoked;
+    private int _count;
+
+    public TopicPartition Partition { get; } = partition;
+
+    public bool Paused { get; set; }
+
+    public bool Revoked => _revoked;
+
+    public int Count => Volatile.Read(ref _count);
+
+    public ChannelReader<ConsumeResult<TKey, TValue>> Reader => _channel.Reader;
+
+    public void Write(ConsumeResult<TKey, TValue> result)
+    {
+        if (_channel.Writer.TryWrite(result))
+        {
+            Interlocked.Increment(ref _count);
+        }
+    }
+
+    public bool TryRead(out ConsumeResult<TKey, TValue> result)
+    {
+        if (_channel.Reader.TryRead(out result!))
+        {
+            Interlocked.Decrement(ref _count);
+            return true;
+        }
+
+        return false;
+    }
+
+    public void Revoke()
+    {
+        _revoked = true;
+        _channel.Writer.TryComplete();
+    }
+
+    /// <summary>The consumer stopped: the sub-source completes after what is buffered.</summary>
+    public void Complete() => _channel.Writer.TryComplete();
+}
+
+/// <summary>
+/// Owns one Confluent consumer on a dedicated thread: Consume blocks, so it never runs on a
+/// dispatcher thread. Everything that touches the consumer (polling, commits, pause/resume and the
+/// rebalance callbacks, which librdkafka runs inside Consume) happens here; other threads enqueue
+/// commands.
+/// </summary>
+internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
+{
+    private readonly ConsumerSettings<TKey, TValue> _settings;
+    private readonly ISubscription _subscription;
+    private readonly Action<PartitionBuffer<TKey, TValue>> _assigned;
+    private readonly Action<Exception> _failed;
+    private readonly ConcurrentQueue<(IReadOnlyList<TopicPartitionOffset> Offsets, TaskCompletionSource Done)> _commands = new();
+    private readonly Dictionary<TopicPartition, PartitionBuffer<TKey, TValue>> _buffers = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Thread _thread;
+    private volatile bool _stopRequested;
+    private volatile bool _stopDelivering;
+    private bool _delivering = true;
+
+    public ConsumerWorker(
+        ConsumerSettings<TKey, TValue> settings,
+        ISubscription subscription,
+        Action<PartitionBuffer<TKey, TValue>> assigned,
+        Action<Exception> failed)
+    {
+        _settings = settings;
+        _subscription = subscription;
+        _assigned = assigned;
+        _failed = failed;
+        _thread = new Thread(Run) { IsBackground = true, Name = "kafka-consumer-" + (settings.GroupId ?? "nogroup") };
+    }
+
+    public Task Closed => _closed.Task;
+
+    public void Start() => _thread.Start();
+
+    public void RequestStop() => _stopRequested = true;
+
+    /// <summary>
+    /// Draining: buffered messages still go out, nothing new is fetched or handed over, and commits
+    /// keep working until <see cref="RequestStop"/>.
+    /// </summary>
+    public void StopDelivering() => _stopDelivering = true;
+
+    public Task CommitAsync(IReadOnlyList<TopicPartitionOffset> offsets)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_closed.Task.IsCompleted)
+        {
+            done.SetException(new InvalidOperationException("The consumer is closed; offsets were not committed."));
+            return done.Task;
+        }
+
+        _commands.Enqueue((offsets, done));
+        return done.Task;
+    }
+
+    private void Commit(IConsumer<TKey, TValue> consumer, IReadOnlyList<TopicPartitionOffset> offsets)
+    {
+        // A late commit for a partition this member no longer owns would race the new owner.
+        var owned = offsets.Where(o => _buffers.ContainsKey(o.TopicPartition)).ToList();
+        if (owned.Count > 0)
+        {
+            consumer.Commit(owned);
+        }
+    }
+
+    private void Run()
+    {
+        IConsumer<TKey, TValue>? consumer = null;
+        try
+        {
+            var builder = new ConsumerBuilder<TKey, TValue>(_settings.CreateConsumerConfig())
+                .SetPartitionsAssignedHandler((_, partitions) =>
+                {
+                    foreach (var partition in partitions)
+                    {
+                        var buffer = new PartitionBuffer<TKey, TValue>(partition);
+                        _buffers[partition] = buffer;
+                        _assigned(buffer);
+                    }
+                })
+                .SetPartitionsRevokedHandler((c, partitions) =>
+                {
+                    // Commits already requested cover only durable work: let them through while
+                    // this member still owns the partitions, then abandon the rest.
+                    RunCommands(c);
+                    foreach (var partition in partitions)
+                    {
+                        Drop(partition.TopicPartition);
+                    }
+                })
+                .SetPartitionsLostHandler((_, partitions) =>
+                {
+                    foreach (var partition in partitions)
+                    {
+                        Drop(partition.TopicPartition);
+                    }
+                })
+                .SetErrorHandler((_, _) =>
+                {
+                    // Transport errors (a broker down) are retried by librdkafka itself; only fatal
+                    // ones end the consumer, and Consume reports those as exceptions.
+                });
+            if (_settings.KeyDeserializer is not null)
+            {
+                builder.SetKeyDeserializer(_settings.KeyDeserializer);
+            }
+
+            if (_settings.ValueDeserializer is not null)
+            {
+                builder.SetValueDeserializer(_settings.ValueDeserializer);
+            }
+
+            consumer = builder.Build();
+            consumer.Subscribe(_subscription.Topics);
+            var high = _settings.PartitionBufferSize;
+            var sincePauseCheck = 0;
+            while (!_stopRequested)
+            {
+                RunCommands(consumer);
+                if (_stopDelivering && _delivering)
+                {
+                    _delivering = false;
+                    foreach (var buffer in _buffers.Values)
+                    {
+                        buffer.Complete();
+                    }
+
+                    consumer.Pause(consumer.Assignment);
+                }
+
+                if (!_delivering)
+                {
+                    // Polling still serves the group (heartbeats, rebalance callbacks) and commits.
+                    consumer.Consume(_settings.PollTimeout);
+                    continue;
+                }
+
+                ConsumeResult<TKey, TValue>? result;
+                try
+                {
+                    result = consumer.Consume(_settings.PollTimeout);
+                }
+                catch (ConsumeException e) when (!e.Error.IsFatal)
+                {
+                    continue;
+                }
+
+                if (result is { IsPartitionEOF: false, Message: not null } && _buffers.TryGetValue(result.TopicPartition, out var target))
+                {
+                    target.Write(result);
+                    if (++sincePauseCheck < 256)
+                    {
+                        continue;
+                    }
+                }
+
+                sincePauseCheck = 0;
+                foreach (var buffer in _buffers.Values)
+                {
+                    if (!buffer.Paused && buffer.Count >= high)
+                    {
+                        consumer.Pause([buffer.Partition]);
+                        buffer.Paused = true;
+                    }
+                    else if (buffer.Paused && buffer.Count <= high / 2)
+                    {
+                        consumer.Resume([buffer.Partition]);
+                        buffer.Paused = false;
+                    }
+                }
+            }
+
+            RunCommands(consumer);
+            foreach (var buffer in _buffers.Values)
+            {
+                buffer.Complete();
+            }
+
+            consumer.Close();
+        }
+        catch (Exception e)
+        {
+            foreach (var buffer in _buffers.Values)
+            {
+                buffer.Revoke();
+            }
+
+            _failed(e);
+        }
+        finally
+        {
+            consumer?.Dispose();
+            _buffers.Clear();
+            FailPendingCommands();
+            _closed.TrySetResult();
+            FailPendingCommands();
+        }
+    }
+
+    private void Drop(TopicPartition partition)
+    {
+        if (_buffers.Remove(partition, out var buffer))
+        {
+            buffer.Revoke();
+        }
+    }
+
+    private void RunCommands(IConsumer<TKey, TValue> consumer)
+    {
+        while (_commands.TryDequeue(out var command))
+        {
+            try
+            {
+                Commit(consumer, command.Offsets);
+                command.Done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                command.Done.TrySetException(e);
+            }
+        }
+    }
+
+    private void FailPendingCommands()
+    {
+        // Commits that arrive after close find no consumer: their tasks fail instead of hanging.
+        while (_commands.TryDequeue(out var command))
+        {
+            command.Done.TrySetException(new InvalidOperationException("The consumer closed before the offsets were committed."));
+        }
+    }
+}

@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.Text;
+using AnomalyActors.Ingestion.DeadLetters;
+using AnomalyActors.Kafka;
+using Confluent.Kafka;
+
+namespace AnomalyActors.Node.Kafka;
+
+/// <summary>
+/// The node's idempotent producer, shared by the result topics and the dead-letter sink (one
+/// producer per process is what librdkafka recommends: it batches across topics).
+/// </summary>
+public sealed class KafkaOutputs : IDisposable
+{
+    public KafkaOutputs(KafkaSettings settings, string clientId)
+    {
+        Settings = settings;
+        var producerSettings = ProducerSettings<string?, byte[]>.Create(Serializers.Utf8!, Serializers.ByteArray)
+            .WithBootstrapServers(settings.BootstrapServers)
+            .WithProperty("client.id", clientId)
+            .WithProperty("acks", "all")
+            .WithProperty("linger.ms", "2")
+            .WithProperty("queue.buffering.max.messages", "1000000");
+        foreach (var (key, value) in settings.ProducerProperties)
+        {
+            producerSettings = producerSettings.WithProperty(key, value);
+        }
+
+        Producer = producerSettings.CreateProducer();
+    }
+
+    public KafkaSettings Settings { get; }
+
+    public IProducer<string?, byte[]> Producer { get; }
+
+    /// <summary>
+    /// Produces without blocking; a full local queue is waited out briefly (it drains at broker speed)
+    /// rather than dropping the message.
+    /// </summary>
+    public void Produce(string topic, Message<string?, byte[]> message, Action<DeliveryReport<string?, byte[]>> delivered)
+    {
+        while (true)
+        {
+            try
+            {
+                Producer.Produce(topic, message, delivered);
+                return;
+            }
+            catch (ProduceException<string?, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                Producer.Poll(TimeSpan.FromMilliseconds(10));
+            }
+        }
+    }
+
+    public static Header Header(string key, string value) => new(key, Encoding.UTF8.GetBytes(value));
+
+    public static Header Header(string key, long value) => Header(key, value.ToString(CultureInfo.InvariantCulture));
+
+    public void Dispose()
+    {
+        Producer.Flush(TimeSpan.FromSeconds(10));
+        Producer.Dispose();
+    }
+}
+
+/// <summary>Dead letters to the site's dead-letters topic: raw payload as the value, the rest in headers.</summary>
+public sealed class KafkaDeadLetterSink(KafkaOutputs outputs, KafkaMetrics metrics) : IDeadLetterSink
+{
+    public void Write(DeadLetter deadLetter) => _ = WriteAsync(deadLetter);
+
+    /// <summary>Completes once the broker has the dead letter; retried until it does.</summary>
+    public Task WriteAsync(DeadLetter deadLetter)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var message = new Message<string?, byte[]>
+        {
+            Key = deadLetter.Topic,
+            Value = deadLetter.Payload.ToArray(),
+            Headers =
+            [
+                KafkaOutputs.Header("source", deadLetter.Source),
+                KafkaOutputs.Header("topic", deadLetter.Topic),
+                KafkaOutputs.Header("reason", deadLetter.Reason.ToString()),
+                KafkaOutputs.Header("detail", deadLetter.Detail),
+                KafkaOutputs.Header("arrival-ms", deadLetter.ArrivalMs),
+            ],
+        };
+        void Attempt() => outputs.Produce(outputs.Settings.DeadLettersTopic, message, report =>
+        {
+            if (report.Error.IsError)
+            {
+                // Only permanent errors reach here (the idempotent producer retries the rest).
+                Task.Delay(200).ContinueWith(_ => Attempt(), TaskScheduler.Default);
+                return;
+            }
+
+            metrics.DeadLetterWritten();
+            done.TrySetResult();
+        });
+        Attempt();
+        return done.Task;
+    }
+}

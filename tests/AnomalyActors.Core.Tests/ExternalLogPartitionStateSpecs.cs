@@ -1,0 +1,96 @@
+using AnomalyActors.Core.State;
+using Xunit;
+
+namespace AnomalyActors.Core.Tests;
+
+public sealed class ExternalLogPartitionStateSpecs
+{
+    private static long At(long message, int index = 0) => ExternalOffsets.Compose(message, index);
+
+    [Fact]
+    public void Should_commit_nothing_before_anything_was_delivered()
+    {
+        Assert.Equal(-1, new ExternalLogPartitionState(0).CommitPosition());
+    }
+
+    [Fact]
+    public void Should_hold_the_commit_at_the_first_message_a_sensor_has_not_snapshotted()
+    {
+        // Arrange
+        var state = new ExternalLogPartitionState(1);
+        state.Delivered("a", At(100), At(104));
+        state.Delivered("b", At(101), At(105, 2));
+        state.DeliveredThrough(106);
+
+        // Act
+        state.Checkpoint("a", At(104));
+        state.Checkpoint("b", At(103));
+
+        // Assert: a is done; b's snapshot ends at message 103, which may hold more of its readings,
+        // so 103 is read again after a crash (b skips what it has)
+        Assert.Equal(103, state.CommitPosition());
+        Assert.Equal(1, state.SensorsBehind);
+    }
+
+    [Fact]
+    public void Should_re_read_a_message_whose_later_readings_are_not_covered()
+    {
+        // Arrange: two readings of one stream in message 50; only the first is snapshotted
+        var state = new ExternalLogPartitionState(0);
+        state.Delivered("a", At(50, 0), At(50, 1));
+        state.DeliveredThrough(51);
+
+        // Act
+        state.Checkpoint("a", At(50, 0));
+
+        // Assert
+        Assert.Equal(50, state.CommitPosition());
+    }
+
+    [Fact]
+    public void Should_commit_everything_delivered_once_every_sensor_is_covered()
+    {
+        var state = new ExternalLogPartitionState(0);
+        state.Delivered("a", At(10), At(12));
+        state.DeliveredThrough(20);
+        state.Checkpoint("a", At(12));
+
+        Assert.Equal(20, state.CommitPosition());
+        Assert.Equal(0, state.SensorsBehind);
+    }
+
+    [Fact]
+    public void Should_not_pass_a_held_dead_letter_until_it_is_released()
+    {
+        // Arrange
+        var state = new ExternalLogPartitionState(0);
+        state.Hold(7);
+        state.DeliveredThrough(9);
+
+        // Act / Assert
+        Assert.Equal(7, state.CommitPosition());
+        state.Release(7);
+        Assert.Equal(9, state.CommitPosition());
+    }
+
+    [Fact]
+    public void Should_name_the_previous_offset_delivered_to_a_stream()
+    {
+        var state = new ExternalLogPartitionState(0);
+
+        Assert.Equal(-1, state.Delivered("a", At(1), At(2)));
+        Assert.Equal(At(2), state.Delivered("a", At(5), At(5)));
+        Assert.Equal(-1, state.Delivered("b", At(6), At(6)));
+    }
+
+    [Fact]
+    public void Should_ignore_checkpoints_of_streams_it_never_delivered_to()
+    {
+        var state = new ExternalLogPartitionState(0);
+        state.DeliveredThrough(3);
+
+        state.Checkpoint("stranger", At(99));
+
+        Assert.Equal(3, state.CommitPosition());
+    }
+}

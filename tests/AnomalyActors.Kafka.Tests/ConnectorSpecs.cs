@@ -1,0 +1,208 @@
+using System.Text;
+using Akka.Actor;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using AnomalyActors.Kafka.Testing;
+using Confluent.Kafka;
+using Xunit;
+
+namespace AnomalyActors.Kafka.Tests;
+
+public sealed class ConnectorSpecs : IDisposable
+{
+    private readonly MockKafkaCluster _cluster = new(brokers: 3);
+    private readonly ActorSystem _system = ActorSystem.Create("connector-specs", "akka.loglevel = WARNING");
+
+    public void Dispose()
+    {
+        _system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        _cluster.Dispose();
+    }
+
+    private ConsumerSettings<string, string> Consumer(string group) =>
+        ConsumerSettings<string, string>.Create(Deserializers.Utf8, Deserializers.Utf8)
+            .WithBootstrapServers(_cluster.BootstrapServers)
+            .WithGroupId(group)
+            .WithProperty("session.timeout.ms", "6000")
+            .WithProperty("heartbeat.interval.ms", "500");
+
+    private ProducerSettings<string, string> Producer() =>
+        ProducerSettings<string, string>.Create(Serializers.Utf8, Serializers.Utf8).WithBootstrapServers(_cluster.BootstrapServers);
+
+    private async Task ProduceAsync(string topic, int count, int from = 0)
+    {
+        await Source.From(Enumerable.Range(from, count))
+            .Select(i => new ProducerRecord<string, string>(topic, new Message<string, string> { Key = "k" + (i % 17), Value = i.ToString() }))
+            .RunWith(KafkaProducer.PlainSink(Producer()), _system.Materializer());
+    }
+
+    [Fact]
+    public async Task Should_consume_everything_produced_and_commit_in_batches()
+    {
+        _cluster.CreateTopic("numbers", 4);
+        await ProduceAsync("numbers", 2000);
+
+        var seen = new HashSet<int>();
+        var (control, done) = KafkaConsumer.CommittableSource(Consumer("g1"), Subscriptions.Topics("numbers"))
+            .Select(m =>
+            {
+                lock (seen)
+                {
+                    seen.Add(int.Parse(m.Record.Message.Value));
+                }
+
+                return (ICommittable)m.CommitableOffset;
+            })
+            .ToMaterialized(Committer.Sink(CommitterSettings.Default.WithMaxInterval(TimeSpan.FromMilliseconds(50))), Keep.Both)
+            .Run(_system.Materializer());
+        await Await(() => { lock (seen) { return seen.Count == 2000; } }, "all 2000 messages");
+        await new DrainingControl<NotUsedTask>(control, done.ContinueWith(_ => new NotUsedTask())).DrainAndShutdown();
+
+        Assert.Equal(2000, await CommittedTotalAsync("g1", "numbers", 4));
+    }
+
+    [Fact]
+    public async Task Should_resume_at_the_committed_offset_after_a_restart()
+    {
+        _cluster.CreateTopic("resume", 2);
+        await ProduceAsync("resume", 1000);
+
+        // First run commits only the first 300 messages it sees per partition.
+        var firstRun = new List<int>();
+        var (control, done) = KafkaConsumer.CommittablePartitionedSource(Consumer("g2"), Subscriptions.Topics("resume"))
+            .MergeMany(4, pair => pair.Messages.Take(300).MapMaterializedValue(_ => (IControl)null!))
+            .Select(m =>
+            {
+                lock (firstRun)
+                {
+                    firstRun.Add(int.Parse(m.Record.Message.Value));
+                }
+
+                return (ICommittable)m.CommitableOffset;
+            })
+            .ToMaterialized(Committer.Sink(CommitterSettings.Default), Keep.Both)
+            .Run(_system.Materializer());
+        await Await(() => { lock (firstRun) { return firstRun.Count == 600; } }, "600 messages in the first run");
+        await Await(async () => await CommittedTotalAsync("g2", "resume", 2) == 600, "the first run's commits");
+        await control.Shutdown();
+
+        var secondRun = new HashSet<int>();
+        var (control2, _) = KafkaConsumer.CommittableSource(Consumer("g2"), Subscriptions.Topics("resume"))
+            .Select(m =>
+            {
+                lock (secondRun)
+                {
+                    secondRun.Add(int.Parse(m.Record.Message.Value));
+                }
+
+                return m;
+            })
+            .ToMaterialized(Sink.Ignore<CommittableMessage<string, string>>(), Keep.Both)
+            .Run(_system.Materializer());
+        await Await(() => { lock (secondRun) { return secondRun.Count == 400; } }, "the 400 uncommitted messages");
+        await control2.Shutdown();
+
+        Assert.Empty(secondRun.Intersect(firstRun));
+        Assert.Equal(1000, secondRun.Count + firstRun.Count);
+    }
+
+    [Fact]
+    public async Task Should_split_partitions_when_a_second_member_joins_and_end_revoked_substreams()
+    {
+        _cluster.CreateTopic("shared", 4);
+        var firstPartitions = new List<int>();
+        var completedSubstreams = 0;
+        var (first, _) = KafkaConsumer.CommittablePartitionedSource(Consumer("g3"), Subscriptions.Topics("shared"))
+            .Select(pair =>
+            {
+                lock (firstPartitions)
+                {
+                    firstPartitions.Add(pair.Partition.Partition.Value);
+                }
+
+                pair.Messages.RunWith(Sink.Ignore<CommittableMessage<string, string>>(), _system.Materializer())
+                    .ContinueWith(_ => Interlocked.Increment(ref completedSubstreams));
+                return pair.Partition;
+            })
+            .ToMaterialized(Sink.Ignore<TopicPartition>(), Keep.Both)
+            .Run(_system.Materializer());
+        await Await(() => { lock (firstPartitions) { return firstPartitions.Count == 4; } }, "all four partitions on the first member");
+
+        var secondPartitions = new List<int>();
+        var (second, _) = KafkaConsumer.CommittablePartitionedSource(Consumer("g3"), Subscriptions.Topics("shared"))
+            .Select(pair =>
+            {
+                lock (secondPartitions)
+                {
+                    secondPartitions.Add(pair.Partition.Partition.Value);
+                }
+
+                return pair.Partition;
+            })
+            .ToMaterialized(Sink.Ignore<TopicPartition>(), Keep.Both)
+            .Run(_system.Materializer());
+        await Await(() => { lock (secondPartitions) { return secondPartitions.Count > 0; } }, "partitions for the second member", TimeSpan.FromSeconds(30));
+        // Eager rebalancing revokes everything from the first member, then splits.
+        await Await(() => Volatile.Read(ref completedSubstreams) >= 4, "revoked sub-sources of the first member to complete");
+        await second.Shutdown();
+        await first.Shutdown();
+    }
+
+    [Fact]
+    public async Task Should_serve_kcat_from_another_process_both_ways()
+    {
+        _cluster.CreateTopic("from-kcat", 1);
+        var lines = string.Join("\n", Enumerable.Range(0, 50).Select(i => $"key{i}:value{i}")) + "\n";
+        var produced = await Kcat.RunAsync(lines, TimeSpan.FromSeconds(30), "-b", _cluster.BootstrapServers, "-P", "-t", "from-kcat", "-K:");
+        Assert.True(produced.ExitCode == 0, produced.Stderr);
+
+        var received = new List<string>();
+        var (control, _) = KafkaConsumer.CommittableSource(Consumer("g4"), Subscriptions.Topics("from-kcat"))
+            .Select(m =>
+            {
+                lock (received)
+                {
+                    received.Add(m.Record.Message.Key + ":" + m.Record.Message.Value);
+                }
+
+                return m;
+            })
+            .ToMaterialized(Sink.Ignore<CommittableMessage<string, string>>(), Keep.Both)
+            .Run(_system.Materializer());
+        await Await(() => { lock (received) { return received.Count == 50; } }, "kcat's 50 messages");
+        await control.Shutdown();
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"key{i}:value{i}"), received);
+
+        _cluster.CreateTopic("to-kcat", 1);
+        await ProduceAsync("to-kcat", 20);
+        var consumed = await Kcat.RunAsync(string.Empty, TimeSpan.FromSeconds(30), "-b", _cluster.BootstrapServers, "-C", "-t", "to-kcat", "-o", "beginning", "-e", "-f", "%k=%s\\n");
+        Assert.True(consumed.ExitCode == 0, consumed.Stderr);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"k{i % 17}={i}"), consumed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    private async Task<long> CommittedTotalAsync(string group, string topic, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = _cluster.BootstrapServers, GroupId = group }).Build();
+        var committed = await Task.Run(() => consumer.Committed(Enumerable.Range(0, partitions).Select(p => new TopicPartition(topic, p)), TimeSpan.FromSeconds(10)));
+        return committed.Sum(c => Math.Max(0, c.Offset.Value));
+    }
+
+    private static Task Await(Func<bool> condition, string what, TimeSpan? timeout = null) =>
+        Await(() => Task.FromResult(condition()), what, timeout);
+
+    private static async Task Await(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("Timed out waiting for " + what);
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private sealed record NotUsedTask;
+}
