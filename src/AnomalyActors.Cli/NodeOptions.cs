@@ -39,6 +39,11 @@ internal static class NodeOptions
             hocon.AppendLine("akka.loglevel = WARNING");
         }
 
+        // The command handles Ctrl+C and SIGTERM itself and stops sources before the node. Akka's
+        // own process-exit hook fires on those signals too and would stop the node underneath the
+        // MQTT drain (its last batches then never became durable and the stop took 20 s).
+        hocon.AppendLine("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off");
+
         foreach (var line in extra)
         {
             hocon.AppendLine(line);

@@ -240,15 +240,8 @@ public sealed class MqttSubscriber : IAsyncDisposable
             return;
         }
 
-        // Draining: hold the delivery (unacknowledged) until the connection closes; the broker
-        // sends it again to the next session.
-        try
-        {
-            await Task.Delay(Timeout.Infinite, _stopping.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        // Draining: dropped here unacknowledged, so the broker sends it again to the next session;
+        // every later delivery is dropped too, so the order stays intact.
     }
 
     public async ValueTask DisposeAsync()

@@ -173,6 +173,9 @@ public sealed class CliSpecs
 
             Assert.Equal(0, cli.Process.ExitCode);
             Assert.Contains("Stopped.", cli.Output);
+            // The MQTT stage drained: its last batches became durable before the node stopped.
+            Assert.DoesNotContain("did not finish", cli.Output);
+            Assert.DoesNotContain("did not stop", cli.Output);
             Assert.True(File.Exists(Path.Combine(directory, "data", "anomaly-actors.db")), "SQLite database in ./data");
             Assert.Contains("\"type\":\"open\"", File.ReadAllText(Path.Combine(directory, "data", "alerts.jsonl")));
         }
