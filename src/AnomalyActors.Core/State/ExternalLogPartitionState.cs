@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace AnomalyActors.Core.State;
 
 /// <summary>
@@ -36,8 +34,7 @@ public static class ExternalOffsets
 /// </summary>
 public sealed class ExternalLogPartitionState(int partitionId)
 {
-    private readonly Dictionary<string, SensorProgress> _behind = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _lastOffset = new(StringComparer.Ordinal);
+    private readonly DeliveryTracker _deliveries = new();
     private readonly SortedSet<long> _heldMessages = [];
 
     public int PartitionId { get; } = partitionId;
@@ -46,7 +43,7 @@ public sealed class ExternalLogPartitionState(int partitionId)
     public long NextMessage { get; private set; } = -1;
 
     /// <summary>Streams with readings delivered that no snapshot of theirs covers yet.</summary>
-    public int SensorsBehind => _behind.Count;
+    public int SensorsBehind => _deliveries.StreamsBehind;
 
     public int HeldMessages => _heldMessages.Count;
 
@@ -54,21 +51,8 @@ public sealed class ExternalLogPartitionState(int partitionId)
     /// Records a slice handed to a stream; returns the offset of that stream's previous reading
     /// delivered by this consumer (-1 when none: the stream's snapshot covers whatever came before).
     /// </summary>
-    public long Delivered(string sensorId, long firstOffset, long lastOffset)
-    {
-        ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(_lastOffset, sensorId, out var seen);
-        var previous = seen ? last : -1;
-        last = lastOffset;
-
-        ref var progress = ref CollectionsMarshal.GetValueRefOrAddDefault(_behind, sensorId, out var exists);
-        if (!exists)
-        {
-            progress.NeededFrom = firstOffset;
-        }
-
-        progress.LastDelivered = lastOffset;
-        return previous;
-    }
+    public long Delivered(string sensorId, long firstOffset, long lastOffset) =>
+        _deliveries.Delivered(sensorId, firstOffset, lastOffset);
 
     /// <summary>Every message before <paramref name="nextMessage"/> has been handed out.</summary>
     public void DeliveredThrough(long nextMessage) => NextMessage = Math.Max(NextMessage, nextMessage);
@@ -79,23 +63,7 @@ public sealed class ExternalLogPartitionState(int partitionId)
     public void Release(long messageOffset) => _heldMessages.Remove(messageOffset);
 
     /// <summary>A stream's snapshot covers its readings up to <paramref name="offset"/>.</summary>
-    public void Checkpoint(string sensorId, long offset)
-    {
-        ref var progress = ref CollectionsMarshal.GetValueRefOrNullRef(_behind, sensorId);
-        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref progress))
-        {
-            return;
-        }
-
-        if (offset >= progress.LastDelivered)
-        {
-            _behind.Remove(sensorId);
-        }
-        else if (offset >= progress.NeededFrom)
-        {
-            progress.NeededFrom = offset + 1;
-        }
-    }
+    public void Checkpoint(string sensorId, long offset) => _deliveries.Checkpoint(sensorId, offset);
 
     /// <summary>
     /// The position the group may commit (the offset of the first message that must be read again
@@ -109,9 +77,10 @@ public sealed class ExternalLogPartitionState(int partitionId)
         }
 
         var position = NextMessage;
-        foreach (var progress in _behind.Values)
+        var oldest = _deliveries.OldestNeeded(long.MaxValue);
+        if (oldest != long.MaxValue)
         {
-            position = Math.Min(position, ExternalOffsets.MessageOf(progress.NeededFrom));
+            position = Math.Min(position, ExternalOffsets.MessageOf(oldest));
         }
 
         if (_heldMessages.Count > 0)
@@ -120,11 +89,5 @@ public sealed class ExternalLogPartitionState(int partitionId)
         }
 
         return position;
-    }
-
-    private struct SensorProgress
-    {
-        public long NeededFrom;
-        public long LastDelivered;
     }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Protocol;
@@ -13,11 +12,8 @@ namespace AnomalyActors.Core.State;
 public sealed class IntakePartitionState
 {
     private readonly Dictionary<string, long> _sources = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, SensorProgress> _behind = new(StringComparer.Ordinal);
+    private readonly DeliveryTracker _deliveries = new();
     private readonly Queue<RetainedChunk> _retained = new();
-
-    // Last offset delivered per stream since this partition started, to let sensors detect gaps.
-    private readonly Dictionary<string, long> _lastOffset = new(StringComparer.Ordinal);
 
     public IntakePartitionState(int partitionId)
     {
@@ -31,7 +27,7 @@ public sealed class IntakePartitionState
     public long OldestRetainedOffset => _retained.Count == 0 ? NextOffset : _retained.Peek().FirstOffset;
 
     /// <summary>Sensors with readings in the retained log that no snapshot of theirs covers yet.</summary>
-    public int SensorsBehind => _behind.Count;
+    public int SensorsBehind => _deliveries.StreamsBehind;
 
     /// <summary>Null when the source already stored this batch (a resend after a crash).</summary>
     public ChunkStored? Process(AppendChunk command)
@@ -80,17 +76,8 @@ public sealed class IntakePartitionState
         var previous = new long[chunk.Keys.Length];
         for (var g = 0; g < chunk.Keys.Length; g++)
         {
-            ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(_lastOffset, chunk.Keys[g], out var seen);
-            previous[g] = seen ? last : -1;
-            last = stored.FirstOffset + chunk.GroupStarts[g + 1] - 1;
-
-            ref var progress = ref CollectionsMarshal.GetValueRefOrAddDefault(_behind, chunk.Keys[g], out var exists);
-            if (!exists)
-            {
-                progress.NeededFrom = stored.FirstOffset + chunk.GroupStarts[g];
-            }
-
-            progress.LastDelivered = stored.FirstOffset + chunk.GroupStarts[g + 1] - 1;
+            previous[g] = _deliveries.Delivered(
+                chunk.Keys[g], stored.FirstOffset + chunk.GroupStarts[g], stored.FirstOffset + chunk.GroupStarts[g + 1] - 1);
         }
 
         return previous;
@@ -114,23 +101,7 @@ public sealed class IntakePartitionState
     }
 
     /// <summary>A sensor's snapshot covers its readings up to <paramref name="offset"/>.</summary>
-    public void Checkpoint(string sensorId, long offset)
-    {
-        ref var progress = ref CollectionsMarshal.GetValueRefOrNullRef(_behind, sensorId);
-        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref progress))
-        {
-            return;
-        }
-
-        if (offset >= progress.LastDelivered)
-        {
-            _behind.Remove(sensorId);
-        }
-        else if (offset >= progress.NeededFrom)
-        {
-            progress.NeededFrom = offset + 1;
-        }
-    }
+    public void Checkpoint(string sensorId, long offset) => _deliveries.Checkpoint(sensorId, offset);
 
     /// <summary>
     /// The journal sequence number up to which chunks may be deleted: every sensor has snapshotted
@@ -139,11 +110,7 @@ public sealed class IntakePartitionState
     /// </summary>
     public long DeletableThrough()
     {
-        var neededFrom = NextOffset;
-        foreach (var progress in _behind.Values)
-        {
-            neededFrom = Math.Min(neededFrom, progress.NeededFrom);
-        }
+        var neededFrom = _deliveries.OldestNeeded(NextOffset);
 
         long through = 0;
         var index = 0;
@@ -166,12 +133,6 @@ public sealed class IntakePartitionState
         {
             _retained.Dequeue();
         }
-    }
-
-    private struct SensorProgress
-    {
-        public long NeededFrom;
-        public long LastDelivered;
     }
 
     private readonly record struct RetainedChunk(long SequenceNr, long FirstOffset, long NextOffset);
