@@ -40,8 +40,19 @@ public static class PersistenceConfig
             return null;
         }
 
-        var pragma = $"PRAGMA synchronous={settings.SqliteSynchronous};";
-        var options = new DataOptions()
+        return new DataOptionsSetup(SqliteDataOptions(settings));
+    }
+
+    /// <summary>How the journal and snapshot store open their SQLite connections.</summary>
+    public static DataOptions SqliteDataOptions(PersistenceSettings settings)
+    {
+        // busy_timeout makes SQLite itself wait for the write lock (polling it every few ms).
+        // Without it a locked database comes back to Microsoft.Data.Sqlite, whose retry sleeps
+        // about 150 ms per attempt: with sensors' snapshot writes and episode events competing
+        // for the one writer, that put 150-650 ms on an episode's persist and so on its alert
+        // (Kafka benchmark, benchmarks/README.md).
+        var pragma = $"PRAGMA synchronous={settings.SqliteSynchronous}; PRAGMA busy_timeout={BusyTimeoutMs};";
+        return new DataOptions()
             .UseConnectionString(ProviderName.SQLiteMS, SqliteConnectionString(settings.SqliteFile))
             .UseAfterConnectionOpened(
                 connection => Execute(connection, pragma),
@@ -50,8 +61,10 @@ public static class PersistenceConfig
                     Execute(connection, pragma);
                     return Task.CompletedTask;
                 });
-        return new DataOptionsSetup(options);
     }
+
+    /// <summary>How long a writer waits for SQLite's write lock before the command fails (as the connection's Default Timeout).</summary>
+    public const int BusyTimeoutMs = 60_000;
 
     private static void Execute(DbConnection connection, string sql)
     {
