@@ -27,7 +27,9 @@ public sealed record BrokerSettings(
     int TlsPort,
     string? TlsCertificate,
     string? TlsCertificatePassword,
-    int MaxPendingMessagesPerClient);
+    int MaxPendingMessagesPerClient,
+    int SubscriberBacklogLimit = 0,
+    TimeSpan PublisherMaxHold = default);
 
 /// <summary>The node's subscriber (<c>anomaly-actors.mqtt.subscriber</c>).</summary>
 public sealed record SubscriberSettings(
@@ -113,7 +115,9 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
             reader.Port("broker.tls.port"),
             string.IsNullOrWhiteSpace(certificate) ? null : System.IO.Path.GetFullPath(certificate),
             c.GetString("broker.tls.certificate-password", string.Empty) is { Length: > 0 } p ? p : null,
-            reader.PositiveInt("broker.max-pending-messages-per-client"));
+            reader.PositiveInt("broker.max-pending-messages-per-client"),
+            reader.NonNegativeInt("broker.subscriber-backlog-limit"),
+            reader.PositiveDuration("broker.publisher-max-hold"));
 
         var qos = c.GetInt("subscriber.qos", 1);
         if (qos is < 0 or > 2)
@@ -164,6 +168,14 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
             return value is >= 0 and <= 65535
                 ? value
                 : throw new ConfigurationException($"Configuration key '{Path}.{key}' must be a port number 0-65535 ({source}).");
+        }
+
+        public int NonNegativeInt(string key)
+        {
+            var value = c.GetInt(key, -1);
+            return value >= 0
+                ? value
+                : throw new ConfigurationException($"Configuration key '{Path}.{key}' must be zero or a positive integer ({source}).");
         }
 
         public int PositiveInt(string key)
