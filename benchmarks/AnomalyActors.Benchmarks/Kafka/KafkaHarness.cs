@@ -44,10 +44,13 @@ public static class KafkaHarness
         var snapshotInterval = options.GetInt("snapshot-interval-seconds") ?? 30;
         var maxBatch = options.GetInt("max-batch") ?? 2000;
         var batchDelayMs = options.GetInt("batch-delay-ms") ?? 5;
-        return RunAsync(readings, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs).GetAwaiter().GetResult();
+        var result = RunAsync(readings, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs).GetAwaiter().GetResult();
+        // Printed once the mock cluster is gone, so no client's closing log line follows it.
+        Console.WriteLine(JsonSerializer.Serialize(result));
+        return (long)result["lost"] == 0 ? 0 : 1;
     }
 
-    private static async Task<int> RunAsync(int readings, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs)
+    private static async Task<Dictionary<string, object>> RunAsync(int readings, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs)
     {
         using var cluster = new MockKafkaCluster(brokers: 3);
         cluster.CreateTopic(Topic, partitions);
@@ -221,8 +224,7 @@ public static class KafkaHarness
             ["messages_consumed_after_warm_up"] = consumedAfter - consumedBefore,
             ["lost"] = lost,
         };
-        Console.WriteLine(JsonSerializer.Serialize(result));
-        return lost == 0 ? 0 : 1;
+        return result;
     }
 
     /// <summary>A plain Confluent group consumer reading every message of the topic: the reference rate.</summary>
