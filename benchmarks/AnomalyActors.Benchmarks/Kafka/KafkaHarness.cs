@@ -13,11 +13,14 @@ using Confluent.Kafka;
 namespace AnomalyActors.Benchmarks.Kafka;
 
 /// <summary>
-/// <c>kafka [--readings N] [--sensors N] [--partitions N] [--latency-seconds S] [--enriched]</c>:
-/// starts a librdkafka mock cluster, produces the readings, measures a raw Confluent consume loop
-/// over the topic, then the node's end-to-end rate (topic -> SensorActors with a durable SQLite
-/// store, commits following snapshots, alerts produced) on the same topic, then produce-to-alert
-/// latency at half that rate. Last line: one JSON object.
+/// <c>kafka [--readings N] [--sensors N] [--partitions N] [--latency-seconds S] [--latency-rate R]
+/// [--spikes-per-second N] [--enriched] [--snapshot-every N] [--snapshot-interval-seconds S]
+/// [--max-batch N] [--batch-delay-ms MS]</c>: starts a librdkafka mock cluster, produces the readings,
+/// measures a raw Confluent consume loop over the topic, then the node's end-to-end rate (topic ->
+/// SensorActors with a durable SQLite store, commits following snapshots, alerts produced) on the
+/// same topic, both timed from their first message; then produce-to-consume latency of a plain
+/// consumer and produce-to-alert latency of the node, both at half the node's rate. Last line: one
+/// JSON object.
 /// </summary>
 public static class KafkaHarness
 {
@@ -261,8 +264,7 @@ public static class KafkaHarness
     private static async Task<(double P50, double P99, int Alerts, long Readings)> MeasureLatencyAsync(
         string bootstrap, IProducer<string, byte[]> producer, Payloads payloads, string[] keys, double rate, int seconds, int spikesPerSecond)
     {
-        var sent = new ConcurrentDictionary<(string Sensor, long Offset), long>();
-        var latencies = new ConcurrentBag<double>();
+        var matcher = new LatencyMatcher<(string Sensor, long Offset)>();
         using var stop = new CancellationTokenSource();
         var alertsReader = Task.Factory.StartNew(() =>
         {
@@ -275,7 +277,6 @@ public static class KafkaHarness
             }).Build();
             var partition = new TopicPartition("alerts", 0);
             consumer.Assign(new TopicPartitionOffset(partition, consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High));
-            var pending = new List<(string, long, long)>();
             while (!stop.IsCancellationRequested)
             {
                 var message = consumer.Consume(TimeSpan.FromMilliseconds(50));
@@ -293,17 +294,7 @@ public static class KafkaHarness
 
                 var sensor = message.Message.Key[..message.Message.Key.IndexOf('#')];
                 var offset = ExternalOffsets.MessageOf(json.RootElement.GetProperty("offset").GetInt64());
-                pending.Add((sensor, offset, arrived));
-                pending.RemoveAll(p =>
-                {
-                    if (sent.TryRemove((p.Item1, p.Item2), out var at))
-                    {
-                        latencies.Add(Stopwatch.GetElapsedTime(at, p.Item3).TotalMilliseconds);
-                        return true;
-                    }
-
-                    return false;
-                });
+                matcher.Arrived((sensor, offset), arrived);
             }
         }, TaskCreationOptions.LongRunning);
 
@@ -322,22 +313,17 @@ public static class KafkaHarness
             {
                 if (spike && !report.Error.IsError)
                 {
-                    sent[(key, report.Offset.Value)] = producedAt;
+                    matcher.Sent((key, report.Offset.Value), producedAt);
                 }
             });
         }
 
         producer.Flush();
-        await WaitAsync(() => sent.IsEmpty, TimeSpan.FromSeconds(30), "alerts of every spike", throwOnTimeout: false);
+        await WaitAsync(() => matcher.AllArrived, TimeSpan.FromSeconds(30), "alerts of every spike", throwOnTimeout: false);
         stop.Cancel();
         await alertsReader;
-        var sorted = latencies.Order().ToArray();
-        if (sorted.Length == 0)
-        {
-            return (double.NaN, double.NaN, 0, total);
-        }
-
-        return (Percentile(sorted, 0.5), Percentile(sorted, 0.99), sorted.Length, total);
+        var (p50, p99, count) = matcher.Percentiles();
+        return (p50, p99, count, total);
     }
 
     /// <summary>
@@ -356,8 +342,7 @@ public static class KafkaHarness
 
     private static (double P50, double P99) RawLatency(string bootstrap, IProducer<string, byte[]> producer, string[] keys, double rate, int seconds, int spikesPerSecond)
     {
-        var sent = new ConcurrentDictionary<(int Partition, long Offset), long>();
-        var latencies = new ConcurrentBag<double>();
+        var matcher = new LatencyMatcher<(int Partition, long Offset)>();
         using var stop = new CancellationTokenSource();
         var reader = Task.Factory.StartNew(() =>
         {
@@ -374,26 +359,13 @@ public static class KafkaHarness
                 .Select(tp => new TopicPartitionOffset(tp, consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High))
                 .ToList();
             consumer.Assign(partitions);
-            var pending = new List<(int, long, long)>();
             while (!stop.IsCancellationRequested)
             {
                 var message = consumer.Consume(TimeSpan.FromMilliseconds(50));
-                if (message is null || message.Message.Value.Length != Spike.Length)
+                if (message is not null && message.Message.Value.Length == Spike.Length)
                 {
-                    continue;
+                    matcher.Arrived((message.Partition.Value, message.Offset.Value), Stopwatch.GetTimestamp());
                 }
-
-                pending.Add((message.Partition.Value, message.Offset.Value, Stopwatch.GetTimestamp()));
-                pending.RemoveAll(p =>
-                {
-                    if (sent.TryRemove((p.Item1, p.Item2), out var at))
-                    {
-                        latencies.Add(Stopwatch.GetElapsedTime(at, p.Item3).TotalMilliseconds);
-                        return true;
-                    }
-
-                    return false;
-                });
             }
         }, TaskCreationOptions.LongRunning);
 
@@ -410,22 +382,87 @@ public static class KafkaHarness
             {
                 if (spike && !report.Error.IsError)
                 {
-                    sent[(report.Partition.Value, report.Offset.Value)] = producedAt;
+                    matcher.Sent((report.Partition.Value, report.Offset.Value), producedAt);
                 }
             });
         }
 
         producer.Flush();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!sent.IsEmpty && DateTime.UtcNow < deadline)
+        while (!matcher.AllArrived && DateTime.UtcNow < deadline)
         {
             Thread.Sleep(10);
         }
 
         stop.Cancel();
         reader.Wait();
-        var sorted = latencies.Order().ToArray();
-        return sorted.Length == 0 ? (double.NaN, double.NaN) : (Percentile(sorted, 0.5), Percentile(sorted, 0.99));
+        var (p50, p99, _) = matcher.Percentiles();
+        return (p50, p99);
+    }
+
+    /// <summary>
+    /// Pairs a timed message's produce timestamp (known once its delivery report names its offset)
+    /// with its arrival at a consumer, in whichever order the two threads see them.
+    /// </summary>
+    private sealed class LatencyMatcher<TKey> where TKey : notnull
+    {
+        // Timed messages are few (tens per second): one lock keeps the pairing simple and exact.
+        private readonly Lock _lock = new();
+        private readonly Dictionary<TKey, long> _sent = [];
+        private readonly Dictionary<TKey, long> _arrived = [];
+        private readonly List<double> _latencies = [];
+
+        public bool AllArrived
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _sent.Count == 0;
+                }
+            }
+        }
+
+        public void Sent(TKey key, long producedAt)
+        {
+            lock (_lock)
+            {
+                if (_arrived.Remove(key, out var arrivedAt))
+                {
+                    _latencies.Add(Stopwatch.GetElapsedTime(producedAt, arrivedAt).TotalMilliseconds);
+                }
+                else
+                {
+                    _sent[key] = producedAt;
+                }
+            }
+        }
+
+        public void Arrived(TKey key, long arrivedAt)
+        {
+            lock (_lock)
+            {
+                if (_sent.Remove(key, out var producedAt))
+                {
+                    _latencies.Add(Stopwatch.GetElapsedTime(producedAt, arrivedAt).TotalMilliseconds);
+                }
+                else
+                {
+                    _arrived[key] = arrivedAt;
+                }
+            }
+        }
+
+        public (double P50, double P99, int Count) Percentiles()
+        {
+            double[] sorted;
+            lock (_lock)
+            {
+                sorted = _latencies.Order().ToArray();
+            }
+
+            return sorted.Length == 0 ? (double.NaN, double.NaN, 0) : (Percentile(sorted, 0.5), Percentile(sorted, 0.99), sorted.Length);
+        }
     }
 
     private static double Percentile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
