@@ -83,7 +83,7 @@ internal static class MqttHarness
         var workload = Workload.Create(o.Devices, o.Readings, seed: 42);
 
         var dataDirectory = Path.Combine(Path.GetTempPath(), "anomaly-actors-bench", Guid.NewGuid().ToString("N"));
-        await using var brokerHandle = await BrokerHandle.StartAsync(o.Broker, dataDirectory);
+        await using var brokerHandle = await BrokerHandle.StartAsync(o.Broker, dataDirectory, o.Hocon);
         Console.WriteLine($"broker: {o.Broker} on {brokerHandle.Host}:{brokerHandle.Port}");
         try
         {
@@ -93,7 +93,7 @@ internal static class MqttHarness
 
             var node = await RunNodeAsync(o, brokerHandle, workload, dataDirectory);
             Console.WriteLine($"node over MQTT:    {node.Received:N0} of {o.Readings:N0} scored in {node.Elapsed.TotalSeconds:0.000} s = {node.PerSecond,10:N0} readings/s " +
-                              $"(publisher done after {node.PublishElapsed.TotalSeconds:0.000} s, {node.Lost:N0} lost; process CPU {node.CpuMicrosPerMessage:0.0} us/message; {node.Detail})");
+                              $"(publisher done after {node.PublishElapsed.TotalSeconds:0.000} s, {node.Lost:N0} lost; process CPU {node.CpuMicrosPerMessage:0.0} us/message; {node.Detail}; {brokerHandle.HeldPublishes:N0} publishes held by the broker)");
 
             var ratio = raw.PerSecond > 0 ? node.PerSecond / raw.PerSecond : 0;
             var loadAfter = LoadAverage();
@@ -112,6 +112,7 @@ internal static class MqttHarness
                 ["persistence"] = o.Persistence,
                 ["in_flight"] = o.InFlight,
                 ["hocon"] = string.IsNullOrWhiteSpace(o.Hocon) ? null : o.Hocon,
+                ["held_publishes"] = brokerHandle.HeldPublishes,
                 ["mqtt_seconds"] = Math.Round(node.Elapsed.TotalSeconds, 3),
                 ["raw_seconds"] = Math.Round(raw.Elapsed.TotalSeconds, 3),
                 ["mqtt_cpu_us_per_reading"] = Math.Round(node.CpuMicrosPerMessage, 1),
@@ -531,7 +532,11 @@ internal static class MqttHarness
         public string Host { get; }
         public int Port { get; }
 
-        public static async Task<BrokerHandle> StartAsync(string kind, string dataDirectory)
+        /// <summary>Publishes the embedded broker held back for the node's backlog (0 for mosquitto).</summary>
+        public long HeldPublishes => _embedded?.HeldPublishes ?? 0;
+
+        /// <summary>The embedded broker gets the same --hocon overrides as the node (its settings are the node's).</summary>
+        public static async Task<BrokerHandle> StartAsync(string kind, string dataDirectory, string hocon)
         {
             if (kind == "mosquitto")
             {
@@ -541,6 +546,11 @@ internal static class MqttHarness
 
             var port = FreePort.Next();
             var overrides = ConfigurationFactory.ParseString($"anomaly-actors.mqtt.broker.port = {port.ToString(CultureInfo.InvariantCulture)}");
+            if (!string.IsNullOrWhiteSpace(hocon))
+            {
+                overrides = overrides.WithFallback(ConfigurationFactory.ParseString(hocon));
+            }
+
             var (config, source) = NodeConfig.Load(overrides);
             var settings = MqttSettings.FromConfig(config, dataDirectory, source);
             var broker = await EmbeddedBroker.StartAsync(settings.Broker, message => Console.Error.WriteLine(message));
