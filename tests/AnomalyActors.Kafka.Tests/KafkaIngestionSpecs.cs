@@ -109,7 +109,7 @@ public sealed class KafkaIngestionSpecs : IDisposable
         await restarted.StopAsync();
 
         var (expected, expectedAlerts) = await UninterruptedAsync(site, "kill-reference");
-        AssertSame(expected, actual);
+        NodeFixture.AssertSameOutcomes(expected, actual);
         AssertAlerts(site, expectedAlerts);
         // The restart re-reads from the committed offset: what the dead node never read and what its
         // sensors had not snapshotted yet, never the whole topic again.
@@ -151,7 +151,7 @@ public sealed class KafkaIngestionSpecs : IDisposable
         await first.StopAsync();
 
         var (expected, expectedAlerts) = await UninterruptedAsync(site, "join-reference");
-        AssertSame(expected, actual);
+        NodeFixture.AssertSameOutcomes(expected, actual);
         AssertAlerts(site, expectedAlerts);
     }
 
@@ -258,22 +258,6 @@ public sealed class KafkaIngestionSpecs : IDisposable
         await node.StopAsync();
         var alerts = site.ReadAll(referenceAlerts.Alerts, 1).Select(a => a.Message.Key + " " + Encoding.UTF8.GetString(a.Message.Value)).ToArray();
         return (outcomes, alerts);
-    }
-
-    private static void AssertSame(SensorOutcome[] expected, SensorOutcome[] actual)
-    {
-        Assert.True(expected.Sum(o => o.Episodes.Length) > 0, "The input must produce episodes, or the comparison proves little.");
-        Assert.Equal(expected.Length, actual.Length);
-        for (var i = 0; i < expected.Length; i++)
-        {
-            Assert.Equal(expected[i].Key, actual[i].Key);
-            Assert.Equal(expected[i].Offset, actual[i].Offset);
-            Assert.Equal(expected[i].ReadingsScored, actual[i].ReadingsScored);
-            Assert.Equal(expected[i].DetectorState, actual[i].DetectorState);
-            Assert.Equal(expected[i].EpisodesOpened, actual[i].EpisodesOpened);
-            Assert.Equal(expected[i].EpisodeOpen, actual[i].EpisodeOpen);
-            Assert.Equal(expected[i].Episodes, actual[i].Episodes);
-        }
     }
 
     /// <summary>Every expected alert is on the alerts topic; repeats are identical to the first copy.</summary>

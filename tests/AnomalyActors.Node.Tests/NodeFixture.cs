@@ -9,6 +9,7 @@ using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Queries;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.TestNode;
+using Xunit;
 
 namespace AnomalyActors.Node.Tests;
 
@@ -102,6 +103,23 @@ public static class NodeFixture
         }
 
         return outcomes.ToArray();
+    }
+
+    /// <summary>Every sensor ended in exactly the same state as in the reference run.</summary>
+    public static void AssertSameOutcomes(SensorOutcome[] expected, SensorOutcome[] actual)
+    {
+        Assert.True(expected.Sum(o => o.Episodes.Length) > 0, "The input must produce episodes, or the comparison proves little.");
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i].Key, actual[i].Key);
+            Assert.Equal(expected[i].Offset, actual[i].Offset);
+            Assert.Equal(expected[i].ReadingsScored, actual[i].ReadingsScored);
+            Assert.Equal(expected[i].DetectorState, actual[i].DetectorState);
+            Assert.Equal(expected[i].EpisodesOpened, actual[i].EpisodesOpened);
+            Assert.Equal(expected[i].EpisodeOpen, actual[i].EpisodeOpen);
+            Assert.Equal(expected[i].Episodes, actual[i].Episodes);
+        }
     }
 
     public static string[] AlertLines(string dataDirectory)
