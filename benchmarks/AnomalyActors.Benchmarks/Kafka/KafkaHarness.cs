@@ -268,15 +268,7 @@ public static class KafkaHarness
         using var stop = new CancellationTokenSource();
         var alertsReader = Task.Factory.StartNew(() =>
         {
-            using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
-            {
-                BootstrapServers = bootstrap,
-                GroupId = "alerts-" + Guid.NewGuid().ToString("N"),
-                EnableAutoCommit = false,
-                FetchWaitMaxMs = 1,
-            }).Build();
-            var partition = new TopicPartition("alerts", 0);
-            consumer.Assign(new TopicPartitionOffset(partition, consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High));
+            using var consumer = ReaderAtEnd(bootstrap, producer, "alerts", fetchWaitMaxMs: 1);
             while (!stop.IsCancellationRequested)
             {
                 var message = consumer.Consume(TimeSpan.FromMilliseconds(50));
@@ -346,19 +338,8 @@ public static class KafkaHarness
         using var stop = new CancellationTokenSource();
         var reader = Task.Factory.StartNew(() =>
         {
-            using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
-            {
-                BootstrapServers = bootstrap,
-                GroupId = "raw-latency-" + Guid.NewGuid().ToString("N"),
-                EnableAutoCommit = false,
-                FetchWaitMaxMs = 10,
-            }).Build();
-            using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
-            var partitions = admin.GetMetadata(RawLatencyTopic, TimeSpan.FromSeconds(10)).Topics[0].Partitions
-                .Select(p => new TopicPartition(RawLatencyTopic, p.PartitionId))
-                .Select(tp => new TopicPartitionOffset(tp, consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High))
-                .ToList();
-            consumer.Assign(partitions);
+            // The same fetch wait as the node's consumer of the readings topic.
+            using var consumer = ReaderAtEnd(bootstrap, producer, RawLatencyTopic, fetchWaitMaxMs: 10);
             while (!stop.IsCancellationRequested)
             {
                 var message = consumer.Consume(TimeSpan.FromMilliseconds(50));
@@ -398,6 +379,24 @@ public static class KafkaHarness
         reader.Wait();
         var (p50, p99, _) = matcher.Percentiles();
         return (p50, p99);
+    }
+
+    /// <summary>A consumer of every partition of the topic from its current end: it sees only what is produced next.</summary>
+    private static IConsumer<string, byte[]> ReaderAtEnd(string bootstrap, IProducer<string, byte[]> producer, string topic, int fetchWaitMaxMs)
+    {
+        var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = topic + "-reader-" + Guid.NewGuid().ToString("N"),
+            EnableAutoCommit = false,
+            FetchWaitMaxMs = fetchWaitMaxMs,
+        }).Build();
+        using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
+        consumer.Assign(admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics[0].Partitions
+            .Select(p => new TopicPartition(topic, p.PartitionId))
+            .Select(partition => new TopicPartitionOffset(partition, consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High))
+            .ToList());
+        return consumer;
     }
 
     /// <summary>
