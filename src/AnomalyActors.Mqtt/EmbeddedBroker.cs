@@ -40,7 +40,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     public long DeniedPublishes => Interlocked.Read(ref _deniedPublishes);
     public long DeniedSubscriptions => Interlocked.Read(ref _deniedSubscriptions);
 
-    /// <summary>Publishes held back because a subscriber's queue was over the backlog limit.</summary>
+    /// <summary>Publishes held back because a subscriber had more than the backlog limit outstanding.</summary>
     public long HeldPublishes => Interlocked.Read(ref _heldPublishes);
 
     public static async Task<EmbeddedBroker> StartAsync(BrokerSettings settings, Action<string>? log = null)
@@ -155,7 +155,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
     /// <summary>
     /// Holds a publisher while a service subscriber (the node's ingestion) has more than the backlog
-    /// limit queued: the interceptor runs on the publisher's connection, so waiting here stops
+    /// limit outstanding (queued or sent, not acknowledged): the interceptor runs on the publisher's connection, so waiting here stops
     /// reading from that publisher (TCP backpressure; at QoS 1 its PUBACK waits too) instead of
     /// letting the subscriber's queue grow. MQTTnet keeps a subscriber's unacknowledged QoS 1
     /// messages in a list it shifts on every PUBACK, so a long queue costs time per acknowledgement

@@ -25,7 +25,7 @@ public sealed class SubscriberBacklogGate
 
     public int Limit { get; }
 
-    /// <summary>Whether publishers should wait for <see cref="Released"/>.</summary>
+    /// <summary>Whether publishers should wait for <see cref="Release"/>.</summary>
     public bool Holding => _holding;
 
     /// <summary>Completes when holding ends (already complete while not holding).</summary>

@@ -73,8 +73,8 @@ public static class PersistenceConfig
         command.ExecuteNonQuery();
     }
 
-    // Default Timeout doubles as the busy timeout: concurrent writers wait instead of failing.
-    private static string SqliteConnectionString(string file) => $"Data Source={file};Pooling=True;Default Timeout=60";
+    // Default Timeout (seconds) bounds Microsoft.Data.Sqlite's own retry with the same limit as busy_timeout.
+    private static string SqliteConnectionString(string file) => $"Data Source={file};Pooling=True;Default Timeout={BusyTimeoutMs / 1000}";
 
     private static Config Sql(string connectionString, string providerName)
     {
