@@ -43,6 +43,9 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     /// <summary>Publishes held back because a subscriber had more than the backlog limit outstanding.</summary>
     public long HeldPublishes => Interlocked.Read(ref _heldPublishes);
 
+    /// <summary>QoS 1 messages the most loaded service subscriber has outstanding (0 without the backlog gate).</summary>
+    public long SubscriberBacklog => _backlog?.LargestOutstanding ?? 0;
+
     public static async Task<EmbeddedBroker> StartAsync(BrokerSettings settings, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(settings);

@@ -27,4 +27,19 @@ public static class MqttClientOptionsExtensions
             }
         });
     }
+
+    /// <summary>
+    /// Sets the socket's kernel send and receive buffers (MQTTnet's default is 8 KiB, far below a
+    /// loopback segment, which makes the sending side wait on TCP's persist timer).
+    /// </summary>
+    public static MqttClientOptions WithSocketBuffers(this MqttClientOptions options, int bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        if (options.ChannelOptions is MqttClientTcpOptions tcp)
+        {
+            tcp.BufferSize = bytes;
+        }
+
+        return options;
+    }
 }

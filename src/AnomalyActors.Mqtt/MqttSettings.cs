@@ -46,6 +46,7 @@ public sealed record SubscriberSettings(
     TimeSpan SessionExpiry,
     ushort ReceiveMaximum,
     int Buffer,
+    int SocketBufferBytes,
     TimeSpan ReconnectBackoff,
     TimeSpan DrainTimeout);
 
@@ -140,6 +141,7 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
             reader.PositiveDuration("subscriber.session-expiry"),
             (ushort)Math.Min(receiveMaximum, ushort.MaxValue),
             reader.PositiveInt("subscriber.buffer"),
+            reader.PositiveInt("subscriber.socket-buffer-bytes"),
             reader.PositiveDuration("subscriber.reconnect-backoff"),
             reader.PositiveDuration("subscriber.drain-timeout"));
 

@@ -168,7 +168,7 @@ public sealed class MqttSubscriber : IAsyncDisposable
 
         // Bumped before connecting: deliveries of the new connection may arrive before ConnectAsync returns.
         Interlocked.Increment(ref _connection);
-        var result = await _client.ConnectAsync(options.Build(), _stopping.Token).ConfigureAwait(false);
+        var result = await _client.ConnectAsync(options.Build().WithSocketBuffers(_settings.SocketBufferBytes), _stopping.Token).ConfigureAwait(false);
         if (result.ResultCode != MqttClientConnectResultCode.Success)
         {
             throw new InvalidOperationException($"broker refused the connection: {result.ResultCode} {result.ReasonString}");

@@ -31,6 +31,9 @@ public sealed class SubscriberBacklogGate
     /// <summary>Completes when holding ends (already complete while not holding).</summary>
     public Task Release => _released.Task;
 
+    /// <summary>The most any watched subscriber has outstanding right now (0 when none is watched).</summary>
+    public long LargestOutstanding => _outstanding.Values.Select(c => Volatile.Read(ref c.Value)).DefaultIfEmpty(0).Max();
+
     public long OutstandingOf(string clientId) => _outstanding.TryGetValue(clientId, out var count) ? Volatile.Read(ref count.Value) : 0;
 
     /// <summary>A subscriber to watch; a session it resumes keeps its count (its unacknowledged messages come back).</summary>

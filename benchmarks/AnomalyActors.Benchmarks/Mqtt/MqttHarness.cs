@@ -7,6 +7,7 @@ using AnomalyActors.Benchmarks.Nab;
 using AnomalyActors.Host;
 using AnomalyActors.Mqtt;
 using AnomalyActors.Mqtt.Simulation;
+using AnomalyActors.Node;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.Testing;
 using MQTTnet;
@@ -16,7 +17,7 @@ namespace AnomalyActors.Benchmarks.Mqtt;
 
 /// <summary>
 /// <c>mqtt --broker embedded|mosquitto --qos 0|1 [--readings N] [--devices N] [--persistence sqlite|none]
-/// [--in-flight N] [--stall-timeout SECONDS] [--max-warm-up SECONDS] [--hocon TEXT]</c>. Measures, in one
+/// [--in-flight N] [--stall-timeout SECONDS] [--max-warm-up SECONDS] [--hocon TEXT] [--timeline]</c>. Measures, in one
 /// run and on one broker, the same seeded item-4 messages sent by the same pipelined publisher to (1) a
 /// raw MQTTnet subscriber that only counts and (2) a node (AnomalyHost: MQTT subscriber stage, durable
 /// intake, SensorActors) until every reading was scored. Exits with 1 when a QoS 1 run lost anything.
@@ -44,6 +45,8 @@ internal static class MqttHarness
         var warmUpSeconds = args.GetInt("max-warm-up") ?? 60;
         // Extra node configuration for experiments, e.g. --hocon "anomaly-actors.intake.partitions = 2".
         var hocon = args.Get("hocon") ?? string.Empty;
+        // Progress of the node part every 100 ms on stderr, to see where a slow run waits.
+        var timeline = args.Get("timeline") is not null;
         if (broker is not ("embedded" or "mosquitto"))
         {
             Console.Error.WriteLine($"--broker must be embedded or mosquitto, not '{broker}'.");
@@ -68,12 +71,12 @@ internal static class MqttHarness
             return 2;
         }
 
-        var options = new Options(broker, (MqttQualityOfServiceLevel)qosNumber, readings, devices, persistence, inFlight, TimeSpan.FromSeconds(stallSeconds), TimeSpan.FromSeconds(warmUpSeconds), hocon);
+        var options = new Options(broker, (MqttQualityOfServiceLevel)qosNumber, readings, devices, persistence, inFlight, TimeSpan.FromSeconds(stallSeconds), TimeSpan.FromSeconds(warmUpSeconds), hocon, timeline);
         return RunAsync(options).GetAwaiter().GetResult();
     }
 
     private sealed record Options(
-        string Broker, MqttQualityOfServiceLevel Qos, int Readings, int Devices, string Persistence, int InFlight, TimeSpan StallTimeout, TimeSpan MaxWarmUp, string Hocon);
+        string Broker, MqttQualityOfServiceLevel Qos, int Readings, int Devices, string Persistence, int InFlight, TimeSpan StallTimeout, TimeSpan MaxWarmUp, string Hocon, bool Timeline);
 
     private static async Task<int> RunAsync(Options o)
     {
@@ -157,7 +160,9 @@ internal static class MqttHarness
         var counter = new ReceiveCounter();
         using var subscriber = new MqttClientFactory().CreateMqttClient();
         subscriber.ApplicationMessageReceivedAsync += counter.OnReceivedAsync;
-        var connect = await subscriber.ConnectAsync(ClientOptions(broker, "bench-raw-" + ShortId(), cleanStart: true));
+        // The node's subscriber socket settings, so the two parts differ only in what happens after a message arrives.
+        var socketBuffer = NodeMqttSettings(Path.GetTempPath(), o.Hocon).Subscriber.SocketBufferBytes;
+        var connect = await subscriber.ConnectAsync(ClientOptions(broker, "bench-raw-" + ShortId(), cleanStart: true).WithSocketBuffers(socketBuffer));
         if (connect.ResultCode != MqttClientConnectResultCode.Success)
         {
             throw new InvalidOperationException($"raw subscriber refused: {connect.ResultCode} {connect.ReasonString}");
@@ -230,9 +235,13 @@ internal static class MqttHarness
             var ackedBefore = ingestion.Counters.Acknowledged;
             var cpuBefore = CpuTime();
             var start = Stopwatch.GetTimestamp();
+            using var timelineStop = new CancellationTokenSource();
+            var timeline = o.Timeline ? PrintTimelineAsync(start, publisher, ingestion, metrics, broker, timelineStop.Token) : Task.CompletedTask;
             await publisher.PublishAllAsync(workload.Messages);
             var publishElapsed = Stopwatch.GetElapsedTime(start);
             var done = await WaitAsync(() => metrics.ReadingsScored, target, o.StallTimeout);
+            await timelineStop.CancelAsync();
+            await timeline;
             var cpu = CpuTime() - cpuBefore;
             var scored = done.Value - baseline;
             var elapsed = Stopwatch.GetElapsedTime(start, done.LastProgressTimestamp);
@@ -247,6 +256,34 @@ internal static class MqttHarness
         finally
         {
             await host.StopAsync();
+        }
+    }
+
+    /// <summary>
+    /// One line per 100 ms: publishes completed, messages the subscriber took from the broker,
+    /// readings durable, messages acknowledged, readings scored, the embedded broker's largest
+    /// subscriber backlog and the process's CPU time, each since the start of the timed part.
+    /// </summary>
+    private static async Task PrintTimelineAsync(long start, Publisher publisher, MqttIngestion ingestion, NodeMetrics metrics, BrokerHandle broker, CancellationToken stop)
+    {
+        var published = publisher.Completed;
+        var received = ingestion.Subscriber.Received;
+        var durable = ingestion.Counters.Readings;
+        var acknowledged = ingestion.Counters.Acknowledged;
+        var scored = metrics.ReadingsScored;
+        var cpu = CpuTime();
+        Console.Error.WriteLine("timeline: ms published received durable acknowledged scored broker_backlog cpu_ms");
+        while (!stop.IsCancellationRequested)
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"timeline: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:0} {publisher.Completed - published} {ingestion.Subscriber.Received - received} {ingestion.Counters.Readings - durable} {ingestion.Counters.Acknowledged - acknowledged} {metrics.ReadingsScored - scored} {broker.SubscriberBacklog} {(CpuTime() - cpu).TotalMilliseconds:0}"));
+            try
+            {
+                await Task.Delay(100, stop);
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
     }
 
@@ -309,6 +346,19 @@ internal static class MqttHarness
         }
 
         return new WaitResult(value, lastProgress);
+    }
+
+    /// <summary>The node's MQTT settings: <paramref name="overrides"/> over --hocon over hocon/anomaly-actors.conf.</summary>
+    private static MqttSettings NodeMqttSettings(string dataDirectory, string hocon, string overrides = "")
+    {
+        var config = ConfigurationFactory.ParseString(overrides);
+        if (!string.IsNullOrWhiteSpace(hocon))
+        {
+            config = config.WithFallback(ConfigurationFactory.ParseString(hocon));
+        }
+
+        var (root, source) = NodeConfig.Load(config);
+        return MqttSettings.FromConfig(root, dataDirectory, source);
     }
 
     private static MqttClientOptions ClientOptions(BrokerHandle broker, string clientId, bool cleanStart) =>
@@ -374,6 +424,7 @@ internal static class MqttHarness
         private readonly int _maxInFlight;
         private readonly SemaphoreSlim _slots;
         private long _failed;
+        private long _completed;
 
         private Publisher(IMqttClient client, MqttQualityOfServiceLevel qos, int maxInFlight)
         {
@@ -395,6 +446,9 @@ internal static class MqttHarness
 
             return new Publisher(client, qos, maxInFlight);
         }
+
+        /// <summary>Publishes finished (QoS 1: acknowledged by the broker) so far.</summary>
+        public long Completed => Interlocked.Read(ref _completed);
 
         /// <summary>Publishes every message and returns once each publish completed (QoS 1: PUBACK received).</summary>
         public async Task PublishAllAsync(OutgoingMessage[] messages)
@@ -438,6 +492,7 @@ internal static class MqttHarness
             }
             finally
             {
+                Interlocked.Increment(ref _completed);
                 _slots.Release();
             }
         }
@@ -534,6 +589,8 @@ internal static class MqttHarness
 
         /// <summary>Publishes the embedded broker held back for the node's backlog (0 for mosquitto).</summary>
         public long HeldPublishes => _embedded?.HeldPublishes ?? 0;
+        /// <summary>The embedded broker's largest subscriber backlog (0 for mosquitto).</summary>
+        public long SubscriberBacklog => _embedded?.SubscriberBacklog ?? 0;
 
         /// <summary>The embedded broker gets the same --hocon overrides as the node (its settings are the node's).</summary>
         public static async Task<BrokerHandle> StartAsync(string kind, string dataDirectory, string hocon)
@@ -545,14 +602,7 @@ internal static class MqttHarness
             }
 
             var port = FreePort.Next();
-            var overrides = ConfigurationFactory.ParseString($"anomaly-actors.mqtt.broker.port = {port.ToString(CultureInfo.InvariantCulture)}");
-            if (!string.IsNullOrWhiteSpace(hocon))
-            {
-                overrides = overrides.WithFallback(ConfigurationFactory.ParseString(hocon));
-            }
-
-            var (config, source) = NodeConfig.Load(overrides);
-            var settings = MqttSettings.FromConfig(config, dataDirectory, source);
+            var settings = NodeMqttSettings(dataDirectory, hocon, $"anomaly-actors.mqtt.broker.port = {port.ToString(CultureInfo.InvariantCulture)}");
             var broker = await EmbeddedBroker.StartAsync(settings.Broker, message => Console.Error.WriteLine(message));
             return new BrokerHandle(settings.Broker.Host, port, broker, null);
         }
