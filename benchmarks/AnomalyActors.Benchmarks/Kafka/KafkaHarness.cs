@@ -15,7 +15,7 @@ namespace AnomalyActors.Benchmarks.Kafka;
 /// <summary>
 /// <c>kafka [--readings N] [--sensors N] [--partitions N] [--latency-seconds S] [--latency-rate R]
 /// [--spikes-per-second N] [--enriched] [--snapshot-every N] [--snapshot-interval-seconds S]
-/// [--max-batch N] [--batch-delay-ms MS]</c>: starts a librdkafka mock cluster, produces the readings,
+/// [--max-batch N] [--batch-delay-ms MS] [--hocon TEXT]</c>: starts a librdkafka mock cluster, produces the readings,
 /// measures a raw Confluent consume loop over the topic, then the node's end-to-end rate (topic ->
 /// SensorActors with a durable SQLite store, commits following snapshots, alerts produced) on the
 /// same topic, both timed from their first message; then produce-to-consume latency of a plain
@@ -47,13 +47,15 @@ public static class KafkaHarness
         var snapshotInterval = options.GetInt("snapshot-interval-seconds") ?? 30;
         var maxBatch = options.GetInt("max-batch") ?? 2000;
         var batchDelayMs = options.GetInt("batch-delay-ms") ?? 5;
-        var result = RunAsync(readings, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs).GetAwaiter().GetResult();
+        // Extra node configuration for experiments, e.g. --hocon 'anomaly-actors.kafka.producer-properties { "linger.ms" = "0" }'.
+        var hocon = options.Get("hocon") ?? string.Empty;
+        var result = RunAsync(readings, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs, hocon).GetAwaiter().GetResult();
         // Printed once the mock cluster is gone, so no client's closing log line follows it.
         Console.WriteLine(JsonSerializer.Serialize(result));
         return (long)result["lost"] == 0 ? 0 : 1;
     }
 
-    private static async Task<Dictionary<string, object>> RunAsync(int readings, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs)
+    private static async Task<Dictionary<string, object>> RunAsync(int readings, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs, string hocon)
     {
         using var cluster = new MockKafkaCluster(brokers: 3);
         cluster.CreateTopic(Topic, partitions);
@@ -111,6 +113,11 @@ public static class KafkaHarness
             }
             akka.loglevel = WARNING
             """);
+        if (!string.IsNullOrWhiteSpace(hocon))
+        {
+            config = ConfigurationFactory.ParseString(hocon).WithFallback(config);
+        }
+
         var coldStart = Stopwatch.StartNew();
         var node = await AnomalyNode.StartAsync(config);
         var warmUp = (long)WarmUpPerSensor * sensors;
@@ -181,7 +188,7 @@ public static class KafkaHarness
         var (rawP50, rawP99) = RawLatency(cluster.BootstrapServers, producer, keys, latencyRate, latencySeconds, spikesPerSecond);
         // Latency at half the measured rate: spikes on sensors whose episodes have closed, timed
         // from the produce call to the alert's arrival on the alerts topic.
-        var (p50, p99, measuredAlerts, latencyReadings) = await MeasureLatencyAsync(cluster.BootstrapServers, producer, payloads, keys, latencyRate, latencySeconds, spikesPerSecond);
+        var (p50, p99, measuredAlerts, latencyReadings, alertLeg) = await MeasureLatencyAsync(cluster.BootstrapServers, producer, payloads, keys, latencyRate, latencySeconds, spikesPerSecond);
         produced += latencyReadings;
 
         await WaitAsync(() => node.Metrics.ReadingsScored >= produced, TimeSpan.FromSeconds(60), "every reading scored", throwOnTimeout: false);
@@ -202,6 +209,7 @@ public static class KafkaHarness
             ["snapshot_interval_s"] = snapshotInterval,
             ["max_batch"] = maxBatch,
             ["batch_delay_ms"] = batchDelayMs,
+            ["hocon"] = hocon,
             ["produce_per_s"] = Math.Round(readings / produceClock.Elapsed.TotalSeconds),
             ["raw_consume_per_s"] = Math.Round(raw),
             ["kafka_readings_per_s"] = Math.Round(kafkaRate),
@@ -219,6 +227,9 @@ public static class KafkaHarness
             // Produce-to-consume of a plain consumer at the same rate: the mock broker's and the clients' share.
             ["raw_p50_ms"] = Math.Round(rawP50, 1),
             ["raw_p99_ms"] = Math.Round(rawP99, 1),
+            // The last hop alone: node producing the alert -> alerts reader (Kafka CreateTime, whole ms).
+            ["alert_leg_p50_ms"] = alertLeg.P50,
+            ["alert_leg_p99_ms"] = alertLeg.P99,
             ["snapshots"] = snapshotsSaved,
             ["commits"] = commits,
             ["batches"] = node.KafkaMetrics.Batches,
@@ -261,10 +272,14 @@ public static class KafkaHarness
         return (count - 1) / clock.Elapsed.TotalSeconds;
     }
 
-    private static async Task<(double P50, double P99, int Alerts, long Readings)> MeasureLatencyAsync(
+    /// <param name="AlertLeg">Of the same alerts: from the node producing the alert (its Kafka CreateTime) to the reader, in whole ms.</param>
+    private sealed record LatencyResult(double P50, double P99, int Alerts, long Readings, (double P50, double P99) AlertLeg);
+
+    private static async Task<LatencyResult> MeasureLatencyAsync(
         string bootstrap, IProducer<string, byte[]> producer, Payloads payloads, string[] keys, double rate, int seconds, int spikesPerSecond)
     {
         var matcher = new LatencyMatcher<(string Sensor, long Offset)>();
+        var alertLegs = new ConcurrentQueue<double>();
         using var stop = new CancellationTokenSource();
         var alertsReader = Task.Factory.StartNew(() =>
         {
@@ -284,6 +299,7 @@ public static class KafkaHarness
                     continue;
                 }
 
+                alertLegs.Enqueue(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - message.Message.Timestamp.UnixTimestampMs);
                 var sensor = message.Message.Key[..message.Message.Key.IndexOf('#')];
                 var offset = ExternalOffsets.MessageOf(json.RootElement.GetProperty("offset").GetInt64());
                 matcher.Arrived((sensor, offset), arrived);
@@ -315,7 +331,9 @@ public static class KafkaHarness
         stop.Cancel();
         await alertsReader;
         var (p50, p99, count) = matcher.Percentiles();
-        return (p50, p99, count, total);
+        var legs = alertLegs.Order().ToArray();
+        var alertLeg = legs.Length == 0 ? (double.NaN, double.NaN) : (Percentile(legs, 0.5), Percentile(legs, 0.99));
+        return new LatencyResult(p50, p99, count, total, alertLeg);
     }
 
     /// <summary>
