@@ -165,7 +165,8 @@ internal sealed class PartitionSourceStage<TKey, TValue>(PartitionBuffer<TKey, T
 
             if (buffer.TryRead(out var result))
             {
-                Push(_stage._out, new CommittableMessage<TKey, TValue>(result, new CommittableOffset(_stage.PartitionCommitter, result.TopicPartition, result.Offset.Value)));
+                // The buffer's TopicPartition: ConsumeResult.TopicPartition allocates a new one per call.
+                Push(_stage._out, new CommittableMessage<TKey, TValue>(result, new CommittableOffset(_stage.PartitionCommitter, buffer.Partition, result.Offset.Value)));
                 return;
             }
 

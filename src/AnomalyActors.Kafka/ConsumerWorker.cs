@@ -76,6 +76,7 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
     private volatile bool _stopRequested;
     private volatile bool _stopDelivering;
     private bool _delivering = true;
+    private PartitionBuffer<TKey, TValue>? _last;
 
     public ConsumerWorker(
         ConsumerSettings<TKey, TValue> settings,
@@ -139,6 +140,8 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
                         _buffers[partition] = buffer;
                         _assigned(buffer);
                     }
+
+                    _last = null;
                 })
                 .SetPartitionsRevokedHandler((c, partitions) =>
                 {
@@ -207,7 +210,7 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
                     continue;
                 }
 
-                if (result is { IsPartitionEOF: false, Message: not null } && _buffers.TryGetValue(result.TopicPartition, out var target))
+                if (result is { IsPartitionEOF: false, Message: not null } && BufferFor(result) is { } target)
                 {
                     target.Write(result);
                     if (++sincePauseCheck < 256)
@@ -259,12 +262,31 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
         }
     }
 
+    /// <summary>
+    /// The buffer of the message's partition. Messages come in runs per partition (one fetch response
+    /// at a time), so the last buffer is tried first: <see cref="ConsumeResult{TKey,TValue}.TopicPartition"/>
+    /// allocates, and hashing it hashes the topic name, once per message otherwise.
+    /// </summary>
+    private PartitionBuffer<TKey, TValue>? BufferFor(ConsumeResult<TKey, TValue> result)
+    {
+        if (_last is { } last && !last.Revoked && last.Partition.Partition.Value == result.Partition.Value
+            && string.Equals(last.Partition.Topic, result.Topic, StringComparison.Ordinal))
+        {
+            return last;
+        }
+
+        _last = _buffers.TryGetValue(result.TopicPartition, out var found) ? found : null;
+        return _last;
+    }
+
     private void Drop(TopicPartition partition)
     {
         if (_buffers.Remove(partition, out var buffer))
         {
             buffer.Revoke();
         }
+
+        _last = null;
     }
 
     private void RunCommands(IConsumer<TKey, TValue> consumer)
