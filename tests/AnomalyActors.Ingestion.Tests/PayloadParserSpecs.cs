@@ -69,6 +69,22 @@ public sealed class PayloadParserSpecs
         Assert.Equal([new Reading("dc1/boiler-7/temperature", Arrival, 71.5)], readings);
     }
 
+    [Theory]
+    [InlineData(200, 0)]
+    [InlineData(0, 200)]
+    [InlineData(100, 100)]
+    public void Should_read_a_plain_number_padded_past_the_short_payload_path(int leading, int trailing)
+    {
+        // Short ASCII payloads are parsed on the stack, longer or non-ASCII ones through a decoded
+        // string; both must agree.
+        var payload = new string(' ', leading) + "-3.25e2" + new string('\n', trailing);
+
+        var (outcome, readings) = Parse("sensors/dc1/boiler-7/temperature", payload);
+
+        Assert.True(outcome.Ok, outcome.Detail);
+        Assert.Equal(-325.0, readings.Single().Value);
+    }
+
     [Fact]
     public void Should_accept_numbers_sent_as_text_in_json()
     {

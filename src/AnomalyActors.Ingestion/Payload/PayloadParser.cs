@@ -243,13 +243,24 @@ public sealed class PayloadParser
 
     private ParseOutcome ParseNumber(TopicPlan plan, ReadOnlySpan<byte> payload, long arrivalMs, List<Reading> output)
     {
-        if (!TryDecode(payload, out var text))
+        var values = Values(1);
+        ParseOutcome? failure;
+        if (payload.Length <= MaxStackNumberBytes && Ascii.IsValid(payload))
+        {
+            // The usual bare number: widened on the stack instead of decoded into a string per message.
+            Span<char> chars = stackalloc char[payload.Length];
+            Ascii.ToUtf16(payload, chars, out var written);
+            failure = TextNumber(chars[..written].Trim(), "payload", out values[0]);
+        }
+        else if (!TryDecode(payload, out var text))
         {
             return ParseOutcome.Fail(DeadLetterReason.InvalidText, "payload is not valid UTF-8 text");
         }
+        else
+        {
+            failure = TextNumber(text.AsSpan().Trim(), "payload", out values[0]);
+        }
 
-        var values = Values(1);
-        var failure = TextNumber(text.AsSpan().Trim(), "payload", out values[0]);
         return failure ?? Emit(plan, plan.Site!, plan.Device!, arrivalMs, values, output);
     }
 
@@ -374,6 +385,8 @@ public sealed class PayloadParser
         timestampMs = (long)ms;
         return null;
     }
+
+    private const int MaxStackNumberBytes = 128;
 
     private static bool TryDecode(ReadOnlySpan<byte> payload, out string text)
     {
