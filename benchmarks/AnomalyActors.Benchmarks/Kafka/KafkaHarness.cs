@@ -33,10 +33,17 @@ public static class KafkaHarness
     public static int Run(string[] args)
     {
         var options = new HarnessArgs(args);
-        var readings = options.GetInt("readings") ?? 200_000;
+        // A million keeps each timed part above a second at this machine's rates (200,000 took 0.2-0.8 s).
+        var readings = options.GetInt("readings") ?? 1_000_000;
         var sensors = options.GetInt("sensors") ?? 1_000;
+        // Readings in the measured pattern (spikes included) the node scores before anything is timed,
+        // so the timed part runs code the JIT has finished with, as a node that has been up a while does.
+        var warmUpReadings = options.GetInt("warm-up-readings") ?? 300_000;
+        // Rejoins before the timed one: the code that materializes each partition's stream runs once
+        // per assignment, so it takes a few to be compiled for good (tiered JIT).
+        var warmUpRounds = Math.Max(1, options.GetInt("warm-up-rounds") ?? 3);
         // The mock keeps about 5 MB per partition: enough partitions keep the whole run readable.
-        var partitions = options.GetInt("partitions") ?? Math.Max(4, (readings + WarmUpPerSensor * sensors) / 25_000 + 1);
+        var partitions = options.GetInt("partitions") ?? Math.Max(4, (readings + warmUpReadings + WarmUpPerSensor * sensors) / 25_000 + 1);
         var latencySeconds = options.GetInt("latency-seconds") ?? 10;
         // Spikes (timed alerts) per second in the latency phase: 20 for 10 s gives 200 samples.
         var spikesPerSecond = options.GetInt("spikes-per-second") ?? 20;
@@ -49,13 +56,13 @@ public static class KafkaHarness
         var batchDelayMs = options.GetInt("batch-delay-ms") ?? 5;
         // Extra node configuration for experiments, e.g. --hocon 'anomaly-actors.kafka.producer-properties { "linger.ms" = "0" }'.
         var hocon = options.Get("hocon") ?? string.Empty;
-        var result = RunAsync(readings, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs, hocon).GetAwaiter().GetResult();
+        var result = RunAsync(readings, warmUpReadings, warmUpRounds, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs, hocon).GetAwaiter().GetResult();
         // Printed once the mock cluster is gone, so no client's closing log line follows it.
         Console.WriteLine(JsonSerializer.Serialize(result));
         return (long)result["lost"] == 0 ? 0 : 1;
     }
 
-    private static async Task<Dictionary<string, object>> RunAsync(int readings, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs, string hocon)
+    private static async Task<Dictionary<string, object>> RunAsync(int readings, int warmUpReadings, int warmUpRounds, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs, string hocon)
     {
         using var cluster = new MockKafkaCluster(brokers: 3);
         cluster.CreateTopic(Topic, partitions);
@@ -73,18 +80,31 @@ public static class KafkaHarness
             QueueBufferingMaxMessages = 2_000_000,
         }).Build();
 
+        // The readings both consumers race over are written in large batches: the mock cluster finds
+        // a fetch position by walking the partition's message sets one by one, so thousands of tiny
+        // sets (1 ms linger at full speed) made the broker, on the same two cores, the main cost of
+        // whichever consumer fetched more often (perf: rd_kafka_mock_msgset_find at 22% of the
+        // node phase). A real broker indexes its log. The latency phases use the 1 ms producer above.
+        using var bulkProducer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            EnableIdempotence = true,
+            LingerMs = 50,
+            BatchNumMessages = 10_000,
+            QueueBufferingMaxMessages = 2_000_000,
+        }).Build();
         // Warm-up: every sensor created and past its alarm warm-up before anything is timed.
         var produced = 0L;
         for (var r = 0; r < WarmUpPerSensor; r++)
         {
             foreach (var key in keys)
             {
-                producer.Produce(Topic, payloads.Next(key, spike: false));
+                bulkProducer.Produce(Topic, payloads.Next(key, spike: false));
                 produced++;
             }
         }
 
-        producer.Flush();
+        bulkProducer.Flush();
         var dataDirectory = Path.Combine(Path.GetTempPath(), "anomaly-actors-bench-kafka", Guid.NewGuid().ToString("N"));
         var config = ConfigurationFactory.ParseString($$"""
             anomaly-actors {
@@ -123,11 +143,30 @@ public static class KafkaHarness
         var warmUp = (long)WarmUpPerSensor * sensors;
         await WaitAsync(() => node.Metrics.ReadingsScored >= warmUp, TimeSpan.FromMinutes(5), "warm-up scored");
         coldStart.Stop();
+        // The second warm-up goes through the timed part's steps (stop, readings waiting in the topic,
+        // rejoin, catch up), so rejoining and materializing the partitions' streams is not compiled
+        // for the first time while the clock runs.
+        for (var round = 0; round < warmUpRounds; round++)
+        {
+            await node.Kafka!.StopAsync();
+            var perRound = warmUpReadings / warmUpRounds;
+            for (var i = 0; i < perRound; i++)
+            {
+                bulkProducer.Produce(Topic, payloads.Next(keys[i % sensors], spike: i % 997 == 0));
+            }
+
+            bulkProducer.Flush();
+            produced += perRound;
+            node.Kafka.Resume();
+            await WaitAsync(() => node.Metrics.ReadingsScored >= produced, TimeSpan.FromMinutes(5), "warm-up round scored");
+        }
+
         // Let every sensor snapshot the warm-up and the group commit past it, so the timed part
         // reads only the measured readings (uncommitted warm-up would be read again and skipped).
-        await WaitAsync(() => node.Metrics.SnapshotsSaved >= sensors, TimeSpan.FromSeconds(snapshotInterval * 3 + 30), "warm-up snapshots");
-        var commitsAfterSnapshots = node.KafkaMetrics.CommitsDone;
-        await WaitAsync(() => node.KafkaMetrics.CommitsDone >= commitsAfterSnapshots + partitions, TimeSpan.FromSeconds(30), "warm-up commits", throwOnTimeout: false);
+        await WaitForGroupToCommitEverythingAsync(cluster.BootstrapServers, partitions, TimeSpan.FromSeconds(snapshotInterval * 2 + 30));
+        var jitSettle = Stopwatch.StartNew();
+        await WaitForJitToSettleAsync();
+        jitSettle.Stop();
         var consumedBefore = node.KafkaMetrics.MessagesConsumed;
         await node.Kafka!.StopAsync();
 
@@ -136,14 +175,14 @@ public static class KafkaHarness
         for (var i = 0; i < readings; i++)
         {
             var key = keys[i % sensors];
-            producer.Produce(Topic, payloads.Next(key, spike: i % 997 == 0));
+            bulkProducer.Produce(Topic, payloads.Next(key, spike: i % 997 == 0));
         }
 
-        producer.Flush();
+        bulkProducer.Flush();
         produceClock.Stop();
         produced += readings;
 
-        var raw = RawConsume(cluster.BootstrapServers, produced);
+        var (raw, rawCpuPerMessage) = RawConsume(cluster.BootstrapServers, produced);
 
         var scoredBefore = node.Metrics.ReadingsScored;
         var deliveredBefore = node.KafkaMetrics.ReadingsDelivered;
@@ -166,6 +205,12 @@ public static class KafkaHarness
 
             return (Stopwatch.StartNew(), node.KafkaMetrics.ReadingsDelivered - deliveredBefore);
         }, TaskCreationOptions.LongRunning);
+        var nodeCpuBefore = ProcessCpu();
+        var consumedAtStart = node.KafkaMetrics.MessagesConsumed;
+        var jitMethodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
+        var jitTimeBefore = System.Runtime.JitInfo.GetCompilationTime();
+        // Phase marks on stderr let a profiler attach to one timed part (perf record -p PID).
+        Console.Error.WriteLine($"phase node {DateTime.UtcNow:HH:mm:ss.fff}");
         var groupJoin = joinClock.Elapsed;
         var handedOver = TimeSpan.Zero;
         await WaitAsync(() =>
@@ -179,6 +224,10 @@ public static class KafkaHarness
         }, TimeSpan.FromMinutes(10), "all readings scored");
         await WaitAsync(() => node.KafkaMetrics.AlertsProduced >= node.Metrics.EpisodesOpened + node.Metrics.EpisodesClosed, TimeSpan.FromMinutes(1), "alerts produced");
         clock.Stop();
+        var nodeCpu = ProcessCpu() - nodeCpuBefore;
+        var consumedInTimedPart = node.KafkaMetrics.MessagesConsumed - consumedAtStart;
+        var nodeJitMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethodsBefore;
+        var nodeJitTime = System.Runtime.JitInfo.GetCompilationTime() - jitTimeBefore;
         // As the raw loop leaves out its first message, this leaves out the batch that started the clock.
         var kafkaRate = (readings - firstBatch) / clock.Elapsed.TotalSeconds;
 
@@ -197,6 +246,7 @@ public static class KafkaHarness
         var snapshotsSaved = node.Metrics.SnapshotsSaved;
         var commits = node.KafkaMetrics.Commits;
         await node.StopAsync();
+        DeleteQuietly(dataDirectory);
 
         var result = new Dictionary<string, object>
         {
@@ -214,12 +264,25 @@ public static class KafkaHarness
             ["raw_consume_per_s"] = Math.Round(raw),
             ["kafka_readings_per_s"] = Math.Round(kafkaRate),
             ["ratio_to_raw"] = Math.Round(kafkaRate / raw, 3),
+            // Whole-process CPU (the in-process mock cluster included) per message in each timed part:
+            // which side is short of CPU and which of time.
+            ["raw_cpu_us_per_msg"] = Math.Round(rawCpuPerMessage, 2),
+            ["node_cpu_us_per_reading"] = Math.Round(nodeCpu.TotalMicroseconds / (readings - firstBatch), 2),
             // When the partition actors had handed every reading to the sensors (the rest is scoring).
             // Rejoining the group before the first reading arrived (not in the timed part).
             ["group_join_s"] = Math.Round(groupJoin.TotalSeconds, 2),
             ["handed_over_s"] = Math.Round(handedOver.TotalSeconds, 2),
             ["scored_s"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
             ["cold_start_s"] = Math.Round(coldStart.Elapsed.TotalSeconds, 2),
+            ["warm_up_readings"] = warmUpReadings,
+            ["warm_up_rounds"] = warmUpRounds,
+            ["jit_settle_s"] = Math.Round(jitSettle.Elapsed.TotalSeconds, 2),
+            // Methods the JIT compiled while the node part was timed, and its time on them: near zero
+            // when the warm-up did its job.
+            ["node_phase_jit_methods"] = nodeJitMethods,
+            ["node_phase_jit_ms"] = Math.Round(nodeJitTime.TotalMilliseconds),
+            // Messages the node read while timed: more than the readings when uncommitted warm-up was read again.
+            ["node_phase_messages"] = consumedInTimedPart,
             ["latency_rate_per_s"] = Math.Round(latencyRate),
             ["latency_alerts"] = measuredAlerts,
             ["p50_ms"] = Math.Round(p50, 1),
@@ -241,20 +304,91 @@ public static class KafkaHarness
         return result;
     }
 
-    /// <summary>A plain Confluent group consumer reading every message of the topic: the reference rate.</summary>
-    private static double RawConsume(string bootstrap, long expected)
+    /// <summary>
+    /// Waits until the node's group has committed every partition of the readings topic to its end:
+    /// sensors snapshot on their own timers, and the partition actors commit what is durable.
+    /// </summary>
+    private static async Task WaitForGroupToCommitEverythingAsync(string bootstrap, int partitions, TimeSpan timeout)
     {
-        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        using var probe = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench" }).Build();
+        var topicPartitions = Enumerable.Range(0, partitions).Select(p => new TopicPartition(Topic, p)).ToList();
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            var committed = probe.Committed(topicPartitions, TimeSpan.FromSeconds(10));
+            var behind = committed.Count(c => c.Offset.Value < probe.QueryWatermarkOffsets(c.TopicPartition, TimeSpan.FromSeconds(10)).High.Value);
+            if (behind == 0)
+            {
+                return;
+            }
+
+            if (deadline.Elapsed > timeout)
+            {
+                throw new TimeoutException($"The group had not committed the warm-up on {behind} of {partitions} partitions.");
+            }
+
+            await Task.Delay(250);
+        }
+    }
+
+    /// <summary>Waits until the JIT has compiled nothing new for a second (tier-up of the warm-up's hot code), at most 30 s.</summary>
+    private static async Task WaitForJitToSettleAsync()
+    {
+        var deadline = Stopwatch.StartNew();
+        var last = System.Runtime.JitInfo.GetCompiledMethodCount();
+        var quiet = Stopwatch.StartNew();
+        while (quiet.Elapsed < TimeSpan.FromSeconds(1) && deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(100);
+            var now = System.Runtime.JitInfo.GetCompiledMethodCount();
+            if (now != last)
+            {
+                last = now;
+                quiet.Restart();
+            }
+        }
+    }
+
+    private static TimeSpan ProcessCpu()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
+    }
+
+    private static void DeleteQuietly(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp directory must not fail the run.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>A plain Confluent group consumer reading every message of the topic: the reference rate.</summary>
+    private static (double Rate, double CpuMicrosPerMessage) RawConsume(string bootstrap, long expected)
+    {
+        var config = new ConsumerConfig
         {
             BootstrapServers = bootstrap,
             GroupId = "raw-" + Guid.NewGuid().ToString("N"),
             EnableAutoCommit = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             FetchWaitMaxMs = 10,
-        }).Build();
+        };
+        // The fetch settings the node's consumer gets from the connector (ConsumerSettings).
+        config.Set("fetch.queue.backoff.ms", "10");
+        using var consumer = new ConsumerBuilder<string, byte[]>(config).Build();
         consumer.Subscribe(Topic);
         var first = consumer.Consume(TimeSpan.FromSeconds(30)) ?? throw new TimeoutException("The raw consumer got nothing.");
         var clock = Stopwatch.StartNew();
+        var cpuBefore = ProcessCpu();
+        Console.Error.WriteLine($"phase raw {DateTime.UtcNow:HH:mm:ss.fff}");
         var count = 1L;
         while (count < expected)
         {
@@ -267,9 +401,10 @@ public static class KafkaHarness
         }
 
         clock.Stop();
+        var cpu = ProcessCpu() - cpuBefore;
         _ = first;
         consumer.Close();
-        return (count - 1) / clock.Elapsed.TotalSeconds;
+        return ((count - 1) / clock.Elapsed.TotalSeconds, cpu.TotalMicroseconds / (count - 1));
     }
 
     /// <param name="AlertLeg">Of the same alerts: from the node producing the alert (its Kafka CreateTime) to the reader, in whole ms.</param>
