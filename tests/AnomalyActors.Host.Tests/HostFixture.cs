@@ -13,12 +13,7 @@ public static class HostFixture
 {
     public const string Password = "anomaly-actors";
 
-    public static string NewDataDirectory()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "anomaly-actors-host-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    public static string NewDataDirectory() => ScratchDirectory.Create("anomaly-actors-host-tests");
 
     /// <summary>A node on a fresh data dir with its embedded broker on a free port, or subscribed to an external broker.</summary>
     public static Config Config(string dataDirectory, int mqttPort, bool embedded = true, string extra = "") =>

@@ -9,6 +9,7 @@ using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Queries;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.TestNode;
+using AnomalyActors.Testing;
 using Xunit;
 
 namespace AnomalyActors.Node.Tests;
@@ -19,12 +20,7 @@ public sealed record SensorOutcome(string Key, long Offset, long ReadingsScored,
 /// <summary>Builds node configurations on a fresh data directory and drives batches through a node.</summary>
 public static class NodeFixture
 {
-    public static string NewDataDirectory()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "anomaly-actors-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    public static string NewDataDirectory() => ScratchDirectory.Create("anomaly-actors-tests");
 
     /// <summary>A node that dies like a killed process: no hand-off, no final snapshots.</summary>
     public static Config Crashable(Config overrides) => ConfigurationFactory.ParseString("""
