@@ -1,0 +1,42 @@
+using System.Collections.Concurrent;
+
+namespace AnomalyActors.Testing;
+
+/// <summary>
+/// Fresh directories under the temp folder that are deleted when the test process exits: a data
+/// directory per test would otherwise pile up with every run (nodes still hold their SQLite files
+/// while the test runs, so they cannot go when each test ends).
+/// </summary>
+public static class ScratchDirectory
+{
+    private static readonly ConcurrentBag<string> Created = [];
+
+    static ScratchDirectory() => AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteAll();
+
+    /// <summary>A new empty directory, <c>temp/area/random</c>.</summary>
+    public static string Create(string area)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), area, Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        Created.Add(directory);
+        return directory;
+    }
+
+    private static void DeleteAll()
+    {
+        foreach (var directory in Created)
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Left for the OS's temp cleaning: a failure here must not fail the test run.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+}
