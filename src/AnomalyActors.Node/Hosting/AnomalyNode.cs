@@ -111,6 +111,7 @@ public sealed class AnomalyNode : IAsyncDisposable
                 ShardAllocationStrategy.LeastShardAllocationStrategy(absoluteLimit: 0, relativeLimit: 0.1),
                 PoisonPill.Instance);
 
+            HandOffSensorsBeforeIntake(system, sensors);
             var intake = system.ActorOf(IntakeRouter.Props(partitions, settings.Intake), "intake");
             var node = new AnomalyNode(system, settings, metrics, intake, sensors, partitions) { KafkaMetrics = kafkaMetrics };
             await node.WakePartitionsAsync();
@@ -172,6 +173,32 @@ public sealed class AnomalyNode : IAsyncDisposable
             return Akka.Done.Instance;
         });
         System.WhenTerminated.ContinueWith(_ => kafka.Outputs.Dispose(), TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Sensors report their final snapshots to the intake partitions while they hand off. Sharding
+    /// stops both regions in the same phase, so those reports met an intake region that was handing
+    /// off too: they waited for shard homes from a coordinator that was going away, and the region's
+    /// stop ran into the phase timeout (7-9 s for Ctrl+C). The sensors' region goes first, one phase
+    /// earlier, while the intake still answers.
+    /// </summary>
+    private static void HandOffSensorsBeforeIntake(ActorSystem system, IActorRef sensors)
+    {
+        var shutdown = CoordinatedShutdown.Get(system);
+        var timeout = shutdown.Timeout(CoordinatedShutdown.PhaseBeforeClusterShutdown);
+        shutdown.AddTask(CoordinatedShutdown.PhaseBeforeClusterShutdown, "hand-off-sensors", async () =>
+        {
+            try
+            {
+                await sensors.GracefulStop(timeout, GracefulShutdown.Instance).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TaskCanceledException or AskTimeoutException)
+            {
+                // Took longer than the phase: sharding's own region stop takes over in the next phase.
+            }
+
+            return Akka.Done.Instance;
+        });
     }
 
     private static async Task JoinClusterAsync(ActorSystem system)
