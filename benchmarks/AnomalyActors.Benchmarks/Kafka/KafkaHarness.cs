@@ -15,9 +15,10 @@ using Confluent.Kafka;
 namespace AnomalyActors.Benchmarks.Kafka;
 
 /// <summary>
-/// <c>kafka [--readings N] [--sensors N] [--partitions N] [--latency-seconds S] [--latency-rate R]
-/// [--spikes-per-second N] [--enriched] [--snapshot-every N] [--snapshot-interval-seconds S]
-/// [--max-batch N] [--batch-delay-ms MS] [--hocon TEXT]</c>: starts a librdkafka mock cluster, produces the readings,
+/// <c>kafka [--readings N] [--sensors N] [--partitions N] [--warm-up-readings N] [--warm-up-rounds N]
+/// [--latency-seconds S] [--latency-rate R] [--spikes-per-second N] [--enriched] [--snapshot-every N]
+/// [--snapshot-interval-seconds S] [--max-batch N] [--batch-delay-ms MS] [--hocon TEXT]</c>: starts a
+/// librdkafka mock cluster, warms the node up, produces the readings,
 /// measures a raw Confluent consume loop over the topic, then the node's end-to-end rate (topic ->
 /// SensorActors with a durable SQLite store, commits following snapshots, alerts produced) on the
 /// same topic, both timed from their first message; then produce-to-consume latency of a plain

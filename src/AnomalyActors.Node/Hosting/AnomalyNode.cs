@@ -179,7 +179,7 @@ public sealed class AnomalyNode : IAsyncDisposable
     /// Sensors report their final snapshots to the intake partitions while they hand off. Sharding
     /// stops both regions in the same phase, so those reports met an intake region that was handing
     /// off too: they waited for shard homes from a coordinator that was going away, and the region's
-    /// stop ran into the phase timeout (7-9 s for Ctrl+C). The sensors' region goes first, one phase
+    /// stop ran into the phase timeout (Ctrl+C took 7-10 s). The sensors' region goes first, one phase
     /// earlier, while the intake still answers.
     /// </summary>
     private static void HandOffSensorsBeforeIntake(ActorSystem system, IActorRef sensors)
