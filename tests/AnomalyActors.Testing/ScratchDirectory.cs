@@ -22,21 +22,29 @@ public static class ScratchDirectory
         return directory;
     }
 
+    /// <summary>
+    /// Deletes a temp directory and what is in it, if it can: a file still held open is left for the
+    /// OS's temp cleaning, since a failed clean-up must not fail the run that made it.
+    /// </summary>
+    public static void DeleteQuietly(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
     private static void DeleteAll()
     {
         foreach (var directory in Created)
         {
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException)
-            {
-                // Left for the OS's temp cleaning: a failure here must not fail the test run.
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
+            DeleteQuietly(directory);
         }
     }
 }

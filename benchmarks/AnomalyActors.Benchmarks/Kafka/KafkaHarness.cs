@@ -10,6 +10,7 @@ using AnomalyActors.Core.Queries;
 using AnomalyActors.Core.State;
 using AnomalyActors.Kafka.Testing;
 using AnomalyActors.Node.Hosting;
+using AnomalyActors.Testing;
 using Confluent.Kafka;
 
 namespace AnomalyActors.Benchmarks.Kafka;
@@ -255,7 +256,7 @@ public static class KafkaHarness
         var snapshotsSaved = node.Metrics.SnapshotsSaved;
         var commits = node.KafkaMetrics.Commits;
         await node.StopAsync();
-        DeleteQuietly(dataDirectory);
+        ScratchDirectory.DeleteQuietly(dataDirectory);
 
         var result = new Dictionary<string, object>
         {
@@ -369,21 +370,6 @@ public static class KafkaHarness
     {
         var views = await Task.WhenAll(keys.Select(key => node.Sensors.Ask<SensorStateView>(new GetSensorState(key), TimeSpan.FromSeconds(30))));
         return views.Where(view => !view.EpisodeOpen).Select(view => view.SensorId).ToArray();
-    }
-
-    private static void DeleteQuietly(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leftover temp directory must not fail the run.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 
     /// <summary>A plain Confluent group consumer reading every message of the topic: the reference rate.</summary>

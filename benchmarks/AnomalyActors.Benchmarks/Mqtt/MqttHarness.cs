@@ -129,16 +129,7 @@ internal static class MqttHarness
         }
         finally
         {
-            try
-            {
-                Directory.Delete(dataDirectory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
+            ScratchDirectory.DeleteQuietly(dataDirectory);
         }
     }
 

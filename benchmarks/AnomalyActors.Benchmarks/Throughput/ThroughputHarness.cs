@@ -8,6 +8,7 @@ using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.State;
 using AnomalyActors.Node.Hosting;
+using AnomalyActors.Testing;
 
 namespace AnomalyActors.Benchmarks.Throughput;
 
@@ -164,13 +165,7 @@ internal static class ThroughputHarness
         finally
         {
             await node.StopAsync();
-            try
-            {
-                Directory.Delete(dataDirectory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            ScratchDirectory.DeleteQuietly(dataDirectory);
         }
     }
 
