@@ -8,6 +8,7 @@ using Akka.Configuration;
 using AnomalyActors.Benchmarks.Nab;
 using AnomalyActors.Core.Queries;
 using AnomalyActors.Core.State;
+using AnomalyActors.Kafka;
 using AnomalyActors.Kafka.Testing;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.Testing;
@@ -157,12 +158,7 @@ public static class KafkaHarness
         {
             await node.Kafka!.StopAsync();
             var perRound = warmUpReadings / warmUpRounds;
-            for (var i = 0; i < perRound; i++)
-            {
-                bulkProducer.Produce(Topic, payloads.Next(keys[i % sensors], spike: i % 997 == 0));
-            }
-
-            bulkProducer.Flush();
+            ProduceMeasuredPattern(bulkProducer, payloads, keys, perRound);
             produced += perRound;
             node.Kafka.Resume();
             await WaitAsync(() => node.Metrics.ReadingsScored >= produced, TimeSpan.FromMinutes(5), "warm-up round scored");
@@ -179,13 +175,7 @@ public static class KafkaHarness
 
         // The measured readings, with spikes, already in the topic before either consumer reads them.
         var produceClock = Stopwatch.StartNew();
-        for (var i = 0; i < readings; i++)
-        {
-            var key = keys[i % sensors];
-            bulkProducer.Produce(Topic, payloads.Next(key, spike: i % 997 == 0));
-        }
-
-        bulkProducer.Flush();
+        ProduceMeasuredPattern(bulkProducer, payloads, keys, readings);
         produceClock.Stop();
         produced += readings;
 
@@ -314,6 +304,17 @@ public static class KafkaHarness
         return result;
     }
 
+    /// <summary>The measured readings' pattern, round-robin over the sensors with a spike every 997th, flushed.</summary>
+    private static void ProduceMeasuredPattern(IProducer<string, byte[]> producer, Payloads payloads, string[] keys, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            producer.Produce(Topic, payloads.Next(keys[i % keys.Length], spike: i % 997 == 0));
+        }
+
+        producer.Flush();
+    }
+
     /// <summary>
     /// Waits until the node's group has committed every partition of the readings topic to its end:
     /// sensors snapshot on their own timers, and the partition actors commit what is durable.
@@ -375,16 +376,13 @@ public static class KafkaHarness
     /// <summary>A plain Confluent group consumer reading every message of the topic: the reference rate.</summary>
     private static (double Rate, double CpuMicrosPerMessage) RawConsume(string bootstrap, long expected)
     {
-        var config = new ConsumerConfig
-        {
-            BootstrapServers = bootstrap,
-            GroupId = "raw-" + Guid.NewGuid().ToString("N"),
-            EnableAutoCommit = false,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            FetchWaitMaxMs = 10,
-        };
-        // The fetch settings the node's consumer gets from the connector (ConsumerSettings).
-        config.Set("fetch.queue.backoff.ms", "10");
+        // The configuration the connector gives the node's consumer (its fetch queue backoff included),
+        // with the node's fetch wait; a group of its own, so it reads the topic from the start.
+        var config = ConsumerSettings<string, byte[]>.Create()
+            .WithBootstrapServers(bootstrap)
+            .WithGroupId("raw-" + Guid.NewGuid().ToString("N"))
+            .WithProperty("fetch.wait.max.ms", "10")
+            .CreateConsumerConfig();
         using var consumer = new ConsumerBuilder<string, byte[]>(config).Build();
         consumer.Subscribe(Topic);
         var first = consumer.Consume(TimeSpan.FromSeconds(30)) ?? throw new TimeoutException("The raw consumer got nothing.");
