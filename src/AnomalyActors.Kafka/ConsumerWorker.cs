@@ -9,14 +9,35 @@ namespace AnomalyActors.Kafka;
 /// consumer thread, read by the stage; revocation completes it and drops what is still buffered,
 /// because from then on another group member reads the partition.
 /// </summary>
+/// <remarks>
+/// Messages cross from the consumer thread to the stage in chunks: the consumer thread fills a
+/// chunk and hands it over when it is full or when <see cref="Flush"/> is called (the worker does
+/// so whenever librdkafka has nothing more queued, so a quiet partition waits for nothing). One
+/// channel write and one counter update per chunk instead of per message.
+/// </remarks>
 internal sealed class PartitionBuffer<TKey, TValue>(TopicPartition partition)
 {
-    // Single reader and writer: the cheapest channel; it cannot count, so the buffer counts itself.
-    private readonly Channel<ConsumeResult<TKey, TValue>> _channel =
-        Channel.CreateUnbounded<ConsumeResult<TKey, TValue>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    /// <summary>Messages per chunk: big enough to amortize the hand-over, small enough to keep the stage busy early.</summary>
+    internal const int ChunkSize = 64;
 
+    // Single reader and writer: the cheapest channel; it cannot count, so the buffer counts itself.
+    private readonly Channel<ConsumeResult<TKey, TValue>[]> _channel =
+        Channel.CreateUnbounded<ConsumeResult<TKey, TValue>[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    // One counter per side, each written by its own thread only and kept on its own cache line:
+    // a shared interlocked count bounced one line between the consumer thread and the stage on
+    // every message.
+    private PaddedCounter _written;
+    private PaddedCounter _read;
     private volatile bool _revoked;
-    private int _count;
+
+    // Writer side (consumer thread only).
+    private ConsumeResult<TKey, TValue>[]? _filling;
+    private int _filled;
+
+    // Reader side (stage only).
+    private ConsumeResult<TKey, TValue>[]? _reading;
+    private int _readIndex;
 
     public TopicPartition Partition { get; } = partition;
 
@@ -24,27 +45,63 @@ internal sealed class PartitionBuffer<TKey, TValue>(TopicPartition partition)
 
     public bool Revoked => _revoked;
 
-    public int Count => Volatile.Read(ref _count);
+    /// <summary>Messages fetched and not yet read by the stage; for the consumer thread (it alone sees the chunk being filled).</summary>
+    public long Count => _written.Value + _filled - _read.Value;
 
-    public ChannelReader<ConsumeResult<TKey, TValue>> Reader => _channel.Reader;
+    public ChannelReader<ConsumeResult<TKey, TValue>[]> Reader => _channel.Reader;
 
     public void Write(ConsumeResult<TKey, TValue> result)
     {
-        if (_channel.Writer.TryWrite(result))
+        var chunk = _filling ??= new ConsumeResult<TKey, TValue>[ChunkSize];
+        chunk[_filled++] = result;
+        if (_filled == chunk.Length)
         {
-            Interlocked.Increment(ref _count);
+            Flush();
         }
+    }
+
+    /// <summary>Hands the partly filled chunk to the stage (consumer thread).</summary>
+    public void Flush()
+    {
+        if (_filled == 0)
+        {
+            return;
+        }
+
+        var chunk = _filling!;
+        if (_filled < chunk.Length)
+        {
+            Array.Resize(ref chunk, _filled);
+        }
+
+        if (_channel.Writer.TryWrite(chunk))
+        {
+            _written.Add(chunk.Length);
+        }
+
+        _filling = null;
+        _filled = 0;
     }
 
     public bool TryRead(out ConsumeResult<TKey, TValue> result)
     {
-        if (_channel.Reader.TryRead(out result!))
+        if (_reading is null || _readIndex == _reading.Length)
         {
-            Interlocked.Decrement(ref _count);
-            return true;
+            if (!_channel.Reader.TryRead(out var next))
+            {
+                _reading = null;
+                result = null!;
+                return false;
+            }
+
+            _reading = next;
+            _readIndex = 0;
+            _read.Add(next.Length);
         }
 
-        return false;
+        result = _reading[_readIndex];
+        _reading[_readIndex++] = null!;
+        return true;
     }
 
     public void Revoke()
@@ -54,7 +111,23 @@ internal sealed class PartitionBuffer<TKey, TValue>(TopicPartition partition)
     }
 
     /// <summary>The consumer stopped: the sub-source completes after what is buffered.</summary>
-    public void Complete() => _channel.Writer.TryComplete();
+    public void Complete()
+    {
+        Flush();
+        _channel.Writer.TryComplete();
+    }
+}
+
+/// <summary>A count with one writing thread, alone on its cache line.</summary>
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]
+internal struct PaddedCounter
+{
+    [System.Runtime.InteropServices.FieldOffset(64)]
+    private long _value;
+
+    public readonly long Value => Volatile.Read(in _value);
+
+    public void Add(long amount) => Volatile.Write(ref _value, _value + amount);
 }
 
 /// <summary>
@@ -203,7 +276,14 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
                 ConsumeResult<TKey, TValue>? result;
                 try
                 {
-                    result = consumer.Consume(_settings.PollTimeout);
+                    // What librdkafka already holds is taken without waiting; before blocking, the
+                    // partly filled chunks go to the stages, so nothing waits for a chunk to fill.
+                    result = consumer.Consume(0);
+                    if (result is null)
+                    {
+                        FlushAll();
+                        result = consumer.Consume(_settings.PollTimeout);
+                    }
                 }
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {
@@ -220,6 +300,9 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
                 }
 
                 sincePauseCheck = 0;
+                // A steady backlog never leaves librdkafka's queue empty: this bounds how long a
+                // message can sit in a chunk to 256 consumed messages.
+                FlushAll();
                 foreach (var buffer in _buffers.Values)
                 {
                     if (!buffer.Paused && buffer.Count >= high)
@@ -277,6 +360,14 @@ internal sealed class ConsumerWorker<TKey, TValue> : IKafkaCommitter
 
         _last = _buffers.TryGetValue(result.TopicPartition, out var found) ? found : null;
         return _last;
+    }
+
+    private void FlushAll()
+    {
+        foreach (var buffer in _buffers.Values)
+        {
+            buffer.Flush();
+        }
     }
 
     private void Drop(TopicPartition partition)
