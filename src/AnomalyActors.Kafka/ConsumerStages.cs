@@ -166,7 +166,7 @@ internal sealed class PartitionSourceStage<TKey, TValue>(PartitionBuffer<TKey, T
             if (buffer.TryRead(out var result))
             {
                 // The buffer's TopicPartition: ConsumeResult.TopicPartition allocates a new one per call.
-                Push(_stage._out, new CommittableMessage<TKey, TValue>(result, new CommittableOffset(_stage.PartitionCommitter, buffer.Partition, result.Offset.Value)));
+                Push(_stage._out, new CommittableMessage<TKey, TValue>(result, _stage.PartitionCommitter, buffer.Partition));
                 return;
             }
 

@@ -91,7 +91,31 @@ public sealed class CommittableOffsetBatch : ICommittable
 }
 
 /// <summary>A consumed message and the handle to commit it.</summary>
-public sealed record CommittableMessage<TKey, TValue>(ConsumeResult<TKey, TValue> Record, CommittableOffset CommitableOffset);
+public sealed class CommittableMessage<TKey, TValue>
+{
+    private readonly IKafkaCommitter? _committer;
+    private readonly TopicPartition? _partition;
+    private CommittableOffset? _offset;
+
+    public CommittableMessage(ConsumeResult<TKey, TValue> record, CommittableOffset commitableOffset)
+    {
+        Record = record;
+        _offset = commitableOffset;
+    }
+
+    // The handle is made on first use: a consumer that batches commits asks only its batches' last
+    // messages for one, and the stage does not allocate it for every message.
+    internal CommittableMessage(ConsumeResult<TKey, TValue> record, IKafkaCommitter committer, TopicPartition partition)
+    {
+        Record = record;
+        _committer = committer;
+        _partition = partition;
+    }
+
+    public ConsumeResult<TKey, TValue> Record { get; }
+
+    public CommittableOffset CommitableOffset => _offset ??= new CommittableOffset(_committer!, _partition!, Record.Offset.Value);
+}
 
 /// <summary>A message to produce, with an optional fixed partition.</summary>
 public sealed record ProducerRecord<TKey, TValue>(string Topic, Message<TKey, TValue> Message, int? Partition = null)

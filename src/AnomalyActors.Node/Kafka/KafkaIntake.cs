@@ -114,7 +114,9 @@ public sealed class KafkaIntake : IAsyncDisposable
                 return assigned.Messages
                     .GroupedWithin(settings.MaxBatch, settings.MaxBatchDelay)
                     // Several batches in flight hide the round trip; the actor's mailbox keeps them in order.
-                    .SelectAsync(4, batch => actor.Ask<BatchDelivered>(new MessageBatch(batch.ToList()), TimeSpan.FromMinutes(1)))
+                    // GroupedWithin hands over a fresh list per group, so it is passed on as it is.
+                    .SelectAsync(4, batch => actor.Ask<BatchDelivered>(
+                        new MessageBatch(batch as IReadOnlyList<CommittableMessage<string?, byte[]>> ?? batch.ToList()), TimeSpan.FromMinutes(1)))
                     .WatchTermination((_, done) =>
                     {
                         done.ContinueWith(_ =>

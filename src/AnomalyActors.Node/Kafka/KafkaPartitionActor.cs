@@ -73,19 +73,19 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var partition = _state.PartitionId;
+        var messages = batch.Messages;
         var readings = 0;
-        foreach (var message in batch.Messages)
+        for (var m = 0; m < messages.Count; m++)
         {
+            var message = messages[m];
             var record = message.Record;
             var messageOffset = record.Offset.Value;
-            _anchor = message.CommitableOffset;
             _parsed.Clear();
             var payload = record.Message.Value ?? [];
             var arrival = record.Message.Timestamp.UnixTimestampMs;
             // The key plays the MQTT topic's part in choosing the format (a bridge keeps the device's
             // topic as the key); unkeyed messages are matched by the Kafka topic's name.
             var outcome = _parser.Parse(record.Message.Key ?? _topic, payload, arrival, _parsed);
-            _counters.AddMessages(1);
             if (outcome.Ok && _parsed.Count > ExternalOffsets.MaxReadingsPerMessage)
             {
                 outcome = ParseOutcome.Fail(DeadLetterReason.PayloadTooLarge,
@@ -99,7 +99,6 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
                 continue;
             }
 
-            _counters.AddReadings(_parsed.Count);
             for (var i = 0; i < _parsed.Count; i++)
             {
                 var reading = _parsed[i];
@@ -114,6 +113,11 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
 
             readings += _parsed.Count;
         }
+
+        // Once per batch: the counters are shared by every partition actor, and an interlocked add
+        // per message bounced their cache line between the cores.
+        _counters.AddMessages(messages.Count);
+        _counters.AddReadings(readings);
 
         foreach (var (key, slice) in _slices)
         {
@@ -133,12 +137,14 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
             _slices.Clear();
         }
 
-        if (batch.Messages.Count > 0)
+        if (messages.Count > 0)
         {
-            _state.DeliveredThrough(batch.Messages[^1].Record.Offset.Value + 1);
+            // Any message of the partition serves as the anchor commits are made from.
+            _anchor = messages[^1].CommitableOffset;
+            _state.DeliveredThrough(messages[^1].Record.Offset.Value + 1);
         }
 
-        _metrics.Consumed(batch.Messages.Count, readings, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        _metrics.Consumed(messages.Count, readings, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         Sender.Tell(BatchDelivered.Instance);
     }
 
