@@ -100,6 +100,7 @@ internal sealed class PartitionBuffer<TKey, TValue>(TopicPartition partition)
         }
 
         result = _reading[_readIndex];
+        // Read messages are not kept alive for as long as the rest of their chunk waits.
         _reading[_readIndex++] = null!;
         return true;
     }
