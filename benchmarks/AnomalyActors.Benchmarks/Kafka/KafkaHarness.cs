@@ -113,7 +113,7 @@ public static class KafkaHarness
         }
 
         bulkProducer.Flush();
-        var dataDirectory = Path.Combine(Path.GetTempPath(), "anomaly-actors-bench-kafka", Guid.NewGuid().ToString("N"));
+        var dataDirectory = ScratchDirectory.Create("anomaly-actors-bench-kafka");
         var config = ConfigurationFactory.ParseString($$"""
             anomaly-actors {
               data-dir = "{{dataDirectory}}"

@@ -85,7 +85,7 @@ internal static class MqttHarness
                           $"{o.InFlight} publishes in flight; load average {loadBefore}");
         var workload = Workload.Create(o.Devices, o.Readings, seed: 42);
 
-        var dataDirectory = Path.Combine(Path.GetTempPath(), "anomaly-actors-bench", Guid.NewGuid().ToString("N"));
+        var dataDirectory = ScratchDirectory.Create("anomaly-actors-bench");
         await using var brokerHandle = await BrokerHandle.StartAsync(o.Broker, dataDirectory, o.Hocon);
         Console.WriteLine($"broker: {o.Broker} on {brokerHandle.Host}:{brokerHandle.Port}");
         try

@@ -104,7 +104,7 @@ internal static class ThroughputHarness
     {
         var snapshotOverrides = (snapshotInterval is { } seconds ? $"sensor.snapshot-interval = {seconds}s\n" : string.Empty)
             + (snapshotEvery is { } every ? $"sensor.snapshot-every-readings = {every}\n" : string.Empty);
-        var dataDirectory = Path.Combine(Path.GetTempPath(), "anomaly-actors-bench", Guid.NewGuid().ToString("N"));
+        var dataDirectory = ScratchDirectory.Create("anomaly-actors-bench");
         var overrides = ConfigurationFactory.ParseString($$"""
             anomaly-actors {
               data-dir = "{{dataDirectory}}"
