@@ -12,13 +12,14 @@ using AnomalyActors.Kafka;
 using AnomalyActors.Kafka.Testing;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.Testing;
+using AnomalyActors.Benchmarks.Common;
 using Confluent.Kafka;
 
 namespace AnomalyActors.Benchmarks.Kafka;
 
 /// <summary>
 /// <c>kafka [--readings N] [--sensors N] [--partitions N] [--warm-up-readings N] [--warm-up-rounds N]
-/// [--latency-seconds S] [--latency-rate R] [--spikes-per-second N] [--enriched] [--snapshot-every N]
+/// [--latency-seconds S] [--latency-rate R] [--latency-linger-ms L] [--spikes-per-second N] [--enriched] [--snapshot-every N]
 /// [--snapshot-interval-seconds S] [--max-batch N] [--batch-delay-ms MS] [--hocon TEXT]</c>: starts a
 /// librdkafka mock cluster, warms the node up, produces the readings,
 /// measures a raw Confluent consume loop over the topic, then the node's end-to-end rate (topic ->
@@ -57,6 +58,11 @@ public static class KafkaHarness
         var spikesPerSecond = options.GetInt("spikes-per-second") ?? 20;
         // Readings/s in the latency phase; default half the measured end-to-end rate (the point).
         var latencyRate = options.GetInt("latency-rate");
+        // The latency phases' producer linger, part of the measured time. Each linger makes one message
+        // set per partition in the mock, which walks them one by one on every fetch. 5 ms (librdkafka's
+        // default) instead of 1 took that walk from 11% to 8% of the latency phase's CPU (perf, one run
+        // each): not enough to change the default and with it every earlier figure.
+        var latencyLingerMs = options.GetInt("latency-linger-ms") ?? 1;
         var enriched = options.Get("enriched") is not null;
         var snapshotEvery = options.GetInt("snapshot-every") ?? 50_000;
         var snapshotInterval = options.GetInt("snapshot-interval-seconds") ?? 30;
@@ -64,13 +70,13 @@ public static class KafkaHarness
         var batchDelayMs = options.GetInt("batch-delay-ms") ?? 5;
         // Extra node configuration for experiments, e.g. --hocon 'anomaly-actors.kafka.producer-properties { "linger.ms" = "0" }'.
         var hocon = options.Get("hocon") ?? string.Empty;
-        var result = RunAsync(readings, warmUpReadings, warmUpRounds, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs, hocon).GetAwaiter().GetResult();
+        var result = RunAsync(readings, warmUpReadings, warmUpRounds, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, latencyLingerMs, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs, hocon).GetAwaiter().GetResult();
         // Printed once the mock cluster is gone, so no client's closing log line follows it.
         Console.WriteLine(JsonSerializer.Serialize(result));
         return (long)result["lost"] == 0 ? 0 : 1;
     }
 
-    private static async Task<Dictionary<string, object>> RunAsync(int readings, int warmUpReadings, int warmUpRounds, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs, string hocon)
+    private static async Task<Dictionary<string, object>> RunAsync(int readings, int warmUpReadings, int warmUpRounds, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, int latencyLingerMs, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs, string hocon)
     {
         using var cluster = new MockKafkaCluster(brokers: 3);
         cluster.CreateTopic(Topic, partitions);
@@ -84,7 +90,7 @@ public static class KafkaHarness
         {
             BootstrapServers = cluster.BootstrapServers,
             EnableIdempotence = true,
-            LingerMs = 1,
+            LingerMs = latencyLingerMs,
             QueueBufferingMaxMessages = 2_000_000,
         }).Build();
 
@@ -92,7 +98,7 @@ public static class KafkaHarness
         // a fetch position by walking the partition's message sets one by one, so thousands of tiny
         // sets (1 ms linger at full speed) made the broker, on the same two cores, the main cost of
         // whichever consumer fetched more often (perf: rd_kafka_mock_msgset_find at 22% of the
-        // node phase). A real broker indexes its log. The latency phases use the 1 ms producer above.
+        // node phase). A real broker indexes its log. The latency phases use the producer above.
         using var bulkProducer = new ProducerBuilder<string, byte[]>(new ProducerConfig
         {
             BootstrapServers = cluster.BootstrapServers,
@@ -179,7 +185,7 @@ public static class KafkaHarness
         produceClock.Stop();
         produced += readings;
 
-        var (raw, rawCpuPerMessage) = RawConsume(cluster.BootstrapServers, produced);
+        var (raw, rawCpuPerMessage, rawSteal) = RawConsume(cluster.BootstrapServers, produced);
 
         var scoredBefore = node.Metrics.ReadingsScored;
         var deliveredBefore = node.KafkaMetrics.ReadingsDelivered;
@@ -203,6 +209,7 @@ public static class KafkaHarness
             return (Stopwatch.StartNew(), node.KafkaMetrics.ReadingsDelivered - deliveredBefore);
         }, TaskCreationOptions.LongRunning);
         var nodeCpuBefore = ProcessCpu();
+        var nodeHostBefore = HostCpu.Read();
         var consumedAtStart = node.KafkaMetrics.MessagesConsumed;
         var jitMethodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
         var jitTimeBefore = System.Runtime.JitInfo.GetCompilationTime();
@@ -222,6 +229,7 @@ public static class KafkaHarness
         await WaitAsync(() => node.KafkaMetrics.AlertsProduced >= node.Metrics.EpisodesOpened + node.Metrics.EpisodesClosed, TimeSpan.FromMinutes(1), "alerts produced");
         clock.Stop();
         var nodeCpu = ProcessCpu() - nodeCpuBefore;
+        var nodeSteal = HostCpu.StealPercent(nodeHostBefore, HostCpu.Read());
         var consumedInTimedPart = node.KafkaMetrics.MessagesConsumed - consumedAtStart;
         var nodeJitMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethodsBefore;
         var nodeJitTime = System.Runtime.JitInfo.GetCompilationTime() - jitTimeBefore;
@@ -231,13 +239,19 @@ public static class KafkaHarness
         var latencyRate = fixedLatencyRate ?? kafkaRate / 2;
         // The floor under the node's latency: the same producer at the same rate into a topic of as
         // many partitions, read by a plain consumer (no node work on the path), in this run.
+        Console.Error.WriteLine($"phase raw-latency {DateTime.UtcNow:HH:mm:ss.fff}");
+        var rawLatencyHostBefore = HostCpu.Read();
         var (rawP50, rawP99) = RawLatency(cluster.BootstrapServers, producer, keys, latencyRate, latencySeconds, spikesPerSecond);
         // Latency at half the measured rate: spikes on sensors whose episodes have closed, timed
         // from the produce call to the alert's arrival on the alerts topic.
         // Spikes only on sensors without an open episode (one opened by the measured readings'
         // last spikes would swallow a timed spike, which then has no alert to time).
+        var rawLatencySteal = HostCpu.StealPercent(rawLatencyHostBefore, HostCpu.Read());
         var quietKeys = await QuietSensorsAsync(node, keys);
+        Console.Error.WriteLine($"phase latency {DateTime.UtcNow:HH:mm:ss.fff}");
+        var latencyHostBefore = HostCpu.Read();
         var (p50, p99, measuredAlerts, latencyReadings, alertLeg) = await MeasureLatencyAsync(cluster.BootstrapServers, producer, payloads, keys, quietKeys, latencyRate, latencySeconds, spikesPerSecond);
+        var latencySteal = HostCpu.StealPercent(latencyHostBefore, HostCpu.Read());
         produced += latencyReadings;
 
         await WaitAsync(() => node.Metrics.ReadingsScored >= produced, TimeSpan.FromSeconds(60), "every reading scored", throwOnTimeout: false);
@@ -268,6 +282,12 @@ public static class KafkaHarness
             // which side is short of CPU and which of time.
             ["raw_cpu_us_per_msg"] = Math.Round(rawCpuPerMessage, 2),
             ["node_cpu_us_per_reading"] = Math.Round(nodeCpu.TotalMicroseconds / (readings - firstBatch), 2),
+            // Share of the machine's CPU time the hypervisor took while each part ran (/proc/stat
+            // steal; -1 where unknown): a slow run with high steal was starved, not slow.
+            ["raw_steal_pct"] = rawSteal,
+            ["node_steal_pct"] = nodeSteal,
+            ["raw_latency_steal_pct"] = rawLatencySteal,
+            ["latency_steal_pct"] = latencySteal,
             // When the partition actors had handed every reading to the sensors (the rest is scoring).
             // Rejoining the group before the first reading arrived (not in the timed part).
             ["group_join_s"] = Math.Round(groupJoin.TotalSeconds, 2),
@@ -284,6 +304,7 @@ public static class KafkaHarness
             // Messages the node read while timed: more than the readings when uncommitted warm-up was read again.
             ["node_phase_messages"] = consumedInTimedPart,
             ["latency_rate_per_s"] = Math.Round(latencyRate),
+            ["latency_linger_ms"] = latencyLingerMs,
             ["latency_alerts"] = measuredAlerts,
             ["p50_ms"] = Math.Round(p50, 1),
             ["p99_ms"] = Math.Round(p99, 1),
@@ -374,7 +395,7 @@ public static class KafkaHarness
     }
 
     /// <summary>A plain Confluent group consumer reading every message of the topic: the reference rate.</summary>
-    private static (double Rate, double CpuMicrosPerMessage) RawConsume(string bootstrap, long expected)
+    private static (double Rate, double CpuMicrosPerMessage, double StealPercent) RawConsume(string bootstrap, long expected)
     {
         // The configuration the connector gives the node's consumer (its fetch queue backoff included),
         // with the node's fetch wait; a group of its own, so it reads the topic from the start.
@@ -388,6 +409,7 @@ public static class KafkaHarness
         var first = consumer.Consume(TimeSpan.FromSeconds(30)) ?? throw new TimeoutException("The raw consumer got nothing.");
         var clock = Stopwatch.StartNew();
         var cpuBefore = ProcessCpu();
+        var hostBefore = HostCpu.Read();
         Console.Error.WriteLine($"phase raw {DateTime.UtcNow:HH:mm:ss.fff}");
         var count = 1L;
         while (count < expected)
@@ -402,9 +424,10 @@ public static class KafkaHarness
 
         clock.Stop();
         var cpu = ProcessCpu() - cpuBefore;
+        var steal = HostCpu.StealPercent(hostBefore, HostCpu.Read());
         _ = first;
         consumer.Close();
-        return ((count - 1) / clock.Elapsed.TotalSeconds, cpu.TotalMicroseconds / (count - 1));
+        return ((count - 1) / clock.Elapsed.TotalSeconds, cpu.TotalMicroseconds / (count - 1), steal);
     }
 
     /// <param name="AlertLeg">Of the same alerts: from the node producing the alert (its Kafka CreateTime) to the reader, in whole ms.</param>
@@ -452,13 +475,22 @@ public static class KafkaHarness
             var spike = i % spikeEvery == spikeEvery / 2;
             var key = spike ? spikeKeys[spikeSensor++ % spikeKeys.Length] : keys[i % keys.Length];
             var producedAt = Stopwatch.GetTimestamp();
-            producer.Produce(Topic, payloads.Next(key, spike), report =>
+            // Delivery reports only where they time something: a managed callback for every message was
+            // 4.6% of the latency phase's CPU (perf), on the cores the node shares; 0.9% now.
+            if (spike)
             {
-                if (spike && !report.Error.IsError)
+                producer.Produce(Topic, payloads.Next(key, spike), report =>
                 {
-                    matcher.Sent((key, report.Offset.Value), producedAt);
-                }
-            });
+                    if (!report.Error.IsError)
+                    {
+                        matcher.Sent((key, report.Offset.Value), producedAt);
+                    }
+                });
+            }
+            else
+            {
+                producer.Produce(Topic, payloads.Next(key, spike));
+            }
         }
 
         producer.Flush();
@@ -512,13 +544,21 @@ public static class KafkaHarness
             WaitUntilDue(clock, i, rate);
             var spike = i % spikeEvery == spikeEvery / 2;
             var producedAt = Stopwatch.GetTimestamp();
-            producer.Produce(RawLatencyTopic, new Message<string, byte[]> { Key = keys[i % keys.Length], Value = spike ? Spike : Normal }, report =>
+            var message = new Message<string, byte[]> { Key = keys[i % keys.Length], Value = spike ? Spike : Normal };
+            if (spike)
             {
-                if (spike && !report.Error.IsError)
+                producer.Produce(RawLatencyTopic, message, report =>
                 {
-                    matcher.Sent((report.Partition.Value, report.Offset.Value), producedAt);
-                }
-            });
+                    if (!report.Error.IsError)
+                    {
+                        matcher.Sent((report.Partition.Value, report.Offset.Value), producedAt);
+                    }
+                });
+            }
+            else
+            {
+                producer.Produce(RawLatencyTopic, message);
+            }
         }
 
         producer.Flush();
