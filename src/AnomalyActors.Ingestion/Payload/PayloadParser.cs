@@ -315,6 +315,11 @@ public sealed class PayloadParser
 
     private static ParseOutcome? TextNumber(ReadOnlySpan<char> text, string field, out double value)
     {
+        if (ShortDecimal.TryParse(text, out value))
+        {
+            return null;
+        }
+
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value))
         {
             return ParseOutcome.Fail(DeadLetterReason.NotNumeric, $"'{field}' is not a number: '{Clip(text)}'");
