@@ -87,7 +87,7 @@ public sealed class KafkaIntake : IAsyncDisposable
             }))
             .Run(materializer);
 
-        var consumerSettings = ConsumerSettings<string?, byte[]>.Create(Deserializers.Utf8!, Deserializers.ByteArray)
+        var consumerSettings = ConsumerSettings<string?, byte[]>.Create(new InterningUtf8Deserializer(), Deserializers.ByteArray)
             .WithBootstrapServers(settings.BootstrapServers)
             .WithGroupId(settings.GroupId)
             .WithClientId("anomaly-actors-" + system.Name)
