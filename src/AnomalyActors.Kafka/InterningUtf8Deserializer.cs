@@ -63,7 +63,10 @@ public sealed class InterningUtf8Deserializer : IDeserializer<string?>
         return text;
     }
 
-    /// <summary>Eight bytes at a time with a multiply-rotate mix: the keys differ mostly in a few digits.</summary>
+    /// <summary>
+    /// Eight bytes at a time with a multiply-rotate mix: the keys differ mostly in a few digits. With
+    /// <see cref="HashCode.AddBytes"/> instead, a lookup took 36 ns rather than 20 (benchmarks/README.md).
+    /// </summary>
     private static ulong Hash(ReadOnlySpan<byte> data)
     {
         const ulong Multiplier = 0x9E3779B97F4A7C15;
