@@ -48,6 +48,15 @@ if ((status != 0 && failed == 0)); then
     # Counting 0 failures here would hide the real problem (a build error or a crashed test host).
     echo "test.sh: dotnet test failed without a failing test (build error or crashed test host); see above" >&2
 fi
+if ((failed > 0)); then
+    # CI keeps only the tail of the output, so the failures are repeated here, each with the first
+    # lines of its message and stack trace.
+    echo "test.sh: failed tests:"
+    sed -E 's/\x1b\[[0-9;]*m//g' "$log" | awk '
+        /^  Failed [^ ]/ { shown = 0; on = 1 }
+        on && (/^  (Passed|Skipped) / || /^\[xUnit/ || /^Test Run/) { on = 0 }
+        on && shown < 30 { print; shown++ }'
+fi
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 if ((status == 0 && passed == 0)); then
     exit 1
