@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Akka.Configuration;
+using AnomalyActors.Benchmarks.Common;
 using AnomalyActors.Benchmarks.Nab;
 using AnomalyActors.Host;
 using AnomalyActors.Mqtt;
@@ -92,11 +93,11 @@ internal static class MqttHarness
         {
             var raw = await RunRawAsync(o, brokerHandle, workload);
             Console.WriteLine($"raw MQTTnet loop:  {raw.Received:N0} of {o.Readings:N0} received in {raw.Elapsed.TotalSeconds:0.000} s = {raw.PerSecond,10:N0} msg/s " +
-                              $"(publisher done after {raw.PublishElapsed.TotalSeconds:0.000} s, {raw.Lost:N0} lost; process CPU {raw.CpuMicrosPerMessage:0.0} us/message)");
+                              $"(publisher done after {raw.PublishElapsed.TotalSeconds:0.000} s, {raw.Lost:N0} lost; process CPU {raw.CpuMicrosPerMessage:0.0} us/message, {raw.SwitchesPerMessage:0.00} context switches/message)");
 
             var node = await RunNodeAsync(o, brokerHandle, workload, dataDirectory);
             Console.WriteLine($"node over MQTT:    {node.Received:N0} of {o.Readings:N0} scored in {node.Elapsed.TotalSeconds:0.000} s = {node.PerSecond,10:N0} readings/s " +
-                              $"(publisher done after {node.PublishElapsed.TotalSeconds:0.000} s, {node.Lost:N0} lost; process CPU {node.CpuMicrosPerMessage:0.0} us/message; {node.Detail}; {brokerHandle.HeldPublishes:N0} publishes held by the broker)");
+                              $"(publisher done after {node.PublishElapsed.TotalSeconds:0.000} s, {node.Lost:N0} lost; process CPU {node.CpuMicrosPerMessage:0.0} us/message, {node.SwitchesPerMessage:0.00} context switches/message; {node.Detail}; {brokerHandle.HeldPublishes:N0} publishes held by the broker)");
 
             var ratio = raw.PerSecond > 0 ? node.PerSecond / raw.PerSecond : 0;
             var loadAfter = LoadAverage();
@@ -120,6 +121,8 @@ internal static class MqttHarness
                 ["raw_seconds"] = Math.Round(raw.Elapsed.TotalSeconds, 3),
                 ["mqtt_cpu_us_per_reading"] = Math.Round(node.CpuMicrosPerMessage, 1),
                 ["raw_cpu_us_per_msg"] = Math.Round(raw.CpuMicrosPerMessage, 1),
+                ["mqtt_switches_per_reading"] = node.SwitchesPerMessage,
+                ["raw_switches_per_msg"] = raw.SwitchesPerMessage,
                 ["load_average_before"] = loadBefore,
                 ["load_average_after"] = loadAfter,
                 ["peak_working_set_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
@@ -135,7 +138,7 @@ internal static class MqttHarness
 
     /// <param name="Received">Raw phase: messages the counting subscriber got; node phase: readings scored.</param>
     /// <param name="Cpu">This process's CPU time over the timed part (publisher, subscriber or node, embedded broker).</param>
-    private sealed record PhaseResult(long Published, long Received, TimeSpan Elapsed, TimeSpan PublishElapsed, TimeSpan Cpu, string Detail = "")
+    private sealed record PhaseResult(long Published, long Received, TimeSpan Elapsed, TimeSpan PublishElapsed, TimeSpan Cpu, double SwitchesPerMessage, string Detail = "")
     {
         public double CpuMicrosPerMessage => Cpu.TotalMicroseconds / Published;
 
@@ -171,16 +174,18 @@ internal static class MqttHarness
         var baseline = counter.Count;
         var target = baseline + workload.Messages.Length;
         counter.Arm(target);
+        var switchesBefore = ContextSwitches.Read();
         var cpuBefore = CpuTime();
         var start = Stopwatch.GetTimestamp();
         await publisher.PublishAllAsync(workload.Messages);
         var publishElapsed = Stopwatch.GetElapsedTime(start);
         var done = await WaitAsync(() => counter.Count, target, o.StallTimeout);
         var cpu = CpuTime() - cpuBefore;
+        var switches = ContextSwitches.PerMessage(switchesBefore, ContextSwitches.Read(), workload.Messages.Length);
         var received = done.Value - baseline;
         var elapsed = Stopwatch.GetElapsedTime(start, counter.LastReceiveTimestamp);
         await subscriber.DisconnectAsync();
-        return new PhaseResult(workload.Messages.Length, received, elapsed, publishElapsed, cpu);
+        return new PhaseResult(workload.Messages.Length, received, elapsed, publishElapsed, cpu, switches);
     }
 
     /// <summary>The same publisher and messages into a node: durable intake (unless --persistence none) and scoring.</summary>
@@ -224,6 +229,7 @@ internal static class MqttHarness
             var target = baseline + workload.Messages.Length;
             var ingestion = host.MqttIngestion!;
             var ackedBefore = ingestion.Counters.Acknowledged;
+            var switchesBefore = ContextSwitches.Read();
             var cpuBefore = CpuTime();
             var start = Stopwatch.GetTimestamp();
             using var timelineStop = new CancellationTokenSource();
@@ -234,6 +240,7 @@ internal static class MqttHarness
             await timelineStop.CancelAsync();
             await timeline;
             var cpu = CpuTime() - cpuBefore;
+            var switches = ContextSwitches.PerMessage(switchesBefore, ContextSwitches.Read(), workload.Messages.Length);
             var scored = done.Value - baseline;
             var elapsed = Stopwatch.GetElapsedTime(start, done.LastProgressTimestamp);
 
@@ -242,7 +249,7 @@ internal static class MqttHarness
             await WaitAsync(() => ingestion.Counters.Acknowledged, ackTarget, TimeSpan.FromSeconds(5));
             var detail = string.Create(CultureInfo.InvariantCulture,
                 $"{ingestion.Counters.Acknowledged - ackedBefore:N0} acknowledged, {metrics.ChunksStored:N0} chunks, {metrics.EpisodesOpened:N0} episodes, {ingestion.Counters.DeadLetters:N0} dead letters");
-            return new PhaseResult(workload.Messages.Length, scored, elapsed, publishElapsed, cpu, detail);
+            return new PhaseResult(workload.Messages.Length, scored, elapsed, publishElapsed, cpu, switches, detail);
         }
         finally
         {
