@@ -1,3 +1,5 @@
+using Akka.Actor;
+using AnomalyActors.Core.Queries;
 using AnomalyActors.Mqtt.Simulation;
 using AnomalyActors.Testing;
 using MQTTnet.Protocol;
@@ -14,6 +16,7 @@ namespace AnomalyActors.Host.Tests;
 public sealed class MqttEndToEndSpecs(ITestOutputHelper output)
 {
     private const int Devices = 10;
+    private const int Sites = 2;
     private const int ReadingsPerDevice = 2_000;
 
     [Fact]
@@ -35,7 +38,7 @@ public sealed class MqttEndToEndSpecs(ITestOutputHelper output)
         var dataDirectory = HostFixture.NewDataDirectory();
         await using var host = await AnomalyHost.StartAsync(HostFixture.Config(dataDirectory, port, embedded));
         var simulator = new DeviceSimulator(new SimulatorOptions(
-            "127.0.0.1", port, HostFixture.Password, HostFixture.Password, DeviceKind.Demo, Devices, Sites: 2,
+            "127.0.0.1", port, HostFixture.Password, HostFixture.Password, DeviceKind.Demo, Devices, Sites,
             RatePerDevice: 0, ReadingsPerDevice: ReadingsPerDevice, Qos: MqttQualityOfServiceLevel.AtLeastOnce, Seed: 7));
 
         var result = await simulator.RunAsync();
@@ -43,6 +46,13 @@ public sealed class MqttEndToEndSpecs(ITestOutputHelper output)
             () => host.Node.Metrics.ReadingsScored >= Devices * ReadingsPerDevice,
             TimeSpan.FromSeconds(120),
             () => $"{host.Node.Metrics.ReadingsScored} of {Devices * ReadingsPerDevice} readings scored ({host.MqttIngestion!.Counters})");
+        // A reading counts as scored before the episode events it causes are persisted, so the episode
+        // metrics lag behind the last readings. A sensor answers a query only after its pending persists
+        // have completed: once every sensor has answered, the metrics hold every episode event.
+        var streams = Enumerable.Range(0, Devices).Select(i => $"{DeviceSimulator.SiteName(i % Sites)}/{DeviceSimulator.DeviceName(i)}/iotValue");
+        await Task.WhenAll(streams.Select(key =>
+            host.Node.Sensors.Ask<SensorStateView>(new GetSensorState(key), TimeSpan.FromSeconds(30))));
+
         // Alerts are written after the episode event is persisted; wait for the file to settle.
         await HostFixture.AwaitAsync(
             () => HostFixture.ReadAlerts(dataDirectory).Count >= host.Node.Metrics.EpisodesOpened + host.Node.Metrics.EpisodesClosed,
