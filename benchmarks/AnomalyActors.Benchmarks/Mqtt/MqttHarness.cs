@@ -18,14 +18,18 @@ namespace AnomalyActors.Benchmarks.Mqtt;
 
 /// <summary>
 /// <c>mqtt --broker embedded|mosquitto --qos 0|1 [--readings N] [--devices N] [--persistence sqlite|none]
-/// [--in-flight N] [--stall-timeout SECONDS] [--max-warm-up SECONDS] [--hocon TEXT] [--timeline]</c>. Measures, in one
-/// run and on one broker, the same seeded item-4 messages sent by the same pipelined publisher to (1) a
-/// raw MQTTnet subscriber that only counts and (2) a node (AnomalyHost: MQTT subscriber stage, durable
-/// intake, SensorActors) until every reading was scored. Exits with 1 when a QoS 1 run lost anything.
+/// [--rounds N] [--in-flight N] [--stall-timeout SECONDS] [--max-warm-up SECONDS] [--hocon TEXT] [--timeline]</c>. Measures,
+/// in one run and on one broker, seeded item-4 messages sent by the same pipelined publisher to (1) a raw
+/// MQTTnet subscriber that only counts and (2) a node (AnomalyHost: MQTT subscriber stage, durable intake,
+/// SensorActors) until every reading was scored, in --rounds rounds of one timed part each, alternating.
+/// ratio_to_raw is the median of the rounds' ratios. Exits with 1 when a QoS 1 run lost anything.
 /// </summary>
 internal static class MqttHarness
 {
-    private const string TopicFilter = "sensors/#";
+    // The node's messages go where its default topic filter (sensors/#) and payload formats expect them;
+    // the raw loop's go to a tree of their own with topics of the same shape and length.
+    private const string NodeTopicRoot = "sensors";
+    private const string RawTopicRoot = "sensorr";
     private const string Site = "site-1";
 
     // The subscriber account the node's configuration adds to the embedded broker as a service account;
@@ -39,6 +43,7 @@ internal static class MqttHarness
         var broker = args.Get("broker") ?? "embedded";
         var qosNumber = args.GetInt("qos") ?? 1;
         var readings = args.GetInt("readings") ?? 100_000;
+        var rounds = args.GetInt("rounds") ?? 5;
         var devices = args.GetInt("devices") ?? 100;
         var persistence = args.Get("persistence") ?? "sqlite";
         var inFlight = args.GetInt("in-flight") ?? 200;
@@ -66,69 +71,116 @@ internal static class MqttHarness
             return 2;
         }
 
-        if (readings < 1 || devices < 1 || inFlight < 1 || stallSeconds < 1 || warmUpSeconds < 1)
+        if (readings < 1 || rounds < 1 || devices < 1 || inFlight < 1 || stallSeconds < 1 || warmUpSeconds < 1)
         {
-            Console.Error.WriteLine("--readings, --devices, --in-flight, --stall-timeout and --max-warm-up must be positive.");
+            Console.Error.WriteLine("--readings, --rounds, --devices, --in-flight, --stall-timeout and --max-warm-up must be positive.");
             return 2;
         }
 
-        var options = new Options(broker, (MqttQualityOfServiceLevel)qosNumber, readings, devices, persistence, inFlight, TimeSpan.FromSeconds(stallSeconds), TimeSpan.FromSeconds(warmUpSeconds), hocon, timeline);
+        var options = new Options(broker, (MqttQualityOfServiceLevel)qosNumber, readings, rounds, devices, persistence, inFlight, TimeSpan.FromSeconds(stallSeconds), TimeSpan.FromSeconds(warmUpSeconds), hocon, timeline);
         return RunAsync(options).GetAwaiter().GetResult();
     }
 
     private sealed record Options(
-        string Broker, MqttQualityOfServiceLevel Qos, int Readings, int Devices, string Persistence, int InFlight, TimeSpan StallTimeout, TimeSpan MaxWarmUp, string Hocon, bool Timeline);
+        string Broker, MqttQualityOfServiceLevel Qos, int Readings, int Rounds, int Devices, string Persistence, int InFlight, TimeSpan StallTimeout, TimeSpan MaxWarmUp, string Hocon, bool Timeline);
 
     private static async Task<int> RunAsync(Options o)
     {
         var loadBefore = LoadAverage();
-        Console.WriteLine($"mqtt: broker {o.Broker}, QoS {(int)o.Qos}, {o.Readings:N0} readings over {o.Devices:N0} devices, persistence {o.Persistence}, " +
-                          $"{o.InFlight} publishes in flight; load average {loadBefore}");
-        var workload = Workload.Create(o.Devices, o.Readings, seed: 42);
+        Console.WriteLine($"mqtt: broker {o.Broker}, QoS {(int)o.Qos}, {o.Rounds} rounds of {o.Readings:N0} readings over {o.Devices:N0} devices per part, " +
+                          $"persistence {o.Persistence}, {o.InFlight} publishes in flight; load average {loadBefore}");
+        var nodeWorkload = Workload.Create(NodeTopicRoot, o.Devices, o.Readings * o.Rounds, seed: 42);
+        var rawWorkload = Workload.Create(RawTopicRoot, o.Devices, o.Readings * o.Rounds, seed: 42);
 
         var dataDirectory = ScratchDirectory.Create("anomaly-actors-bench");
         await using var brokerHandle = await BrokerHandle.StartAsync(o.Broker, dataDirectory, o.Hocon);
         Console.WriteLine($"broker: {o.Broker} on {brokerHandle.Host}:{brokerHandle.Port}");
         try
         {
-            var raw = await RunRawAsync(o, brokerHandle, workload);
-            Console.WriteLine($"raw MQTTnet loop:  {raw.Received:N0} of {o.Readings:N0} received in {raw.Elapsed.TotalSeconds:0.000} s = {raw.PerSecond,10:N0} msg/s " +
-                              $"(publisher done after {raw.PublishElapsed.TotalSeconds:0.000} s, {raw.Lost:N0} lost; process CPU {raw.CpuMicrosPerMessage:0.0} us/message, {raw.SwitchesPerMessage:0.00} context switches/message)");
+            await using var publisher = await Publisher.ConnectAsync(brokerHandle, o.Qos, o.InFlight);
+            await using var raw = await RawLoop.StartAsync(o, brokerHandle);
+            Console.WriteLine($"  raw warm-up (untimed): {await WarmUpAsync(publisher, rawWorkload.NewWarmUp(), () => raw.Count, o.MaxWarmUp)}");
 
-            var node = await RunNodeAsync(o, brokerHandle, workload, dataDirectory);
-            Console.WriteLine($"node over MQTT:    {node.Received:N0} of {o.Readings:N0} scored in {node.Elapsed.TotalSeconds:0.000} s = {node.PerSecond,10:N0} readings/s " +
-                              $"(publisher done after {node.PublishElapsed.TotalSeconds:0.000} s, {node.Lost:N0} lost; process CPU {node.CpuMicrosPerMessage:0.0} us/message, {node.SwitchesPerMessage:0.00} context switches/message; {node.Detail}; {brokerHandle.HeldPublishes:N0} publishes held by the broker)");
+            var host = await AnomalyHost.StartAsync(NodeOverrides(o, brokerHandle, dataDirectory), systemName: "bench-mqtt");
+            var rawParts = new List<PhaseResult>();
+            var nodeParts = new List<PhaseResult>();
+            try
+            {
+                var metrics = host.Node.Metrics;
+                // Untimed: the first warm-up round creates and recovers every SensorActor, so the timed parts
+                // measure sustained ingestion, not a fleet's cold start (as the throughput harness does).
+                var warm = await WarmUpAsync(publisher, nodeWorkload.NewWarmUp(), () => Math.Min(metrics.ReadingsScored, host.MqttIngestion!.Counters.Acknowledged), o.MaxWarmUp);
+                Console.WriteLine($"  node warm-up (untimed): {warm}");
 
-            var ratio = raw.PerSecond > 0 ? node.PerSecond / raw.PerSecond : 0;
+                // The two parts alternate, each round in the opposite order of the one before, so that
+                // what the machine's neighbours do and what one part leaves behind (garbage, a broker
+                // queue) fall on both alike; each round's ratio compares two parts seconds apart.
+                for (var round = 0; round < o.Rounds; round++)
+                {
+                    var nodeMessages = nodeWorkload.Round(round, o.Readings);
+                    var rawMessages = rawWorkload.Round(round, o.Readings);
+                    if (round % 2 == 0)
+                    {
+                        rawParts.Add(await TimeRawAsync(o, publisher, raw, rawMessages));
+                        nodeParts.Add(await TimeNodeAsync(o, publisher, host, brokerHandle, nodeMessages));
+                    }
+                    else
+                    {
+                        nodeParts.Add(await TimeNodeAsync(o, publisher, host, brokerHandle, nodeMessages));
+                        rawParts.Add(await TimeRawAsync(o, publisher, raw, rawMessages));
+                    }
+
+                    var (r, n) = (rawParts[^1], nodeParts[^1]);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"round {round + 1}: raw {r.PerSecond,8:N0} msg/s ({r.CpuMicrosPerMessage:0.0} us CPU/msg, {r.Lost:N0} lost), " +
+                        $"node {n.PerSecond,8:N0} readings/s ({n.CpuMicrosPerMessage:0.0} us CPU/reading, {n.Lost:N0} lost; {n.Detail}); ratio {Ratio(n, r):0.000}"));
+                }
+            }
+            finally
+            {
+                await host.StopAsync();
+            }
+
+            var ratios = nodeParts.Zip(rawParts, Ratio).ToArray();
+            var rawTotal = PhaseResult.Sum(rawParts);
+            var nodeTotal = PhaseResult.Sum(nodeParts);
             var loadAfter = LoadAverage();
-            Console.WriteLine($"ratio node / raw:  {ratio:0.000}; load average {loadAfter}");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"raw MQTTnet loop:  {rawTotal.PerSecond,10:N0} msg/s over {o.Rounds} parts ({rawTotal.Lost:N0} lost; {rawTotal.CpuMicrosPerMessage:0.0} us CPU/message, {rawTotal.SwitchesPerMessage:0.00} context switches/message)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"node over MQTT:    {nodeTotal.PerSecond,10:N0} readings/s over {o.Rounds} parts ({nodeTotal.Lost:N0} lost; {nodeTotal.CpuMicrosPerMessage:0.0} us CPU/reading, {nodeTotal.SwitchesPerMessage:0.00} context switches/reading; {brokerHandle.HeldPublishes:N0} publishes held by the broker)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"ratio node / raw:  median {Median(ratios):0.000} of the rounds' {string.Join(", ", ratios.Select(x => x.ToString("0.000", CultureInfo.InvariantCulture)))}; load average {loadAfter}"));
             var result = new Dictionary<string, object?>
             {
-                ["mqtt_readings_per_s"] = Math.Round(node.PerSecond),
-                ["raw_mqtt_per_s"] = Math.Round(raw.PerSecond),
-                ["ratio_to_raw"] = Math.Round(ratio, 4),
-                ["lost"] = node.Lost,
-                ["raw_lost"] = raw.Lost,
+                ["mqtt_readings_per_s"] = Math.Round(nodeTotal.PerSecond),
+                ["raw_mqtt_per_s"] = Math.Round(rawTotal.PerSecond),
+                ["ratio_to_raw"] = Math.Round(Median(ratios), 4),
+                ["round_ratios"] = ratios.Select(x => Math.Round(x, 4)).ToArray(),
+                ["lost"] = nodeTotal.Lost,
+                ["raw_lost"] = rawTotal.Lost,
                 ["broker"] = o.Broker,
                 ["qos"] = (int)o.Qos,
-                ["readings"] = o.Readings,
+                ["rounds"] = o.Rounds,
+                ["readings"] = o.Readings * o.Rounds,
+                ["readings_per_round"] = o.Readings,
                 ["devices"] = o.Devices,
                 ["persistence"] = o.Persistence,
                 ["in_flight"] = o.InFlight,
                 ["hocon"] = string.IsNullOrWhiteSpace(o.Hocon) ? null : o.Hocon,
                 ["held_publishes"] = brokerHandle.HeldPublishes,
-                ["mqtt_seconds"] = Math.Round(node.Elapsed.TotalSeconds, 3),
-                ["raw_seconds"] = Math.Round(raw.Elapsed.TotalSeconds, 3),
-                ["mqtt_cpu_us_per_reading"] = Math.Round(node.CpuMicrosPerMessage, 1),
-                ["raw_cpu_us_per_msg"] = Math.Round(raw.CpuMicrosPerMessage, 1),
-                ["mqtt_switches_per_reading"] = node.SwitchesPerMessage,
-                ["raw_switches_per_msg"] = raw.SwitchesPerMessage,
+                ["mqtt_seconds"] = Math.Round(nodeTotal.Elapsed.TotalSeconds, 3),
+                ["raw_seconds"] = Math.Round(rawTotal.Elapsed.TotalSeconds, 3),
+                ["mqtt_cpu_us_per_reading"] = Math.Round(nodeTotal.CpuMicrosPerMessage, 1),
+                ["raw_cpu_us_per_msg"] = Math.Round(rawTotal.CpuMicrosPerMessage, 1),
+                ["mqtt_switches_per_reading"] = nodeTotal.SwitchesPerMessage,
+                ["raw_switches_per_msg"] = rawTotal.SwitchesPerMessage,
                 ["load_average_before"] = loadBefore,
                 ["load_average_after"] = loadAfter,
                 ["peak_working_set_mb"] = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
             };
             Console.WriteLine(JsonSerializer.Serialize(result));
-            return o.Qos == MqttQualityOfServiceLevel.AtLeastOnce && (node.Lost != 0 || raw.Lost != 0) ? 1 : 0;
+            return o.Qos == MqttQualityOfServiceLevel.AtLeastOnce && (nodeTotal.Lost != 0 || rawTotal.Lost != 0) ? 1 : 0;
         }
         finally
         {
@@ -136,60 +188,140 @@ internal static class MqttHarness
         }
     }
 
-    /// <param name="Received">Raw phase: messages the counting subscriber got; node phase: readings scored.</param>
+    private static double Ratio(PhaseResult node, PhaseResult raw) => raw.PerSecond > 0 ? node.PerSecond / raw.PerSecond : 0;
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? 0 : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <param name="Received">Raw part: messages the counting subscriber got; node part: readings scored.</param>
     /// <param name="Cpu">This process's CPU time over the timed part (publisher, subscriber or node, embedded broker).</param>
-    private sealed record PhaseResult(long Published, long Received, TimeSpan Elapsed, TimeSpan PublishElapsed, TimeSpan Cpu, double SwitchesPerMessage, string Detail = "")
+    /// <param name="Switches">The process's context switches over the timed part.</param>
+    private sealed record PhaseResult(long Published, long Received, TimeSpan Elapsed, TimeSpan PublishElapsed, TimeSpan Cpu, long? Switches, string Detail = "")
     {
         public double CpuMicrosPerMessage => Cpu.TotalMicroseconds / Published;
+
+        public double SwitchesPerMessage => ContextSwitches.PerMessage(0, Switches, Published);
 
         public long Lost => Published - Received;
 
         /// <summary>Messages published over the time from the first publish to the last arrival (the issue's definition).</summary>
         public double PerSecond => Received > 0 && Elapsed > TimeSpan.Zero ? Published / Elapsed.TotalSeconds : 0;
+
+        public static PhaseResult Sum(IReadOnlyList<PhaseResult> parts) => new(
+            parts.Sum(p => p.Published),
+            parts.Sum(p => p.Received),
+            TimeSpan.FromTicks(parts.Sum(p => p.Elapsed.Ticks)),
+            TimeSpan.FromTicks(parts.Sum(p => p.PublishElapsed.Ticks)),
+            TimeSpan.FromTicks(parts.Sum(p => p.Cpu.Ticks)),
+            parts.All(p => p.Switches is not null) ? parts.Sum(p => p.Switches!.Value) : null);
     }
 
-    /// <summary>Publisher and a subscriber that only counts: what the broker and MQTTnet manage on this machine.</summary>
-    private static async Task<PhaseResult> RunRawAsync(Options o, BrokerHandle broker, Workload workload)
+    /// <summary>
+    /// A raw MQTTnet subscriber that only counts: what the broker and MQTTnet manage on this machine. It
+    /// subscribes to its own topic tree, which the node's filter does not match, so both can stay
+    /// connected to the same broker for the whole run and their parts can alternate.
+    /// </summary>
+    private sealed class RawLoop : IAsyncDisposable
     {
-        var counter = new ReceiveCounter();
-        using var subscriber = new MqttClientFactory().CreateMqttClient();
-        subscriber.ApplicationMessageReceivedAsync += counter.OnReceivedAsync;
-        // The node's subscriber socket settings, so the two parts differ only in what happens after a message arrives.
-        var socketBuffer = NodeMqttSettings(Path.GetTempPath(), o.Hocon).Subscriber.SocketBufferBytes;
-        var connect = await subscriber.ConnectAsync(ClientOptions(broker, "bench-raw-" + ShortId(), cleanStart: true).WithSocketBuffers(socketBuffer));
-        if (connect.ResultCode != MqttClientConnectResultCode.Success)
+        private readonly IMqttClient _subscriber;
+        private readonly ReceiveCounter _counter;
+
+        private RawLoop(IMqttClient subscriber, ReceiveCounter counter)
         {
-            throw new InvalidOperationException($"raw subscriber refused: {connect.ResultCode} {connect.ReasonString}");
+            _subscriber = subscriber;
+            _counter = counter;
         }
 
-        await subscriber.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
-            .WithTopicFilter(f => f.WithTopic(TopicFilter).WithQualityOfServiceLevel(o.Qos))
-            .Build());
+        public long Count => _counter.Count;
+        public ReceiveCounter Counter => _counter;
 
-        await using var publisher = await Publisher.ConnectAsync(broker, o.Qos, o.InFlight);
+        public static async Task<RawLoop> StartAsync(Options o, BrokerHandle broker)
+        {
+            var counter = new ReceiveCounter();
+            var subscriber = new MqttClientFactory().CreateMqttClient();
+            subscriber.ApplicationMessageReceivedAsync += counter.OnReceivedAsync;
+            // The node's subscriber socket settings, so the two parts differ only in what happens after a message arrives.
+            var socketBuffer = NodeMqttSettings(Path.GetTempPath(), o.Hocon).Subscriber.SocketBufferBytes;
+            var connect = await subscriber.ConnectAsync(ClientOptions(broker, "bench-raw-" + ShortId(), cleanStart: true).WithSocketBuffers(socketBuffer));
+            if (connect.ResultCode != MqttClientConnectResultCode.Success)
+            {
+                subscriber.Dispose();
+                throw new InvalidOperationException($"raw subscriber refused: {connect.ResultCode} {connect.ReasonString}");
+            }
 
-        var warm = await WarmUpAsync(publisher, workload.NewWarmUp(), () => counter.Count, o.MaxWarmUp);
-        Console.WriteLine($"  raw warm-up (untimed): {warm}");
+            await subscriber.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+                .WithTopicFilter(f => f.WithTopic(RawTopicRoot + "/#").WithQualityOfServiceLevel(o.Qos))
+                .Build());
+            return new RawLoop(subscriber, counter);
+        }
 
+        public async ValueTask DisposeAsync()
+        {
+            if (_subscriber.IsConnected)
+            {
+                await _subscriber.DisconnectAsync();
+            }
+
+            _subscriber.Dispose();
+        }
+    }
+
+    private static async Task<PhaseResult> TimeRawAsync(Options o, Publisher publisher, RawLoop raw, OutgoingMessage[] messages)
+    {
+        var counter = raw.Counter;
         var baseline = counter.Count;
-        var target = baseline + workload.Messages.Length;
+        var target = baseline + messages.Length;
         counter.Arm(target);
         var switchesBefore = ContextSwitches.Read();
         var cpuBefore = CpuTime();
         var start = Stopwatch.GetTimestamp();
-        await publisher.PublishAllAsync(workload.Messages);
+        await publisher.PublishAllAsync(messages);
         var publishElapsed = Stopwatch.GetElapsedTime(start);
         var done = await WaitAsync(() => counter.Count, target, o.StallTimeout);
         var cpu = CpuTime() - cpuBefore;
-        var switches = ContextSwitches.PerMessage(switchesBefore, ContextSwitches.Read(), workload.Messages.Length);
-        var received = done.Value - baseline;
+        var switches = ContextSwitches.Read() - switchesBefore;
         var elapsed = Stopwatch.GetElapsedTime(start, counter.LastReceiveTimestamp);
-        await subscriber.DisconnectAsync();
-        return new PhaseResult(workload.Messages.Length, received, elapsed, publishElapsed, cpu, switches);
+        // QoS 0 losses: the counter must not carry them into the next raw part as early arrivals.
+        counter.Arm(long.MaxValue);
+        return new PhaseResult(messages.Length, done.Value - baseline, elapsed, publishElapsed, cpu, switches);
     }
 
     /// <summary>The same publisher and messages into a node: durable intake (unless --persistence none) and scoring.</summary>
-    private static async Task<PhaseResult> RunNodeAsync(Options o, BrokerHandle broker, Workload workload, string dataDirectory)
+    private static async Task<PhaseResult> TimeNodeAsync(Options o, Publisher publisher, AnomalyHost host, BrokerHandle broker, OutgoingMessage[] messages)
+    {
+        var metrics = host.Node.Metrics;
+        var ingestion = host.MqttIngestion!;
+        var baseline = metrics.ReadingsScored;
+        var target = baseline + messages.Length;
+        var ackedBefore = ingestion.Counters.Acknowledged;
+        var chunksBefore = metrics.ChunksStored;
+        var switchesBefore = ContextSwitches.Read();
+        var cpuBefore = CpuTime();
+        var start = Stopwatch.GetTimestamp();
+        using var timelineStop = new CancellationTokenSource();
+        var timeline = o.Timeline ? PrintTimelineAsync(start, publisher, ingestion, metrics, broker, timelineStop.Token) : Task.CompletedTask;
+        await publisher.PublishAllAsync(messages);
+        var publishElapsed = Stopwatch.GetElapsedTime(start);
+        var done = await WaitAsync(() => metrics.ReadingsScored, target, o.StallTimeout);
+        await timelineStop.CancelAsync();
+        await timeline;
+        var cpu = CpuTime() - cpuBefore;
+        var switches = ContextSwitches.Read() - switchesBefore;
+        var elapsed = Stopwatch.GetElapsedTime(start, done.LastProgressTimestamp);
+
+        // Untimed: scoring may finish before the last PUBACKs are out, and the next part should not
+        // start with them still pending.
+        var ackTarget = ackedBefore + messages.Length;
+        await WaitAsync(() => ingestion.Counters.Acknowledged, ackTarget, TimeSpan.FromSeconds(5));
+        var detail = string.Create(CultureInfo.InvariantCulture,
+            $"{ingestion.Counters.Acknowledged - ackedBefore:N0} acknowledged, {metrics.ChunksStored - chunksBefore:N0} chunks");
+        return new PhaseResult(messages.Length, done.Value - baseline, elapsed, publishElapsed, cpu, switches, detail);
+    }
+
+    private static Config NodeOverrides(Options o, BrokerHandle broker, string dataDirectory)
     {
         var overrides = ConfigurationFactory.ParseString($$"""
             anomaly-actors {
@@ -209,52 +341,7 @@ internal static class MqttHarness
             }
             akka.loglevel = WARNING
             """);
-        if (!string.IsNullOrWhiteSpace(o.Hocon))
-        {
-            overrides = ConfigurationFactory.ParseString(o.Hocon).WithFallback(overrides);
-        }
-
-        var host = await AnomalyHost.StartAsync(overrides, systemName: "bench-mqtt");
-        try
-        {
-            var metrics = host.Node.Metrics;
-            await using var publisher = await Publisher.ConnectAsync(broker, o.Qos, o.InFlight);
-
-            // Untimed: the first warm-up round creates and recovers every SensorActor, so the timed part
-            // measures sustained ingestion, not a fleet's cold start (as the throughput harness does).
-            var warm = await WarmUpAsync(publisher, workload.NewWarmUp(), () => Math.Min(metrics.ReadingsScored, host.MqttIngestion!.Counters.Acknowledged), o.MaxWarmUp);
-            Console.WriteLine($"  node warm-up (untimed): {warm}");
-
-            var baseline = metrics.ReadingsScored;
-            var target = baseline + workload.Messages.Length;
-            var ingestion = host.MqttIngestion!;
-            var ackedBefore = ingestion.Counters.Acknowledged;
-            var switchesBefore = ContextSwitches.Read();
-            var cpuBefore = CpuTime();
-            var start = Stopwatch.GetTimestamp();
-            using var timelineStop = new CancellationTokenSource();
-            var timeline = o.Timeline ? PrintTimelineAsync(start, publisher, ingestion, metrics, broker, timelineStop.Token) : Task.CompletedTask;
-            await publisher.PublishAllAsync(workload.Messages);
-            var publishElapsed = Stopwatch.GetElapsedTime(start);
-            var done = await WaitAsync(() => metrics.ReadingsScored, target, o.StallTimeout);
-            await timelineStop.CancelAsync();
-            await timeline;
-            var cpu = CpuTime() - cpuBefore;
-            var switches = ContextSwitches.PerMessage(switchesBefore, ContextSwitches.Read(), workload.Messages.Length);
-            var scored = done.Value - baseline;
-            var elapsed = Stopwatch.GetElapsedTime(start, done.LastProgressTimestamp);
-
-            // Untimed: scoring may finish before the last PUBACKs are out; a clean stop wants them sent.
-            var ackTarget = ackedBefore + workload.Messages.Length;
-            await WaitAsync(() => ingestion.Counters.Acknowledged, ackTarget, TimeSpan.FromSeconds(5));
-            var detail = string.Create(CultureInfo.InvariantCulture,
-                $"{ingestion.Counters.Acknowledged - ackedBefore:N0} acknowledged, {metrics.ChunksStored:N0} chunks, {metrics.EpisodesOpened:N0} episodes, {ingestion.Counters.DeadLetters:N0} dead letters");
-            return new PhaseResult(workload.Messages.Length, scored, elapsed, publishElapsed, cpu, switches, detail);
-        }
-        finally
-        {
-            await host.StopAsync();
-        }
+        return string.IsNullOrWhiteSpace(o.Hocon) ? overrides : ConfigurationFactory.ParseString(o.Hocon).WithFallback(overrides);
     }
 
     /// <summary>
@@ -519,10 +606,13 @@ internal static class MqttHarness
         private int Seed { get; init; }
         public required OutgoingMessage[] Messages { get; init; }
 
-        public static Workload Create(int devices, int readings, int seed)
+        /// <summary>The messages of timed part <paramref name="round"/>: consecutive slices, so each device's readings keep going forward in time.</summary>
+        public OutgoingMessage[] Round(int round, int readings) => Messages.AsSpan(round * readings, readings).ToArray();
+
+        public static Workload Create(string topicRoot, int devices, int readings, int seed)
         {
             var topics = Enumerable.Range(0, devices)
-                .Select(d => $"sensors/{Site}/{DeviceSimulator.DeviceName(d)}/demo")
+                .Select(d => $"{topicRoot}/{Site}/{DeviceSimulator.DeviceName(d)}/demo")
                 .ToArray();
             var names = Enumerable.Range(0, devices).Select(DeviceSimulator.DeviceName).ToArray();
             var generator = new DemoSensorGenerator(new Random(seed));
