@@ -18,15 +18,15 @@ using Confluent.Kafka;
 namespace AnomalyActors.Benchmarks.Kafka;
 
 /// <summary>
-/// <c>kafka [--readings N] [--sensors N] [--partitions N] [--warm-up-readings N] [--warm-up-rounds N]
+/// <c>kafka [--readings N] [--rounds N] [--sensors N] [--partitions N] [--warm-up-readings N] [--warm-up-rounds N]
 /// [--latency-seconds S] [--latency-rate R] [--latency-linger-ms L] [--spikes-per-second N] [--enriched] [--snapshot-every N]
 /// [--snapshot-interval-seconds S] [--max-batch N] [--batch-delay-ms MS] [--hocon TEXT]</c>: starts a
-/// librdkafka mock cluster, warms the node up, produces the readings,
-/// measures a raw Confluent consume loop over the topic, then the node's end-to-end rate (topic ->
-/// SensorActors with a durable SQLite store, commits following snapshots, alerts produced) on the
-/// same topic, both timed from their first message; then produce-to-consume latency of a plain
-/// consumer and produce-to-alert latency of the node, both at half the node's rate. Last line: one
-/// JSON object.
+/// librdkafka mock cluster and warms the node up; then, in each of --rounds rounds, produces the readings
+/// and times, in alternating order, a raw Confluent consume loop over them and the node's end-to-end
+/// rate (topic -> SensorActors with a durable SQLite store, commits following snapshots, alerts
+/// produced) over the same readings, both from their first message; then produce-to-consume latency of
+/// a plain consumer and produce-to-alert latency of the node, both at half the node's rate. Last line:
+/// one JSON object.
 /// </summary>
 public static class KafkaHarness
 {
@@ -48,6 +48,8 @@ public static class KafkaHarness
         // Rejoins before the timed one: the code that materializes each partition's stream runs once
         // per assignment, so it takes a few to be compiled for good (tiered JIT).
         var warmUpRounds = Math.Max(1, options.GetInt("warm-up-rounds") ?? 3);
+        // Timed rounds, each a raw part and a node part over the same readings in alternating order.
+        var rounds = Math.Max(1, options.GetInt("rounds") ?? 3);
         // The mock keeps about 5 MB per partition (some 100,000 of these messages), so 50,000 per
         // partition keeps the whole run readable. Not more partitions than that: the mock's fetch
         // work grows with them, and at 55 instead of 23-28 the floor's p99 at 20,000 readings/s went
@@ -70,13 +72,13 @@ public static class KafkaHarness
         var batchDelayMs = options.GetInt("batch-delay-ms") ?? 5;
         // Extra node configuration for experiments, e.g. --hocon 'anomaly-actors.kafka.producer-properties { "linger.ms" = "0" }'.
         var hocon = options.Get("hocon") ?? string.Empty;
-        var result = RunAsync(readings, warmUpReadings, warmUpRounds, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, latencyLingerMs, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs, hocon).GetAwaiter().GetResult();
+        var result = RunAsync(readings, rounds, warmUpReadings, warmUpRounds, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, latencyLingerMs, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs, hocon).GetAwaiter().GetResult();
         // Printed once the mock cluster is gone, so no client's closing log line follows it.
         Console.WriteLine(JsonSerializer.Serialize(result));
         return (long)result["lost"] == 0 ? 0 : 1;
     }
 
-    private static async Task<Dictionary<string, object>> RunAsync(int readings, int warmUpReadings, int warmUpRounds, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, int latencyLingerMs, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs, string hocon)
+    private static async Task<Dictionary<string, object>> RunAsync(int readings, int rounds, int warmUpReadings, int warmUpRounds, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, int latencyLingerMs, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs, string hocon)
     {
         using var cluster = new MockKafkaCluster(brokers: 3);
         cluster.CreateTopic(Topic, partitions);
@@ -177,65 +179,48 @@ public static class KafkaHarness
         await WaitForJitToSettleAsync();
         jitSettle.Stop();
         var consumedBefore = node.KafkaMetrics.MessagesConsumed;
-        await node.Kafka!.StopAsync();
 
-        // The measured readings, with spikes, already in the topic before either consumer reads them.
-        var produceClock = Stopwatch.StartNew();
-        ProduceMeasuredPattern(bulkProducer, payloads, keys, readings);
-        produceClock.Stop();
-        produced += readings;
-
-        var (raw, rawCpuPerMessage, rawSteal) = RawConsume(cluster.BootstrapServers, produced);
-
-        var scoredBefore = node.Metrics.ReadingsScored;
-        var deliveredBefore = node.KafkaMetrics.ReadingsDelivered;
-        var joinClock = Stopwatch.StartNew();
-        node.Kafka.Resume();
-        // Timed like the raw loop, from the first reading consumed: rejoining the group (the mock
-        // broker's rebalance delay, about 3 s) is neither loop's work. A spinning thread sees the
-        // first delivery within microseconds; it only spins while the consumer is joining.
-        var (clock, firstBatch) = await Task.Factory.StartNew(() =>
+        // Timed rounds. Each produces its readings while the node's consumer is stopped, so they wait in
+        // the topic; then the raw loop and the node each read exactly those, in alternating order from
+        // round to round, so that what the machine's neighbours do and what one part leaves behind fall
+        // on both alike. Each round's ratio compares two parts seconds apart; ratio_to_raw is their median.
+        var rawParts = new List<RawPart>();
+        var nodeParts = new List<NodePart>();
+        var produceTime = TimeSpan.Zero;
+        for (var round = 0; round < rounds; round++)
         {
-            while (node.KafkaMetrics.ReadingsDelivered == deliveredBefore)
+            if (round > 0)
             {
-                if (joinClock.Elapsed > TimeSpan.FromMinutes(2))
-                {
-                    throw new TimeoutException("The node consumed nothing after rejoining the group.");
-                }
-
-                Thread.SpinWait(20);
+                // The previous round's readings committed, so the node's rejoin starts at this round's.
+                await WaitForGroupToCommitEverythingAsync(cluster.BootstrapServers, partitions, TimeSpan.FromSeconds(snapshotInterval * 2 + 30));
             }
 
-            return (Stopwatch.StartNew(), node.KafkaMetrics.ReadingsDelivered - deliveredBefore);
-        }, TaskCreationOptions.LongRunning);
-        var nodeCpuBefore = ProcessCpu();
-        var nodeHostBefore = HostCpu.Read();
-        var consumedAtStart = node.KafkaMetrics.MessagesConsumed;
-        var jitMethodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
-        var jitTimeBefore = System.Runtime.JitInfo.GetCompilationTime();
-        // Phase marks on stderr let a profiler attach to one timed part (perf record -p PID).
-        Console.Error.WriteLine($"phase node {DateTime.UtcNow:HH:mm:ss.fff}");
-        var groupJoin = joinClock.Elapsed;
-        var handedOver = TimeSpan.Zero;
-        await WaitAsync(() =>
-        {
-            if (handedOver == TimeSpan.Zero && node.KafkaMetrics.ReadingsDelivered - deliveredBefore >= readings)
+            await node.Kafka!.StopAsync();
+            var roundStart = EndOffsets(cluster.BootstrapServers, partitions);
+            var produceClock = Stopwatch.StartNew();
+            ProduceMeasuredPattern(bulkProducer, payloads, keys, readings);
+            produceTime += produceClock.Elapsed;
+            produced += readings;
+            if (round % 2 == 0)
             {
-                handedOver = clock.Elapsed;
+                rawParts.Add(RawConsume(cluster.BootstrapServers, roundStart, readings));
+                nodeParts.Add(await TimeNodeAsync(node, readings));
+            }
+            else
+            {
+                nodeParts.Add(await TimeNodeAsync(node, readings));
+                rawParts.Add(RawConsume(cluster.BootstrapServers, roundStart, readings));
             }
 
-            return node.Metrics.ReadingsScored - scoredBefore >= readings;
-        }, TimeSpan.FromMinutes(10), "all readings scored");
-        await WaitAsync(() => node.KafkaMetrics.AlertsProduced >= node.Metrics.EpisodesOpened + node.Metrics.EpisodesClosed, TimeSpan.FromMinutes(1), "alerts produced");
-        clock.Stop();
-        var nodeCpu = ProcessCpu() - nodeCpuBefore;
-        var nodeSteal = HostCpu.StealPercent(nodeHostBefore, HostCpu.Read());
-        var consumedInTimedPart = node.KafkaMetrics.MessagesConsumed - consumedAtStart;
-        var nodeJitMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethodsBefore;
-        var nodeJitTime = System.Runtime.JitInfo.GetCompilationTime() - jitTimeBefore;
-        // As the raw loop leaves out its first message, this leaves out the batch that started the clock.
-        var kafkaRate = (readings - firstBatch) / clock.Elapsed.TotalSeconds;
+            var (r, n) = (rawParts[^1], nodeParts[^1]);
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"round {round + 1}: raw {r.Rate,10:N0} msg/s ({r.CpuMicrosPerMessage:0.00} us CPU/msg, steal {r.StealPercent}%), " +
+                $"node {n.Rate,10:N0} readings/s ({n.CpuMicrosPerReading:0.00} us CPU/reading, steal {n.StealPercent}%, {n.JitMethods} methods JIT-compiled); ratio {n.Rate / r.Rate:0.000}"));
+        }
 
+        var ratios = nodeParts.Zip(rawParts, (n, r) => n.Rate / r.Rate).ToArray();
+        var raw = rawParts.Sum(r => r.Messages) / rawParts.Sum(r => r.Elapsed.TotalSeconds);
+        var kafkaRate = nodeParts.Sum(n => n.Readings) / nodeParts.Sum(n => n.Elapsed.TotalSeconds);
         var latencyRate = fixedLatencyRate ?? kafkaRate / 2;
         // The floor under the node's latency: the same producer at the same rate into a topic of as
         // many partitions, read by a plain consumer (no node work on the path), in this run.
@@ -265,7 +250,7 @@ public static class KafkaHarness
         var result = new Dictionary<string, object>
         {
             ["mode"] = "kafka",
-            ["readings"] = readings,
+            ["readings"] = (long)readings * rounds,
             ["sensors"] = sensors,
             ["partitions"] = partitions,
             ["enriched"] = enriched,
@@ -274,35 +259,42 @@ public static class KafkaHarness
             ["max_batch"] = maxBatch,
             ["batch_delay_ms"] = batchDelayMs,
             ["hocon"] = hocon,
-            ["produce_per_s"] = Math.Round(readings / produceClock.Elapsed.TotalSeconds),
+            ["rounds"] = rounds,
+            ["readings_per_round"] = readings,
+            ["produce_per_s"] = Math.Round(readings * rounds / produceTime.TotalSeconds),
+            // Messages (readings) over the summed time of the rounds' parts.
             ["raw_consume_per_s"] = Math.Round(raw),
             ["kafka_readings_per_s"] = Math.Round(kafkaRate),
-            ["ratio_to_raw"] = Math.Round(kafkaRate / raw, 3),
+            // The median of the rounds' ratios, each node part against the raw part next to it.
+            ["ratio_to_raw"] = Math.Round(Median(ratios), 3),
+            ["round_ratios"] = ratios.Select(x => Math.Round(x, 3)).ToArray(),
+            ["round_raw_per_s"] = rawParts.Select(r => Math.Round(r.Rate)).ToArray(),
+            ["round_node_per_s"] = nodeParts.Select(n => Math.Round(n.Rate)).ToArray(),
             // Whole-process CPU (the in-process mock cluster included) per message in each timed part:
             // which side is short of CPU and which of time.
-            ["raw_cpu_us_per_msg"] = Math.Round(rawCpuPerMessage, 2),
-            ["node_cpu_us_per_reading"] = Math.Round(nodeCpu.TotalMicroseconds / (readings - firstBatch), 2),
+            ["raw_cpu_us_per_msg"] = Math.Round(rawParts.Sum(r => r.Cpu.TotalMicroseconds) / rawParts.Sum(r => r.Messages), 2),
+            ["node_cpu_us_per_reading"] = Math.Round(nodeParts.Sum(n => n.Cpu.TotalMicroseconds) / nodeParts.Sum(n => n.Readings), 2),
             // Share of the machine's CPU time the hypervisor took while each part ran (/proc/stat
             // steal; -1 where unknown): a slow run with high steal was starved, not slow.
-            ["raw_steal_pct"] = rawSteal,
-            ["node_steal_pct"] = nodeSteal,
+            ["raw_steal_pct"] = rawParts.Select(r => r.StealPercent).ToArray(),
+            ["node_steal_pct"] = nodeParts.Select(n => n.StealPercent).ToArray(),
             ["raw_latency_steal_pct"] = rawLatencySteal,
             ["latency_steal_pct"] = latencySteal,
+            // Rejoining the group before the first reading arrived (not in the timed part), per round.
+            ["group_join_s"] = nodeParts.Select(n => Math.Round(n.GroupJoin.TotalSeconds, 2)).ToArray(),
             // When the partition actors had handed every reading to the sensors (the rest is scoring).
-            // Rejoining the group before the first reading arrived (not in the timed part).
-            ["group_join_s"] = Math.Round(groupJoin.TotalSeconds, 2),
-            ["handed_over_s"] = Math.Round(handedOver.TotalSeconds, 2),
-            ["scored_s"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
+            ["handed_over_s"] = nodeParts.Select(n => Math.Round(n.HandedOver.TotalSeconds, 2)).ToArray(),
+            ["scored_s"] = nodeParts.Select(n => Math.Round(n.Elapsed.TotalSeconds, 2)).ToArray(),
             ["cold_start_s"] = Math.Round(coldStart.Elapsed.TotalSeconds, 2),
             ["warm_up_readings"] = warmUpReadings,
             ["warm_up_rounds"] = warmUpRounds,
             ["jit_settle_s"] = Math.Round(jitSettle.Elapsed.TotalSeconds, 2),
             // Methods the JIT compiled while the node part was timed, and its time on them: near zero
             // when the warm-up did its job.
-            ["node_phase_jit_methods"] = nodeJitMethods,
-            ["node_phase_jit_ms"] = Math.Round(nodeJitTime.TotalMilliseconds),
-            // Messages the node read while timed: more than the readings when uncommitted warm-up was read again.
-            ["node_phase_messages"] = consumedInTimedPart,
+            ["node_phase_jit_methods"] = nodeParts.Select(n => n.JitMethods).ToArray(),
+            ["node_phase_jit_ms"] = nodeParts.Select(n => Math.Round(n.JitTime.TotalMilliseconds)).ToArray(),
+            // Messages the node read while timed: more than the readings when uncommitted ones were read again.
+            ["node_phase_messages"] = nodeParts.Select(n => n.MessagesConsumed).ToArray(),
             ["latency_rate_per_s"] = Math.Round(latencyRate),
             ["latency_linger_ms"] = latencyLingerMs,
             ["latency_alerts"] = measuredAlerts,
@@ -394,19 +386,112 @@ public static class KafkaHarness
         return views.Where(view => !view.EpisodeOpen).Select(view => view.SensorId).ToArray();
     }
 
-    /// <summary>A plain Confluent group consumer reading every message of the topic: the reference rate.</summary>
-    private static (double Rate, double CpuMicrosPerMessage, double StealPercent) RawConsume(string bootstrap, long expected)
+    /// <param name="Messages">Messages timed: all but the first, which starts the clock.</param>
+    private sealed record RawPart(long Messages, TimeSpan Elapsed, TimeSpan Cpu, double StealPercent)
+    {
+        public double Rate => Messages / Elapsed.TotalSeconds;
+        public double CpuMicrosPerMessage => Cpu.TotalMicroseconds / Messages;
+    }
+
+    /// <param name="Readings">Readings timed: all but the first batch, which starts the clock.</param>
+    private sealed record NodePart(
+        long Readings, TimeSpan Elapsed, TimeSpan Cpu, double StealPercent, TimeSpan GroupJoin, TimeSpan HandedOver, long JitMethods, TimeSpan JitTime, long MessagesConsumed)
+    {
+        public double Rate => Readings / Elapsed.TotalSeconds;
+        public double CpuMicrosPerReading => Cpu.TotalMicroseconds / Readings;
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>Where the next message of each partition of the readings topic will go.</summary>
+    private static List<TopicPartitionOffset> EndOffsets(string bootstrap, int partitions)
+    {
+        using var probe = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench-probe" }).Build();
+        return Enumerable.Range(0, partitions)
+            .Select(p => new TopicPartition(Topic, p))
+            .Select(tp => new TopicPartitionOffset(tp, probe.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High))
+            .ToList();
+    }
+
+    /// <summary>
+    /// The node's consumer rejoins the group and reads the readings waiting in the topic; timed like the
+    /// raw loop, from its first reading until every one is scored and every alert is on the alerts topic.
+    /// </summary>
+    private static async Task<NodePart> TimeNodeAsync(AnomalyNode node, int readings)
+    {
+        var scoredBefore = node.Metrics.ReadingsScored;
+        var deliveredBefore = node.KafkaMetrics.ReadingsDelivered;
+        var joinClock = Stopwatch.StartNew();
+        node.Kafka!.Resume();
+        // Rejoining the group (the mock broker's rebalance delay, about 3 s) is neither loop's work.
+        // A spinning thread sees the first delivery within microseconds; it only spins while the
+        // consumer is joining.
+        var (clock, firstBatch) = await Task.Factory.StartNew(() =>
+        {
+            while (node.KafkaMetrics.ReadingsDelivered == deliveredBefore)
+            {
+                if (joinClock.Elapsed > TimeSpan.FromMinutes(2))
+                {
+                    throw new TimeoutException("The node consumed nothing after rejoining the group.");
+                }
+
+                Thread.SpinWait(20);
+            }
+
+            return (Stopwatch.StartNew(), node.KafkaMetrics.ReadingsDelivered - deliveredBefore);
+        }, TaskCreationOptions.LongRunning);
+        var cpuBefore = ProcessCpu();
+        var hostBefore = HostCpu.Read();
+        var consumedAtStart = node.KafkaMetrics.MessagesConsumed;
+        var jitMethodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
+        var jitTimeBefore = System.Runtime.JitInfo.GetCompilationTime();
+        // Phase marks on stderr let a profiler attach to one timed part (perf record -p PID).
+        Console.Error.WriteLine($"phase node {DateTime.UtcNow:HH:mm:ss.fff}");
+        var groupJoin = joinClock.Elapsed;
+        var handedOver = TimeSpan.Zero;
+        await WaitAsync(() =>
+        {
+            if (handedOver == TimeSpan.Zero && node.KafkaMetrics.ReadingsDelivered - deliveredBefore >= readings)
+            {
+                handedOver = clock.Elapsed;
+            }
+
+            return node.Metrics.ReadingsScored - scoredBefore >= readings;
+        }, TimeSpan.FromMinutes(10), "all readings scored");
+        await WaitAsync(() => node.KafkaMetrics.AlertsProduced >= node.Metrics.EpisodesOpened + node.Metrics.EpisodesClosed, TimeSpan.FromMinutes(1), "alerts produced");
+        clock.Stop();
+        return new NodePart(
+            readings - firstBatch,
+            clock.Elapsed,
+            ProcessCpu() - cpuBefore,
+            HostCpu.StealPercent(hostBefore, HostCpu.Read()),
+            groupJoin,
+            handedOver,
+            System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethodsBefore,
+            System.Runtime.JitInfo.GetCompilationTime() - jitTimeBefore,
+            node.KafkaMetrics.MessagesConsumed - consumedAtStart);
+    }
+
+    /// <summary>
+    /// A plain Confluent consumer reading the round's messages (from <paramref name="from"/>, assigned, so
+    /// no group join): the reference rate, timed from its first message to its last.
+    /// </summary>
+    private static RawPart RawConsume(string bootstrap, List<TopicPartitionOffset> from, long expected)
     {
         // The configuration the connector gives the node's consumer (its fetch queue backoff included),
-        // with the node's fetch wait; a group of its own, so it reads the topic from the start.
+        // with the node's fetch wait.
         var config = ConsumerSettings<string, byte[]>.Create()
             .WithBootstrapServers(bootstrap)
             .WithGroupId("raw-" + Guid.NewGuid().ToString("N"))
             .WithProperty("fetch.wait.max.ms", "10")
             .CreateConsumerConfig();
         using var consumer = new ConsumerBuilder<string, byte[]>(config).Build();
-        consumer.Subscribe(Topic);
-        var first = consumer.Consume(TimeSpan.FromSeconds(30)) ?? throw new TimeoutException("The raw consumer got nothing.");
+        consumer.Assign(from);
+        _ = consumer.Consume(TimeSpan.FromSeconds(30)) ?? throw new TimeoutException("The raw consumer got nothing.");
         var clock = Stopwatch.StartNew();
         var cpuBefore = ProcessCpu();
         var hostBefore = HostCpu.Read();
@@ -425,9 +510,8 @@ public static class KafkaHarness
         clock.Stop();
         var cpu = ProcessCpu() - cpuBefore;
         var steal = HostCpu.StealPercent(hostBefore, HostCpu.Read());
-        _ = first;
         consumer.Close();
-        return ((count - 1) / clock.Elapsed.TotalSeconds, cpu.TotalMicroseconds / (count - 1), steal);
+        return new RawPart(count - 1, clock.Elapsed, cpu, steal);
     }
 
     /// <param name="AlertLeg">Of the same alerts: from the node producing the alert (its Kafka CreateTime) to the reader, in whole ms.</param>
