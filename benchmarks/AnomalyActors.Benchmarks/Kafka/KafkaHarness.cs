@@ -20,7 +20,7 @@ namespace AnomalyActors.Benchmarks.Kafka;
 /// <summary>
 /// <c>kafka [--readings N] [--rounds N] [--sensors N] [--partitions N] [--warm-up-readings N] [--warm-up-rounds N]
 /// [--latency-seconds S] [--latency-rate R] [--latency-linger-ms L] [--spikes-per-second N] [--enriched] [--snapshot-every N]
-/// [--snapshot-interval-seconds S] [--max-batch N] [--batch-delay-ms MS] [--hocon TEXT]</c>: starts a
+/// [--snapshot-interval-seconds S] [--max-batch N] [--hocon TEXT]</c>: starts a
 /// librdkafka mock cluster and warms the node up; then, in each of --rounds rounds, produces the readings
 /// and times, in alternating order, a raw Confluent consume loop over them and the node's end-to-end
 /// rate (topic -> SensorActors with a durable SQLite store, commits following snapshots, alerts
@@ -69,16 +69,15 @@ public static class KafkaHarness
         var snapshotEvery = options.GetInt("snapshot-every") ?? 50_000;
         var snapshotInterval = options.GetInt("snapshot-interval-seconds") ?? 30;
         var maxBatch = options.GetInt("max-batch") ?? 2000;
-        var batchDelayMs = options.GetInt("batch-delay-ms") ?? 5;
         // Extra node configuration for experiments, e.g. --hocon 'anomaly-actors.kafka.producer-properties { "linger.ms" = "0" }'.
         var hocon = options.Get("hocon") ?? string.Empty;
-        var result = RunAsync(readings, rounds, warmUpReadings, warmUpRounds, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, latencyLingerMs, enriched, snapshotEvery, snapshotInterval, maxBatch, batchDelayMs, hocon).GetAwaiter().GetResult();
+        var result = RunAsync(readings, rounds, warmUpReadings, warmUpRounds, sensors, partitions, latencySeconds, spikesPerSecond, latencyRate, latencyLingerMs, enriched, snapshotEvery, snapshotInterval, maxBatch, hocon).GetAwaiter().GetResult();
         // Printed once the mock cluster is gone, so no client's closing log line follows it.
         Console.WriteLine(JsonSerializer.Serialize(result));
         return (long)result["lost"] == 0 ? 0 : 1;
     }
 
-    private static async Task<Dictionary<string, object>> RunAsync(int readings, int rounds, int warmUpReadings, int warmUpRounds, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, int latencyLingerMs, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, int batchDelayMs, string hocon)
+    private static async Task<Dictionary<string, object>> RunAsync(int readings, int rounds, int warmUpReadings, int warmUpRounds, int sensors, int partitions, int latencySeconds, int spikesPerSecond, int? fixedLatencyRate, int latencyLingerMs, bool enriched, int snapshotEvery, int snapshotInterval, int maxBatch, string hocon)
     {
         using var cluster = new MockKafkaCluster(brokers: 3);
         cluster.CreateTopic(Topic, partitions);
@@ -143,7 +142,6 @@ public static class KafkaHarness
                 dead-letters-topic = "dead-letters"
                 commit-interval = 200ms
                 max-batch = {{maxBatch}}
-                max-batch-delay = {{batchDelayMs}}ms
                 session-timeout = 6s
               }
             }
@@ -257,7 +255,6 @@ public static class KafkaHarness
             ["snapshot_every"] = snapshotEvery,
             ["snapshot_interval_s"] = snapshotInterval,
             ["max_batch"] = maxBatch,
-            ["batch_delay_ms"] = batchDelayMs,
             ["hocon"] = hocon,
             ["rounds"] = rounds,
             ["readings_per_round"] = readings,

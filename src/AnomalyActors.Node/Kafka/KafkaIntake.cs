@@ -111,12 +111,19 @@ public sealed class KafkaIntake : IAsyncDisposable
                     $"kafka-partition-{partition}-{Interlocked.Increment(ref generation)}");
                 log.Info("Consuming {0} partition {1}", settings.ReadingsTopic, partition);
                 parts.Metrics.Assigned();
+                // One batch at a time per partition, and the next is whatever arrived meanwhile (up to
+                // max-batch): a quiet partition's message goes to the actor at once, a busy one's
+                // batches grow to what the actor's previous batch took to process. No timer is
+                // involved: Akka's scheduler ticks every 10 ms at best, which made GroupedWithin's
+                // 5 ms window 10-20 ms, and several small batches in flight cost a round trip and a
+                // message per sensor each (measured: benchmarks/README.md, Kafka section).
                 return assigned.Messages
-                    .GroupedWithin(settings.MaxBatch, settings.MaxBatchDelay)
-                    // Several batches in flight hide the round trip; the actor's mailbox keeps them in order.
-                    // GroupedWithin hands over a fresh list per group, so it is passed on as it is.
-                    .SelectAsync(4, batch => actor.Ask<BatchDelivered>(
-                        new MessageBatch(batch as IReadOnlyList<CommittableMessage<string?, byte[]>> ?? batch.ToList()), TimeSpan.FromMinutes(1)))
+                    .Batch(settings.MaxBatch, m => new List<CommittableMessage<string?, byte[]>>(64) { m }, (list, m) =>
+                    {
+                        list.Add(m);
+                        return list;
+                    })
+                    .SelectAsync(1, batch => actor.Ask<BatchDelivered>(new MessageBatch(batch), TimeSpan.FromMinutes(1)))
                     .WatchTermination((_, done) =>
                     {
                         done.ContinueWith(_ =>
