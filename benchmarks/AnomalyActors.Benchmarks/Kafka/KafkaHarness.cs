@@ -224,7 +224,7 @@ public static class KafkaHarness
         // many partitions, read by a plain consumer (no node work on the path), in this run.
         Console.Error.WriteLine($"phase raw-latency {DateTime.UtcNow:HH:mm:ss.fff}");
         var rawLatencyHostBefore = HostCpu.Read();
-        var (rawP50, rawP99) = RawLatency(cluster.BootstrapServers, producer, keys, latencyRate, latencySeconds, spikesPerSecond);
+        var (rawP50, rawP99, rawLatencyBusy) = RawLatency(cluster.BootstrapServers, producer, keys, latencyRate, latencySeconds, spikesPerSecond);
         // Latency at half the measured rate: spikes on sensors whose episodes have closed, timed
         // from the produce call to the alert's arrival on the alerts topic.
         // Spikes only on sensors without an open episode (one opened by the measured readings'
@@ -233,7 +233,7 @@ public static class KafkaHarness
         var quietKeys = await QuietSensorsAsync(node, keys);
         Console.Error.WriteLine($"phase latency {DateTime.UtcNow:HH:mm:ss.fff}");
         var latencyHostBefore = HostCpu.Read();
-        var (p50, p99, measuredAlerts, latencyReadings, alertLeg) = await MeasureLatencyAsync(cluster.BootstrapServers, producer, payloads, keys, quietKeys, latencyRate, latencySeconds, spikesPerSecond);
+        var (p50, p99, measuredAlerts, latencyReadings, alertLeg, latencyBusy) = await MeasureLatencyAsync(cluster.BootstrapServers, producer, payloads, keys, quietKeys, latencyRate, latencySeconds, spikesPerSecond);
         var latencySteal = HostCpu.StealPercent(latencyHostBefore, HostCpu.Read());
         produced += latencyReadings;
 
@@ -275,8 +275,16 @@ public static class KafkaHarness
             // steal; -1 where unknown): a slow run with high steal was starved, not slow.
             ["raw_steal_pct"] = rawParts.Select(r => r.StealPercent).ToArray(),
             ["node_steal_pct"] = nodeParts.Select(n => n.StealPercent).ToArray(),
+            // How busy the machine's two cores were (all processes) during each part: the node's parts
+            // near 100 are short of CPU, the raw loop's of its single consumer thread.
+            ["raw_busy_pct"] = rawParts.Select(r => r.BusyPercent).ToArray(),
+            ["node_busy_pct"] = nodeParts.Select(n => n.BusyPercent).ToArray(),
             ["raw_latency_steal_pct"] = rawLatencySteal,
             ["latency_steal_pct"] = latencySteal,
+            // How busy the machine's cores were (/proc/stat, all processes) during each latency phase:
+            // near 100, the load generator, the mock brokers and the consumer queue for the two cores.
+            ["raw_latency_busy_pct"] = rawLatencyBusy,
+            ["latency_busy_pct"] = latencyBusy,
             // Rejoining the group before the first reading arrived (not in the timed part), per round.
             ["group_join_s"] = nodeParts.Select(n => Math.Round(n.GroupJoin.TotalSeconds, 2)).ToArray(),
             // When the partition actors had handed every reading to the sensors (the rest is scoring).
@@ -384,7 +392,7 @@ public static class KafkaHarness
     }
 
     /// <param name="Messages">Messages timed: all but the first, which starts the clock.</param>
-    private sealed record RawPart(long Messages, TimeSpan Elapsed, TimeSpan Cpu, double StealPercent)
+    private sealed record RawPart(long Messages, TimeSpan Elapsed, TimeSpan Cpu, double StealPercent, double BusyPercent)
     {
         public double Rate => Messages / Elapsed.TotalSeconds;
         public double CpuMicrosPerMessage => Cpu.TotalMicroseconds / Messages;
@@ -392,7 +400,7 @@ public static class KafkaHarness
 
     /// <param name="Readings">Readings timed: all but the first batch, which starts the clock.</param>
     private sealed record NodePart(
-        long Readings, TimeSpan Elapsed, TimeSpan Cpu, double StealPercent, TimeSpan GroupJoin, TimeSpan HandedOver, long JitMethods, TimeSpan JitTime, long MessagesConsumed)
+        long Readings, TimeSpan Elapsed, TimeSpan Cpu, double StealPercent, double BusyPercent, TimeSpan GroupJoin, TimeSpan HandedOver, long JitMethods, TimeSpan JitTime, long MessagesConsumed)
     {
         public double Rate => Readings / Elapsed.TotalSeconds;
         public double CpuMicrosPerReading => Cpu.TotalMicroseconds / Readings;
@@ -461,11 +469,13 @@ public static class KafkaHarness
         }, TimeSpan.FromMinutes(10), "all readings scored");
         await WaitAsync(() => node.KafkaMetrics.AlertsProduced >= node.Metrics.EpisodesOpened + node.Metrics.EpisodesClosed, TimeSpan.FromMinutes(1), "alerts produced");
         clock.Stop();
+        var hostAfter = HostCpu.Read();
         return new NodePart(
             readings - firstBatch,
             clock.Elapsed,
             ProcessCpu() - cpuBefore,
-            HostCpu.StealPercent(hostBefore, HostCpu.Read()),
+            HostCpu.StealPercent(hostBefore, hostAfter),
+            HostCpu.BusyPercent(hostBefore, hostAfter),
             groupJoin,
             handedOver,
             System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethodsBefore,
@@ -506,13 +516,14 @@ public static class KafkaHarness
 
         clock.Stop();
         var cpu = ProcessCpu() - cpuBefore;
-        var steal = HostCpu.StealPercent(hostBefore, HostCpu.Read());
+        var hostAfter = HostCpu.Read();
         consumer.Close();
-        return new RawPart(count - 1, clock.Elapsed, cpu, steal);
+        return new RawPart(count - 1, clock.Elapsed, cpu, HostCpu.StealPercent(hostBefore, hostAfter), HostCpu.BusyPercent(hostBefore, hostAfter));
     }
 
     /// <param name="AlertLeg">Of the same alerts: from the node producing the alert (its Kafka CreateTime) to the reader, in whole ms.</param>
-    private sealed record LatencyResult(double P50, double P99, int Alerts, long Readings, (double P50, double P99) AlertLeg);
+    /// <param name="BusyPercent">How busy the machine's cores were while the readings went out (all processes).</param>
+    private sealed record LatencyResult(double P50, double P99, int Alerts, long Readings, (double P50, double P99) AlertLeg, double BusyPercent);
 
     private static async Task<LatencyResult> MeasureLatencyAsync(
         string bootstrap, IProducer<string, byte[]> producer, Payloads payloads, string[] keys, string[] spikeKeys, double rate, int seconds, int spikesPerSecond)
@@ -548,6 +559,7 @@ public static class KafkaHarness
         // Spikes on a rotating sensor, far apart per sensor so each opens an episode.
         var total = (long)(rate * seconds);
         var spikeEvery = Math.Max(1, (long)(rate / spikesPerSecond));
+        var hostBefore = HostCpu.Read();
         var clock = Stopwatch.StartNew();
         var spikeSensor = 0;
         for (var i = 0L; i < total; i++)
@@ -561,13 +573,14 @@ public static class KafkaHarness
         }
 
         producer.Flush();
+        var busy = HostCpu.BusyPercent(hostBefore, HostCpu.Read());
         await WaitAsync(() => matcher.AllArrived, TimeSpan.FromSeconds(30), "alerts of every spike", throwOnTimeout: false);
         stop.Cancel();
         await alertsReader;
         var (p50, p99, count) = matcher.Percentiles();
         var legs = alertLegs.Order().ToArray();
         var alertLeg = legs.Length == 0 ? (double.NaN, double.NaN) : (Percentile(legs, 0.5), Percentile(legs, 0.99));
-        return new LatencyResult(p50, p99, count, total, alertLeg);
+        return new LatencyResult(p50, p99, count, total, alertLeg, busy);
     }
 
     /// <summary>
@@ -606,7 +619,7 @@ public static class KafkaHarness
         }
     }
 
-    private static (double P50, double P99) RawLatency(string bootstrap, IProducer<string, byte[]> producer, string[] keys, double rate, int seconds, int spikesPerSecond)
+    private static (double P50, double P99, double BusyPercent) RawLatency(string bootstrap, IProducer<string, byte[]> producer, string[] keys, double rate, int seconds, int spikesPerSecond)
     {
         var matcher = new LatencyMatcher<(int Partition, long Offset)>();
         using var stop = new CancellationTokenSource();
@@ -627,6 +640,7 @@ public static class KafkaHarness
         Thread.Sleep(TimeSpan.FromSeconds(2)); // the reader is assigned before anything is timed
         var total = (long)(rate * seconds);
         var spikeEvery = Math.Max(1, (long)(rate / spikesPerSecond));
+        var hostBefore = HostCpu.Read();
         var clock = Stopwatch.StartNew();
         for (var i = 0L; i < total; i++)
         {
@@ -638,6 +652,7 @@ public static class KafkaHarness
         }
 
         producer.Flush();
+        var busy = HostCpu.BusyPercent(hostBefore, HostCpu.Read());
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!matcher.AllArrived && DateTime.UtcNow < deadline)
         {
@@ -647,19 +662,23 @@ public static class KafkaHarness
         stop.Cancel();
         reader.Wait();
         var (p50, p99, _) = matcher.Percentiles();
-        return (p50, p99);
+        return (p50, p99, busy);
     }
 
     /// <summary>A consumer of every partition of the topic from its current end: it sees only what is produced next.</summary>
+    /// <remarks>
+    /// The connector's consumer configuration, as the node's consumer has it: with librdkafka's default
+    /// fetch.queue.backoff.ms (1 s), the plain reader of the floor stopped fetching for up to a second
+    /// whenever its queue passed queued.min.messages, and the floor's p50 read 3.9 s in one run.
+    /// </remarks>
     private static IConsumer<string, byte[]> ReaderAtEnd(string bootstrap, IProducer<string, byte[]> producer, string topic, int fetchWaitMaxMs)
     {
-        var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = bootstrap,
-            GroupId = topic + "-reader-" + Guid.NewGuid().ToString("N"),
-            EnableAutoCommit = false,
-            FetchWaitMaxMs = fetchWaitMaxMs,
-        }).Build();
+        var config = ConsumerSettings<string, byte[]>.Create()
+            .WithBootstrapServers(bootstrap)
+            .WithGroupId(topic + "-reader-" + Guid.NewGuid().ToString("N"))
+            .WithProperty("fetch.wait.max.ms", fetchWaitMaxMs.ToString(CultureInfo.InvariantCulture))
+            .CreateConsumerConfig();
+        var consumer = new ConsumerBuilder<string, byte[]>(config).Build();
         using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
         consumer.Assign(admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics[0].Partitions
             .Select(p => new TopicPartition(topic, p.PartitionId))
