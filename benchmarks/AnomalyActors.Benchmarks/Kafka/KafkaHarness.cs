@@ -302,6 +302,8 @@ public static class KafkaHarness
             ["node_phase_jit_ms"] = nodeParts.Select(n => Math.Round(n.JitTime.TotalMilliseconds)).ToArray(),
             // Messages the node read while timed: more than the readings when uncommitted ones were read again.
             ["node_phase_messages"] = nodeParts.Select(n => n.MessagesConsumed).ToArray(),
+            // Batches the partition actors took while the node was timed (messages / batches = mean batch).
+            ["node_phase_batches"] = nodeParts.Select(n => n.Batches).ToArray(),
             ["latency_rate_per_s"] = Math.Round(latencyRate),
             ["latency_linger_ms"] = latencyLingerMs,
             ["latency_alerts"] = measuredAlerts,
@@ -402,7 +404,7 @@ public static class KafkaHarness
 
     /// <param name="Readings">Readings timed: all but the first batch, which starts the clock.</param>
     private sealed record NodePart(
-        long Readings, TimeSpan Elapsed, TimeSpan Cpu, double StealPercent, double BusyPercent, TimeSpan GroupJoin, TimeSpan HandedOver, long JitMethods, TimeSpan JitTime, long MessagesConsumed)
+        long Readings, TimeSpan Elapsed, TimeSpan Cpu, double StealPercent, double BusyPercent, TimeSpan GroupJoin, TimeSpan HandedOver, long JitMethods, TimeSpan JitTime, long MessagesConsumed, long Batches)
     {
         public double Rate => Readings / Elapsed.TotalSeconds;
         public double CpuMicrosPerReading => Cpu.TotalMicroseconds / Readings;
@@ -454,6 +456,7 @@ public static class KafkaHarness
         var cpuBefore = ProcessCpu();
         var hostBefore = HostCpu.Read();
         var consumedAtStart = node.KafkaMetrics.MessagesConsumed;
+        var batchesAtStart = node.KafkaMetrics.Batches;
         var jitMethodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
         var jitTimeBefore = System.Runtime.JitInfo.GetCompilationTime();
         // Phase marks on stderr let a profiler attach to one timed part (perf record -p PID).
@@ -482,7 +485,8 @@ public static class KafkaHarness
             handedOver,
             System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethodsBefore,
             System.Runtime.JitInfo.GetCompilationTime() - jitTimeBefore,
-            node.KafkaMetrics.MessagesConsumed - consumedAtStart);
+            node.KafkaMetrics.MessagesConsumed - consumedAtStart,
+            node.KafkaMetrics.Batches - batchesAtStart);
     }
 
     /// <summary>
