@@ -66,7 +66,10 @@ public sealed class KafkaIngestionSpecs : IDisposable
             Assert.Equal(id.Metric, Header(a, "metric"));
             Assert.Contains(Header(a, "severity"), new[] { "minor", "major", "critical", "cleared" });
         });
-        Assert.Equal(outcomes.Sum(o => o.Episodes.Length), distinctAlerts.Count);
+        // Each episode a sensor opened is one open alert and, once closed, one close alert. The
+        // sensors' journal holds none of them: in Kafka mode the alerts topic is the episode record.
+        Assert.Equal(outcomes.Sum(o => 2 * o.EpisodesOpened - (o.EpisodeOpen ? 1 : 0)), distinctAlerts.Count);
+        Assert.All(outcomes, o => Assert.Empty(o.Episodes));
 
         // Enriched: every reading exactly once by (stream, offset), with its band and episode.
         var enriched = site.ReadAll(site.Enriched, KafkaSite.EnrichedPartitions);
@@ -80,6 +83,24 @@ public sealed class KafkaIngestionSpecs : IDisposable
         Assert.Equal(
             Malformed.Select(m => (Convert.ToHexString(m.Payload), m.Reason)).Order(),
             deadLetters.Select(d => (Convert.ToHexString(d.Message.Value), Header(d, "reason"))).Order());
+    }
+
+    [Fact]
+    public async Task Should_journal_episode_events_too_when_configured()
+    {
+        // Arrange
+        var site = new KafkaSite(_cluster, "journal").Create();
+        var input = new TestInput(sensors: 20, readingsPerSensor: 200, batchSize: 1000, spikeProbability: 0.01);
+        await site.ProduceAsync(input.Batches.SelectMany(b => b));
+
+        // Act
+        var node = await AnomalyNode.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "journal-group", alarmAfter: 20, journalEpisodes: true));
+        var outcomes = await site.OutcomesAsync(node);
+        await node.StopAsync();
+
+        // Assert: every transition is in the sensor's journal, as in the intake mode.
+        Assert.True(outcomes.Sum(o => o.EpisodesOpened) > 5, $"The spikes must open episodes ({outcomes.Sum(o => o.EpisodesOpened)}).");
+        Assert.All(outcomes, o => Assert.Equal(2 * o.EpisodesOpened - (o.EpisodeOpen ? 1 : 0), o.Episodes.Length));
     }
 
     [Fact]

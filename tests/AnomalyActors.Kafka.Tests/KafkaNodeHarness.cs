@@ -37,7 +37,8 @@ public sealed class KafkaSite(MockKafkaCluster cluster, string name, int partiti
         return this;
     }
 
-    public Akka.Configuration.Config NodeConfig(string dataDirectory, string group, int snapshotEvery = 100, bool enriched = true, string? seed = null, int alarmAfter = 100) =>
+    public Akka.Configuration.Config NodeConfig(
+        string dataDirectory, string group, int snapshotEvery = 100, bool enriched = true, string? seed = null, int alarmAfter = 100, bool journalEpisodes = false) =>
         Akka.Configuration.ConfigurationFactory.ParseString($$"""
             anomaly-actors.kafka {
               enabled = on
@@ -49,6 +50,7 @@ public sealed class KafkaSite(MockKafkaCluster cluster, string name, int partiti
               dead-letters-topic = "{{DeadLetters}}"
               commit-interval = 100ms
               session-timeout = 3s
+              journal-episodes = {{(journalEpisodes ? "on" : "off")}}
             }
             anomaly-actors.detection.detectors.ewma.alarm-after = {{alarmAfter}}
             anomaly-actors.alerts.file = ""

@@ -104,7 +104,8 @@ public static class NodeFixture
     /// <summary>Every sensor ended in exactly the same state as in the reference run.</summary>
     public static void AssertSameOutcomes(SensorOutcome[] expected, SensorOutcome[] actual)
     {
-        Assert.True(expected.Sum(o => o.Episodes.Length) > 0, "The input must produce episodes, or the comparison proves little.");
+        // From the sensors' state, as a Kafka node journals no episodes (its alerts topic records them).
+        Assert.True(expected.Sum(o => o.EpisodesOpened) > 0, "The input must produce episodes, or the comparison proves little.");
         Assert.Equal(expected.Length, actual.Length);
         for (var i = 0; i < expected.Length; i++)
         {

@@ -31,6 +31,11 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     // partition actor sent the readings (partition ownership moves between nodes with the group).
     private readonly IActorRef? _enriched;
     private readonly bool _checkpointToSender;
+
+    // Off in Kafka mode by default: the alerts topic (idempotent producer, confirmed by delivery
+    // reports that snapshots wait for) is the record of the episodes, and after a crash the replay
+    // from the committed offset derives the same transitions again, with the same alert ids.
+    private readonly bool _journalEpisodes;
     private readonly List<ScoredReading>? _scored;
     private IActorRef? _intake;
 
@@ -51,10 +56,12 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         IActorRef alerts,
         NodeMetrics metrics,
         IActorRef? enriched,
-        bool checkpointToSender)
+        bool checkpointToSender,
+        bool journalEpisodes)
     {
         _enriched = enriched;
         _checkpointToSender = checkpointToSender;
+        _journalEpisodes = journalEpisodes;
         _scored = enriched is null ? null : [];
         _state = new SensorState(sensorId, detectors, settings.CloseAfterInBand);
         _settings = settings;
@@ -235,24 +242,41 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
+        if (!_journalEpisodes)
+        {
+            foreach (var transition in _newEvents)
+            {
+                Decided(transition);
+            }
+
+            SaveSnapshotIfDue();
+            return;
+        }
+
         var remaining = _newEvents.Count;
         PersistAll(_newEvents.ToArray(), persisted =>
         {
-            if (persisted is EpisodeOpened)
-            {
-                _metrics.EpisodeOpened();
-            }
-            else
-            {
-                _metrics.EpisodeClosed();
-            }
-
-            SendAlert(persisted);
+            Decided(persisted);
             if (--remaining == 0)
             {
                 SaveSnapshotIfDue();
             }
         });
+    }
+
+    /// <summary>An episode transition is final (journaled, or needing no journal): count it and alert.</summary>
+    private void Decided(IEpisodeEvent transition)
+    {
+        if (transition is EpisodeOpened)
+        {
+            _metrics.EpisodeOpened();
+        }
+        else
+        {
+            _metrics.EpisodeClosed();
+        }
+
+        SendAlert(transition);
     }
 
     private void SendAlert(IEpisodeEvent alert)
@@ -341,8 +365,9 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         IActorRef alerts,
         NodeMetrics metrics,
         IActorRef? enriched = null,
-        bool checkpointToSender = false) =>
-        Akka.Actor.Props.Create(() => new SensorActor(sensorId, detectors, settings, durable, partitions, alerts, metrics, enriched, checkpointToSender));
+        bool checkpointToSender = false,
+        bool journalEpisodes = true) =>
+        Akka.Actor.Props.Create(() => new SensorActor(sensorId, detectors, settings, durable, partitions, alerts, metrics, enriched, checkpointToSender, journalEpisodes));
 
     private sealed class SnapshotTick
     {

@@ -18,7 +18,8 @@ public sealed record KafkaSettings(
     int PartitionBuffer,
     IReadOnlyDictionary<string, string> ConsumerProperties,
     IReadOnlyDictionary<string, string> ProducerProperties,
-    bool BridgeMqtt = false)
+    bool BridgeMqtt = false,
+    bool JournalEpisodes = false)
 {
     public bool PublishEnriched => EnrichedTopic.Length > 0;
 
@@ -45,7 +46,8 @@ public sealed record KafkaSettings(
             NodeSettings.PositiveInt(c, "partition-buffer", source),
             Properties(c, "consumer-properties"),
             Properties(c, "producer-properties"),
-            c.GetBoolean("bridge-mqtt", false));
+            c.GetBoolean("bridge-mqtt", false),
+            c.GetBoolean("journal-episodes", false));
         if ((enabled || settings.BridgeMqtt) && string.IsNullOrWhiteSpace(settings.BootstrapServers))
         {
             throw new ConfigurationException(
