@@ -265,7 +265,7 @@ public static class KafkaHarness
             ["raw_consume_per_s"] = Math.Round(raw),
             ["kafka_readings_per_s"] = Math.Round(kafkaRate),
             // The median of the rounds' ratios, each node part against the raw part next to it.
-            ["ratio_to_raw"] = Math.Round(Median(ratios), 3),
+            ["ratio_to_raw"] = Math.Round(Rounds.Median(ratios), 3),
             ["round_ratios"] = ratios.Select(x => Math.Round(x, 3)).ToArray(),
             ["round_raw_per_s"] = rawParts.Select(r => Math.Round(r.Rate)).ToArray(),
             ["round_node_per_s"] = nodeParts.Select(n => Math.Round(n.Rate)).ToArray(),
@@ -410,12 +410,6 @@ public static class KafkaHarness
         public double CpuMicrosPerReading => Cpu.TotalMicroseconds / Readings;
     }
 
-    private static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
     /// <summary>Where the next message of each partition of the readings topic will go.</summary>
     private static List<TopicPartitionOffset> EndOffsets(string bootstrap, int partitions)
     {
@@ -495,14 +489,8 @@ public static class KafkaHarness
     /// </summary>
     private static RawPart RawConsume(string bootstrap, List<TopicPartitionOffset> from, long expected)
     {
-        // The configuration the connector gives the node's consumer (its fetch queue backoff included),
-        // with the node's fetch wait.
-        var config = ConsumerSettings<string, byte[]>.Create()
-            .WithBootstrapServers(bootstrap)
-            .WithGroupId("raw-" + Guid.NewGuid().ToString("N"))
-            .WithProperty("fetch.wait.max.ms", "10")
-            .CreateConsumerConfig();
-        using var consumer = new ConsumerBuilder<string, byte[]>(config).Build();
+        // The fetch wait KafkaIntake gives the node's consumer.
+        using var consumer = new ConsumerBuilder<string, byte[]>(ConnectorConsumerConfig(bootstrap, "raw-" + Guid.NewGuid().ToString("N"), fetchWaitMaxMs: 10)).Build();
         consumer.Assign(from);
         _ = consumer.Consume(TimeSpan.FromSeconds(30)) ?? throw new TimeoutException("The raw consumer got nothing.");
         var clock = Stopwatch.StartNew();
@@ -671,20 +659,23 @@ public static class KafkaHarness
         return (p50, p99, busy);
     }
 
-    /// <summary>A consumer of every partition of the topic from its current end: it sees only what is produced next.</summary>
-    /// <remarks>
-    /// The connector's consumer configuration, as the node's consumer has it: with librdkafka's default
-    /// fetch.queue.backoff.ms (1 s), the plain reader of the floor stopped fetching for up to a second
-    /// whenever its queue passed queued.min.messages, and the floor's p50 read 3.9 s in one run.
-    /// </remarks>
-    private static IConsumer<string, byte[]> ReaderAtEnd(string bootstrap, IProducer<string, byte[]> producer, string topic, int fetchWaitMaxMs)
-    {
-        var config = ConsumerSettings<string, byte[]>.Create()
+    /// <summary>
+    /// The configuration the connector gives the node's consumer, for the harness's plain consumers, so
+    /// they differ from the node only in what happens after a message arrives. With librdkafka's default
+    /// fetch.queue.backoff.ms (1 s) instead, the plain reader of the floor stopped fetching for up to a
+    /// second whenever its queue passed queued.min.messages, and the floor's p50 read 3.9 s in one run.
+    /// </summary>
+    private static ConsumerConfig ConnectorConsumerConfig(string bootstrap, string groupId, int fetchWaitMaxMs) =>
+        ConsumerSettings<string, byte[]>.Create()
             .WithBootstrapServers(bootstrap)
-            .WithGroupId(topic + "-reader-" + Guid.NewGuid().ToString("N"))
+            .WithGroupId(groupId)
             .WithProperty("fetch.wait.max.ms", fetchWaitMaxMs.ToString(CultureInfo.InvariantCulture))
             .CreateConsumerConfig();
-        var consumer = new ConsumerBuilder<string, byte[]>(config).Build();
+
+    /// <summary>A consumer of every partition of the topic from its current end: it sees only what is produced next.</summary>
+    private static IConsumer<string, byte[]> ReaderAtEnd(string bootstrap, IProducer<string, byte[]> producer, string topic, int fetchWaitMaxMs)
+    {
+        var consumer = new ConsumerBuilder<string, byte[]>(ConnectorConsumerConfig(bootstrap, topic + "-reader-" + Guid.NewGuid().ToString("N"), fetchWaitMaxMs)).Build();
         using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
         consumer.Assign(admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics[0].Partitions
             .Select(p => new TopicPartition(topic, p.PartitionId))

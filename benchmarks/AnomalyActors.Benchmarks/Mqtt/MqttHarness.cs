@@ -150,12 +150,12 @@ internal static class MqttHarness
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"node over MQTT:    {nodeTotal.PerSecond,10:N0} readings/s over {o.Rounds} parts ({nodeTotal.Lost:N0} lost; {nodeTotal.CpuMicrosPerMessage:0.0} us CPU/reading, {nodeTotal.SwitchesPerMessage:0.00} context switches/reading; {brokerHandle.HeldPublishes:N0} publishes held by the broker)"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"ratio node / raw:  median {Median(ratios):0.000} of the rounds' {string.Join(", ", ratios.Select(x => x.ToString("0.000", CultureInfo.InvariantCulture)))}; load average {loadAfter}"));
+                $"ratio node / raw:  median {Rounds.Median(ratios):0.000} of the rounds' {string.Join(", ", ratios.Select(x => x.ToString("0.000", CultureInfo.InvariantCulture)))}; load average {loadAfter}"));
             var result = new Dictionary<string, object?>
             {
                 ["mqtt_readings_per_s"] = Math.Round(nodeTotal.PerSecond),
                 ["raw_mqtt_per_s"] = Math.Round(rawTotal.PerSecond),
-                ["ratio_to_raw"] = Math.Round(Median(ratios), 4),
+                ["ratio_to_raw"] = Math.Round(Rounds.Median(ratios), 4),
                 ["round_ratios"] = ratios.Select(x => Math.Round(x, 4)).ToArray(),
                 ["lost"] = nodeTotal.Lost,
                 ["raw_lost"] = rawTotal.Lost,
@@ -189,12 +189,6 @@ internal static class MqttHarness
     }
 
     private static double Ratio(PhaseResult node, PhaseResult raw) => raw.PerSecond > 0 ? node.PerSecond / raw.PerSecond : 0;
-
-    private static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length == 0 ? 0 : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 
     /// <param name="Received">Raw part: messages the counting subscriber got; node part: readings scored.</param>
     /// <param name="Cpu">This process's CPU time over the timed part (publisher, subscriber or node, embedded broker).</param>
