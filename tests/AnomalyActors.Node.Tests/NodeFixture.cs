@@ -15,7 +15,11 @@ using Xunit;
 namespace AnomalyActors.Node.Tests;
 
 /// <summary>What a sensor ended with: compared between an uninterrupted and an interrupted run.</summary>
-public sealed record SensorOutcome(string Key, long Offset, long ReadingsScored, long EpisodesOpened, bool EpisodeOpen, string DetectorState, string[] Episodes);
+public sealed record SensorOutcome(string Key, long Offset, long ReadingsScored, long EpisodesOpened, bool EpisodeOpen, string DetectorState, string[] Episodes)
+{
+    /// <summary>Opens and closes the sensor decided: each episode opened, and closed unless it is still open.</summary>
+    public long EpisodeTransitions => 2 * EpisodesOpened - (EpisodeOpen ? 1 : 0);
+}
 
 /// <summary>Builds node configurations on a fresh data directory and drives batches through a node.</summary>
 public static class NodeFixture
