@@ -3,7 +3,7 @@ using System.Globalization;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Host;
-using AnomalyActors.Ingestion.DeadLetters;
+using AnomalyActors.Core.DeadLetters;
 using AnomalyActors.Ingestion.Intake;
 using AnomalyActors.Ingestion.Replay;
 
@@ -102,7 +102,7 @@ internal static class ReplayCommand
                 if (!row.Ok)
                 {
                     bad++;
-                    host.DeadLetters?.Write(new DeadLetter(source, Path.GetFileName(file), row.Reason, row.Detail,
+                    host.Node.DeadLetters?.Write(new DeadLetter(source, Path.GetFileName(file), row.Reason, row.Detail,
                         System.Text.Encoding.UTF8.GetBytes(row.Raw), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
                     continue;
                 }
@@ -132,7 +132,7 @@ internal static class ReplayCommand
             var opened = metrics.EpisodesOpened;
             var closed = metrics.EpisodesClosed;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Replayed {Path.GetFileName(file)}: {sent:N0} readings, {streams.Count:N0} stream(s), {opened:N0} episode(s) ({closed:N0} closed), {bad:N0} bad line(s){(bad > 0 && host.DeadLetters is { } dl ? $" (see {dl.FilePath})" : string.Empty)}, {elapsed.TotalSeconds:0.00} s, {sent / Math.Max(elapsed.TotalSeconds, 1e-3):N0} readings/s"));
+                $"Replayed {Path.GetFileName(file)}: {sent:N0} readings, {streams.Count:N0} stream(s), {opened:N0} episode(s) ({closed:N0} closed), {bad:N0} bad line(s){(bad > 0 && host.Node.DeadLetters is { } dl ? $" (see {dl.FilePath})" : string.Empty)}, {elapsed.TotalSeconds:0.00} s, {sent / Math.Max(elapsed.TotalSeconds, 1e-3):N0} readings/s"));
             return ExitCodes.Ok;
         }
         catch (FormatException e)

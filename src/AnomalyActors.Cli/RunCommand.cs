@@ -56,7 +56,7 @@ internal static class RunCommand
         Console.WriteLine($"AnomalyActors node up: data in {settings.DataDirectory} ({settings.Persistence.Provider}), alerts in {settings.Alerts.FilePath ?? "(console only)"}");
         if (host.MqttIngestion is not null)
         {
-            var sub = host.MqttSettings.Subscriber;
+            var sub = host.Settings.Mqtt.Subscriber;
             Console.WriteLine($"MQTT: {(host.Broker is null ? "external broker" : "embedded broker")} {sub.Host}:{sub.Port}, topic filter '{sub.TopicFilter}', QoS {(int)sub.Qos}");
         }
 
@@ -71,7 +71,7 @@ internal static class RunCommand
         Task<SimulationResult>? simulation = null;
         if (simulate > 0)
         {
-            var sub = host.MqttSettings.Subscriber;
+            var sub = host.Settings.Mqtt.Subscriber;
             var simulator = new DeviceSimulator(
                 new SimulatorOptions(sub.Host, sub.Port, sub.Username, sub.Password, kind, simulate, sites, rate,
                     Tls: sub.Tls, AllowUntrustedCertificates: sub.AllowUntrustedCertificates),

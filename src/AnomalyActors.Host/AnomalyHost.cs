@@ -1,104 +1,130 @@
+using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
-using AnomalyActors.Ingestion;
-using AnomalyActors.Ingestion.DeadLetters;
 using AnomalyActors.Ingestion.Intake;
+using AnomalyActors.Kafka;
 using AnomalyActors.Mqtt;
+using AnomalyActors.Node.Actors;
 using AnomalyActors.Node.Hosting;
 
 namespace AnomalyActors.Host;
 
 /// <summary>
-/// A node with its sources: the actor node (durable intake, sensors, alerts), then the embedded
-/// broker, then the MQTT subscriber feeding the intake. Stopping runs the other way round: sources
-/// first (nothing unacknowledged is lost: the broker keeps it), then the node with its final
+/// A node with its sources and its results sink, composed from one <see cref="AnomalyActorsSettings"/>:
+/// the actor node (durable intake, sensors), results to the console and files or to the site's Kafka
+/// topics, then the Kafka consumer, the embedded broker and the MQTT subscriber (into the node's
+/// intake, or bridged to Kafka). Stopping runs the other way round: sources first (nothing
+/// unacknowledged is lost: the broker or the consumer group keeps it), then the node with its final
 /// snapshots, then the broker.
 /// </summary>
 public sealed class AnomalyHost : IAsyncDisposable
 {
-    private AnomalyHost(AnomalyNode node, IngestionSettings ingestion, MqttSettings mqtt, DeadLetterFile? deadLetters, EmbeddedBroker? broker, MqttIngestion? mqttIngestion)
+    private readonly KafkaOutputs? _kafkaOutputs;
+
+    private AnomalyHost(AnomalyActorsSettings settings, AnomalyNode node, KafkaOutputs? kafkaOutputs, KafkaMetrics kafkaMetrics)
     {
+        Settings = settings;
         Node = node;
-        IngestionSettings = ingestion;
-        MqttSettings = mqtt;
-        DeadLetters = deadLetters;
-        Broker = broker;
-        MqttIngestion = mqttIngestion;
+        _kafkaOutputs = kafkaOutputs;
+        KafkaMetrics = kafkaMetrics;
     }
 
+    public AnomalyActorsSettings Settings { get; }
     public AnomalyNode Node { get; }
-    public IngestionSettings IngestionSettings { get; }
-    public MqttSettings MqttSettings { get; }
-    public DeadLetterFile? DeadLetters { get; }
-    public EmbeddedBroker? Broker { get; }
-    public MqttIngestion? MqttIngestion { get; }
+    public EmbeddedBroker? Broker { get; private set; }
+    public MqttIngestion? MqttIngestion { get; private set; }
+
+    /// <summary>The Kafka consumer when <c>anomaly-actors.kafka.enabled</c> is on, else null.</summary>
+    public KafkaIngestion? Kafka { get; private set; }
+
+    /// <summary>Counters of the Kafka paths (all zero without Kafka).</summary>
+    public KafkaMetrics KafkaMetrics { get; }
 
     /// <summary>A ready intake client for sources in this process (replay, benchmarks).</summary>
-    public IReadingIntake Intake => new ActorReadingIntake(Node.Intake, Node.Settings.Intake.AppendTimeout + TimeSpan.FromSeconds(5));
+    public IReadingIntake Intake => new ActorReadingIntake(Node.Intake, IntakeTimeout);
 
-    public static async Task<AnomalyHost> StartAsync(Config? overrides = null, string? hoconDirectory = null, string systemName = "anomaly-actors")
+    private TimeSpan IntakeTimeout => Node.Settings.Intake.AppendTimeout + TimeSpan.FromSeconds(5);
+
+    public static Task<AnomalyHost> StartAsync(Config? overrides = null, string? hoconDirectory = null, string systemName = "anomaly-actors") =>
+        StartAsync(AnomalyActorsSettings.Load(overrides, hoconDirectory), systemName);
+
+    public static async Task<AnomalyHost> StartAsync(AnomalyActorsSettings settings, string systemName = "anomaly-actors")
     {
-        var (config, source) = NodeConfig.Load(overrides, hoconDirectory);
-        // Everything is parsed before anything starts, so a configuration error names its key
-        // and file without leaving half a node running.
-        var ingestionSection = config.GetConfig(IngestionSettings.Path)
-            ?? throw new ConfigurationException($"Missing configuration section '{IngestionSettings.Path}' ({source}).");
-        var dataDirectory = Path.GetFullPath(config.GetString("anomaly-actors.data-dir", "data"));
-        var ingestion = IngestionSettings.FromConfig(ingestionSection, dataDirectory, source);
-        var mqtt = MqttSettings.FromConfig(config, dataDirectory, source);
-
-        var node = await AnomalyNode.StartWithConfigAsync(config, source, systemName).ConfigureAwait(false);
-        DeadLetterFile? deadLetters = null;
-        EmbeddedBroker? broker = null;
-        MqttIngestion? subscriber = null;
+        var kafka = settings.Kafka;
+        var kafkaMetrics = new KafkaMetrics();
+        var kafkaOutputs = kafka.Used ? new KafkaOutputs(kafka, "anomaly-actors-" + systemName) : null;
+        Func<ActorSystem, ResultsSink>? results = kafka.Enabled
+            ? system => new ResultsSink(system.ActorOf(KafkaResultsActor.Props(kafkaOutputs!, kafkaMetrics), "results"), kafka.PublishEnriched)
+            : null;
+        AnomalyNode node;
         try
         {
-            var log = node.System.Log;
-            deadLetters = ingestion.DeadLetterFile is { } file ? new DeadLetterFile(file, ingestion.DeadLetterPayloadChars) : null;
-            if (mqtt.Enabled)
-            {
-                if (mqtt.Broker.Embedded)
-                {
-                    broker = await EmbeddedBroker.StartAsync(mqtt.Broker, message => log.Warning("{0}", message)).ConfigureAwait(false);
-                    log.Info("Embedded MQTT broker listening on {0}:{1}{2}", mqtt.Broker.Host, mqtt.Broker.Port,
-                        mqtt.Broker.TlsEnabled ? $" and TLS on {mqtt.Broker.TlsPort}" : string.Empty);
-                }
-
-                var intakeTimeout = node.Settings.Intake.AppendTimeout + TimeSpan.FromSeconds(5);
-                IReadingIntake intake = new ActorReadingIntake(node.Intake, intakeTimeout);
-                if (global::AnomalyActors.Node.Kafka.KafkaSettings.FromConfig(config, source) is { BridgeMqtt: true } kafka)
-                {
-                    // Bridge mode: MQTT readings go to the site's Kafka readings topic (issue 4).
-                    var bridge = new global::AnomalyActors.Node.Kafka.KafkaBridgeIntake(kafka, "anomaly-actors-bridge-" + systemName, intakeTimeout);
-                    _ = node.System.WhenTerminated.ContinueWith(_ => bridge.Dispose(), TaskScheduler.Default);
-                    intake = bridge;
-                    log.Info("MQTT readings are bridged to Kafka topic {0} at {1}", kafka.ReadingsTopic, kafka.BootstrapServers);
-                }
-
-                subscriber = new MqttIngestion(node.System, mqtt.Subscriber, ingestion, intake, deadLetters, message => log.Warning("{0}", message));
-                await subscriber.StartAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-                log.Info("Ingesting MQTT topic filter '{0}' from {1}:{2} at QoS {3}",
-                    mqtt.Subscriber.TopicFilter, mqtt.Subscriber.Host, mqtt.Subscriber.Port, (int)mqtt.Subscriber.Qos);
-            }
-
-            return new AnomalyHost(node, ingestion, mqtt, deadLetters, broker, subscriber);
+            node = await AnomalyNode.StartAsync(settings.Node, settings.Config, systemName, results).ConfigureAwait(false);
         }
         catch
         {
-            if (subscriber is not null)
-            {
-                await subscriber.DisposeAsync().ConfigureAwait(false);
-            }
-
-            await node.StopAsync().ConfigureAwait(false);
-            if (broker is not null)
-            {
-                await broker.DisposeAsync().ConfigureAwait(false);
-            }
-
-            deadLetters?.Dispose();
+            kafkaOutputs?.Dispose();
             throw;
         }
+
+        // The producer outlives the actors that use it.
+        _ = node.System.WhenTerminated.ContinueWith(_ => kafkaOutputs?.Dispose(), TaskScheduler.Default);
+        var host = new AnomalyHost(settings, node, kafkaOutputs, kafkaMetrics);
+        try
+        {
+            if (kafka.Enabled)
+            {
+                host.StartKafka();
+            }
+
+            if (settings.Mqtt.Enabled)
+            {
+                await host.StartMqttAsync().ConfigureAwait(false);
+            }
+
+            return host;
+        }
+        catch
+        {
+            await host.StopAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private void StartKafka()
+    {
+        var intake = KafkaIngestion.Start(Node.System, Settings.Kafka, Settings.Ingestion, Node.Sensors, _kafkaOutputs!, KafkaMetrics);
+        Kafka = intake;
+        // Stop consuming before sharding hands sensors off.
+        CoordinatedShutdown.Get(Node.System).AddTask(CoordinatedShutdown.PhaseServiceUnbind, "stop-kafka-intake", async () =>
+        {
+            await intake.StopAsync().ConfigureAwait(false);
+            return Akka.Done.Instance;
+        });
+    }
+
+    private async Task StartMqttAsync()
+    {
+        var mqtt = Settings.Mqtt;
+        var log = Node.System.Log;
+        if (mqtt.Broker.Embedded)
+        {
+            Broker = await EmbeddedBroker.StartAsync(mqtt.Broker, message => log.Warning("{0}", message)).ConfigureAwait(false);
+            log.Info("Embedded MQTT broker listening on {0}:{1}{2}", mqtt.Broker.Host, mqtt.Broker.Port,
+                mqtt.Broker.TlsEnabled ? $" and TLS on {mqtt.Broker.TlsPort}" : string.Empty);
+        }
+
+        IReadingIntake intake = Intake;
+        if (Settings.Kafka.BridgeMqtt)
+        {
+            intake = new KafkaBridgeIntake(_kafkaOutputs!, IntakeTimeout);
+            log.Info("MQTT readings are bridged to Kafka topic {0} at {1}", Settings.Kafka.ReadingsTopic, Settings.Kafka.BootstrapServers);
+        }
+
+        MqttIngestion = new MqttIngestion(Node.System, mqtt.Subscriber, Settings.Ingestion, intake, Node.DeadLetters, message => log.Warning("{0}", message));
+        await MqttIngestion.StartAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        log.Info("Ingesting MQTT topic filter '{0}' from {1}:{2} at QoS {3}",
+            mqtt.Subscriber.TopicFilter, mqtt.Subscriber.Host, mqtt.Subscriber.Port, (int)mqtt.Subscriber.Qos);
     }
 
     /// <summary>Graceful stop: sources, then the node (final snapshots), then the broker.</summary>
@@ -114,8 +140,6 @@ public sealed class AnomalyHost : IAsyncDisposable
         {
             await Broker.DisposeAsync().ConfigureAwait(false);
         }
-
-        DeadLetters?.Dispose();
     }
 
     public async ValueTask DisposeAsync()

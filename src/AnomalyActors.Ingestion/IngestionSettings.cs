@@ -1,13 +1,12 @@
 using Akka.Configuration;
+using AnomalyActors.Core.Configuration;
 using AnomalyActors.Ingestion.Payload;
 
 namespace AnomalyActors.Ingestion;
 
-/// <summary>The <c>anomaly-actors.ingestion</c> section, parsed once: formats, limits, batching, dead letters.</summary>
+/// <summary>The <c>anomaly-actors.ingestion</c> section, parsed once: formats, limits, batching.</summary>
 public sealed record IngestionSettings(
     int MaxPayloadBytes,
-    string? DeadLetterFile,
-    int DeadLetterPayloadChars,
     int BatchMaxMessages,
     TimeSpan BatchMaxDelay,
     int MaxBatchesInFlight,
@@ -18,27 +17,23 @@ public sealed record IngestionSettings(
 
     public PayloadParser CreateParser() => new(Formats, MaxPayloadBytes);
 
-    /// <param name="section">The <c>anomaly-actors.ingestion</c> section.</param>
-    /// <param name="dataDirectory">Folder a relative dead-letter file name is resolved against.</param>
-    /// <param name="source">The configuration file, named in errors.</param>
-    public static IngestionSettings FromConfig(Config section, string dataDirectory, string source)
+    /// <param name="root">The whole configuration.</param>
+    /// <param name="source">The configuration's origin, named in errors.</param>
+    public static IngestionSettings FromConfig(Config root, string source)
     {
-        ArgumentNullException.ThrowIfNull(section);
-        var deadLetterFile = section.GetString("dead-letters.file", string.Empty);
-        var formats = ReadFormats(section, source);
+        var c = new SettingsReader(root, Path, source);
+        var formats = ReadFormats(c.Section, source);
         if (formats.Count == 0)
         {
             throw new ConfigurationException($"'{Path}.formats' is empty: no message could be read ({source}).");
         }
 
         return new IngestionSettings(
-            PositiveInt(section, "max-payload-bytes", source),
-            string.IsNullOrWhiteSpace(deadLetterFile) ? null : System.IO.Path.Combine(dataDirectory, deadLetterFile),
-            PositiveInt(section, "dead-letters.max-payload-chars", source, minimum: 16),
-            PositiveInt(section, "batch.max-messages", source),
-            PositiveDuration(section, "batch.max-delay", source),
-            PositiveInt(section, "batch.max-in-flight", source),
-            PositiveDuration(section, "batch.retry-backoff", source),
+            c.PositiveInt("max-payload-bytes"),
+            c.PositiveInt("batch.max-messages"),
+            c.PositiveDuration("batch.max-delay"),
+            c.PositiveInt("batch.max-in-flight"),
+            c.PositiveDuration("batch.retry-backoff"),
             formats);
     }
 
@@ -121,21 +116,5 @@ public sealed record IngestionSettings(
     {
         var value = c.GetString(key, string.Empty);
         return string.IsNullOrWhiteSpace(value) ? throw new FormatException($"'{key}' is missing or empty.") : value;
-    }
-
-    private static int PositiveInt(Config c, string key, string source, int minimum = 1)
-    {
-        var value = c.GetInt(key, 0);
-        return value >= minimum
-            ? value
-            : throw new ConfigurationException($"Configuration key '{Path}.{key}' must be an integer of at least {minimum} ({source}).");
-    }
-
-    private static TimeSpan PositiveDuration(Config c, string key, string source)
-    {
-        var value = c.GetTimeSpan(key, TimeSpan.Zero, allowInfinite: false);
-        return value > TimeSpan.Zero
-            ? value
-            : throw new ConfigurationException($"Configuration key '{Path}.{key}' must be a positive duration ({source}).");
     }
 }

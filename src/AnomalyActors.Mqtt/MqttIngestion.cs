@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using AnomalyActors.Ingestion;
+using AnomalyActors.Core.DeadLetters;
 using AnomalyActors.Ingestion.DeadLetters;
 using AnomalyActors.Ingestion.Intake;
 

@@ -1,5 +1,5 @@
-using System.Globalization;
 using Akka.Configuration;
+using AnomalyActors.Core.Configuration;
 using MQTTnet.Protocol;
 
 namespace AnomalyActors.Mqtt;
@@ -57,93 +57,67 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
 
     public static MqttSettings FromConfig(Config root, string dataDirectory, string source)
     {
-        ArgumentNullException.ThrowIfNull(root);
-        var c = root.GetConfig(Path);
-        if (c is null || c.IsEmpty)
-        {
-            throw new ConfigurationException($"Missing configuration section '{Path}' ({source}).");
-        }
-
-        var reader = new Reader(c, source);
+        var c = new SettingsReader(root, Path, source);
         var users = new List<MqttUser>();
-        var usersValue = c.GetValue("broker.users");
+        var usersValue = c.Section.GetValue("broker.users");
         if (usersValue is not null && !usersValue.IsEmpty)
         {
             var i = 0;
             foreach (var entry in usersValue.GetArray())
             {
-                var key = $"{Path}.broker.users[{i++}]";
-                var user = new Config(new Akka.Configuration.Hocon.HoconRoot(entry));
-                var name = user.GetString("username", string.Empty);
-                var password = user.GetString("password", string.Empty);
-                var roleName = user.GetString("role", "device");
-                if (string.IsNullOrWhiteSpace(name) || string.IsNullOrEmpty(password))
-                {
-                    throw new ConfigurationException($"'{key}' needs a username and a password ({source}).");
-                }
-
-                var role = roleName switch
-                {
-                    "device" => MqttRole.Device,
-                    "service" => MqttRole.Service,
-                    _ => throw new ConfigurationException($"'{key}.role' is '{roleName}'; expected device or service ({source})."),
-                };
-                users.Add(new MqttUser(name, password, role));
+                var user = SettingsReader.ForBlock(new Config(new Akka.Configuration.Hocon.HoconRoot(entry)), $"{Path}.broker.users[{i++}]", source);
+                users.Add(new MqttUser(
+                    user.Text("username"),
+                    user.Text("password"),
+                    user.Choice("role", new Dictionary<string, MqttRole> { ["device"] = MqttRole.Device, ["service"] = MqttRole.Service }, MqttRole.Device)));
             }
         }
 
-        var pattern = c.GetString("broker.device-topic-pattern", string.Empty);
-        if (!string.IsNullOrEmpty(pattern) && !pattern.Contains("{username}", StringComparison.Ordinal))
+        var pattern = c.OptionalText("broker.device-topic-pattern");
+        if (pattern is not null && !pattern.Contains("{username}", StringComparison.Ordinal))
         {
-            throw new ConfigurationException($"'{Path}.broker.device-topic-pattern' is '{pattern}'; it must contain {{username}} ({source}).");
+            throw c.Invalid("broker.device-topic-pattern", pattern, "a pattern containing {username}");
         }
 
-        var tlsEnabled = c.GetBoolean("broker.tls.enabled", false);
-        var certificate = c.GetString("broker.tls.certificate", string.Empty);
-        if (tlsEnabled && string.IsNullOrWhiteSpace(certificate))
+        var tlsEnabled = c.Flag("broker.tls.enabled", false);
+        var certificate = c.OptionalText("broker.tls.certificate");
+        if (tlsEnabled && certificate is null)
         {
-            throw new ConfigurationException($"'{Path}.broker.tls.enabled' is on but '{Path}.broker.tls.certificate' is empty ({source}).");
+            throw new ConfigurationException($"'{c.Key("broker.tls.enabled")}' is on but '{c.Key("broker.tls.certificate")}' is empty ({source}).");
         }
 
         var broker = new BrokerSettings(
-            c.GetBoolean("broker.embedded", true),
-            reader.Text("broker.host"),
-            reader.Port("broker.port"),
-            c.GetBoolean("broker.allow-anonymous", false),
+            c.Flag("broker.embedded", true),
+            c.Text("broker.host"),
+            c.Port("broker.port"),
+            c.Flag("broker.allow-anonymous", false),
             users,
-            string.IsNullOrWhiteSpace(pattern) ? null : pattern,
+            pattern,
             tlsEnabled,
-            reader.Port("broker.tls.port"),
-            string.IsNullOrWhiteSpace(certificate) ? null : System.IO.Path.GetFullPath(certificate),
-            c.GetString("broker.tls.certificate-password", string.Empty) is { Length: > 0 } p ? p : null,
-            reader.PositiveInt("broker.max-pending-messages-per-client"),
-            reader.NonNegativeInt("broker.subscriber-backlog-limit"),
-            reader.PositiveDuration("broker.publisher-max-hold"));
+            c.Port("broker.tls.port"),
+            certificate is null ? null : System.IO.Path.GetFullPath(certificate),
+            c.OptionalText("broker.tls.certificate-password"),
+            c.PositiveInt("broker.max-pending-messages-per-client"),
+            c.Int("broker.subscriber-backlog-limit", minimum: 0),
+            c.PositiveDuration("broker.publisher-max-hold"));
 
-        var qos = c.GetInt("subscriber.qos", 1);
-        if (qos is < 0 or > 2)
-        {
-            throw new ConfigurationException($"'{Path}.subscriber.qos' is {qos}; expected 0, 1 or 2 ({source}).");
-        }
-
-        var receiveMaximum = reader.PositiveInt("subscriber.receive-maximum");
         var subscriber = new SubscriberSettings(
-            reader.Text("subscriber.host"),
-            reader.Port("subscriber.port"),
-            c.GetBoolean("subscriber.tls", false),
-            c.GetBoolean("subscriber.allow-untrusted-certificates", false),
-            reader.Text("subscriber.client-id"),
-            c.GetString("subscriber.username", string.Empty) is { Length: > 0 } u ? u : null,
-            c.GetString("subscriber.password", string.Empty) is { Length: > 0 } pw ? pw : null,
-            reader.Text("subscriber.topic-filter"),
-            (MqttQualityOfServiceLevel)qos,
-            c.GetBoolean("subscriber.persistent-session", true),
-            reader.PositiveDuration("subscriber.session-expiry"),
-            (ushort)Math.Min(receiveMaximum, ushort.MaxValue),
-            reader.PositiveInt("subscriber.buffer"),
-            reader.PositiveInt("subscriber.socket-buffer-bytes"),
-            reader.PositiveDuration("subscriber.reconnect-backoff"),
-            reader.PositiveDuration("subscriber.drain-timeout"));
+            c.Text("subscriber.host"),
+            c.Port("subscriber.port"),
+            c.Flag("subscriber.tls", false),
+            c.Flag("subscriber.allow-untrusted-certificates", false),
+            c.Text("subscriber.client-id"),
+            c.OptionalText("subscriber.username"),
+            c.OptionalText("subscriber.password"),
+            c.Text("subscriber.topic-filter"),
+            (MqttQualityOfServiceLevel)c.Int("subscriber.qos", minimum: 0, maximum: 2),
+            c.Flag("subscriber.persistent-session", true),
+            c.PositiveDuration("subscriber.session-expiry"),
+            (ushort)c.Int("subscriber.receive-maximum", minimum: 1, maximum: ushort.MaxValue),
+            c.PositiveInt("subscriber.buffer"),
+            c.PositiveInt("subscriber.socket-buffer-bytes"),
+            c.PositiveDuration("subscriber.reconnect-backoff"),
+            c.PositiveDuration("subscriber.drain-timeout"));
 
         if (subscriber.Username is { } account && broker.Users.All(u => u.Username != account))
         {
@@ -151,49 +125,6 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
             broker = broker with { Users = [.. broker.Users, new MqttUser(account, subscriber.Password ?? string.Empty, MqttRole.Service)] };
         }
 
-        return new MqttSettings(c.GetBoolean("enabled", true), broker, subscriber);
-    }
-
-    private readonly struct Reader(Config c, string source)
-    {
-        public string Text(string key)
-        {
-            var value = c.GetString(key, string.Empty);
-            return string.IsNullOrWhiteSpace(value)
-                ? throw new ConfigurationException($"Missing or empty configuration key '{Path}.{key}' ({source}).")
-                : value;
-        }
-
-        public int Port(string key)
-        {
-            var value = c.GetInt(key, -1);
-            return value is >= 0 and <= 65535
-                ? value
-                : throw new ConfigurationException($"Configuration key '{Path}.{key}' must be a port number 0-65535 ({source}).");
-        }
-
-        public int NonNegativeInt(string key)
-        {
-            var value = c.GetInt(key, -1);
-            return value >= 0
-                ? value
-                : throw new ConfigurationException($"Configuration key '{Path}.{key}' must be zero or a positive integer ({source}).");
-        }
-
-        public int PositiveInt(string key)
-        {
-            var value = c.GetInt(key, 0);
-            return value >= 1
-                ? value
-                : throw new ConfigurationException($"Configuration key '{Path}.{key}' must be a positive integer ({source}).");
-        }
-
-        public TimeSpan PositiveDuration(string key)
-        {
-            var value = c.GetTimeSpan(key, TimeSpan.Zero, allowInfinite: false);
-            return value > TimeSpan.Zero
-                ? value
-                : throw new ConfigurationException(string.Create(CultureInfo.InvariantCulture, $"Configuration key '{Path}.{key}' must be a positive duration ({source})."));
-        }
+        return new MqttSettings(c.Flag("enabled", true), broker, subscriber);
     }
 }

@@ -1,3 +1,5 @@
+using AnomalyActors.Core.Events;
+
 namespace AnomalyActors.Node;
 
 /// <summary>
@@ -13,6 +15,7 @@ public sealed class NodeMetrics
     private long _episodesOpened;
     private long _episodesClosed;
     private long _snapshotsSaved;
+    private long _readingsRefused;
 
     public long ReadingsScored => Volatile.Read(ref _readingsScored);
     public long ReadingsRejected => Volatile.Read(ref _readingsRejected);
@@ -21,6 +24,9 @@ public sealed class NodeMetrics
     public long EpisodesOpened => Volatile.Read(ref _episodesOpened);
     public long EpisodesClosed => Volatile.Read(ref _episodesClosed);
     public long SnapshotsSaved => Volatile.Read(ref _snapshotsSaved);
+
+    /// <summary>Readings a sensor refused because they came from another partition than its stream's.</summary>
+    public long ReadingsRefused => Volatile.Read(ref _readingsRefused);
 
     internal void Scored(long scored, long rejected)
     {
@@ -37,9 +43,10 @@ public sealed class NodeMetrics
         Interlocked.Add(ref _readingsDurable, readings);
     }
 
-    internal void EpisodeOpened() => Interlocked.Increment(ref _episodesOpened);
-
-    internal void EpisodeClosed() => Interlocked.Increment(ref _episodesClosed);
+    internal void Transition(IEpisodeEvent transition) =>
+        Interlocked.Increment(ref transition is EpisodeOpened ? ref _episodesOpened : ref _episodesClosed);
 
     internal void SnapshotSaved() => Interlocked.Increment(ref _snapshotsSaved);
+
+    internal void Refused(int readings) => Interlocked.Add(ref _readingsRefused, readings);
 }

@@ -129,4 +129,67 @@ public sealed class ReadingChunkSpecs
         // Assert
         Assert.IsType<ArgumentException>(exception);
     }
+
+    [Fact]
+    public void Should_keep_explicit_offsets_with_their_readings_through_grouping_and_reuse()
+    {
+        // Arrange: an external log's batch, streams interleaved, more readings than the builder's first buffers
+        var builder = new ChunkBuilder();
+        var random = new Random(5);
+        var added = new List<(string Key, long Offset, double Value)>();
+        for (var i = 0; i < 1000; i++)
+        {
+            var key = "s" + random.Next(40);
+            added.Add((key, 10_000 + i * 3, i));
+            builder.Add(key, i, i, 10_000 + i * 3);
+        }
+
+        // Act: built twice, so the second chunk comes from reused buffers
+        var first = builder.Build();
+        builder.Add("x", 1, 1.5, 7);
+        var second = builder.Build();
+
+        // Assert
+        Assert.NotNull(first.Offsets);
+        for (var g = 0; g < first.Keys.Length; g++)
+        {
+            var slice = first.Slice(g, partitionId: 2, chunkFirstOffset: 0, previousOffset: -1, replay: false);
+            var expected = added.Where(a => a.Key == first.Keys[g]).ToArray();
+            Assert.Equal(expected.Select(e => e.Offset), slice.Offsets.ToArray());
+            Assert.Equal(expected.Select(e => e.Value), slice.Values.ToArray());
+            Assert.Equal(expected[0].Offset, slice.FirstOffset);
+            Assert.Equal(expected[^1].Offset, slice.LastOffset);
+        }
+
+        Assert.Equal(["x"], second.Keys);
+        Assert.Equal([7L], second.Offsets!);
+        Assert.Equal([1.5], second.Values);
+    }
+
+    [Fact]
+    public void Should_slice_an_intake_chunk_with_offsets_implied_by_position()
+    {
+        // Arrange
+        var chunk = ReadingChunk.FromReadings([new Reading("a", 1, 1), new Reading("b", 2, 2), new Reading("a", 3, 3)]);
+
+        // Act
+        var a = chunk.Slice(0, partitionId: 1, chunkFirstOffset: 100, previousOffset: 90, replay: true);
+        var b = chunk.Slice(1, partitionId: 1, chunkFirstOffset: 100, previousOffset: -1, replay: false);
+
+        // Assert
+        Assert.Null(chunk.Offsets);
+        Assert.Equal(("a", 100L, 101L, 90L, true), (a.SensorId, a.FirstOffset, a.LastOffset, a.PreviousOffset, a.Replay));
+        Assert.True(a.Offsets.IsEmpty);
+        Assert.Equal([1.0, 3.0], a.Values.ToArray());
+        Assert.Equal(("b", 102L, 102L), (b.SensorId, b.FirstOffset, b.LastOffset));
+    }
+
+    [Fact]
+    public void Should_refuse_to_mix_implied_and_explicit_offsets_in_one_chunk()
+    {
+        var builder = new ChunkBuilder();
+        builder.Add("a", 1, 1.0);
+
+        Assert.Throws<InvalidOperationException>(() => builder.Add("a", 2, 2.0, offset: 5));
+    }
 }

@@ -27,7 +27,8 @@ public sealed class SensorStateSpecs
         var applied = state.Process(Slice(10, 1.0, 2.0, 3.0), events);
 
         // Assert
-        Assert.Equal(3, applied);
+        Assert.Equal(3, applied.Applied);
+        Assert.Equal(SliceVerdict.Applied, applied.Verdict);
         Assert.Equal(Partition, state.PartitionId);
         Assert.Equal(12, state.Offset);
         Assert.Equal(3, state.ReadingsScored);
@@ -70,9 +71,9 @@ public sealed class SensorStateSpecs
         var upToOffset = state.Process(Slice(14, 1.5, 40.0), events);
 
         // Assert
-        Assert.Equal(0, whole);
-        Assert.Equal(0, earlier);
-        Assert.Equal(0, upToOffset);
+        Assert.Equal(new SliceOutcome(SliceVerdict.AlreadyApplied, 0), whole);
+        Assert.Equal(new SliceOutcome(SliceVerdict.AlreadyApplied, 0), earlier);
+        Assert.Equal(new SliceOutcome(SliceVerdict.AlreadyApplied, 0), upToOffset);
         Assert.Empty(events);
         ContentAssert.Equal(before, state.Capture());
         Assert.Equal(sinceSnapshot, state.ReadingsSinceSnapshot);
@@ -91,7 +92,7 @@ public sealed class SensorStateSpecs
         var applied = state.Process(Slice(11, 2.0, 3.0, 4.0, 5.0), []);
 
         // Assert
-        Assert.Equal(2, applied);
+        Assert.Equal(2, applied.Applied);
         Assert.Equal(14, state.Offset);
         ContentAssert.Equal(reference.Capture(), state.Capture());
     }
@@ -147,7 +148,7 @@ public sealed class SensorStateSpecs
         var applied = state.Process(Slice(50, 11, double.NaN, 5, double.PositiveInfinity, double.NegativeInfinity, 5), events);
 
         // Assert
-        Assert.Equal(6, applied);
+        Assert.Equal(6, applied.Applied);
         Assert.Equal(55, state.Offset);
         Assert.Equal(3, state.ReadingsScored);
         Assert.Equal(3, state.ReadingsRejected);
@@ -158,7 +159,7 @@ public sealed class SensorStateSpecs
     }
 
     [Fact]
-    public void Should_throw_on_a_reading_from_a_different_partition()
+    public void Should_refuse_a_reading_from_a_different_partition_and_change_nothing()
     {
         // Arrange
         var state = NewState(Limits);
@@ -166,15 +167,15 @@ public sealed class SensorStateSpecs
         var before = state.Capture();
 
         // Act
-        var exception = Record.Exception(() => state.Process(Slice(1, 2.0) with { PartitionId = Partition + 1 }, []));
+        var outcome = state.Process(Slice(1, 2.0) with { PartitionId = Partition + 1 }, []);
 
         // Assert
-        Assert.IsType<InvalidOperationException>(exception);
+        Assert.Equal(new SliceOutcome(SliceVerdict.ForeignPartition, 0), outcome);
         ContentAssert.Equal(before, state.Capture());
     }
 
     [Fact]
-    public void Should_throw_on_a_reading_from_a_different_partition_after_restoring_a_snapshot()
+    public void Should_refuse_a_reading_from_a_different_partition_after_restoring_a_snapshot()
     {
         // Arrange
         var original = NewState(Limits);
@@ -183,10 +184,33 @@ public sealed class SensorStateSpecs
         restored.Restore(original.Capture());
 
         // Act
-        var exception = Record.Exception(() => restored.Process(Slice(1, 2.0) with { PartitionId = Partition + 1 }, []));
+        var outcome = restored.Process(Slice(1, 2.0) with { PartitionId = Partition + 1 }, []);
 
         // Assert
-        Assert.IsType<InvalidOperationException>(exception);
+        Assert.Equal(SliceVerdict.ForeignPartition, outcome.Verdict);
+    }
+
+    [Fact]
+    public void Should_hold_a_slice_after_a_gap_unapplied_until_the_loss_is_accepted()
+    {
+        // Arrange: offsets 10-12 applied; the partition then sent 13-19 (lost) and now 20-21
+        var state = NewState(Ewma);
+        state.Process(Slice(10, 1.0, 2.0, 3.0), []);
+        var before = state.Capture();
+        var afterGap = Slice(20, 4.0, 5.0) with { PreviousOffset = 19 };
+
+        // Act
+        var held = state.Process(afterGap, []);
+        var replayed = state.Process(Slice(13, 3.5) with { PreviousOffset = 12, Replay = true }, []);
+        state.AcceptLoss(19);
+        var applied = state.Process(afterGap, []);
+
+        // Assert: nothing applied while the gap was open; a re-delivery is never a gap itself
+        Assert.Equal(new SliceOutcome(SliceVerdict.Gap, 0), held);
+        Assert.Equal(new SliceOutcome(SliceVerdict.Applied, 1), replayed);
+        Assert.Equal(new SliceOutcome(SliceVerdict.Applied, 2), applied);
+        Assert.Equal(21, state.Offset);
+        Assert.NotEqual(before.Offset, state.Offset);
     }
 
     [Fact]
@@ -318,7 +342,7 @@ public sealed class SensorStateSpecs
 
         // Act
         var restored = state.Restore(snapshot);
-        var redelivered = workload.Take(11).Sum(slice => state.Process(slice, []));
+        var redelivered = workload.Take(11).Sum(slice => state.Process(slice, []).Applied);
 
         // Assert
         Assert.False(restored);
@@ -367,7 +391,7 @@ public sealed class SensorStateSpecs
         var applied = state.Process(External(second, 3.0, 4.0, 5.0), []);
 
         // Assert
-        Assert.Equal(2, applied);
+        Assert.Equal(2, applied.Applied);
         Assert.Equal(ExternalOffsets.Compose(19, 4), state.Offset);
         Assert.Equal(5, state.ReadingsScored);
         Assert.Equal(19, ExternalOffsets.MessageOf(state.Offset));

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using AnomalyActors.Core.DeadLetters;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Ingestion.Intake;
 using AnomalyActors.Ingestion.Payload;
@@ -136,7 +137,7 @@ public sealed class MqttIngestionSpecs
     {
         var (config, source) = Node.Hosting.NodeConfig.Load(HostFixture.Config(HostFixture.NewDataDirectory(), port, embedded: false, extra: extraConfig));
         var mqtt = MqttSettings.FromConfig(config, "/tmp", source).Subscriber with { ClientId = $"drain-{Guid.NewGuid():N}", Username = null, Password = null };
-        var ingestion = Ingestion.IngestionSettings.FromConfig(config.GetConfig(Ingestion.IngestionSettings.Path), "/tmp", source) with
+        var ingestion = Ingestion.IngestionSettings.FromConfig(config, source) with
         {
             BatchMaxMessages = 10,
         };
@@ -188,7 +189,7 @@ public sealed class MqttIngestionSpecs
             Password = null,
             DrainTimeout = TimeSpan.FromMilliseconds(500),
         };
-        var ingestion = Ingestion.IngestionSettings.FromConfig(config.GetConfig(Ingestion.IngestionSettings.Path), "/tmp", source) with
+        var ingestion = Ingestion.IngestionSettings.FromConfig(config, source) with
         {
             RetryBackoff = TimeSpan.FromMilliseconds(20),
         };

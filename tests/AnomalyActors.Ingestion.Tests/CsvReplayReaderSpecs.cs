@@ -1,3 +1,4 @@
+using AnomalyActors.Core.DeadLetters;
 using AnomalyActors.Ingestion.Payload;
 using AnomalyActors.Ingestion.Replay;
 using Xunit;

@@ -9,6 +9,6 @@ public static class DefaultFormats
     {
         var path = Path.Combine(AppContext.BaseDirectory, "hocon", "anomaly-actors.conf");
         var config = ConfigurationFactory.ParseString(File.ReadAllText(path));
-        return IngestionSettings.FromConfig(config.GetConfig(IngestionSettings.Path), "/data", path);
+        return IngestionSettings.FromConfig(config, path);
     }
 }

@@ -3,6 +3,7 @@ using System.Text;
 using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using AnomalyActors.Core.DeadLetters;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Ingestion.DeadLetters;
 using AnomalyActors.Ingestion.Intake;

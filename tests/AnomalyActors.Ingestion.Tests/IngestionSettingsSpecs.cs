@@ -13,7 +13,6 @@ public sealed class IngestionSettingsSpecs
 
         Assert.Equal(["demo", "fan", "text", "value"], settings.Formats.Select(f => f.Name));
         Assert.Equal(65536, settings.MaxPayloadBytes);
-        Assert.Equal(Path.Combine("/data", "dead-letters.jsonl"), settings.DeadLetterFile);
         Assert.Equal(PayloadKind.Delimited, settings.Formats[2].Kind);
         Assert.Equal(["distance", "temperature", "humidity"], settings.Formats[2].Metrics);
     }
@@ -28,13 +27,14 @@ public sealed class IngestionSettingsSpecs
     public void Should_name_the_format_key_and_the_file_in_errors(string entry, string expected)
     {
         var config = ConfigurationFactory.ParseString($$"""
-            max-payload-bytes = 10
-            dead-letters { file = "", max-payload-chars = 100 }
-            batch { max-messages = 10, max-delay = 10ms, max-in-flight = 1, retry-backoff = 1s }
-            formats = [ { name = bad, match = "a/#", site = "topic:0", device = "topic:1", metrics = [v], {{entry}} } ]
+            anomaly-actors.ingestion {
+              max-payload-bytes = 10
+              batch { max-messages = 10, max-delay = 10ms, max-in-flight = 1, retry-backoff = 1s }
+              formats = [ { name = bad, match = "a/#", site = "topic:0", device = "topic:1", metrics = [v], {{entry}} } ]
+            }
             """);
 
-        var error = Assert.Throws<ConfigurationException>(() => IngestionSettings.FromConfig(config, "/data", "my.conf"));
+        var error = Assert.Throws<ConfigurationException>(() => IngestionSettings.FromConfig(config, "my.conf"));
 
         Assert.Contains("anomaly-actors.ingestion.formats[0]", error.Message);
         Assert.Contains("my.conf", error.Message);

@@ -1,4 +1,5 @@
 using System.Text;
+using AnomalyActors.Core.DeadLetters;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Ingestion.Payload;
 using Xunit;

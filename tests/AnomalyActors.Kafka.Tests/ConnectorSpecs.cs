@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using AnomalyActors.Kafka.Testing;
+using AnomalyActors.Streams.Kafka;
 using Confluent.Kafka;
 using Xunit;
 
@@ -31,10 +32,22 @@ public sealed class ConnectorSpecs : IDisposable
 
     private async Task ProduceAsync(string topic, int count, int from = 0)
     {
-        await Source.From(Enumerable.Range(from, count))
-            .Select(i => new ProducerRecord<string, string>(topic, new Message<string, string> { Key = "k" + (i % 17), Value = i.ToString() }))
-            .RunWith(KafkaProducer.PlainSink(Producer()), _system.Materializer());
+        using var producer = Producer().CreateProducer();
+        foreach (var i in Enumerable.Range(from, count))
+        {
+            producer.Produce(topic, new Message<string, string> { Key = "k" + (i % 17), Value = i.ToString() });
+        }
+
+        await Task.Run(() => producer.Flush(TimeSpan.FromSeconds(30)));
     }
+
+    /// <summary>Every assigned partition's messages merged into one stream (each in its own order), as the node's consumer does.</summary>
+    private static Source<CommittableMessage<string, string>, IControl> Merged(ConsumerSettings<string, string> settings, string topic) =>
+        KafkaConsumer.CommittablePartitionedSource(settings, Subscriptions.Topics(topic))
+            .MergeMany(16, pair => pair.Messages.MapMaterializedValue(_ => (IControl)null!));
+
+    private static Sink<ICommittable, Task> Committing(CommitterSettings settings) =>
+        Committer.Flow(settings).ToMaterialized(Sink.Ignore<int>(), Keep.Right).MapMaterializedValue(done => (Task)done);
 
     [Fact]
     public async Task Should_consume_everything_produced_and_commit_in_batches()
@@ -43,7 +56,7 @@ public sealed class ConnectorSpecs : IDisposable
         await ProduceAsync("numbers", 2000);
 
         var seen = new HashSet<int>();
-        var (control, done) = KafkaConsumer.CommittableSource(Consumer("g1"), Subscriptions.Topics("numbers"))
+        var (control, done) = Merged(Consumer("g1"), "numbers")
             .Select(m =>
             {
                 lock (seen)
@@ -53,10 +66,13 @@ public sealed class ConnectorSpecs : IDisposable
 
                 return (ICommittable)m.CommitableOffset;
             })
-            .ToMaterialized(Committer.Sink(CommitterSettings.Default.WithMaxInterval(TimeSpan.FromMilliseconds(50))), Keep.Both)
+            .ToMaterialized(Committing(CommitterSettings.Default.WithMaxInterval(TimeSpan.FromMilliseconds(50))), Keep.Both)
             .Run(_system.Materializer());
         await Await(() => { lock (seen) { return seen.Count == 2000; } }, "all 2000 messages");
-        await new DrainingControl<NotUsedTask>(control, done.ContinueWith(_ => new NotUsedTask())).DrainAndShutdown();
+        // Drain: stop emitting, let the commits in flight finish, then close the consumer.
+        await control.Stop();
+        await done;
+        await control.Shutdown();
 
         Assert.Equal(2000, await CommittedTotalAsync("g1", "numbers", 4));
     }
@@ -80,14 +96,14 @@ public sealed class ConnectorSpecs : IDisposable
 
                 return (ICommittable)m.CommitableOffset;
             })
-            .ToMaterialized(Committer.Sink(CommitterSettings.Default), Keep.Both)
+            .ToMaterialized(Committing(CommitterSettings.Default), Keep.Both)
             .Run(_system.Materializer());
         await Await(() => { lock (firstRun) { return firstRun.Count == 600; } }, "600 messages in the first run");
         await Await(async () => await CommittedTotalAsync("g2", "resume", 2) == 600, "the first run's commits");
         await control.Shutdown();
 
         var secondRun = new HashSet<int>();
-        var (control2, _) = KafkaConsumer.CommittableSource(Consumer("g2"), Subscriptions.Topics("resume"))
+        var (control2, _) = Merged(Consumer("g2"), "resume")
             .Select(m =>
             {
                 lock (secondRun)
@@ -157,7 +173,7 @@ public sealed class ConnectorSpecs : IDisposable
         Assert.True(produced.ExitCode == 0, produced.Stderr);
 
         var received = new List<string>();
-        var (control, _) = KafkaConsumer.CommittableSource(Consumer("g4"), Subscriptions.Topics("from-kcat"))
+        var (control, _) = Merged(Consumer("g4"), "from-kcat")
             .Select(m =>
             {
                 lock (received)
@@ -203,6 +219,4 @@ public sealed class ConnectorSpecs : IDisposable
             await Task.Delay(20);
         }
     }
-
-    private sealed record NotUsedTask;
 }

@@ -1,5 +1,7 @@
 using Xunit;
 
+using AnomalyActors.Streams.Kafka;
+
 namespace AnomalyActors.Kafka.Tests;
 
 public sealed class ConsumerSettingsSpecs

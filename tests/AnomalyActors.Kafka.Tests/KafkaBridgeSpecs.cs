@@ -26,6 +26,7 @@ public sealed class KafkaBridgeSpecs : IDisposable
         var dataDirectory = NodeFixture.NewDataDirectory();
         var config = Akka.Configuration.ConfigurationFactory.ParseString($$"""
             anomaly-actors.kafka.bridge-mqtt = on
+            anomaly-actors.mqtt.enabled = on
             anomaly-actors.mqtt.broker.port = {{port}}
             anomaly-actors.mqtt.subscriber.port = {{port}}
             anomaly-actors.mqtt.subscriber.client-id = "ingest-{{Guid.NewGuid():N}}"
@@ -60,6 +61,6 @@ public sealed class KafkaBridgeSpecs : IDisposable
             Enumerable.Range(0, 10).Select(d => $"sensors/dc1/boiler-{d}/temperature").Order(),
             messages.Select(m => m.Message.Key).Distinct().Order());
         Assert.Equal(0, host.Node.Metrics.ChunksStored);
-        Assert.Equal(200, host.Node.KafkaMetrics.ReadingsDelivered);
+        Assert.Equal(200, host.KafkaMetrics.ReadingsDelivered);
     }
 }

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Akka.Cluster;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Kafka.Testing;
-using AnomalyActors.Node.Hosting;
+using AnomalyActors.Host;
 using AnomalyActors.Node.Tests;
 using AnomalyActors.TestNode;
 using Confluent.Kafka;
@@ -42,11 +42,11 @@ public sealed class KafkaIngestionSpecs : IDisposable
         Assert.Equal(110_000, site.Produced);
 
         var dataDirectory = NodeFixture.NewDataDirectory();
-        var node = await AnomalyNode.StartAsync(site.NodeConfig(dataDirectory, "big-group", snapshotEvery: 50, alarmAfter: 20));
-        var outcomes = await site.OutcomesAsync(node);
+        var node = await AnomalyHost.StartAsync(site.NodeConfig(dataDirectory, "big-group", snapshotEvery: 50, alarmAfter: 20));
+        var outcomes = await site.OutcomesAsync(node.Node);
         await NodeFixture.AwaitAsync(() => node.KafkaMetrics.DeadLettersWritten == Malformed.Length, TimeSpan.FromSeconds(30), "dead letters written");
-        var opened = node.Metrics.EpisodesOpened;
-        var closed = node.Metrics.EpisodesClosed;
+        var opened = node.Node.Metrics.EpisodesOpened;
+        var closed = node.Node.Metrics.EpisodesClosed;
         await NodeFixture.AwaitAsync(() => node.KafkaMetrics.AlertsProduced >= opened + closed, TimeSpan.FromSeconds(30), "alerts produced");
         await NodeFixture.AwaitAsync(() => node.KafkaMetrics.EnrichedProduced >= 110_000, TimeSpan.FromSeconds(60), "enriched readings produced");
         await node.StopAsync();
@@ -94,8 +94,8 @@ public sealed class KafkaIngestionSpecs : IDisposable
         await site.ProduceAsync(input.Batches.SelectMany(b => b));
 
         // Act
-        var node = await AnomalyNode.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "journal-group", alarmAfter: 20, journalEpisodes: true));
-        var outcomes = await site.OutcomesAsync(node);
+        var node = await AnomalyHost.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "journal-group", alarmAfter: 20, journalEpisodes: true));
+        var outcomes = await site.OutcomesAsync(node.Node);
         await node.StopAsync();
 
         // Assert: every transition is in the sensor's journal, as in the intake mode.
@@ -113,7 +113,7 @@ public sealed class KafkaIngestionSpecs : IDisposable
 
         var dataDirectory = NodeFixture.NewDataDirectory();
         var config = site.NodeConfig(dataDirectory, "kill-group", snapshotEvery: 40);
-        var doomed = await AnomalyNode.StartAsync(NodeFixture.Crashable(config), systemName: "anomaly-actors");
+        var doomed = await AnomalyHost.StartAsync(NodeFixture.Crashable(config), systemName: "anomaly-actors");
         await NodeFixture.AwaitAsync(
             () => doomed.KafkaMetrics.MessagesConsumed >= 16_000 && doomed.KafkaMetrics.CommitsDone > 0,
             TimeSpan.FromSeconds(60),
@@ -122,10 +122,10 @@ public sealed class KafkaIngestionSpecs : IDisposable
         // The kill lands while the rest of the readings stream in.
         var producing = site.ProduceAsync(all.Skip(24_000));
         await NodeFixture.AwaitAsync(() => doomed.KafkaMetrics.MessagesConsumed >= 28_000, TimeSpan.FromSeconds(60), "more readings arriving");
-        await doomed.System.Terminate();
+        await doomed.Node.System.Terminate();
         await producing;
-        var restarted = await AnomalyNode.StartAsync(config);
-        var actual = await site.OutcomesAsync(restarted);
+        var restarted = await AnomalyHost.StartAsync(config);
+        var actual = await site.OutcomesAsync(restarted.Node);
         var consumedAfterRestart = restarted.KafkaMetrics.MessagesConsumed;
         await restarted.StopAsync();
 
@@ -147,10 +147,10 @@ public sealed class KafkaIngestionSpecs : IDisposable
 
         var dataDirectory = NodeFixture.NewDataDirectory();
         var config = site.NodeConfig(dataDirectory, "join-group", snapshotEvery: 40);
-        var first = await AnomalyNode.StartAsync(config);
+        var first = await AnomalyHost.StartAsync(config);
         await NodeFixture.AwaitAsync(() => first.KafkaMetrics.MessagesConsumed >= 8_000, TimeSpan.FromSeconds(60), "the first node consuming");
 
-        var seed = Cluster.Get(first.System).SelfAddress.ToString();
+        var seed = Cluster.Get(first.Node.System).SelfAddress.ToString();
         // Readings keep arriving while the second node joins the cluster and the group...
         var producing = Task.Run(async () =>
         {
@@ -160,14 +160,14 @@ public sealed class KafkaIngestionSpecs : IDisposable
                 await Task.Delay(100);
             }
         });
-        var second = await AnomalyNode.StartAsync(site.NodeConfig(dataDirectory, "join-group", snapshotEvery: 40, seed: seed));
+        var second = await AnomalyHost.StartAsync(site.NodeConfig(dataDirectory, "join-group", snapshotEvery: 40, seed: seed));
         await NodeFixture.AwaitAsync(() => second.KafkaMetrics.AssignedPartitions > 0, TimeSpan.FromSeconds(60), "the second node to get partitions");
         await producing;
         // ...and after the rebalance, so both nodes consume.
         await site.ProduceAsync(all.Skip(28_000));
         await NodeFixture.AwaitAsync(() => second.KafkaMetrics.MessagesConsumed > 0, TimeSpan.FromSeconds(60), "the second node to consume");
         Assert.True(first.KafkaMetrics.AssignedPartitions is > 0 and < 4, $"The first node kept {first.KafkaMetrics.AssignedPartitions} partitions.");
-        var actual = await site.OutcomesAsync(first);
+        var actual = await site.OutcomesAsync(first.Node);
         await second.StopAsync();
         await first.StopAsync();
 
@@ -184,14 +184,14 @@ public sealed class KafkaIngestionSpecs : IDisposable
         var all = input.Batches.SelectMany(b => b).ToArray();
         await site.ProduceAsync(all.Take(10_000));
 
-        var node = await AnomalyNode.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "outage-group", snapshotEvery: 40));
+        var node = await AnomalyHost.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "outage-group", snapshotEvery: 40));
         await NodeFixture.AwaitAsync(() => node.KafkaMetrics.MessagesConsumed >= 5_000, TimeSpan.FromSeconds(60), "consuming before the outage");
         _cluster.BrokerDown(1);
         var producing = site.ProduceAsync(all.Skip(10_000));
         await Task.Delay(TimeSpan.FromSeconds(10)); // the outage itself: its length is the point of the test
         _cluster.BrokerUp(1);
         await producing;
-        var outcomes = await site.OutcomesAsync(node);
+        var outcomes = await site.OutcomesAsync(node.Node);
         await node.StopAsync();
 
         Assert.Equal(30_000, outcomes.Sum(o => o.ReadingsScored));
@@ -211,7 +211,7 @@ public sealed class KafkaIngestionSpecs : IDisposable
         var produced = await Kcat.RunAsync(lines.ToString(), TimeSpan.FromSeconds(30), "-b", _cluster.BootstrapServers, "-P", "-t", site.Readings, "-K|");
         Assert.True(produced.ExitCode == 0, produced.Stderr);
 
-        var node = await AnomalyNode.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "kcat-group", alarmAfter: 20));
+        var node = await AnomalyHost.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "kcat-group", alarmAfter: 20));
         await NodeFixture.AwaitAsync(() => node.KafkaMetrics.AlertsProduced >= 1, TimeSpan.FromSeconds(60), "the spike's alert");
         await node.StopAsync();
 
@@ -231,7 +231,7 @@ public sealed class KafkaIngestionSpecs : IDisposable
     public async Task Should_dead_letter_readings_of_a_stream_that_moves_to_another_partition_and_keep_its_state()
     {
         var site = new KafkaSite(_cluster, "moved", partitions: 2).Create();
-        var node = await AnomalyNode.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "moved-group"));
+        var node = await AnomalyHost.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "moved-group"));
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = _cluster.BootstrapServers }).Build();
         var start = 1_700_000_000_000L;
         for (var i = 0; i < 10; i++)
@@ -240,7 +240,7 @@ public sealed class KafkaIngestionSpecs : IDisposable
             await producer.ProduceAsync(new TopicPartition(site.Readings, 0), KafkaSite.Message(reading));
         }
 
-        await NodeFixture.AwaitAsync(async () => (await NodeFixture.QueryAsync(node, ["s/d/m"]))[0].ReadingsScored == 10, TimeSpan.FromSeconds(30), "the stream's first readings");
+        await NodeFixture.AwaitAsync(async () => (await NodeFixture.QueryAsync(node.Node, ["s/d/m"]))[0].ReadingsScored == 10, TimeSpan.FromSeconds(30), "the stream's first readings");
 
         // Act: the same stream shows up on partition 1 (a producer keyed it differently), then partition 0 goes on
         for (var i = 10; i < 13; i++)
@@ -249,14 +249,14 @@ public sealed class KafkaIngestionSpecs : IDisposable
         }
 
         await producer.ProduceAsync(new TopicPartition(site.Readings, 0), KafkaSite.Message(new Reading("s/d/m", start + 20_000, 30)));
-        await NodeFixture.AwaitAsync(async () => (await NodeFixture.QueryAsync(node, ["s/d/m"]))[0].ReadingsScored == 11, TimeSpan.FromSeconds(30), "the next reading on the stream's own partition");
+        await NodeFixture.AwaitAsync(async () => (await NodeFixture.QueryAsync(node.Node, ["s/d/m"]))[0].ReadingsScored == 11, TimeSpan.FromSeconds(30), "the next reading on the stream's own partition");
         await NodeFixture.AwaitAsync(() => node.KafkaMetrics.DeadLettersWritten >= 1, TimeSpan.FromSeconds(30), "the moved readings dead-lettered");
-        var view = (await NodeFixture.QueryAsync(node, ["s/d/m"]))[0];
+        var view = (await NodeFixture.QueryAsync(node.Node, ["s/d/m"]))[0];
         await node.StopAsync();
 
         // Assert: not applied, not silently dropped
         Assert.Equal(0, view.PartitionId);
-        Assert.Equal(3, node.KafkaMetrics.ForeignReadings);
+        Assert.Equal(3, node.Node.Metrics.ReadingsRefused);
         var deadLetters = site.ReadAll(site.DeadLetters, 1);
         Assert.All(deadLetters, d =>
         {
@@ -273,9 +273,9 @@ public sealed class KafkaIngestionSpecs : IDisposable
         site.Cluster.CreateTopic(referenceAlerts.Enriched, KafkaSite.EnrichedPartitions);
         var config = Akka.Configuration.ConfigurationFactory.ParseString($"anomaly-actors.kafka.alerts-topic = \"{referenceAlerts.Alerts}\"\nanomaly-actors.kafka.enriched-topic = \"{referenceAlerts.Enriched}\"")
             .WithFallback(site.NodeConfig(NodeFixture.NewDataDirectory(), group, snapshotEvery: 40));
-        var node = await AnomalyNode.StartAsync(config);
-        var outcomes = await site.OutcomesAsync(node);
-        await NodeFixture.AwaitAsync(() => node.KafkaMetrics.AlertsProduced >= node.Metrics.EpisodesOpened + node.Metrics.EpisodesClosed, TimeSpan.FromSeconds(30), "reference alerts");
+        var node = await AnomalyHost.StartAsync(config);
+        var outcomes = await site.OutcomesAsync(node.Node);
+        await NodeFixture.AwaitAsync(() => node.KafkaMetrics.AlertsProduced >= node.Node.Metrics.EpisodesOpened + node.Node.Metrics.EpisodesClosed, TimeSpan.FromSeconds(30), "reference alerts");
         await node.StopAsync();
         var alerts = site.ReadAll(referenceAlerts.Alerts, 1).Select(a => a.Message.Key + " " + Encoding.UTF8.GetString(a.Message.Value)).ToArray();
         return (outcomes, alerts);

@@ -50,10 +50,11 @@ public sealed class KafkaSite(MockKafkaCluster cluster, string name, int partiti
               dead-letters-topic = "{{DeadLetters}}"
               commit-interval = 100ms
               session-timeout = 3s
-              journal-episodes = {{(journalEpisodes ? "on" : "off")}}
             }
+            anomaly-actors.sensor.journal-episodes = {{(journalEpisodes ? "on" : "off")}}
             anomaly-actors.detection.detectors.ewma.alarm-after = {{alarmAfter}}
             anomaly-actors.alerts.file = ""
+            anomaly-actors.mqtt.enabled = off
             akka.cluster.seed-nodes = [{{(seed is null ? string.Empty : "\"" + seed + "\"")}}]
             """).WithFallback(TestNodeConfig.For(dataDirectory, snapshotEvery: snapshotEvery));
 

@@ -1,6 +1,8 @@
 using Confluent.Kafka;
 using Xunit;
 
+using AnomalyActors.Streams.Kafka;
+
 namespace AnomalyActors.Kafka.Tests;
 
 public sealed class PartitionBufferSpecs

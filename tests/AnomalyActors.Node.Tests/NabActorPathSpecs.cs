@@ -88,7 +88,7 @@ public sealed class NabActorPathSpecs(ITestOutputHelper output)
                 Assert.True(expected.EpisodesOpened > 0, $"{s.Key}: the library opens no episode, so the comparison would be vacuous");
                 Assert.Equal(Convert.ToHexString(expected.State), actual.DetectorState);
                 Assert.Equal(expected.EpisodesOpened, actual.EpisodesOpened);
-                Assert.Equal(expected.Episodes, actual.Episodes.Select(WithoutOffset).ToArray());
+                Assert.Equal(expected.Episodes, actual.Alerts.Select(WithoutOffset).ToArray());
                 output.WriteLine($"{expectedOptions.Kind} {s.Key}: {s.Values.Length} rows, {actual.EpisodesOpened} episodes, {expected.State.Length} state bytes, identical");
             }
         }
@@ -126,7 +126,7 @@ public sealed class NabActorPathSpecs(ITestOutputHelper output)
         return new LibraryRun(buffer.ToArray(), tracker.EpisodesOpened, episodes.ToArray());
     }
 
-    /// <summary>Journal lines carry partition offsets, which the library run does not have: "open 1 @812 v=..." -> "open 1 v=...".</summary>
+    /// <summary>Alert lines carry partition offsets, which the library run does not have: "open 1 @812 v=..." -> "open 1 v=...".</summary>
     private static string WithoutOffset(string line)
     {
         var parts = line.Split(' ');

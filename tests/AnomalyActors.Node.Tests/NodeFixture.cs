@@ -15,7 +15,12 @@ using Xunit;
 namespace AnomalyActors.Node.Tests;
 
 /// <summary>What a sensor ended with: compared between an uninterrupted and an interrupted run.</summary>
-public sealed record SensorOutcome(string Key, long Offset, long ReadingsScored, long EpisodesOpened, bool EpisodeOpen, string DetectorState, string[] Episodes)
+/// <param name="Episodes">Its episode transitions in the journal (only with sensor.journal-episodes on).</param>
+/// <param name="Alerts">
+/// Its transitions in the confirmed alert record, alerts.jsonl (each once, in order; empty when the
+/// node writes no alerts file): ids, offsets and values.
+/// </param>
+public sealed record SensorOutcome(string Key, long Offset, long ReadingsScored, long EpisodesOpened, bool EpisodeOpen, string DetectorState, string[] Episodes, string[] Alerts)
 {
     /// <summary>Opens and closes the sensor decided: each episode opened, and closed unless it is still open.</summary>
     public long EpisodeTransitions => 2 * EpisodesOpened - (EpisodeOpen ? 1 : 0);
@@ -79,6 +84,7 @@ public static class NodeFixture
     public static async Task<SensorOutcome[]> CollectAsync(AnomalyNode node, IEnumerable<string> keys)
     {
         var views = await QueryAsync(node, keys);
+        var alerts = await AlertRecordAsync(node, views);
         var journal = PersistenceQuery.Get(node.System).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
         var materializer = node.System.Materializer();
         var outcomes = new List<SensorOutcome>();
@@ -99,10 +105,61 @@ public static class NodeFixture
                 view.EpisodesOpened,
                 view.EpisodeOpen,
                 Convert.ToHexString(view.DetectorState),
-                events.ToArray()));
+                events.ToArray(),
+                alerts.GetValueOrDefault(view.SensorId) ?? []));
         }
 
         return outcomes.ToArray();
+    }
+
+    /// <summary>
+    /// The alerts file per sensor, in the journal's line format, each transition once. A sensor's
+    /// state counts a transition before the sink confirms it written, so this waits (bounded) until
+    /// the file holds as many distinct transitions as the sensors decided.
+    /// </summary>
+    private static async Task<Dictionary<string, string[]>> AlertRecordAsync(AnomalyNode node, SensorStateView[] views)
+    {
+        if (node.Settings.Alerts.FilePath is not { } path)
+        {
+            return [];
+        }
+
+        var expected = views.Sum(v => 2 * v.EpisodesOpened - (v.EpisodeOpen ? 1 : 0));
+        var keys = views.Select(v => v.SensorId).ToHashSet(StringComparer.Ordinal);
+        Dictionary<string, string[]> record = [];
+        await AwaitAsync(() =>
+        {
+            record = AlertRecord(path, keys);
+            return record.Values.Sum(lines => lines.Length) >= expected;
+        }, TimeSpan.FromSeconds(30), $"{expected} alerts in {path}");
+        return record;
+    }
+
+    /// <summary>alerts.jsonl as "open ID @OFFSET v=BITS" / "close ID @OFFSET n=COUNT" lines per sensor, each once, in file order.</summary>
+    public static Dictionary<string, string[]> AlertRecord(string path, IReadOnlySet<string>? sensors = null)
+    {
+        var lines = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var text in File.Exists(path) ? File.ReadAllLines(path) : [])
+        {
+            var alert = System.Text.Json.JsonDocument.Parse(text).RootElement;
+            var id = alert.GetProperty("alertId").GetString()!;
+            var sensor = id[..id.LastIndexOf('#')];
+            if (sensors is not null && !sensors.Contains(sensor))
+            {
+                continue;
+            }
+
+            var line = alert.GetProperty("type").GetString() == "open"
+                ? $"open {id} @{alert.GetProperty("offset").GetInt64()} v={BitConverter.DoubleToInt64Bits(alert.GetProperty("value").GetDouble())}"
+                : $"close {id} @{alert.GetProperty("offset").GetInt64()} n={alert.GetProperty("outOfBandReadings").GetInt64()}";
+            if (seen.Add(line))
+            {
+                (lines.TryGetValue(sensor, out var list) ? list : lines[sensor] = []).Add(line);
+            }
+        }
+
+        return lines.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray(), StringComparer.Ordinal);
     }
 
     /// <summary>Every sensor ended in exactly the same state as in the reference run.</summary>
@@ -120,6 +177,7 @@ public static class NodeFixture
             Assert.Equal(expected[i].EpisodesOpened, actual[i].EpisodesOpened);
             Assert.Equal(expected[i].EpisodeOpen, actual[i].EpisodeOpen);
             Assert.Equal(expected[i].Episodes, actual[i].Episodes);
+            Assert.Equal(expected[i].Alerts, actual[i].Alerts);
         }
     }
 

@@ -8,7 +8,7 @@ namespace AnomalyActors.TestNode;
 /// </summary>
 public static class TestNodeConfig
 {
-    public static Config For(string dataDirectory, string provider = "sqlite", string? postgres = null, int partitions = 4, int snapshotEvery = 2000) =>
+    public static Config For(string dataDirectory, string provider = "sqlite", string? postgres = null, int partitions = 4, int snapshotEvery = 2000, bool journalEpisodes = false) =>
         ConfigurationFactory.ParseString($$"""
             anomaly-actors {
               data-dir = "{{dataDirectory.Replace("\\", "/")}}"
@@ -18,6 +18,7 @@ public static class TestNodeConfig
               intake.trim-interval = 200ms
               sensor.snapshot-every-readings = {{snapshotEvery}}
               sensor.snapshot-interval = 1s
+              sensor.journal-episodes = {{(journalEpisodes ? "on" : "off")}}
               alerts.console = off
               # Short series in tests: alarms may start early.
               detection.detectors.ewma.alarm-after = 100

@@ -8,7 +8,8 @@ using Akka.Configuration;
 using AnomalyActors.Benchmarks.Nab;
 using AnomalyActors.Core.Queries;
 using AnomalyActors.Core.State;
-using AnomalyActors.Kafka;
+using AnomalyActors.Host;
+using AnomalyActors.Streams.Kafka;
 using AnomalyActors.Kafka.Testing;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.Testing;
@@ -133,6 +134,7 @@ public static class KafkaHarness
               sensor.snapshot-interval = {{snapshotInterval}}s
               alerts.console = off
               alerts.file = ""
+              mqtt.enabled = off
               detection.detectors.ewma.alarm-after = 40
               kafka {
                 enabled = on
@@ -155,9 +157,9 @@ public static class KafkaHarness
         }
 
         var coldStart = Stopwatch.StartNew();
-        var node = await AnomalyNode.StartAsync(config);
+        var node = await AnomalyHost.StartAsync(config);
         var warmUp = (long)WarmUpPerSensor * sensors;
-        await WaitAsync(() => node.Metrics.ReadingsScored >= warmUp, TimeSpan.FromMinutes(5), "warm-up scored");
+        await WaitAsync(() => node.Node.Metrics.ReadingsScored >= warmUp, TimeSpan.FromMinutes(5), "warm-up scored");
         coldStart.Stop();
         // The second warm-up goes through the timed part's steps (stop, readings waiting in the topic,
         // rejoin, catch up), so rejoining and materializing the partitions' streams is not compiled
@@ -169,7 +171,7 @@ public static class KafkaHarness
             ProduceMeasuredPattern(bulkProducer, payloads, keys, perRound);
             produced += perRound;
             node.Kafka.Resume();
-            await WaitAsync(() => node.Metrics.ReadingsScored >= produced, TimeSpan.FromMinutes(5), "warm-up round scored");
+            await WaitAsync(() => node.Node.Metrics.ReadingsScored >= produced, TimeSpan.FromMinutes(5), "warm-up round scored");
         }
 
         // Let every sensor snapshot the warm-up and the group commit past it, so the timed part
@@ -239,10 +241,10 @@ public static class KafkaHarness
         var latencySteal = HostCpu.StealPercent(latencyHostBefore, HostCpu.Read());
         produced += latencyReadings;
 
-        await WaitAsync(() => node.Metrics.ReadingsScored >= produced, TimeSpan.FromSeconds(60), "every reading scored", throwOnTimeout: false);
-        var lost = produced - node.Metrics.ReadingsScored;
+        await WaitAsync(() => node.Node.Metrics.ReadingsScored >= produced, TimeSpan.FromSeconds(60), "every reading scored", throwOnTimeout: false);
+        var lost = produced - node.Node.Metrics.ReadingsScored;
         var consumedAfter = node.KafkaMetrics.MessagesConsumed;
-        var snapshotsSaved = node.Metrics.SnapshotsSaved;
+        var snapshotsSaved = node.Node.Metrics.SnapshotsSaved;
         var commits = node.KafkaMetrics.Commits;
         await node.StopAsync();
         ScratchDirectory.DeleteQuietly(dataDirectory);
@@ -389,9 +391,9 @@ public static class KafkaHarness
     }
 
     /// <summary>The sensors (by key, which is their stream key) that have no episode open.</summary>
-    private static async Task<string[]> QuietSensorsAsync(AnomalyNode node, string[] keys)
+    private static async Task<string[]> QuietSensorsAsync(AnomalyHost node, string[] keys)
     {
-        var views = await Task.WhenAll(keys.Select(key => node.Sensors.Ask<SensorStateView>(new GetSensorState(key), TimeSpan.FromSeconds(30))));
+        var views = await Task.WhenAll(keys.Select(key => node.Node.Sensors.Ask<SensorStateView>(new GetSensorState(key), TimeSpan.FromSeconds(30))));
         return views.Where(view => !view.EpisodeOpen).Select(view => view.SensorId).ToArray();
     }
 
@@ -424,9 +426,9 @@ public static class KafkaHarness
     /// The node's consumer rejoins the group and reads the readings waiting in the topic; timed like the
     /// raw loop, from its first reading until every one is scored and every alert is on the alerts topic.
     /// </summary>
-    private static async Task<NodePart> TimeNodeAsync(AnomalyNode node, int readings)
+    private static async Task<NodePart> TimeNodeAsync(AnomalyHost node, int readings)
     {
-        var scoredBefore = node.Metrics.ReadingsScored;
+        var scoredBefore = node.Node.Metrics.ReadingsScored;
         var deliveredBefore = node.KafkaMetrics.ReadingsDelivered;
         var joinClock = Stopwatch.StartNew();
         node.Kafka!.Resume();
@@ -464,9 +466,9 @@ public static class KafkaHarness
                 handedOver = clock.Elapsed;
             }
 
-            return node.Metrics.ReadingsScored - scoredBefore >= readings;
+            return node.Node.Metrics.ReadingsScored - scoredBefore >= readings;
         }, TimeSpan.FromMinutes(10), "all readings scored");
-        await WaitAsync(() => node.KafkaMetrics.AlertsProduced >= node.Metrics.EpisodesOpened + node.Metrics.EpisodesClosed, TimeSpan.FromMinutes(1), "alerts produced");
+        await WaitAsync(() => node.KafkaMetrics.AlertsProduced >= node.Node.Metrics.EpisodesOpened + node.Node.Metrics.EpisodesClosed, TimeSpan.FromMinutes(1), "alerts produced");
         clock.Stop();
         var hostAfter = HostCpu.Read();
         return new NodePart(
@@ -489,7 +491,7 @@ public static class KafkaHarness
     /// </summary>
     private static RawPart RawConsume(string bootstrap, List<TopicPartitionOffset> from, long expected)
     {
-        // The fetch wait KafkaIntake gives the node's consumer.
+        // The fetch wait KafkaIngestion gives the node's consumer.
         using var consumer = new ConsumerBuilder<string, byte[]>(ConnectorConsumerConfig(bootstrap, "raw-" + Guid.NewGuid().ToString("N"), fetchWaitMaxMs: 10)).Build();
         consumer.Assign(from);
         _ = consumer.Consume(TimeSpan.FromSeconds(30)) ?? throw new TimeoutException("The raw consumer got nothing.");

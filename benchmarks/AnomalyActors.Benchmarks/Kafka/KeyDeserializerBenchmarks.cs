@@ -1,5 +1,5 @@
 using System.Text;
-using AnomalyActors.Kafka;
+using AnomalyActors.Streams.Kafka;
 using BenchmarkDotNet.Attributes;
 using Confluent.Kafka;
 

@@ -255,6 +255,12 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
     // (usually one or two bytes), values as raw IEEE doubles so that replay is bit-exact.
     private static void WriteChunk(BinaryWriter w, ReadingChunk chunk)
     {
+        if (chunk.Offsets is not null)
+        {
+            // Only the intake's chunks are stored, and their offsets follow from the position.
+            throw new ArgumentException("A chunk with explicit offsets is not stored.", nameof(chunk));
+        }
+
         w.Write7BitEncodedInt(chunk.Keys.Length);
         w.Write7BitEncodedInt(chunk.Count);
         for (var g = 0; g < chunk.Keys.Length; g++)

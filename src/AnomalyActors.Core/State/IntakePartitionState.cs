@@ -76,8 +76,7 @@ public sealed class IntakePartitionState
         var previous = new long[chunk.Keys.Length];
         for (var g = 0; g < chunk.Keys.Length; g++)
         {
-            previous[g] = _deliveries.Delivered(
-                chunk.Keys[g], stored.FirstOffset + chunk.GroupStarts[g], stored.FirstOffset + chunk.GroupStarts[g + 1] - 1);
+            previous[g] = _deliveries.Delivered(chunk.Keys[g], chunk.FirstOffsetOf(g, stored.FirstOffset), chunk.LastOffsetOf(g, stored.FirstOffset));
         }
 
         return previous;

@@ -40,33 +40,47 @@ public sealed class SensorState
     public EpisodeTracker Episodes => _episodes;
 
     /// <summary>
-    /// True when the partition delivered readings of this stream before the slice that this state
-    /// never applied: applying the slice would silently skip them.
+    /// Readings up to this offset are known to be lost for good (the log answered a re-delivery
+    /// without them); a slice whose previous reading lies at or before it is no gap.
     /// </summary>
-    public bool HasGapBefore(ScoreReadings command) =>
-        command.PreviousOffset > Offset && (PartitionId == -1 || PartitionId == command.PartitionId);
+    public long LostThrough { get; private set; } = -1;
 
     /// <summary>
-    /// Applies the readings of <paramref name="command"/> not yet applied and appends the new episode
-    /// transitions to <paramref name="newEvents"/>. Returns how many readings were applied (0 when
-    /// the whole slice was at or below <see cref="Offset"/>, e.g. during a partition's re-delivery).
+    /// True when the partition delivered readings of this stream before the slice that this state
+    /// never applied: applying the slice would silently skip them. A re-delivery reads the log in
+    /// order and is never a gap itself.
+    /// </summary>
+    public bool HasGapBefore(ScoreReadings command) =>
+        !command.Replay
+        && command.PreviousOffset > Math.Max(Offset, LostThrough)
+        && (PartitionId == -1 || PartitionId == command.PartitionId);
+
+    /// <summary>
+    /// The log could not re-deliver the readings before <paramref name="throughOffset"/>: the next
+    /// slice after them is applied instead of waiting for them forever.
+    /// </summary>
+    public void AcceptLoss(long throughOffset) => LostThrough = Math.Max(LostThrough, throughOffset);
+
+    /// <summary>
+    /// Decides what a slice means for this stream and applies the readings it has not applied yet,
+    /// appending the new episode transitions to <paramref name="newEvents"/>. A slice of another
+    /// partition or one after a gap changes nothing: the verdict tells the caller what to do instead.
     /// </summary>
     /// <param name="scored">
     /// When given, receives one entry per scored reading (prediction, band, grade, episode): the
     /// enriched output of the stream. Readings skipped as already applied produce none.
     /// </param>
-    public int Process(ScoreReadings command, List<IEpisodeEvent> newEvents, List<ScoredReading>? scored = null)
+    public SliceOutcome Process(ScoreReadings command, List<IEpisodeEvent> newEvents, List<ScoredReading>? scored = null)
     {
-        if (command.PartitionId != PartitionId)
+        if (PartitionId != -1 && command.PartitionId != PartitionId)
         {
-            if (PartitionId != -1)
-            {
-                throw new InvalidOperationException(
-                    $"Sensor {SensorId} reads partition {PartitionId} but received partition {command.PartitionId}: " +
-                    "the intake partition count changed, which needs a drained system.");
-            }
+            // Offsets of two partitions cannot be ordered: applying these would corrupt recovery.
+            return new SliceOutcome(SliceVerdict.ForeignPartition, 0);
+        }
 
-            PartitionId = command.PartitionId;
+        if (HasGapBefore(command))
+        {
+            return new SliceOutcome(SliceVerdict.Gap, 0);
         }
 
         var timestamps = command.Timestamps.Span;
@@ -83,6 +97,7 @@ public sealed class SensorState
             throw new ArgumentException("Explicit offsets need one offset per value.", nameof(command));
         }
 
+        PartitionId = command.PartitionId;
         int start;
         if (explicitOffsets.IsEmpty)
         {
@@ -124,7 +139,8 @@ public sealed class SensorState
             }
         }
 
-        return values.Length - start;
+        var applied = values.Length - start;
+        return new SliceOutcome(applied == 0 ? SliceVerdict.AlreadyApplied : SliceVerdict.Applied, applied);
     }
 
     /// <summary>Recovery: an episode event found in the journal after the snapshot.</summary>
@@ -170,6 +186,28 @@ public sealed class SensorState
 
     public byte[] CaptureDetectorState() => _detectors.CaptureState();
 }
+
+/// <summary>What a slice meant for a stream.</summary>
+public enum SliceVerdict
+{
+    /// <summary>Readings past the state's offset were applied.</summary>
+    Applied,
+
+    /// <summary>Every reading was at or below the state's offset (a re-delivery after a restart).</summary>
+    AlreadyApplied,
+
+    /// <summary>
+    /// Readings of the stream before this slice never reached the state: nothing applied; hold the
+    /// slice and ask the log to re-deliver from the state's offset.
+    /// </summary>
+    Gap,
+
+    /// <summary>The slice comes from another partition than the stream's: nothing applied; refuse it.</summary>
+    ForeignPartition,
+}
+
+/// <param name="Applied">Readings applied (0 unless the verdict is <see cref="SliceVerdict.Applied"/>).</param>
+public readonly record struct SliceOutcome(SliceVerdict Verdict, int Applied);
 
 /// <summary>One reading as scored: the enriched record of a stream.</summary>
 /// <param name="Episode">The episode the reading opens, continues or closes; 0 outside episodes.</param>

@@ -1,4 +1,4 @@
-using AnomalyActors.Ingestion.Payload;
+using AnomalyActors.Core.DeadLetters;
 
 namespace AnomalyActors.Ingestion.DeadLetters;
 

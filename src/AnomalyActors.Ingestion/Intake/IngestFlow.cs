@@ -2,8 +2,8 @@ using Akka;
 using Akka.Streams.Dsl;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Protocol;
+using AnomalyActors.Core.DeadLetters;
 using AnomalyActors.Ingestion.DeadLetters;
-using AnomalyActors.Ingestion.Payload;
 
 namespace AnomalyActors.Ingestion.Intake;
 
@@ -35,15 +35,15 @@ public static class IngestFlow
             .GroupedWithin(settings.BatchMaxMessages, settings.BatchMaxDelay)
             .Via(Flow.Create<IEnumerable<T>>().StatefulSelectMany<IEnumerable<T>, IEnumerable<T>, Prepared<T>, NotUsed>(() =>
             {
-                // One parser per materialisation: it caches topics and is not thread-safe.
-                var parser = settings.CreateParser();
-                return messages => [Prepare(sourceId, sequence, parser, messages, deadLetters, counters)];
+                // One decoder per materialisation: its parser caches topics and is not thread-safe.
+                var decoder = new MessageDecoder(settings, counters);
+                return messages => [Prepare(sourceId, sequence, decoder, messages, deadLetters, counters)];
             }))
             .SelectAsync(settings.MaxBatchesInFlight, prepared => DeliverAsync(prepared, intake, settings.RetryBackoff, counters, warn, stopping));
     }
 
     private static Prepared<T> Prepare<T>(
-        string sourceId, SourceSequence sequence, PayloadParser parser, IEnumerable<T> batch, IDeadLetterSink? deadLetters, IngestionCounters counters)
+        string sourceId, SourceSequence sequence, MessageDecoder decoder, IEnumerable<T> batch, IDeadLetterSink? deadLetters, IngestionCounters counters)
         where T : IIngestMessage
     {
         var messages = batch as IReadOnlyList<T> ?? batch.ToList();
@@ -51,12 +51,10 @@ public static class IngestFlow
         var dead = 0;
         foreach (var message in messages)
         {
-            var outcome = parser.Parse(message.Topic, message.Payload.Span, message.ArrivalMs, readings);
-            if (!outcome.Ok)
+            if (decoder.Decode(new SourceMessage(sourceId, -1, message.Topic, message.Payload, message.ArrivalMs), readings) is { } deadLetter)
             {
                 dead++;
-                deadLetters?.Write(new DeadLetter(sourceId, message.Topic, outcome.Reason, outcome.Detail, message.Payload, message.ArrivalMs));
-                counters.AddDeadLetter(outcome.Reason);
+                deadLetters?.Write(deadLetter);
             }
         }
 

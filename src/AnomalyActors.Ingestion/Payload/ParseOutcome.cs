@@ -1,3 +1,5 @@
+using AnomalyActors.Core.DeadLetters;
+
 namespace AnomalyActors.Ingestion.Payload;
 
 /// <summary>Result of parsing one message: readings were added, or nothing was and here is why.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using AnomalyActors.Core.Protocol;
+using AnomalyActors.Core.DeadLetters;
 
 namespace AnomalyActors.Ingestion.Payload;
 

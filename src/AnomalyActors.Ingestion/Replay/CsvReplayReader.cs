@@ -1,6 +1,7 @@
 using System.Globalization;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Ingestion.Payload;
+using AnomalyActors.Core.DeadLetters;
 
 namespace AnomalyActors.Ingestion.Replay;
 

@@ -29,6 +29,10 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
     private long _deleting;
     private long _volatileSequenceNr;
 
+    // Appends whose journal write is under way, in write order: told of a failure at once, so their
+    // sources retry after their backoff instead of waiting out the append timeout.
+    private readonly Queue<(IActorRef ReplyTo, AppendChunk Command)> _writing = new();
+
     public IntakePartitionActor(int partitionId, IntakeSettings settings, bool durable, IActorRef sensors, NodeMetrics metrics)
     {
         _state = new IntakePartitionState(partitionId);
@@ -37,7 +41,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         _durable = durable;
         PersistenceId = "intake-" + partitionId;
 
-        Recover<ChunkStored>(stored => Deliver(stored, _state.Apply(stored, LastSequenceNr), replay: false));
+        Recover<ChunkStored>(stored => Deliver(stored, _state.Apply(stored, LastSequenceNr)));
         Recover<RecoveryCompleted>(_ =>
         {
             if (_state.RetainedChunks > 0)
@@ -95,51 +99,44 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         // If a write fails the actor stops and its replacement recovers from the journal alone;
         // nothing is acknowledged or delivered before its write succeeded.
         var previous = _state.Apply(stored, LastSequenceNr + 1);
-        PersistAsync(stored, s => Stored(s, previous, ack, replyTo));
+        _writing.Enqueue((replyTo, command));
+        PersistAsync(stored, s =>
+        {
+            _writing.Dequeue();
+            Stored(s, previous, ack, replyTo);
+        });
     }
 
     private void Stored(ChunkStored stored, long[] previousOffsets, ChunkAppended ack, IActorRef replyTo)
     {
         _metrics.ChunkStored(stored.Chunk.Count);
         replyTo.Tell(ack);
-        Deliver(stored, previousOffsets, replay: false);
+        Deliver(stored, previousOffsets);
     }
 
-    private void Deliver(ChunkStored stored, long[] previousOffsets, bool replay)
+    private void Deliver(ChunkStored stored, long[] previousOffsets)
     {
         var chunk = stored.Chunk;
         for (var g = 0; g < chunk.Keys.Length; g++)
         {
-            _sensors.Tell(Slice(stored, g, previousOffsets[g], replay));
+            _sensors.Tell(chunk.Slice(g, stored.PartitionId, stored.FirstOffset, previousOffsets[g], replay: false));
         }
     }
 
-    private static ScoreReadings Slice(ChunkStored stored, int group, long previousOffset, bool replay)
-    {
-        var chunk = stored.Chunk;
-        var start = chunk.GroupStarts[group];
-        var length = chunk.GroupStarts[group + 1] - start;
-        return new ScoreReadings(
-            chunk.Keys[group],
-            stored.PartitionId,
-            stored.FirstOffset + start,
-            previousOffset,
-            chunk.Timestamps.AsMemory(start, length),
-            chunk.Values.AsMemory(start, length),
-            replay);
-    }
-
     /// <summary>
-    /// Re-sends one stream's readings from the journal. Chunks persisted later reach the sensor live
-    /// (it stashes them until <see cref="RedeliveryCompleted"/>), so nothing falls between the two.
+    /// Re-sends one stream's readings from the journal to the sensor that asked. Chunks persisted
+    /// later reach it live (it holds them back until <see cref="RedeliveryCompleted"/>), so nothing
+    /// falls between the two. Without a journal, or when the readings are trimmed already, there is
+    /// nothing to send: the completion alone tells the sensor they are gone.
     /// </summary>
     private void Redeliver(RedeliverReadings request)
     {
-        var sensors = _sensors;
+        var requester = Sender;
+        var self = Self;
         var done = new RedeliveryCompleted(request.SensorId, request.PartitionId);
         if (!_durable || _state.SequenceNrHolding(request.FromOffset) is not { } fromSequenceNr)
         {
-            sensors.Tell(done);
+            requester.Tell(done);
             return;
         }
 
@@ -156,13 +153,12 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
                     var group = Array.IndexOf(stored.Chunk.Keys, request.SensorId);
                     if (group >= 0)
                     {
-                        var slice = Slice(stored, group, previous, replay: true);
-                        previous = slice.FirstOffset + slice.Values.Length - 1;
-                        sensors.Tell(slice);
+                        requester.Tell(stored.Chunk.Slice(group, stored.PartitionId, stored.FirstOffset, previous, replay: true), self);
+                        previous = stored.Chunk.LastOffsetOf(group, stored.FirstOffset);
                     }
                 },
                 Context.Materializer())
-            .ContinueWith(_ => sensors.Tell(done), TaskScheduler.Default);
+            .ContinueWith(_ => requester.Tell(done, self), TaskScheduler.Default);
     }
 
     private void Trim()
@@ -183,7 +179,27 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         _log.Error(cause, "Partition {0}: journal write of chunk {1} failed; restarting from the journal", _state.PartitionId, sequenceNr);
+        FailWritesUnderWay(cause);
         base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        // The state assigned the chunk its offsets already, so it cannot go on without it: start
+        // again from what the journal holds.
+        _log.Error(cause, "Partition {0}: the journal rejected chunk {1}; restarting from the journal", _state.PartitionId, sequenceNr);
+        FailWritesUnderWay(cause);
+        Context.Stop(Self);
+    }
+
+    /// <summary>The actor stops, and with it every write under way: none is acknowledged, each is told so.</summary>
+    private void FailWritesUnderWay(Exception cause)
+    {
+        while (_writing.TryDequeue(out var pending))
+        {
+            var command = pending.Command;
+            pending.ReplyTo.Tell(new ChunkAppendFailed(command.PartitionId, command.SourceId, command.SourceSeq, $"journal write failed: {cause.Message}"));
+        }
     }
 
     public static Props Props(int partitionId, IntakeSettings settings, bool durable, IActorRef sensors, NodeMetrics metrics) =>

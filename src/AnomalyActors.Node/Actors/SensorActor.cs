@@ -4,71 +4,44 @@ using Akka.Persistence;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Queries;
+using AnomalyActors.Core.Results;
 using AnomalyActors.Core.State;
-using AnomalyActors.Node.Kafka;
 using AnomalyActors.Node.Settings;
 
 namespace AnomalyActors.Node.Actors;
 
 /// <summary>
-/// One sensor stream. <see cref="SensorState"/> decides; this actor persists the episode events it
-/// returns, forwards them to the alert actor, and snapshots the detector state with the intake
-/// offset it covers, reporting that offset to the partition so the log can be trimmed.
+/// One sensor stream. <see cref="SensorState"/> decides what a slice means and applies it,
+/// <see cref="SensorLifecycle"/> decides when to snapshot and when to stop; this actor persists,
+/// sends the outputs to the node's results sink, and talks back to the log partition that sent the
+/// slices (its own intake or a Kafka partition): checkpoints after each snapshot, and a request to
+/// re-deliver when readings went missing.
 /// </summary>
 public sealed class SensorActor : ReceivePersistentActor, IWithTimers
 {
+    private const string SnapshotTimer = "snapshot";
+    private const string RedeliveryTimer = "redelivery";
+
     private readonly SensorState _state;
-    private readonly SensorSettings _settings;
-    private readonly bool _durable;
-    private readonly IActorRef _partitions;
-    private readonly IActorRef _alerts;
-    private readonly NodeMetrics _metrics;
+    private readonly SensorLifecycle _lifecycle;
+    private readonly SensorWiring _wiring;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IEpisodeEvent> _newEvents = [];
+    private readonly List<ScoredReading>? _scored;
     private List<IEpisodeEvent>? _recovered;
 
-    // Kafka mode: scored readings go to the enriched topic, and checkpoints go back to whichever
-    // partition actor sent the readings (partition ownership moves between nodes with the group).
-    private readonly IActorRef? _enriched;
-    private readonly bool _checkpointToSender;
+    /// <summary>The log partition that sent the latest live slice: where checkpoints and re-delivery requests go.</summary>
+    private IActorRef? _partition;
 
-    // Off in Kafka mode by default: the alerts topic (idempotent producer, confirmed by delivery
-    // reports that snapshots wait for) is the record of the episodes, and after a crash the replay
-    // from the committed offset derives the same transitions again, with the same alert ids.
-    private readonly bool _journalEpisodes;
-    private readonly List<ScoredReading>? _scored;
-    private IActorRef? _intake;
+    /// <summary>While awaiting a re-delivery: the partition and the last offset that went missing.</summary>
+    private (int Partition, long Through) _missing;
 
-    /// <summary>Offset covered by the newest snapshot that is known to be saved; -1 for none.</summary>
-    private long _durableOffset = -1;
-    private long _snapshotInFlightOffset = -1;
-    private bool _stopping;
-
-    /// <summary>Alerts sent but not yet confirmed written: no snapshot may cover them.</summary>
-    private int _unconfirmedAlerts;
-
-    public SensorActor(
-        string sensorId,
-        DetectorSet detectors,
-        SensorSettings settings,
-        bool durable,
-        IActorRef partitions,
-        IActorRef alerts,
-        NodeMetrics metrics,
-        IActorRef? enriched,
-        bool checkpointToSender,
-        bool journalEpisodes)
+    public SensorActor(string sensorId, DetectorSet detectors, SensorWiring wiring)
     {
-        _enriched = enriched;
-        _checkpointToSender = checkpointToSender;
-        _journalEpisodes = journalEpisodes;
-        _scored = enriched is null ? null : [];
-        _state = new SensorState(sensorId, detectors, settings.CloseAfterInBand);
-        _settings = settings;
-        _durable = durable;
-        _partitions = partitions;
-        _alerts = alerts;
-        _metrics = metrics;
+        _wiring = wiring;
+        _state = new SensorState(sensorId, detectors, wiring.Settings.CloseAfterInBand);
+        _lifecycle = new SensorLifecycle(wiring.Durable, wiring.Settings.SnapshotEveryReadings);
+        _scored = wiring.Results.TakesEnriched ? [] : null;
         PersistenceId = "sensor-" + sensorId;
 
         Recover<SnapshotOffer>(offer =>
@@ -79,7 +52,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
                 _log.Warning("Sensor {0}: detector configuration changed since the snapshot; detectors start afresh", sensorId);
             }
 
-            _durableOffset = snapshot.Offset;
+            _lifecycle.Recovered(snapshot.Offset);
         });
         Recover<IEpisodeEvent>(recorded =>
         {
@@ -88,50 +61,81 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         });
         Recover<RecoveryCompleted>(_ =>
         {
-            // Alerts are at least once: an event journaled just before a crash may never have
-            // reached the alert actor, so the ones after the snapshot go out again (same ids).
-            if (_recovered is not null)
+            // Outputs are at least once: a transition journaled just before a crash may never have
+            // reached the sink, so the ones after the snapshot go out again (same alert ids).
+            foreach (var recorded in _recovered ?? [])
             {
-                foreach (var recorded in _recovered)
-                {
-                    SendAlert(recorded);
-                }
-
-                _recovered = null;
+                SendOutput(recorded);
             }
 
-            if (_durable)
+            _recovered = null;
+            if (wiring.Durable)
             {
                 // A random first delay spreads the snapshots of sensors started together (a fleet's
                 // first readings, a restart) instead of writing them all in the same instant.
-                var firstDelay = settings.SnapshotInterval * (0.5 + Random.Shared.NextDouble());
-                Timers.StartPeriodicTimer("snapshot", SnapshotTick.Instance, firstDelay, settings.SnapshotInterval);
+                var interval = wiring.Settings.SnapshotInterval;
+                Timers.StartPeriodicTimer(SnapshotTimer, SnapshotDue.Instance, interval * (0.5 + Random.Shared.NextDouble()), interval);
             }
         });
 
         Ready();
     }
 
+    public override string PersistenceId { get; }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
     private void Ready()
     {
         Command<ScoreReadings>(Score);
-        Command<SnapshotTick>(_ => SaveSnapshotIfBehind());
+        Command<PassivateSensor>(_ => Act(_lifecycle.StopRequested(_state)));
+        Command<SnapshotDue>(_ => Act(_lifecycle.IntervalElapsed(_state)));
+        Command<RedeliveryCompleted>(_ => { });
+        Command<RedeliveryOverdue>(_ => { });
+        Always();
+    }
+
+    /// <summary>
+    /// Readings before a live slice never arrived (the sensor failed with slices in its mailbox, or
+    /// they were in flight to a node that died): live slices wait in the stash while the partition
+    /// re-sends the missing ones from its log.
+    /// </summary>
+    private void AwaitingRedelivery()
+    {
+        Command<ScoreReadings>(slice =>
+        {
+            if (slice.Replay)
+            {
+                Score(slice);
+                return;
+            }
+
+            // A newer sender is the partition's current owner: the one to ask if this request is lost.
+            _partition = Sender;
+            Stash.Stash();
+        });
+        Command<RedeliveryCompleted>(_ => RedeliveryDone());
+        Command<RedeliveryOverdue>(_ =>
+        {
+            _log.Warning("Sensor {0}: no re-delivery from partition {1} yet; asking again", _state.SensorId, _missing.Partition);
+            AskForRedelivery();
+        });
+        Always();
+        Command<object>(_ => Stash.Stash());
+    }
+
+    private void Always()
+    {
+        Command<AlertWritten>(_ => Act(_lifecycle.OutputConfirmed(_state)));
+        Command<EnrichedWritten>(_ => Act(_lifecycle.OutputConfirmed(_state)));
         Command<SaveSnapshotSuccess>(SnapshotSaved);
         Command<SaveSnapshotFailure>(failure =>
         {
-            _log.Warning(failure.Cause, "Sensor {0}: snapshot failed; the intake keeps its readings until one succeeds", _state.SensorId);
-            _snapshotInFlightOffset = -1;
-            if (_stopping)
-            {
-                Context.Stop(Self);
-            }
+            _log.Warning(failure.Cause, "Sensor {0}: snapshot failed; the log keeps its readings until one succeeds", _state.SensorId);
+            Act(_lifecycle.SnapshotFailed());
         });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(f => _log.Debug("Sensor {0}: old snapshots not deleted: {1}", _state.SensorId, f.Cause.Message));
-        Command<PassivateSensor>(_ => Passivate());
-        Command<RedeliveryCompleted>(_ => { });
-        Command<AlertWritten>(_ => AlertConfirmed());
-        Command<EnrichedWritten>(_ => AlertConfirmed());
         Command<GetSensorState>(_ => Sender.Tell(new SensorStateView(
             _state.SensorId,
             _state.PartitionId,
@@ -142,114 +146,58 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             _state.CaptureDetectorState())));
     }
 
-    public override string PersistenceId { get; }
-
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    /// <summary>
-    /// Slices were lost before reaching this actor (it failed with them in its mailbox): hold every
-    /// live slice back while the partition re-sends the missing ones from its journal.
-    /// </summary>
-    private void AwaitingRedelivery()
+    private void Score(ScoreReadings slice)
     {
-        Command<ScoreReadings>(command =>
-        {
-            if (command.Replay)
-            {
-                Score(command);
-            }
-            else
-            {
-                Stash.Stash();
-            }
-        });
-        Command<RedeliveryCompleted>(_ =>
-        {
-            Stash.UnstashAll();
-            Become(Ready);
-        });
-        Command<AlertWritten>(_ => AlertConfirmed());
-        Command<EnrichedWritten>(_ => AlertConfirmed());
-        Command<object>(_ => Stash.Stash());
-    }
-
-    /// <summary>Where checkpoints go: the partition actor that sent the live readings (Kafka mode) or the intake region.</summary>
-    private IActorRef CheckpointTarget => _intake ?? _partitions;
-
-    private void Score(ScoreReadings command)
-    {
-        if (_checkpointToSender)
-        {
-            if (_state.PartitionId != -1 && command.PartitionId != _state.PartitionId)
-            {
-                // Offsets of two partitions cannot be ordered, so applying these would corrupt the
-                // stream's recovery: refuse them loudly (dead letters) and let the commit pass them.
-                _alerts.Tell(new ForeignReadings(command, _state.PartitionId));
-                Sender.Tell(new ReportCheckpoint(command.PartitionId, _state.SensorId, command.LastOffset));
-                return;
-            }
-
-            if (!command.Replay)
-            {
-                _intake = Sender;
-            }
-        }
-
-        if (_durable && _state.HasGapBefore(command))
-        {
-            if (command.Replay)
-            {
-                // The journal no longer holds what is missing; going on is all that is left.
-                _log.Error("Sensor {0}: readings before offset {1} are lost for good", _state.SensorId, command.FirstOffset);
-            }
-            else
-            {
-                _log.Warning("Sensor {0}: missed readings between offsets {1} and {2}; asking partition {3} to re-deliver",
-                    _state.SensorId, _state.Offset, command.PreviousOffset, command.PartitionId);
-                Stash.Stash();
-                _partitions.Tell(new RedeliverReadings(command.PartitionId, _state.SensorId, _state.Offset + 1));
-                Become(AwaitingRedelivery);
-                return;
-            }
-        }
-
         var scoredBefore = _state.ReadingsScored;
         var rejectedBefore = _state.ReadingsRejected;
         _newEvents.Clear();
-        var applied = _state.Process(command, _newEvents, _scored);
+        var outcome = _state.Process(slice, _newEvents, _scored);
+        if (!slice.Replay && outcome.Verdict != SliceVerdict.ForeignPartition)
+        {
+            _partition = Sender;
+        }
+
+        switch (outcome.Verdict)
+        {
+            case SliceVerdict.Gap:
+                _log.Warning("Sensor {0}: missed readings between offsets {1} and {2}; asking partition {3} to re-deliver",
+                    _state.SensorId, _state.Offset, slice.PreviousOffset, slice.PartitionId);
+                _missing = (slice.PartitionId, slice.PreviousOffset);
+                Stash.Stash();
+                AskForRedelivery();
+                Become(AwaitingRedelivery);
+                return;
+            case SliceVerdict.ForeignPartition:
+                _log.Error("Stream {0} is bound to partition {1} but {2} readings arrived on partition {3}; they are dead-lettered",
+                    _state.SensorId, _state.PartitionId, slice.Values.Length, slice.PartitionId);
+                _wiring.Metrics.Refused(slice.Values.Length);
+                _wiring.Results.Actor.Tell(new RefusedReadings(slice, _state.PartitionId));
+                // Refused for good, so the partition may pass them.
+                Sender.Tell(new ReportCheckpoint(slice.PartitionId, _state.SensorId, slice.LastOffset));
+                return;
+            case SliceVerdict.AlreadyApplied:
+                // A partition re-delivering after a restart: tell it what the snapshot already covers.
+                if (_lifecycle.DurableOffset >= 0)
+                {
+                    Sender.Tell(new ReportCheckpoint(slice.PartitionId, _state.SensorId, _lifecycle.DurableOffset));
+                }
+
+                return;
+        }
+
+        _wiring.Metrics.Scored(_state.ReadingsScored - scoredBefore, _state.ReadingsRejected - rejectedBefore);
         if (_scored is { Count: > 0 })
         {
-            _unconfirmedAlerts++;
-            _enriched!.Tell(new PublishScored(_state.SensorId, _scored.ToArray()));
+            SendOutput(new PublishScored(_state.SensorId, _scored.ToArray()));
             _scored.Clear();
         }
 
-        _metrics.Scored(_state.ReadingsScored - scoredBefore, _state.ReadingsRejected - rejectedBefore);
-        if (applied == 0)
+        if (_newEvents.Count == 0 || !_wiring.Settings.JournalEpisodes)
         {
-            // A partition re-delivering after a restart: tell it what our snapshot already covers.
-            if (_durableOffset >= 0)
-            {
-                (_checkpointToSender && !command.Replay ? Sender : _partitions).Tell(new ReportCheckpoint(command.PartitionId, _state.SensorId, _durableOffset));
-            }
-
-            return;
-        }
-
-        if (_newEvents.Count == 0)
-        {
-            SaveSnapshotIfDue();
-            return;
-        }
-
-        if (!_journalEpisodes)
-        {
-            foreach (var transition in _newEvents)
-            {
-                Decided(transition);
-            }
-
-            SaveSnapshotIfDue();
+            // The sink's confirmation is the record of a transition: no snapshot covers its reading
+            // before that, and a replay of the log derives it again with the same id.
+            _newEvents.ForEach(Decided);
+            Act(_lifecycle.ReadingsApplied(_state));
             return;
         }
 
@@ -259,118 +207,82 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             Decided(persisted);
             if (--remaining == 0)
             {
-                SaveSnapshotIfDue();
+                Act(_lifecycle.ReadingsApplied(_state));
             }
         });
     }
 
-    /// <summary>An episode transition is final (journaled, or needing no journal): count it and alert.</summary>
     private void Decided(IEpisodeEvent transition)
     {
-        if (transition is EpisodeOpened)
-        {
-            _metrics.EpisodeOpened();
-        }
-        else
-        {
-            _metrics.EpisodeClosed();
-        }
-
-        SendAlert(transition);
+        _wiring.Metrics.Transition(transition);
+        SendOutput(transition);
     }
 
-    private void SendAlert(IEpisodeEvent alert)
+    private void SendOutput(object output)
     {
-        _unconfirmedAlerts++;
-        _alerts.Tell(alert);
+        _lifecycle.OutputSent();
+        _wiring.Results.Actor.Tell(output);
     }
 
-    private void AlertConfirmed()
+    private void AskForRedelivery()
     {
-        _unconfirmedAlerts = Math.Max(0, _unconfirmedAlerts - 1);
-        if (_unconfirmedAlerts == 0 && _stopping)
-        {
-            Passivate();
-        }
-        else if (_unconfirmedAlerts == 0)
-        {
-            // A snapshot that came due while outputs were unconfirmed was skipped: take it now.
-            SaveSnapshotIfDue();
-        }
+        _partition!.Tell(new RedeliverReadings(_missing.Partition, _state.SensorId, _state.Offset + 1));
+        Timers.StartSingleTimer(RedeliveryTimer, RedeliveryOverdue.Instance, _wiring.Settings.RedeliveryTimeout);
     }
 
-    private void SaveSnapshotIfDue()
+    private void RedeliveryDone()
     {
-        if (_state.ShouldSnapshot(_settings.SnapshotEveryReadings))
+        Timers.Cancel(RedeliveryTimer);
+        if (_state.Offset < _missing.Through)
         {
-            SaveSnapshotIfBehind();
-        }
-    }
-
-    private void SaveSnapshotIfBehind()
-    {
-        if (!_durable || _snapshotInFlightOffset >= 0 || _unconfirmedAlerts > 0 || _state.ReadingsSinceSnapshot == 0)
-        {
-            return;
+            _log.Error("Sensor {0}: partition {1} no longer holds its readings after offset {2} up to {3}; they are lost",
+                _state.SensorId, _missing.Partition, _state.Offset, _missing.Through);
+            _state.AcceptLoss(_missing.Through);
         }
 
-        _snapshotInFlightOffset = _state.Offset;
-        SaveSnapshot(_state.Capture());
-        _state.SnapshotTaken();
+        Stash.UnstashAll();
+        Become(Ready);
     }
 
     private void SnapshotSaved(SaveSnapshotSuccess success)
     {
-        _metrics.SnapshotSaved();
-        _durableOffset = _snapshotInFlightOffset;
-        _snapshotInFlightOffset = -1;
-        CheckpointTarget.Tell(new ReportCheckpoint(_state.PartitionId, _state.SensorId, _durableOffset));
+        _wiring.Metrics.SnapshotSaved();
+        var next = _lifecycle.SnapshotSaved(_state, out var checkpoint);
+        _partition?.Tell(new ReportCheckpoint(_state.PartitionId, _state.SensorId, checkpoint));
         DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
-        if (_stopping)
+        Act(next);
+    }
+
+    private void Act(SensorStep step)
+    {
+        switch (step)
         {
-            if (_state.ReadingsSinceSnapshot > 0)
-            {
-                SaveSnapshotIfBehind();
-            }
-            else
-            {
+            case SensorStep.SaveSnapshot:
+                SaveSnapshot(_lifecycle.StartSnapshot(_state));
+                break;
+            case SensorStep.Stop:
                 Context.Stop(Self);
-            }
+                break;
         }
     }
 
-    private void Passivate()
+    public static Props Props(string sensorId, DetectorSet detectors, SensorWiring wiring) =>
+        Akka.Actor.Props.Create(() => new SensorActor(sensorId, detectors, wiring));
+
+    private sealed class SnapshotDue
     {
-        _stopping = true;
-        if (_snapshotInFlightOffset >= 0 || (_durable && _unconfirmedAlerts > 0))
-        {
-            return;
-        }
-
-        if (_durable && _state.ReadingsSinceSnapshot > 0)
-        {
-            SaveSnapshotIfBehind();
-            return;
-        }
-
-        Context.Stop(Self);
+        public static readonly SnapshotDue Instance = new();
     }
 
-    public static Props Props(
-        string sensorId,
-        DetectorSet detectors,
-        SensorSettings settings,
-        bool durable,
-        IActorRef partitions,
-        IActorRef alerts,
-        NodeMetrics metrics,
-        IActorRef? enriched = null,
-        bool checkpointToSender = false,
-        bool journalEpisodes = true) =>
-        Akka.Actor.Props.Create(() => new SensorActor(sensorId, detectors, settings, durable, partitions, alerts, metrics, enriched, checkpointToSender, journalEpisodes));
-
-    private sealed class SnapshotTick
+    private sealed class RedeliveryOverdue
     {
-        public static readonly SnapshotTick Instance = new();
+        public static readonly RedeliveryOverdue Instance = new();
     }
 }
+
+/// <summary>How every SensorActor of a node is connected, decided once where the node is composed.</summary>
+/// <param name="Durable">Whether a snapshot store exists (not with persistence provider none).</param>
+public sealed record SensorWiring(SensorSettings Settings, bool Durable, ResultsSink Results, NodeMetrics Metrics);
+
+/// <summary>The node's results sink and whether it takes the enriched record of every scored reading.</summary>
+public sealed record ResultsSink(IActorRef Actor, bool TakesEnriched);

@@ -6,7 +6,7 @@ using Akka.Configuration;
 using Akka.Event;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Node.Actors;
-using AnomalyActors.Node.Kafka;
+using AnomalyActors.Node.Outputs;
 using AnomalyActors.Node.Persistence;
 using AnomalyActors.Node.Settings;
 using AnomalyActors.Node.Sharding;
@@ -15,13 +15,13 @@ namespace AnomalyActors.Node.Hosting;
 
 /// <summary>
 /// A running AnomalyActors node: an ActorSystem in a (by default single-node) cluster with the
-/// intake and sensor shard regions, the intake router and the alert actor.
+/// intake and sensor shard regions, the intake router and the results sink the sensors report to.
 /// </summary>
 public sealed class AnomalyNode : IAsyncDisposable
 {
     private const int MaxShards = 100;
 
-    private AnomalyNode(ActorSystem system, NodeSettings settings, NodeMetrics metrics, IActorRef intake, IActorRef sensors, IActorRef partitions)
+    private AnomalyNode(ActorSystem system, NodeSettings settings, NodeMetrics metrics, IActorRef intake, IActorRef sensors, IActorRef partitions, DeadLetterFile? deadLetters)
     {
         System = system;
         Settings = settings;
@@ -29,6 +29,7 @@ public sealed class AnomalyNode : IAsyncDisposable
         Intake = intake;
         Sensors = sensors;
         Partitions = partitions;
+        DeadLetters = deadLetters;
     }
 
     public ActorSystem System { get; }
@@ -44,21 +45,23 @@ public sealed class AnomalyNode : IAsyncDisposable
     /// <summary>The intake partition shard region (messages implementing IWithPartitionId).</summary>
     public IActorRef Partitions { get; }
 
-    /// <summary>Counters of the Kafka paths (all zero unless <c>anomaly-actors.kafka.enabled</c>).</summary>
-    public KafkaMetrics KafkaMetrics { get; private init; } = new();
+    /// <summary>The node's dead-letter file, for its sources too; null when disabled.</summary>
+    public DeadLetterFile? DeadLetters { get; }
 
-    /// <summary>The Kafka intake when the node runs in Kafka mode, else null.</summary>
-    public KafkaIntake? Kafka { get; private set; }
-
+    /// <summary>A node on the configuration files (hocon/) under <paramref name="overrides"/>, results to the console and files.</summary>
     public static Task<AnomalyNode> StartAsync(Config? overrides = null, string? hoconDirectory = null, string systemName = "anomaly-actors")
     {
         var (config, source) = NodeConfig.Load(overrides, hoconDirectory);
-        return StartWithConfigAsync(config, source, systemName);
+        return StartAsync(NodeSettings.FromConfig(config, source), config, systemName);
     }
 
-    public static async Task<AnomalyNode> StartWithConfigAsync(Config config, string source, string systemName)
+    /// <summary>
+    /// Starts a node on settings parsed already (everything is validated before the ActorSystem
+    /// exists). <paramref name="results"/> creates the sink the sensors send their alerts, enriched
+    /// readings and refused readings to; by default the console, alerts.jsonl and the dead-letter file.
+    /// </summary>
+    public static async Task<AnomalyNode> StartAsync(NodeSettings settings, Config config, string systemName, Func<ActorSystem, ResultsSink>? results = null)
     {
-        var settings = NodeSettings.FromConfig(config, source);
         Directory.CreateDirectory(settings.DataDirectory);
         var durable = settings.Persistence.Provider != PersistenceProvider.None;
         var derived = PersistenceConfig.For(settings.Persistence).WithFallback(ConfigurationFactory.ParseString(
@@ -67,65 +70,45 @@ public sealed class AnomalyNode : IAsyncDisposable
         var system = PersistenceConfig.SetupFor(settings.Persistence) is { } persistenceSetup
             ? ActorSystem.Create(systemName, bootstrap.And(persistenceSetup))
             : ActorSystem.Create(systemName, bootstrap);
+        var deadLetters = settings.DeadLetters.FilePath is { } file ? new DeadLetterFile(file, settings.DeadLetters.MaxPayloadChars) : null;
         try
         {
             await JoinClusterAsync(system);
 
             var metrics = new NodeMetrics();
-            var alerts = system.ActorOf(AlertActor.Props(settings.Alerts), "alerts");
-            var kafkaMetrics = new KafkaMetrics();
-            var kafka = KafkaSettings.FromConfig(config, source) is { Enabled: true } kafkaSettings
-                ? KafkaIntake.Prepare(system, kafkaSettings, KafkaIngestionSettings(config, settings, source), kafkaMetrics)
-                : null;
+            var sink = results?.Invoke(system)
+                ?? new ResultsSink(system.ActorOf(FileResultsActor.Props(settings.Alerts, deadLetters), "results"), TakesEnriched: false);
+            var wiring = new SensorWiring(settings.Sensor, durable, sink, metrics);
             var sharding = ClusterSharding.Get(system);
             var extractor = new AnomalyMessageExtractor(MaxShards);
-            var sensorSharding = ClusterShardingSettings.Create(system);
-
-            // Partitions and sensors address each other; entities are only created once both
-            // regions exist, so the factory may look the intake region up lazily.
-            IActorRef? partitions = null;
             var sensors = await sharding.StartAsync(
                 "sensor",
-                sensorId => SensorActor.Props(
-                    sensorId,
-                    settings.Detection.CreateFor(sensorId),
-                    settings.Sensor,
-                    durable,
-                    kafka?.Redelivery ?? partitions!,
-                    kafka?.Results ?? alerts,
-                    metrics,
-                    kafka is { Settings.PublishEnriched: true } ? kafka.Results : null,
-                    checkpointToSender: kafka is not null,
-                    journalEpisodes: kafka is null || kafka.Settings.JournalEpisodes),
-                sensorSharding,
+                sensorId => SensorActor.Props(sensorId, settings.Detection.CreateFor(sensorId), wiring),
+                ClusterShardingSettings.Create(system),
                 extractor,
                 ShardAllocationStrategy.LeastShardAllocationStrategy(absoluteLimit: 0, relativeLimit: 0.1),
                 PassivateSensor.Instance);
 
             // Partitions hold the intake timers and must stay up while the node runs.
-            var intakeSharding = ClusterShardingSettings.Create(system).WithPassivateIdleAfter(TimeSpan.Zero);
-            partitions = await sharding.StartAsync(
+            var partitions = await sharding.StartAsync(
                 "intake",
                 id => IntakePartitionActor.Props(int.Parse(id, global::System.Globalization.CultureInfo.InvariantCulture), settings.Intake, durable, sensors, metrics),
-                intakeSharding,
+                ClusterShardingSettings.Create(system).WithPassivateIdleAfter(TimeSpan.Zero),
                 extractor,
                 ShardAllocationStrategy.LeastShardAllocationStrategy(absoluteLimit: 0, relativeLimit: 0.1),
                 PoisonPill.Instance);
 
             HandOffSensorsBeforeIntake(system, sensors);
             var intake = system.ActorOf(IntakeRouter.Props(partitions, settings.Intake), "intake");
-            var node = new AnomalyNode(system, settings, metrics, intake, sensors, partitions) { KafkaMetrics = kafkaMetrics };
+            var node = new AnomalyNode(system, settings, metrics, intake, sensors, partitions, deadLetters);
             await node.WakePartitionsAsync();
-            if (kafka is not null)
-            {
-                node.StartKafka(kafka);
-            }
-
+            _ = system.WhenTerminated.ContinueWith(_ => deadLetters?.Dispose(), TaskScheduler.Default);
             return node;
         }
         catch
         {
             await system.Terminate();
+            deadLetters?.Dispose();
             throw;
         }
     }
@@ -154,26 +137,6 @@ public sealed class AnomalyNode : IAsyncDisposable
                 }
             }
         }
-    }
-
-    private static Ingestion.IngestionSettings KafkaIngestionSettings(Config config, NodeSettings settings, string source) =>
-        Ingestion.IngestionSettings.FromConfig(
-            config.GetConfig(Ingestion.IngestionSettings.Path)
-                ?? throw new ConfigurationException($"Missing configuration section '{Ingestion.IngestionSettings.Path}' ({source})."),
-            settings.DataDirectory,
-            source);
-
-    private void StartKafka(KafkaIntake.Parts kafka)
-    {
-        var intake = KafkaIntake.Start(System, kafka, Sensors);
-        Kafka = intake;
-        // Stop consuming before sharding hands sensors off; the producer outlives the actors.
-        CoordinatedShutdown.Get(System).AddTask(CoordinatedShutdown.PhaseServiceUnbind, "stop-kafka-intake", async () =>
-        {
-            await intake.StopAsync();
-            return Akka.Done.Instance;
-        });
-        System.WhenTerminated.ContinueWith(_ => kafka.Outputs.Dispose(), TaskScheduler.Default);
     }
 
     /// <summary>

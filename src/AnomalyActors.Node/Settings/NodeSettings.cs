@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using AnomalyActors.Core.Configuration;
 
 namespace AnomalyActors.Node.Settings;
 
@@ -11,127 +12,98 @@ public enum PersistenceProvider
     None,
 }
 
-/// <summary>The <c>anomaly-actors</c> section, parsed once.</summary>
+/// <summary>The node's part of the <c>anomaly-actors</c> section, parsed once.</summary>
 public sealed record NodeSettings(
     string DataDirectory,
     PersistenceSettings Persistence,
     IntakeSettings Intake,
     SensorSettings Sensor,
     AlertSettings Alerts,
+    DeadLetterSettings DeadLetters,
     DetectionSettings Detection)
 {
+    public const string Path = "anomaly-actors";
+
     public static NodeSettings FromConfig(Config root, string source)
     {
-        var c = Section(root, "anomaly-actors", source);
-        var dataDirectory = Path.GetFullPath(Required(c, "data-dir", source));
+        var c = new SettingsReader(root, Path, source);
+        var dataDirectory = System.IO.Path.GetFullPath(c.Text("data-dir"));
         return new NodeSettings(
             dataDirectory,
-            PersistenceSettings.FromConfig(Section(c, "persistence", source), dataDirectory, source),
-            IntakeSettings.FromConfig(Section(c, "intake", source), source),
-            SensorSettings.FromConfig(Section(c, "sensor", source), source),
-            AlertSettings.FromConfig(Section(c, "alerts", source), dataDirectory),
-            DetectionSettings.FromConfig(Section(c, "detection", source), source));
-    }
-
-    internal static Config Section(Config config, string path, string source)
-    {
-        var section = config.GetConfig(path);
-        if (section is null || section.IsEmpty)
-        {
-            throw new ConfigurationException($"Missing configuration section '{path}' ({source}).");
-        }
-
-        return section;
-    }
-
-    internal static string Required(Config config, string key, string source)
-    {
-        var value = config.GetString(key, null);
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            throw new ConfigurationException($"Missing or empty configuration key '{key}' ({source}).");
-        }
-
-        return value;
-    }
-
-    internal static int PositiveInt(Config config, string key, string source)
-    {
-        var value = config.GetInt(key, 0);
-        if (value < 1)
-        {
-            throw new ConfigurationException($"Configuration key '{key}' must be a positive integer ({source}).");
-        }
-
-        return value;
-    }
-
-    internal static TimeSpan PositiveDuration(Config config, string key, string source)
-    {
-        var value = config.GetTimeSpan(key, TimeSpan.Zero, allowInfinite: false);
-        if (value <= TimeSpan.Zero)
-        {
-            throw new ConfigurationException($"Configuration key '{key}' must be a positive duration ({source}).");
-        }
-
-        return value;
+            PersistenceSettings.FromConfig(c.Child("persistence"), dataDirectory),
+            IntakeSettings.FromConfig(c.Child("intake")),
+            SensorSettings.FromConfig(c.Child("sensor")),
+            AlertSettings.FromConfig(c.Child("alerts"), dataDirectory),
+            DeadLetterSettings.FromConfig(c.Child("dead-letters"), dataDirectory),
+            DetectionSettings.FromConfig(c.Child("detection").Section, source));
     }
 }
 
 public sealed record PersistenceSettings(PersistenceProvider Provider, string SqliteFile, string SqliteSynchronous, string PostgresConnectionString)
 {
-    public static PersistenceSettings FromConfig(Config c, string dataDirectory, string source)
+    public static PersistenceSettings FromConfig(SettingsReader c, string dataDirectory)
     {
-        var providerName = NodeSettings.Required(c, "provider", source);
-        var provider = providerName.ToLowerInvariant() switch
+        var provider = c.Choice("provider", new Dictionary<string, PersistenceProvider>
         {
-            "sqlite" => PersistenceProvider.Sqlite,
-            "postgresql" or "postgres" => PersistenceProvider.PostgreSql,
-            "none" => PersistenceProvider.None,
-            _ => throw new ConfigurationException(
-                $"Configuration key 'anomaly-actors.persistence.provider' is '{providerName}'; expected sqlite, postgresql or none ({source})."),
-        };
-        var sqliteFile = Path.Combine(dataDirectory, NodeSettings.Required(c, "sqlite.file", source));
-        var postgres = c.GetString("postgresql.connection-string", string.Empty) ?? string.Empty;
+            ["sqlite"] = PersistenceProvider.Sqlite,
+            ["postgresql"] = PersistenceProvider.PostgreSql,
+            ["postgres"] = PersistenceProvider.PostgreSql,
+            ["none"] = PersistenceProvider.None,
+        });
+        var sqliteFile = System.IO.Path.Combine(dataDirectory, c.Text("sqlite.file"));
+        var postgres = c.OptionalText("postgresql.connection-string", string.Empty)!;
         if (provider == PersistenceProvider.PostgreSql && string.IsNullOrWhiteSpace(postgres))
         {
             throw new ConfigurationException(
-                $"anomaly-actors.persistence.provider is postgresql but 'anomaly-actors.persistence.postgresql.connection-string' is empty (set it or ANOMALY_ACTORS_POSTGRES; {source}).");
+                $"{c.Key("provider")} is postgresql but '{c.Key("postgresql.connection-string")}' is empty (set it or ANOMALY_ACTORS_POSTGRES; {c.Source}).");
         }
 
-        var synchronous = (c.GetString("sqlite.synchronous", "normal") ?? "normal").ToUpperInvariant();
-        if (synchronous is not ("NORMAL" or "FULL"))
-        {
-            throw new ConfigurationException(
-                $"Configuration key 'anomaly-actors.persistence.sqlite.synchronous' is '{synchronous}'; expected normal or full ({source}).");
-        }
-
+        var synchronous = c.Choice("sqlite.synchronous", new Dictionary<string, string> { ["normal"] = "NORMAL", ["full"] = "FULL" });
         return new PersistenceSettings(provider, sqliteFile, synchronous, postgres);
     }
 }
 
 public sealed record IntakeSettings(int Partitions, TimeSpan AppendTimeout, TimeSpan TrimInterval)
 {
-    public static IntakeSettings FromConfig(Config c, string source) => new(
-        NodeSettings.PositiveInt(c, "partitions", source),
-        NodeSettings.PositiveDuration(c, "append-timeout", source),
-        NodeSettings.PositiveDuration(c, "trim-interval", source));
+    public static IntakeSettings FromConfig(SettingsReader c) => new(
+        c.PositiveInt("partitions"),
+        c.PositiveDuration("append-timeout"),
+        c.PositiveDuration("trim-interval"));
 }
 
-public sealed record SensorSettings(int CloseAfterInBand, long SnapshotEveryReadings, TimeSpan SnapshotInterval, TimeSpan PassivateIdleAfter)
+/// <param name="JournalEpisodes">
+/// Also journal each episode transition. Off: the results sink's confirmation is the record (no
+/// snapshot covers a reading whose alert is unconfirmed, and a replay of the log derives the same
+/// transition with the same id).
+/// </param>
+/// <param name="RedeliveryTimeout">How long a sensor waits for a re-delivery before it asks again.</param>
+public sealed record SensorSettings(
+    int CloseAfterInBand,
+    long SnapshotEveryReadings,
+    TimeSpan SnapshotInterval,
+    TimeSpan PassivateIdleAfter,
+    TimeSpan RedeliveryTimeout,
+    bool JournalEpisodes)
 {
-    public static SensorSettings FromConfig(Config c, string source) => new(
-        NodeSettings.PositiveInt(c, "close-after-in-band", source),
-        NodeSettings.PositiveInt(c, "snapshot-every-readings", source),
-        NodeSettings.PositiveDuration(c, "snapshot-interval", source),
-        NodeSettings.PositiveDuration(c, "passivate-idle-after", source));
+    public static SensorSettings FromConfig(SettingsReader c) => new(
+        c.PositiveInt("close-after-in-band"),
+        c.PositiveInt("snapshot-every-readings"),
+        c.PositiveDuration("snapshot-interval"),
+        c.PositiveDuration("passivate-idle-after"),
+        c.PositiveDuration("redelivery-timeout"),
+        c.Flag("journal-episodes", false));
 }
 
 public sealed record AlertSettings(bool Console, string? FilePath)
 {
-    public static AlertSettings FromConfig(Config c, string dataDirectory)
-    {
-        var file = c.GetString("file", string.Empty);
-        return new AlertSettings(c.GetBoolean("console", true), string.IsNullOrWhiteSpace(file) ? null : Path.Combine(dataDirectory, file));
-    }
+    public static AlertSettings FromConfig(SettingsReader c, string dataDirectory) =>
+        new(c.Flag("console", true), c.OptionalText("file") is { } file ? System.IO.Path.Combine(dataDirectory, file) : null);
+}
+
+/// <param name="FilePath">The dead-letter file, null when disabled.</param>
+/// <param name="MaxPayloadChars">How much of a payload a dead letter keeps.</param>
+public sealed record DeadLetterSettings(string? FilePath, int MaxPayloadChars)
+{
+    public static DeadLetterSettings FromConfig(SettingsReader c, string dataDirectory) =>
+        new(c.OptionalText("file") is { } file ? System.IO.Path.Combine(dataDirectory, file) : null, c.Int("max-payload-chars", minimum: 16));
 }

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using Confluent.Kafka;
 
-namespace AnomalyActors.Kafka;
+namespace AnomalyActors.Streams.Kafka;
 
 /// <summary>
 /// Immutable consumer configuration, shaped like Akka.Streams.Kafka's: client properties plus the
@@ -61,18 +61,14 @@ public sealed record ConsumerSettings<TKey, TValue>(
 public sealed record ProducerSettings<TKey, TValue>(
     ImmutableDictionary<string, string> Properties,
     ISerializer<TKey>? KeySerializer,
-    ISerializer<TValue>? ValueSerializer,
-    int Parallelism)
+    ISerializer<TValue>? ValueSerializer)
 {
     public static ProducerSettings<TKey, TValue> Create(ISerializer<TKey>? keySerializer = null, ISerializer<TValue>? valueSerializer = null) =>
-        new(ImmutableDictionary<string, string>.Empty.Add("enable.idempotence", "true"), keySerializer, valueSerializer, 10_000);
+        new(ImmutableDictionary<string, string>.Empty.Add("enable.idempotence", "true"), keySerializer, valueSerializer);
 
     public ProducerSettings<TKey, TValue> WithBootstrapServers(string servers) => WithProperty("bootstrap.servers", servers);
 
     public ProducerSettings<TKey, TValue> WithProperty(string key, string value) => this with { Properties = Properties.SetItem(key, value) };
-
-    /// <summary>Messages awaiting their delivery report at once in a producer flow.</summary>
-    public ProducerSettings<TKey, TValue> WithParallelism(int parallelism) => this with { Parallelism = parallelism };
 
     public ProducerConfig CreateProducerConfig() => new(Properties.ToDictionary(p => p.Key, p => p.Value));
 

@@ -2,8 +2,9 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using AnomalyActors.Core.DeadLetters;
 
-namespace AnomalyActors.Ingestion.DeadLetters;
+namespace AnomalyActors.Node.Outputs;
 
 /// <summary>
 /// Appends dead letters as JSON lines: time, source, topic, reason, detail, the payload's size and

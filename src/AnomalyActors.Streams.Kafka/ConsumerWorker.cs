@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Confluent.Kafka;
 
-namespace AnomalyActors.Kafka;
+namespace AnomalyActors.Streams.Kafka;
 
 /// <summary>
 /// The messages fetched for one assigned partition, waiting for its sub-source. Written by the

@@ -4,7 +4,7 @@ using Akka.Streams.Dsl;
 using Akka.Streams.Stage;
 using Confluent.Kafka;
 
-namespace AnomalyActors.Kafka;
+namespace AnomalyActors.Streams.Kafka;
 
 /// <summary>
 /// Emits one sub-source per assigned partition; a sub-source completes when its partition is revoked
@@ -197,26 +197,6 @@ public static class KafkaConsumer
         ConsumerSettings<TKey, TValue> settings,
         ISubscription subscription) =>
         Source.FromGraph(new PartitionedSourceStage<TKey, TValue>(settings, subscription));
-
-    /// <summary>Every assigned partition's messages merged into one stream (each in its own order).</summary>
-    public static Source<CommittableMessage<TKey, TValue>, IControl> CommittableSource<TKey, TValue>(
-        ConsumerSettings<TKey, TValue> settings,
-        ISubscription subscription,
-        int maxPartitions = 1024) =>
-        Source.FromGraph(new PartitionedSourceStage<TKey, TValue>(settings, subscription))
-            .MergeMany(maxPartitions, pair => pair.Item2.MapMaterializedValue(_ => NoControl));
-
-    // MergeMany wants sub-sources with the outer stream's materialized type; theirs is never used.
-    private static readonly IControl NoControl = new NullControl();
-
-    private sealed class NullControl : IControl
-    {
-        public Task Stop() => Task.CompletedTask;
-
-        public Task Shutdown() => Task.CompletedTask;
-
-        public Task IsShutdown => Task.CompletedTask;
-    }
 }
 
 public static class Committer
@@ -251,8 +231,4 @@ public static class Committer
 
                 return batch.BatchSize;
             });
-
-    public static Sink<ICommittable, Task> Sink(CommitterSettings settings, Action<Exception>? onCommitFailure = null) =>
-        Flow(settings, onCommitFailure).ToMaterialized(Akka.Streams.Dsl.Sink.Ignore<int>(), Keep.Right)
-            .MapMaterializedValue(done => (Task)done);
 }

@@ -1,4 +1,4 @@
-namespace AnomalyActors.Ingestion.Payload;
+namespace AnomalyActors.Core.DeadLetters;
 
 /// <summary>Why a message was not turned into readings. The names appear in dead-letter records and counters.</summary>
 public enum DeadLetterReason

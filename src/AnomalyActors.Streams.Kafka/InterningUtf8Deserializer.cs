@@ -3,7 +3,7 @@ using System.Numerics;
 using System.Text;
 using Confluent.Kafka;
 
-namespace AnomalyActors.Kafka;
+namespace AnomalyActors.Streams.Kafka;
 
 /// <summary>
 /// UTF-8 text like <see cref="Deserializers.Utf8"/>, but a text seen recently comes back as the same

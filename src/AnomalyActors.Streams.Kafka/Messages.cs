@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 
-namespace AnomalyActors.Kafka;
+namespace AnomalyActors.Streams.Kafka;
 
 /// <summary>Something whose offsets can be committed to the consumer group.</summary>
 public interface ICommittable
@@ -45,7 +45,7 @@ public sealed class CommittableOffset : ICommittable
 }
 
 /// <summary>The highest offset per partition of several committables, committed together.</summary>
-public sealed class CommittableOffsetBatch : ICommittable
+internal sealed class CommittableOffsetBatch : ICommittable
 {
     private readonly Dictionary<TopicPartition, CommittableOffset> _highest = new();
 
@@ -93,15 +93,9 @@ public sealed class CommittableOffsetBatch : ICommittable
 /// <summary>A consumed message and the handle to commit it.</summary>
 public sealed class CommittableMessage<TKey, TValue>
 {
-    private readonly IKafkaCommitter? _committer;
-    private readonly TopicPartition? _partition;
+    private readonly IKafkaCommitter _committer;
+    private readonly TopicPartition _partition;
     private CommittableOffset? _offset;
-
-    public CommittableMessage(ConsumeResult<TKey, TValue> record, CommittableOffset commitableOffset)
-    {
-        Record = record;
-        _offset = commitableOffset;
-    }
 
     // The handle is made on first use: a consumer that batches commits asks only its batches' last
     // messages for one, and the stage does not allocate it for every message.
@@ -114,13 +108,7 @@ public sealed class CommittableMessage<TKey, TValue>
 
     public ConsumeResult<TKey, TValue> Record { get; }
 
-    public CommittableOffset CommitableOffset => _offset ??= new CommittableOffset(_committer!, _partition!, Record.Offset.Value);
-}
-
-/// <summary>A message to produce, with an optional fixed partition.</summary>
-public sealed record ProducerRecord<TKey, TValue>(string Topic, Message<TKey, TValue> Message, int? Partition = null)
-{
-    internal TopicPartition? TopicPartition => Partition is { } p ? new TopicPartition(Topic, p) : null;
+    public CommittableOffset CommitableOffset => _offset ??= new CommittableOffset(_committer, _partition, Record.Offset.Value);
 }
 
 /// <summary>Commits offsets for a consumer; implemented by the consumer's own thread.</summary>

@@ -1,10 +1,10 @@
 using System.Text;
 using System.Text.Json;
-using AnomalyActors.Ingestion.DeadLetters;
-using AnomalyActors.Ingestion.Payload;
+using AnomalyActors.Core.DeadLetters;
+using AnomalyActors.Node.Outputs;
 using Xunit;
 
-namespace AnomalyActors.Ingestion.Tests;
+namespace AnomalyActors.Node.Tests;
 
 public sealed class DeadLetterFileSpecs : IDisposable
 {

@@ -1,14 +1,15 @@
 using System.Globalization;
 using System.Text;
-using AnomalyActors.Ingestion.DeadLetters;
-using AnomalyActors.Kafka;
+using AnomalyActors.Core.DeadLetters;
+using AnomalyActors.Streams.Kafka;
 using Confluent.Kafka;
 
-namespace AnomalyActors.Node.Kafka;
+namespace AnomalyActors.Kafka;
 
 /// <summary>
-/// The node's idempotent producer, shared by the result topics and the dead-letter sink (one
-/// producer per process is what librdkafka recommends: it batches across topics).
+/// The node's one idempotent producer, shared by the result topics, the dead-letter sink and the
+/// MQTT-to-Kafka bridge (one producer per process is what librdkafka recommends: it batches across
+/// topics).
 /// </summary>
 public sealed class KafkaOutputs : IDisposable
 {
@@ -56,6 +57,17 @@ public sealed class KafkaOutputs : IDisposable
     public static Header Header(string key, string value) => new(key, Encoding.UTF8.GetBytes(value));
 
     public static Header Header(string key, long value) => Header(key, value.ToString(CultureInfo.InvariantCulture));
+
+    public static Headers Headers(IEnumerable<KeyValuePair<string, string>> attributes)
+    {
+        var headers = new Headers();
+        foreach (var (key, value) in attributes)
+        {
+            headers.Add(Header(key, value));
+        }
+
+        return headers;
+    }
 
     public void Dispose()
     {

@@ -1,4 +1,4 @@
-namespace AnomalyActors.Node.Kafka;
+namespace AnomalyActors.Kafka;
 
 /// <summary>Counters of the Kafka paths of one node, lock-free, read by hosts, tests and benchmarks.</summary>
 public sealed class KafkaMetrics
@@ -11,7 +11,6 @@ public sealed class KafkaMetrics
     private long _enrichedProduced;
     private long _commits;
     private long _commitsDone;
-    private long _foreignReadings;
     private long _redeliveries;
     private long _assignedPartitions;
     private long _batches;
@@ -28,7 +27,6 @@ public sealed class KafkaMetrics
 
     /// <summary>Commits the group coordinator acknowledged.</summary>
     public long CommitsDone => Volatile.Read(ref _commitsDone);
-    public long ForeignReadings => Volatile.Read(ref _foreignReadings);
     public long Redeliveries => Volatile.Read(ref _redeliveries);
 
     /// <summary>Partitions of the readings topic this node currently consumes.</summary>
@@ -54,7 +52,6 @@ public sealed class KafkaMetrics
     internal void EnrichedDelivered(int count) => Interlocked.Add(ref _enrichedProduced, count);
     internal void Committed() => Interlocked.Increment(ref _commits);
     internal void CommitDone() => Interlocked.Increment(ref _commitsDone);
-    internal void Foreign(int readings) => Interlocked.Add(ref _foreignReadings, readings);
     internal void Redelivered() => Interlocked.Increment(ref _redeliveries);
     internal void Assigned() => Interlocked.Increment(ref _assignedPartitions);
     internal void Revoked() => Interlocked.Decrement(ref _assignedPartitions);

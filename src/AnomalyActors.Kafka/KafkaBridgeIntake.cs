@@ -5,7 +5,7 @@ using AnomalyActors.Core.Protocol;
 using AnomalyActors.Ingestion.Intake;
 using Confluent.Kafka;
 
-namespace AnomalyActors.Node.Kafka;
+namespace AnomalyActors.Kafka;
 
 /// <summary>
 /// The MQTT-to-Kafka bridge (seeds.md item 2: the front service forwards to the site's Kafka): an
@@ -15,36 +15,12 @@ namespace AnomalyActors.Node.Kafka;
 /// <c>sensors/&lt;site&gt;/&lt;device&gt;/&lt;metric&gt;</c> (the default <c>value</c> format on the consuming
 /// side, and one partition per stream), the number as text, the reading's time as the message timestamp.
 /// </summary>
-public sealed class KafkaBridgeIntake : IReadingIntake, IDisposable
+public sealed class KafkaBridgeIntake(KafkaOutputs outputs, TimeSpan timeout) : IReadingIntake
 {
-    private readonly IProducer<string, byte[]> _producer;
-    private readonly string _topic;
-    private readonly TimeSpan _timeout;
-
-    public KafkaBridgeIntake(KafkaSettings settings, string clientId, TimeSpan timeout)
-    {
-        var config = new ProducerConfig
-        {
-            BootstrapServers = settings.BootstrapServers,
-            ClientId = clientId,
-            EnableIdempotence = true,
-            Acks = Acks.All,
-            LingerMs = 2,
-        };
-        foreach (var (key, value) in settings.ProducerProperties)
-        {
-            config.Set(key, value);
-        }
-
-        _producer = new ProducerBuilder<string, byte[]>(config).Build();
-        _topic = settings.ReadingsTopic;
-        _timeout = timeout;
-    }
-
-    public static Message<string, byte[]> MessageFor(Reading reading)
+    public static Message<string?, byte[]> MessageFor(Reading reading)
     {
         var id = StreamId.Parse(reading.StreamKey);
-        return new Message<string, byte[]>
+        return new Message<string?, byte[]>
         {
             Key = string.Concat("sensors/", id.Site, "/", id.Device, "/", id.Metric),
             Value = Encoding.UTF8.GetBytes(reading.Value.ToString("R", CultureInfo.InvariantCulture)),
@@ -62,7 +38,7 @@ public sealed class KafkaBridgeIntake : IReadingIntake, IDisposable
         var done = new TaskCompletionSource<(bool, string?)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var remaining = batch.Readings.Length;
         string? failure = null;
-        void Delivered(DeliveryReport<string, byte[]> report)
+        void Delivered(DeliveryReport<string?, byte[]> report)
         {
             if (report.Error.IsError)
             {
@@ -77,36 +53,18 @@ public sealed class KafkaBridgeIntake : IReadingIntake, IDisposable
 
         foreach (var reading in batch.Readings)
         {
-            var message = MessageFor(reading);
-            while (true)
-            {
-                try
-                {
-                    _producer.Produce(_topic, message, Delivered);
-                    break;
-                }
-                catch (ProduceException<string, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    _producer.Poll(TimeSpan.FromMilliseconds(10));
-                }
-            }
+            outputs.Produce(outputs.Settings.ReadingsTopic, MessageFor(reading), Delivered);
         }
 
         try
         {
-            return await done.Task.WaitAsync(_timeout).ConfigureAwait(false);
+            return await done.Task.WaitAsync(timeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             // Not acknowledged, so the batch comes again; readings Kafka did take meanwhile are then
             // in the topic twice (the bridge is at least once, like any MQTT QoS 1 hop).
-            return (false, $"Kafka did not confirm the batch within {_timeout.TotalSeconds:0.#} s");
+            return (false, $"Kafka did not confirm the batch within {timeout.TotalSeconds:0.#} s");
         }
-    }
-
-    public void Dispose()
-    {
-        _producer.Flush(TimeSpan.FromSeconds(10));
-        _producer.Dispose();
     }
 }
