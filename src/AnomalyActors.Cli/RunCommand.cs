@@ -13,8 +13,8 @@ internal static class RunCommand
         null,
         null,
         [
-            new("simulate", "N", "Also run N simulated devices (seeds.md item 4: values 10-20, 1% spikes of 100-120) publishing to the node's broker."),
-            new("kind", "demo|fan", "Simulated device kind (default demo; fan = item 3, FREQ/RPM with stalls)."),
+            new("simulate", "N", "Also run N simulated devices (values 10-20, 1% spikes of 100-120) publishing to the node's broker."),
+            new("kind", "demo|fan", "Simulated device kind (default demo; fan = FREQ/RPM with stalls)."),
             new("sites", "S", "Spread the simulated devices over S sites (default 1)."),
             new("rate", "R", "Readings per second per simulated device (default 10)."),
             new("mqtt-port", "PORT", "Port of the embedded broker and the subscriber (default from the config: 1883)."),

@@ -21,7 +21,7 @@ internal static class SimulateCommand
             new("per-device-connections", null, "One connection per device, username = device id (brokers confining devices to their topics)."),
             new("tls", null, "Connect with TLS."),
             new("insecure", null, "With --tls: accept self-signed certificates."),
-            new("kind", "demo|fan", "demo = seeds.md item 4 (values 10-20, 1% spikes of 100-120); fan = item 3 (FREQ/RPM with stalls)."),
+            new("kind", "demo|fan", "demo = the Kinesis RCF demo's sensor (values 10-20, 1% spikes of 100-120); fan = the IoT end-to-end pipeline's fan (FREQ/RPM with stalls); see docs/reference-pipelines.md."),
             new("devices", "N", "Number of devices (default 10)."),
             new("sites", "S", "Spread devices over S sites (default 1)."),
             new("rate", "R", "Readings per second per device (default 10; 0 = as fast as the broker takes them)."),

@@ -8,12 +8,13 @@ using Confluent.Kafka;
 namespace AnomalyActors.Kafka;
 
 /// <summary>
-/// The MQTT-to-Kafka bridge (seeds.md item 2: the front service forwards to the site's Kafka): an
-/// intake for the MQTT source that publishes each parsed reading to the site's readings topic
-/// instead of the node's own intake. A batch counts as durable (and its MQTT messages are
-/// acknowledged) once Kafka has every reading. Readings go out normalised: key
-/// <c>sensors/&lt;site&gt;/&lt;device&gt;/&lt;metric&gt;</c> (the default <c>value</c> format on the consuming
-/// side, and one partition per stream), the number as text, the reading's time as the message timestamp.
+/// The MQTT-to-Kafka bridge (the front service of the global Kafka pipeline in
+/// docs/reference-pipelines.md, which forwards device messages to the site's Kafka): an intake for the
+/// MQTT source that publishes each parsed reading to the site's readings topic instead of the node's own
+/// intake. A batch counts as durable (and its MQTT messages are acknowledged) once Kafka has every
+/// reading. Readings go out normalised: key <c>sensors/&lt;site&gt;/&lt;device&gt;/&lt;metric&gt;</c> (the
+/// default <c>value</c> format on the consuming side, and one partition per stream), the number as text,
+/// the reading's time as the message timestamp.
 /// </summary>
 public sealed class KafkaBridgeIntake(KafkaOutputs outputs, TimeSpan timeout) : IReadingIntake
 {

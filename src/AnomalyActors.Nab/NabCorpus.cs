@@ -16,17 +16,18 @@ public static class NabCorpus
         ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.ffffff", "yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-ddTHH:mm:ss"];
 
     /// <summary>
-    /// The shared corpus lives beside the repository (never inside it), so the root is found by walking up
-    /// to the folder holding AnomalyActors.sln and looking at ../shared/datasets/nab.
+    /// The vendored corpus, <c>datasets/nab</c> under the repository root. The root is found by walking up from
+    /// the running assembly to the folder holding AnomalyActors.sln, so tests and harnesses find it from any
+    /// build output folder. A missing corpus throws: NAB checks must fail, never pass vacuously.
     /// </summary>
     public static string DefaultRoot()
     {
         var repo = RepositoryRoot();
-        var root = Path.GetFullPath(Path.Combine(repo, "..", "shared", "datasets", "nab"));
-        if (!Directory.Exists(root))
+        var root = Path.Combine(repo, "datasets", "nab");
+        if (!Directory.Exists(Path.Combine(root, "data")) || !Directory.Exists(Path.Combine(root, "labels")))
         {
             throw new DirectoryNotFoundException(
-                $"NAB corpus not found at {root} (expected ../shared/datasets/nab relative to the repository root {repo}).");
+                $"NAB corpus not found at {root} (expected datasets/nab with data/ and labels/ under the repository root {repo}).");
         }
 
         return root;

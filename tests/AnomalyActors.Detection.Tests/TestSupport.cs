@@ -1,4 +1,5 @@
 using System.Globalization;
+using AnomalyActors.Nab;
 using Xunit;
 
 namespace AnomalyActors.Detection.Tests;
@@ -60,30 +61,11 @@ internal static class TestSupport
     private static long Bits(double value) => BitConverter.DoubleToInt64Bits(value);
 }
 
-/// <summary>The shared NAB corpus, found next to the repository (never copied into it).</summary>
+/// <summary>The vendored NAB corpus (datasets/nab) and this project's way of reading its series.</summary>
 internal static class NabData
 {
-    public static string Root()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AnomalyActors.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        if (dir is null)
-        {
-            Assert.Fail($"Could not find AnomalyActors.sln above {AppContext.BaseDirectory}; the NAB tests locate the data relative to the repository root.");
-        }
-
-        var nab = Path.GetFullPath(Path.Combine(dir!.FullName, "..", "shared", "datasets", "nab"));
-        if (!Directory.Exists(Path.Combine(nab, "data")))
-        {
-            Assert.Fail($"NAB corpus not found at {nab} (expected ../shared/datasets/nab next to the repository root {dir.FullName}). These tests must not pass without it.");
-        }
-
-        return nab;
-    }
+    /// <summary>The one lookup the tests and harnesses share; it throws when the corpus is missing, so these tests fail rather than skip.</summary>
+    public static string Root() => NabCorpus.DefaultRoot();
 
     /// <summary>Every series as (path relative to data/ with forward slashes, timestamps, values).</summary>
     public static IReadOnlyList<(string File, long[] TimestampsMs, double[] Values)> AllSeries()

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using AnomalyActors.Nab;
 using Xunit;
 
 namespace AnomalyActors.Host.Tests;
@@ -8,7 +9,6 @@ namespace AnomalyActors.Host.Tests;
 public sealed class CliSpecs
 {
     private static readonly string Program = Path.Combine(AppContext.BaseDirectory, "anomaly-actors.dll");
-    private static readonly string Nab = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../../shared/datasets/nab"));
 
     private sealed class RunningCli(Process process, StringBuilder output, List<(TimeSpan At, string Line)> lines, Stopwatch clock)
     {
@@ -139,8 +139,8 @@ public sealed class CliSpecs
     [Fact]
     public async Task Should_replay_nab_speed_7578_printing_episodes_and_a_summary()
     {
-        var file = Path.Combine(Nab, "data", "realTraffic", "speed_7578.csv");
-        Assert.True(File.Exists(file), $"NAB corpus expected at {Nab} (../shared/datasets/nab beside the clone)");
+        var file = Path.Combine(NabCorpus.DefaultRoot(), "data", "realTraffic", "speed_7578.csv");
+        Assert.True(File.Exists(file), $"NAB file {file} is missing.");
 
         var (exit, output) = await RunAsync(HostFixture.NewDataDirectory(), TimeSpan.FromSeconds(120), "replay", file, "--detector", "rcf-likelihood");
 

@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 namespace AnomalyActors.Host.Tests;
 
 /// <summary>
-/// The acceptance scenario of the MQTT path: the item-4 generator, 10 devices, 20,000 readings at
+/// The acceptance scenario of the MQTT path: the demo-sensor generator, 10 devices, 20,000 readings at
 /// QoS 1 through a broker into a node with durable intake; every injected anomaly must lie inside
 /// an opened episode and at least 99% of episodes must contain one.
 /// </summary>

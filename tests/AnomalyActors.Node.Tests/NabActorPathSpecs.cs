@@ -6,6 +6,7 @@ using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.State;
 using AnomalyActors.Detection;
 using AnomalyActors.Detection.Rcf;
+using AnomalyActors.Nab;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.TestNode;
 using Xunit;
@@ -153,7 +154,8 @@ public sealed class NabActorPathSpecs(ITestOutputHelper output)
 
     private static Series Load(string file)
     {
-        var path = Path.Combine(NabRoot(), "data", file);
+        // The shared lookup throws when the vendored corpus is missing, so this fails rather than skips.
+        var path = Path.Combine(NabCorpus.DefaultRoot(), "data", file);
         Assert.True(File.Exists(path), $"NAB file {path} is missing.");
         var ts = new List<long>();
         var values = new List<double>();
@@ -174,21 +176,5 @@ public sealed class NabActorPathSpecs(ITestOutputHelper output)
         // site/device/metric: "nab/<category>/<file name without .csv>".
         var key = "nab/" + file.Replace(".csv", string.Empty, StringComparison.Ordinal);
         return new Series(key, ts.ToArray(), values.ToArray());
-    }
-
-    /// <summary>../shared/datasets/nab next to the folder holding AnomalyActors.sln; fails (never skips) when missing.</summary>
-    private static string NabRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AnomalyActors.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        Assert.True(dir is not null, $"Could not find AnomalyActors.sln above {AppContext.BaseDirectory}; the NAB data is located relative to it.");
-        var nab = Path.GetFullPath(Path.Combine(dir!.FullName, "..", "shared", "datasets", "nab"));
-        Assert.True(Directory.Exists(Path.Combine(nab, "data")),
-            $"NAB corpus not found at {nab} (expected ../shared/datasets/nab next to the repository root {dir.FullName}).");
-        return nab;
     }
 }

@@ -18,7 +18,7 @@ public class NumberParsingBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        // What devices send: whole numbers (seeds.md item 4's 10-20 and 100-120, item 3's RPM), two
+        // What devices send: whole numbers (the demo sensor's 10-20 and 100-120, the fan's RPM), two
         // decimals, negative temperatures, and a few longer fractions.
         var random = new Random(7);
         _texts = new string[Batch];

@@ -19,7 +19,7 @@ namespace AnomalyActors.Benchmarks.Mqtt;
 /// <summary>
 /// <c>mqtt --broker embedded|mosquitto --qos 0|1 [--readings N] [--devices N] [--persistence sqlite|none]
 /// [--rounds N] [--in-flight N] [--stall-timeout SECONDS] [--max-warm-up SECONDS] [--hocon TEXT] [--timeline]</c>. Measures,
-/// in one run and on one broker, seeded item-4 messages sent by the same pipelined publisher to (1) a raw
+/// in one run and on one broker, seeded demo-sensor messages sent by the same pipelined publisher to (1) a raw
 /// MQTTnet subscriber that only counts and (2) a node (AnomalyHost: MQTT subscriber stage, durable intake,
 /// SensorActors) until every reading was scored, in --rounds rounds of one timed part each, alternating.
 /// ratio_to_raw is the median of the rounds' ratios. Exits with 1 when a QoS 1 run lost anything.
@@ -590,7 +590,7 @@ internal static class MqttHarness
 
     private sealed record OutgoingMessage(string Topic, byte[] Payload);
 
-    /// <summary>seeds.md item 4 payloads (DemoSensorGenerator, seeded), round-robin over the devices, one second apart per device.</summary>
+    /// <summary>Demo-sensor payloads (DemoSensorGenerator, seeded), round-robin over the devices, one second apart per device.</summary>
     private sealed class Workload
     {
         private const long Start = 1_767_225_600_000; // 2026-01-01T00:00:00Z

@@ -200,7 +200,7 @@ internal static class ThroughputHarness
                 var round = i / sensors;
                 sensorIndex[i] = sensor;
                 timestamps[i] = start + round * 1000L;
-                // seeds.md item 4: normally 10-20, with probability 1% an anomaly 100-120.
+                // As the simulator's demo sensor: normally 10-20, with probability 1% an anomaly 100-120.
                 values[i] = random.NextDouble() < 0.01 ? 100 + random.Next(21) : 10 + random.Next(11);
             }
 

@@ -7,10 +7,10 @@ namespace AnomalyActors.Mqtt.Simulation;
 
 public enum DeviceKind
 {
-    /// <summary>seeds.md item 4 (iotName / iotValue).</summary>
+    /// <summary>The Kinesis RCF demo's sensor (iotName / iotValue; docs/reference-pipelines.md).</summary>
     Demo,
 
-    /// <summary>seeds.md item 3 (FANID / FREQ / RPM).</summary>
+    /// <summary>The fan of the IoT end-to-end pipeline (FANID / FREQ / RPM; docs/reference-pipelines.md).</summary>
     Fan,
 }
 

@@ -19,11 +19,11 @@ public interface IDeviceGenerator
 }
 
 /// <summary>
-/// seeds.md item 4: {"iotName": device, "iotValue": int}, normally 10-20, with probability 1% an
-/// anomaly of 100-120. The first <c>warmUp</c> readings of a device are never anomalous: no
-/// statistical detector can call a reading abnormal before it has seen what normal is. A "ts"
-/// field carries the device time (the payload of item 4 plus one field; the format treats it as
-/// optional).
+/// The Kinesis RCF demo's sensor (docs/reference-pipelines.md): {"iotName": device, "iotValue": int},
+/// normally 10-20, with probability 1% an anomaly of 100-120. The first <c>warmUp</c> readings of a
+/// device are never anomalous: no statistical detector can call a reading abnormal before it has seen
+/// what normal is. A "ts" field carries the device time (the demo's payload plus one field; the format
+/// treats it as optional).
 /// </summary>
 public sealed class DemoSensorGenerator(Random random, double anomalyProbability = 0.01, int warmUp = 50) : IDeviceGenerator
 {
@@ -41,9 +41,10 @@ public sealed class DemoSensorGenerator(Random random, double anomalyProbability
 }
 
 /// <summary>
-/// seeds.md item 3: {"TIME": iso8601, "FANID": id, "FREQ": int, "RPM": int}. A healthy fan runs at
-/// about 40 Hz and 1200 rpm with small noise; with a small probability it stalls for 3-8 readings
-/// (RPM collapses towards 0 and the frequency drops), which is the ground truth.
+/// The fan of the IoT end-to-end pipeline (docs/reference-pipelines.md): {"TIME": iso8601, "FANID": id,
+/// "FREQ": int, "RPM": int}. A healthy fan runs at about 40 Hz and 1200 rpm with small noise; with a
+/// small probability it stalls for 3-8 readings (RPM collapses towards 0 and the frequency drops),
+/// which is the ground truth.
 /// </summary>
 public sealed class FanGenerator(Random random, double stallProbability = 0.005, int warmUp = 50) : IDeviceGenerator
 {
