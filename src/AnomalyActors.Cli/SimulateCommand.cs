@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using AnomalyActors.Mqtt;
 using AnomalyActors.Mqtt.Simulation;
 using MQTTnet.Protocol;
 
@@ -17,7 +18,8 @@ internal static class SimulateCommand
             new("host", "HOST", "Broker address (default 127.0.0.1)."),
             new("port", "PORT", "Broker port (default 1883)."),
             new("username", "NAME", "Account (default anomaly-actors, the node's service account)."),
-            new("password", "SECRET", "Password (default anomaly-actors)."),
+            new("password", "SECRET", "Password (default: the node's generated service password in --data-dir)."),
+            new("data-dir", "DIR", "Data directory of the node whose embedded broker this is, for its service password (default ./data)."),
             new("per-device-connections", null, "One connection per device, username = device id (brokers confining devices to their topics)."),
             new("tls", null, "Connect with TLS."),
             new("insecure", null, "With --tls: accept self-signed certificates."),
@@ -32,13 +34,21 @@ internal static class SimulateCommand
             new("ground-truth", "FILE", "Write the injected anomalies as JSON lines (stream, timestamp)."),
         ]);
 
+    private static string ServicePasswordOf(ParsedArguments args)
+    {
+        var dataDirectory = Path.GetFullPath(args.Text("data-dir", "data"));
+        return ServicePassword.TryRead(dataDirectory)
+            ?? throw new UsageException(
+                $"no password: give --password, or --data-dir of a node started with its embedded broker ({Path.Combine(dataDirectory, ServicePassword.FileName)} does not exist)");
+    }
+
     public static async Task<int> ExecuteAsync(ParsedArguments args, CancellationToken stopping)
     {
         var options = new SimulatorOptions(
             args.Text("host", "127.0.0.1"),
             args.Int("port", 1883, minimum: 1, maximum: 65535),
             args.Text("username", "anomaly-actors"),
-            args.Text("password", "anomaly-actors"),
+            args.Text("password") ?? ServicePasswordOf(args),
             args.Choice("kind", DeviceKind.Demo, new Dictionary<string, DeviceKind> { ["demo"] = DeviceKind.Demo, ["fan"] = DeviceKind.Fan }),
             args.Int("devices", 10, minimum: 1),
             args.Int("sites", 1, minimum: 1),

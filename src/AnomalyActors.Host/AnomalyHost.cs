@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
+using AnomalyActors.Core.Configuration;
 using AnomalyActors.Ingestion.Intake;
 using AnomalyActors.Kafka;
 using AnomalyActors.Mqtt;
@@ -50,6 +51,11 @@ public sealed class AnomalyHost : IAsyncDisposable
 
     public static async Task<AnomalyHost> StartAsync(AnomalyActorsSettings settings, string systemName = "anomaly-actors")
     {
+        if (settings.Mqtt.Enabled)
+        {
+            settings = settings with { Mqtt = settings.Mqtt.WithServiceAccount(settings.Node.DataDirectory) };
+        }
+
         var kafka = settings.Kafka;
         var kafkaMetrics = new KafkaMetrics();
         var kafkaOutputs = kafka.Used ? new KafkaOutputs(kafka, "anomaly-actors-" + systemName) : null;
@@ -112,6 +118,13 @@ public sealed class AnomalyHost : IAsyncDisposable
             Broker = await EmbeddedBroker.StartAsync(mqtt.Broker, message => log.Warning("{0}", message)).ConfigureAwait(false);
             log.Info("Embedded MQTT broker listening on {0}:{1}{2}", mqtt.Broker.Host, mqtt.Broker.Port,
                 mqtt.Broker.TlsEnabled ? $" and TLS on {mqtt.Broker.TlsPort}" : string.Empty);
+            if (Listeners.ClearTextWarning("The embedded MQTT broker", mqtt.Broker.Host, mqtt.Broker.Port,
+                    mqtt.Broker.TlsEnabled
+                        ? $"Devices should use the TLS listener on port {mqtt.Broker.TlsPort}."
+                        : "Configure anomaly-actors.mqtt.broker.tls, or keep broker.host on loopback behind a TLS-terminating proxy.") is { } warning)
+            {
+                log.Warning(warning);
+            }
         }
 
         IReadingIntake intake = Intake;

@@ -49,10 +49,13 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     public static async Task<EmbeddedBroker> StartAsync(BrokerSettings settings, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var address = await ResolveAsync(settings.Host).ConfigureAwait(false);
+        var (v4, v6) = await ResolveAsync(settings.Host).ConfigureAwait(false);
         var options = new MqttServerOptionsBuilder()
             .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(address)
+            // Exactly the configured address: MQTTnet would otherwise add an IPv6 listener on [::],
+            // reachable from every network the machine is on. IPAddress.None leaves a family out.
+            .WithDefaultEndpointBoundIPAddress(v4 ?? IPAddress.None)
+            .WithDefaultEndpointBoundIPV6Address(v6 ?? IPAddress.None)
             .WithDefaultEndpointPort(settings.Port)
             // MQTTnet's default (1,000, drop oldest) silently loses messages when a subscriber falls
             // behind; the subscriber's own backpressure is what should slow things down.
@@ -63,7 +66,8 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             var certificate = X509CertificateLoader.LoadPkcs12FromFile(settings.TlsCertificate!, settings.TlsCertificatePassword);
             options = options
                 .WithEncryptedEndpoint()
-                .WithEncryptedEndpointBoundIPAddress(address)
+                .WithEncryptedEndpointBoundIPAddress(v4 ?? IPAddress.None)
+                .WithEncryptedEndpointBoundIPV6Address(v6 ?? IPAddress.None)
                 .WithEncryptedEndpointPort(settings.TlsPort)
                 .WithEncryptionCertificate(certificate);
         }
@@ -237,15 +241,16 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private static bool PasswordMatches(string expected, string? given) =>
         given is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(given));
 
-    private static async Task<IPAddress> ResolveAsync(string host)
+    /// <summary>
+    /// The addresses to listen on, one per family at most: an IP address is taken as it is, a name
+    /// (e.g. localhost) resolves to its first IPv4 and its first IPv6 address.
+    /// </summary>
+    private static async Task<(IPAddress? V4, IPAddress? V6)> ResolveAsync(string host)
     {
-        if (IPAddress.TryParse(host, out var address))
-        {
-            return address;
-        }
-
-        var addresses = await Dns.GetHostAddressesAsync(host).ConfigureAwait(false);
-        return addresses.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) ?? addresses[0];
+        var addresses = IPAddress.TryParse(host, out var address) ? [address] : await Dns.GetHostAddressesAsync(host).ConfigureAwait(false);
+        return (
+            addresses.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork),
+            addresses.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6));
     }
 
     public async ValueTask DisposeAsync()

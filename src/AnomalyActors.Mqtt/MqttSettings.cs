@@ -119,12 +119,25 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
             c.PositiveDuration("subscriber.reconnect-backoff"),
             c.PositiveDuration("subscriber.drain-timeout"));
 
-        if (subscriber.Username is { } account && broker.Users.All(u => u.Username != account))
+        return new MqttSettings(c.Flag("enabled", true), broker, subscriber);
+    }
+
+    /// <summary>
+    /// The settings a node runs with. With the embedded broker the subscriber's account is a service
+    /// account of that broker, so the node's own client always gets in: its password is the configured
+    /// one, else the one a listed user of that name has, else <see cref="ServicePassword"/>'s. An
+    /// external broker gets what is configured, nothing more.
+    /// </summary>
+    public MqttSettings WithServiceAccount(string dataDirectory)
+    {
+        if (!Broker.Embedded || Subscriber.Username is not { } account)
         {
-            // The node's own client must always get in, whatever the environment set its password to.
-            broker = broker with { Users = [.. broker.Users, new MqttUser(account, subscriber.Password ?? string.Empty, MqttRole.Service)] };
+            return this;
         }
 
-        return new MqttSettings(c.Flag("enabled", true), broker, subscriber);
+        var listed = Broker.Users.FirstOrDefault(u => u.Username == account);
+        var password = Subscriber.Password ?? listed?.Password ?? ServicePassword.ReadOrCreate(dataDirectory);
+        var broker = listed is null ? Broker with { Users = [.. Broker.Users, new MqttUser(account, password, MqttRole.Service)] } : Broker;
+        return this with { Broker = broker, Subscriber = Subscriber with { Password = password } };
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using AnomalyActors.Nab;
 using Xunit;
 
@@ -8,85 +6,8 @@ namespace AnomalyActors.Host.Tests;
 /// <summary>The anomaly-actors executable, run as its own process the way users run it.</summary>
 public sealed class CliSpecs
 {
-    private static readonly string Program = Path.Combine(AppContext.BaseDirectory, "anomaly-actors.dll");
-
-    private sealed class RunningCli(Process process, StringBuilder output, List<(TimeSpan At, string Line)> lines, Stopwatch clock)
-    {
-        public Process Process { get; } = process;
-        public string Output
-        {
-            get
-            {
-                lock (output)
-                {
-                    return output.ToString();
-                }
-            }
-        }
-
-        public TimeSpan? FirstLineAt(string prefix)
-        {
-            lock (output)
-            {
-                return lines.FirstOrDefault(l => l.Line.StartsWith(prefix, StringComparison.Ordinal)).At is var at && at > TimeSpan.Zero ? at : null;
-            }
-        }
-
-        public Stopwatch Clock { get; } = clock;
-    }
-
-    private static RunningCli Start(string workingDirectory, params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
-        info.ArgumentList.Add(Program);
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        var output = new StringBuilder();
-        var lines = new List<(TimeSpan, string)>();
-        var clock = Stopwatch.StartNew();
-        var process = new Process { StartInfo = info };
-        void Append(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (output)
-            {
-                output.AppendLine(line);
-                lines.Add((clock.Elapsed, line));
-            }
-        }
-
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return new RunningCli(process, output, lines, clock);
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, TimeSpan timeout, params string[] args)
-    {
-        var cli = Start(workingDirectory, args);
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await cli.Process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            cli.Process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"anomaly-actors {string.Join(' ', args)} did not finish in {timeout.TotalSeconds} s:\n{cli.Output}");
-        }
-
-        cli.Process.WaitForExit();
-        return (cli.Process.ExitCode, cli.Output);
-    }
+    private static Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, TimeSpan timeout, params string[] args) =>
+        CliProcess.RunAsync(workingDirectory, timeout, args);
 
     [Theory]
     [InlineData("run", "--simulate N")]
@@ -155,7 +76,7 @@ public sealed class CliSpecs
     {
         var directory = HostFixture.NewDataDirectory();
         var port = HostFixture.FreePortNumber().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var cli = Start(directory, "run", "--simulate", "10", "--mqtt-port", port);
+        using var cli = CliProcess.Start(directory, "run", "--simulate", "10", "--mqtt-port", port);
         try
         {
             await HostFixture.AwaitAsync(() => cli.FirstLineAt("ALERT OPEN") is not null || cli.Process.HasExited, TimeSpan.FromSeconds(60), () => cli.Output);
@@ -166,10 +87,7 @@ public sealed class CliSpecs
             Assert.NotNull(firstAlert);
             Assert.True(firstAlert - simulating < TimeSpan.FromSeconds(10), $"first alert {(firstAlert - simulating)?.TotalSeconds:0.0} s after the simulator started:\n{cli.Output}");
 
-            Process.Start("kill", ["-TERM", cli.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]).WaitForExit();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await cli.Process.WaitForExitAsync(timeout.Token);
-            cli.Process.WaitForExit();
+            await cli.TerminateAsync(TimeSpan.FromSeconds(60));
 
             Assert.Equal(0, cli.Process.ExitCode);
             Assert.Contains("Stopped.", cli.Output);
@@ -181,10 +99,7 @@ public sealed class CliSpecs
         }
         finally
         {
-            if (!cli.Process.HasExited)
-            {
-                cli.Process.Kill(entireProcessTree: true);
-            }
+            cli.Stop();
         }
     }
 }

@@ -11,7 +11,11 @@ public sealed record AlertLine(string AlertId, string Type, string Stream, long 
 
 public static class HostFixture
 {
-    public const string Password = "anomaly-actors";
+    /// <summary>The service account's password the tests' nodes are configured with (none ships with the product).</summary>
+    public static readonly string Password = "test-" + Guid.NewGuid().ToString("N");
+
+    /// <summary>The service account's name, as the shipped configuration has it.</summary>
+    public const string Username = "anomaly-actors";
 
     public static string NewDataDirectory() => ScratchDirectory.Create("anomaly-actors-host-tests");
 
@@ -25,6 +29,7 @@ public static class HostFixture
             anomaly-actors.mqtt.broker.port = {{mqttPort}}
             anomaly-actors.mqtt.subscriber.port = {{mqttPort}}
             anomaly-actors.mqtt.subscriber.client-id = "ingest-{{Guid.NewGuid():N}}"
+            anomaly-actors.mqtt.subscriber.password = "{{Password}}"
             akka.loglevel = WARNING
             akka.remote.dot-netty.tcp.port = 0
             {{extra}}

@@ -38,7 +38,7 @@ public sealed class MqttEndToEndSpecs(ITestOutputHelper output)
         var dataDirectory = HostFixture.NewDataDirectory();
         await using var host = await AnomalyHost.StartAsync(HostFixture.Config(dataDirectory, port, embedded));
         var simulator = new DeviceSimulator(new SimulatorOptions(
-            "127.0.0.1", port, HostFixture.Password, HostFixture.Password, DeviceKind.Demo, Devices, Sites,
+            "127.0.0.1", port, HostFixture.Username, HostFixture.Password, DeviceKind.Demo, Devices, Sites,
             RatePerDevice: 0, ReadingsPerDevice: ReadingsPerDevice, Qos: MqttQualityOfServiceLevel.AtLeastOnce, Seed: 7));
 
         var result = await simulator.RunAsync();

@@ -34,7 +34,7 @@ public sealed class MqttIngestionSpecs
         var port = HostFixture.FreePortNumber();
         var dataDirectory = HostFixture.NewDataDirectory();
         await using var host = await AnomalyHost.StartAsync(HostFixture.Config(dataDirectory, port, extra: "anomaly-actors.ingestion.max-payload-bytes = 1024"));
-        using var publisher = await HostFixture.ConnectAsync(port, HostFixture.Password, HostFixture.Password);
+        using var publisher = await HostFixture.ConnectAsync(port, HostFixture.Username, HostFixture.Password);
         var random = new Random(11);
         var expectedBad = new Dictionary<DeadLetterReason, int>();
         var good = 0;

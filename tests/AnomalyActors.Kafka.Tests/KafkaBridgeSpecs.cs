@@ -24,9 +24,11 @@ public sealed class KafkaBridgeSpecs : IDisposable
         var site = new KafkaSite(_cluster, "bridge", partitions: 2).Create();
         var port = FreePort.Next();
         var dataDirectory = NodeFixture.NewDataDirectory();
+        var password = "test-" + Guid.NewGuid().ToString("N");
         var config = Akka.Configuration.ConfigurationFactory.ParseString($$"""
             anomaly-actors.kafka.bridge-mqtt = on
             anomaly-actors.mqtt.enabled = on
+            anomaly-actors.mqtt.subscriber.password = "{{password}}"
             anomaly-actors.mqtt.broker.port = {{port}}
             anomaly-actors.mqtt.subscriber.port = {{port}}
             anomaly-actors.mqtt.subscriber.client-id = "ingest-{{Guid.NewGuid():N}}"
@@ -35,7 +37,7 @@ public sealed class KafkaBridgeSpecs : IDisposable
         var options = new MqttClientOptionsBuilder()
             .WithTcpServer("127.0.0.1", port)
             .WithClientId("publisher-" + Guid.NewGuid().ToString("N"))
-            .WithCredentials("anomaly-actors", "anomaly-actors")
+            .WithCredentials("anomaly-actors", password)
             .Build();
         using var client = new MqttClientFactory().CreateMqttClient();
         await client.ConnectAsync(options);

@@ -35,7 +35,9 @@ internal static class MqttHarness
     // The subscriber account the node's configuration adds to the embedded broker as a service account;
     // mosquitto here allows anonymous clients and ignores it.
     private const string Username = "anomaly-actors";
-    private const string Password = "anomaly-actors";
+
+    /// <summary>The run's service password, on the embedded broker and for every client of it.</summary>
+    private static readonly string Password = "bench-" + Guid.NewGuid().ToString("N");
 
     public static int Run(string[] argv)
     {
@@ -329,6 +331,7 @@ internal static class MqttHarness
                   port = {{broker.Port}}
                   # A fresh session per run: nothing left over from an earlier run is delivered.
                   client-id = "anomaly-actors-bench-{{ShortId()}}"
+                  password = "{{Password}}"
                   qos = {{(int)o.Qos}}
                 }
               }
@@ -684,7 +687,9 @@ internal static class MqttHarness
             }
 
             var port = FreePort.Next();
-            var settings = NodeMqttSettings(dataDirectory, hocon, $"anomaly-actors.mqtt.broker.port = {port.ToString(CultureInfo.InvariantCulture)}");
+            var settings = NodeMqttSettings(dataDirectory, hocon,
+                    $"anomaly-actors.mqtt.broker.port = {port.ToString(CultureInfo.InvariantCulture)}\nanomaly-actors.mqtt.subscriber.password = \"{Password}\"")
+                .WithServiceAccount(dataDirectory);
             var broker = await EmbeddedBroker.StartAsync(settings.Broker, message => Console.Error.WriteLine(message));
             return new BrokerHandle(settings.Broker.Host, port, broker, null);
         }

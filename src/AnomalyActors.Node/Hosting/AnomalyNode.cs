@@ -5,6 +5,7 @@ using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.Event;
 using AnomalyActors.Core.Commands;
+using AnomalyActors.Core.Configuration;
 using AnomalyActors.Node.Actors;
 using AnomalyActors.Node.Outputs;
 using AnomalyActors.Node.Persistence;
@@ -73,6 +74,7 @@ public sealed class AnomalyNode : IAsyncDisposable
         var deadLetters = settings.DeadLetters.FilePath is { } file ? new DeadLetterFile(file, settings.DeadLetters.MaxPayloadChars) : null;
         try
         {
+            WarnIfRemotingLeavesTheMachine(system);
             await JoinClusterAsync(system);
 
             var metrics = new NodeMetrics();
@@ -163,6 +165,18 @@ public sealed class AnomalyNode : IAsyncDisposable
 
             return Akka.Done.Instance;
         });
+    }
+
+    private static void WarnIfRemotingLeavesTheMachine(ActorSystem system)
+    {
+        var remote = system.Settings.Config.GetConfig("akka.remote.dot-netty.tcp");
+        var host = remote.GetString("hostname", "127.0.0.1");
+        var tls = remote.GetBoolean("enable-ssl", false);
+        if (!tls && Listeners.ClearTextWarning("The node's cluster endpoint", host, remote.GetInt("port", 0),
+                "Configure akka.remote.dot-netty.tcp.enable-ssl, or keep ANOMALY_ACTORS_HOST on loopback.") is { } warning)
+        {
+            system.Log.Warning(warning);
+        }
     }
 
     private static async Task JoinClusterAsync(ActorSystem system)

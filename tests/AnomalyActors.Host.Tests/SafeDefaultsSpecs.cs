@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Globalization;
+using Akka.Configuration;
+using AnomalyActors.Mqtt;
+using AnomalyActors.Testing;
+using Xunit;
+
+namespace AnomalyActors.Host.Tests;
+
+/// <summary>A fact that needs network namespaces; skipped, with the reason, where they cannot be made.</summary>
+public sealed class NamespaceFactAttribute : FactAttribute
+{
+    public NamespaceFactAttribute()
+    {
+        if (NetworkNamespace.Unavailable is { } why)
+        {
+            Skip = why;
+        }
+    }
+}
+
+/// <summary>
+/// What a user gets without configuring anything: listeners on loopback only, no password that ships
+/// with the product, and a loud warning when a listener is configured beyond loopback without TLS.
+/// </summary>
+public sealed class SafeDefaultsSpecs
+{
+    [Fact]
+    public async Task Should_listen_on_loopback_only_and_use_a_generated_service_password_with_the_shipped_configuration()
+    {
+        // Arrange: `run` as users start it, on a free port so the test runs beside others
+        var directory = HostFixture.NewDataDirectory();
+        var port = HostFixture.FreePortNumber();
+        using var cli = CliProcess.Start(directory, "run", "--simulate", "2", "--mqtt-port", port.ToString(CultureInfo.InvariantCulture));
+        try
+        {
+            await HostFixture.AwaitAsync(() => cli.Output.Contains("Simulating", StringComparison.Ordinal) || cli.Process.HasExited, TimeSpan.FromSeconds(90), () => cli.Output);
+            Assert.False(cli.Process.HasExited, cli.Output);
+
+            // Act
+            var listeners = ListeningAddresses(cli.Process.Id);
+            var passwordFile = ServicePassword.PathIn(Path.Combine(directory, "data"));
+            var oldFixedPassword = await Record.ExceptionAsync(() => HostFixture.ConnectAsync(port, "anomaly-actors", "anomaly-actors"));
+            var (simulateExit, simulateOutput) = await CliProcess.RunAsync(directory, TimeSpan.FromSeconds(60),
+                "simulate", "--port", port.ToString(CultureInfo.InvariantCulture), "--devices", "1", "--count", "5", "--data-dir", "data");
+
+            // Assert: the broker's port among them, nothing on a wildcard or a network address
+            Assert.Contains($"127.0.0.1:{port}", listeners);
+            Assert.All(listeners, address => Assert.True(IsLoopback(address), $"{address} is not a loopback address; all listeners: {string.Join(", ", listeners)}"));
+            Assert.True(File.Exists(passwordFile), "no service password was generated");
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, OperatingSystem.IsWindows() ? UnixFileMode.UserRead | UnixFileMode.UserWrite : File.GetUnixFileMode(passwordFile));
+            Assert.True(File.ReadAllText(passwordFile).Trim().Length >= 24, "the generated password is too short");
+            Assert.NotNull(oldFixedPassword);
+            Assert.True(simulateExit == 0, simulateOutput);
+            Assert.Contains("Published 5 readings", simulateOutput);
+        }
+        finally
+        {
+            cli.Stop();
+        }
+    }
+
+    [Fact]
+    public void Should_ship_no_password_in_the_configuration()
+    {
+        var (config, source) = Node.Hosting.NodeConfig.Load();
+
+        var mqtt = MqttSettings.FromConfig(config, "/unused", source);
+
+        Assert.Null(mqtt.Subscriber.Password);
+        Assert.All(mqtt.Broker.Users, user => Assert.Fail($"the shipped configuration has an account: {user.Username}"));
+        Assert.False(mqtt.Broker.AllowAnonymous);
+    }
+
+    [Fact]
+    public void Should_keep_one_generated_password_per_data_directory()
+    {
+        var first = HostFixture.NewDataDirectory();
+        var second = HostFixture.NewDataDirectory();
+
+        var a = ServicePassword.ReadOrCreate(first);
+        var again = ServicePassword.ReadOrCreate(first);
+        var b = ServicePassword.ReadOrCreate(second);
+
+        Assert.Equal(a, again);
+        Assert.NotEqual(a, b);
+    }
+
+    [Fact]
+    public void Should_give_the_embedded_broker_the_service_account_with_the_password_the_subscriber_uses()
+    {
+        var directory = HostFixture.NewDataDirectory();
+        var (config, source) = Node.Hosting.NodeConfig.Load(ConfigurationFactory.ParseString($"anomaly-actors.data-dir = \"{directory}\""));
+
+        var mqtt = MqttSettings.FromConfig(config, directory, source).WithServiceAccount(directory);
+
+        var account = Assert.Single(mqtt.Broker.Users);
+        Assert.Equal(("anomaly-actors", MqttRole.Service), (account.Username, account.Role));
+        Assert.Equal(ServicePassword.TryRead(directory), account.Password);
+        Assert.Equal(account.Password, mqtt.Subscriber.Password);
+    }
+
+    [NamespaceFact]
+    public async Task Should_warn_when_a_listener_is_configured_beyond_loopback_without_tls()
+    {
+        // Arrange: a namespace of the test's own, with an address that is not loopback
+        using var ns = NetworkNamespace.Create();
+        ns.AddAddress("10.211.0.1/24");
+        var directory = HostFixture.NewDataDirectory();
+        var start = ns.StartInfo("dotnet", CliProcess.Program, "run", "--duration", "30");
+        start.Environment["ANOMALY_ACTORS_MQTT_HOST"] = "10.211.0.1";
+        start.Environment["ANOMALY_ACTORS_HOST"] = "10.211.0.1";
+        using var cli = CliProcess.Start(directory, start);
+        try
+        {
+            await HostFixture.AwaitAsync(() => cli.Output.Contains("Ctrl+C stops", StringComparison.Ordinal) || cli.Process.HasExited, TimeSpan.FromSeconds(90), () => cli.Output);
+
+            // Act
+            var listening = ns.Exec("ss", "-ltnH");
+
+            // Assert: the explicit address is honoured, and both listeners say they are exposed
+            Assert.False(cli.Process.HasExited, cli.Output);
+            Assert.Contains("10.211.0.1:1883", listening);
+            Assert.Contains("The embedded MQTT broker listens on 10.211.0.1:1883, beyond this machine, without TLS", cli.Output);
+            Assert.Contains("The node's cluster endpoint listens on 10.211.0.1", cli.Output);
+        }
+        finally
+        {
+            cli.Stop();
+        }
+    }
+
+    // IPv4 loopback also as IPv6 sees it (Akka's remoting binds [::ffff:127.0.0.1]).
+    private static bool IsLoopback(string address) =>
+        address.StartsWith("127.", StringComparison.Ordinal)
+        || address.StartsWith("[::1]:", StringComparison.Ordinal)
+        || address.StartsWith("[::ffff:127.", StringComparison.Ordinal);
+
+    /// <summary>The local addresses of the TCP sockets a process listens on, as ss prints them (127.0.0.1:1883, [::1]:1883).</summary>
+    private static List<string> ListeningAddresses(int pid)
+    {
+        var info = new ProcessStartInfo("ss", "-ltnpH") { RedirectStandardOutput = true, UseShellExecute = false };
+        using var ss = Process.Start(info)!;
+        var output = ss.StandardOutput.ReadToEnd();
+        ss.WaitForExit();
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => line.Contains($"pid={pid},", StringComparison.Ordinal))
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[3])
+            .ToList();
+    }
+}
