@@ -199,18 +199,42 @@ public sealed class SensorStateSpecs
         var before = state.Capture();
         var afterGap = Slice(20, 4.0, 5.0) with { PreviousOffset = 19 };
 
-        // Act
+        // Act: the partition still has offset 13 only
         var held = state.Process(afterGap, []);
+        var request = state.RequestRedelivery(afterGap);
         var replayed = state.Process(Slice(13, 3.5) with { PreviousOffset = 12, Replay = true }, []);
-        state.AcceptLoss(19);
+        var lost = state.RedeliveryCompleted();
         var applied = state.Process(afterGap, []);
 
         // Assert: nothing applied while the gap was open; a re-delivery is never a gap itself
         Assert.Equal(new SliceOutcome(SliceVerdict.Gap, 0), held);
+        Assert.Equal(new RedeliverReadings(Partition, Sensor, 13), request);
         Assert.Equal(new SliceOutcome(SliceVerdict.Applied, 1), replayed);
+        Assert.Equal((13L, 19L), lost);
         Assert.Equal(new SliceOutcome(SliceVerdict.Applied, 2), applied);
         Assert.Equal(21, state.Offset);
+        Assert.Null(state.Missing);
         Assert.NotEqual(before.Offset, state.Offset);
+    }
+
+    [Fact]
+    public void Should_lose_nothing_when_the_redelivery_covers_the_gap()
+    {
+        // Arrange
+        var state = NewState(Ewma);
+        state.Process(Slice(10, 1.0, 2.0, 3.0), []);
+        var afterGap = Slice(15, 4.0) with { PreviousOffset = 14 };
+        state.Process(afterGap, []);
+        state.RequestRedelivery(afterGap);
+
+        // Act
+        state.Process(Slice(13, 3.5, 3.7) with { PreviousOffset = 12, Replay = true }, []);
+        var lost = state.RedeliveryCompleted();
+        var applied = state.Process(afterGap, []);
+
+        // Assert
+        Assert.Null(lost);
+        Assert.Equal(new SliceOutcome(SliceVerdict.Applied, 1), applied);
     }
 
     [Fact]

@@ -15,7 +15,7 @@ using Xunit.Abstractions;
 namespace AnomalyActors.Node.Tests;
 
 /// <summary>
-/// Issue 5: scores through the actor path equal scores from the pure library. NAB files of different categories
+/// Scores through the actor path equal scores from the pure library. NAB files of different categories
 /// are replayed through a real node (one stream per file, the NAB best detector or plain RCF as the default) and each sensor's
 /// detector state and episodes are compared with the library detector and an <see cref="EpisodeTracker"/> run
 /// over the same rows.

@@ -59,12 +59,12 @@ public static class KafkaHarness
         var latencySeconds = options.GetInt("latency-seconds") ?? 10;
         // Spikes (timed alerts) per second in the latency phase: 20 for 10 s gives 200 samples.
         var spikesPerSecond = options.GetInt("spikes-per-second") ?? 20;
-        // Readings/s in the latency phase; default half the measured end-to-end rate (the point).
+        // Readings/s in the latency phase; default half the measured end-to-end rate, where the latency target applies.
         var latencyRate = options.GetInt("latency-rate");
         // The latency phases' producer linger, part of the measured time: librdkafka's default, as a
         // device bridge would run it. Each linger makes one message set per partition in the mock, and
         // the mock finds a fetch position by walking a partition's message sets from the oldest: at 1 ms
-        // (the default until 2026-12-04) and only 100,000 readings/s that walk
+        // and only 100,000 readings/s that walk
         // (rd_kafka_mock_msgset_find) was 48% of the process's CPU and the mock's thread used 0.96 of
         // a core while a plain consumer was timed; a real broker indexes its log.
         var latencyLingerMs = options.GetInt("latency-linger-ms") ?? 5;

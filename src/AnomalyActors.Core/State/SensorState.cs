@@ -1,5 +1,6 @@
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Queries;
 
 namespace AnomalyActors.Core.State;
 
@@ -56,10 +57,41 @@ public sealed class SensorState
         && (PartitionId == -1 || PartitionId == command.PartitionId);
 
     /// <summary>
-    /// The log could not re-deliver the readings before <paramref name="throughOffset"/>: the next
-    /// slice after them is applied instead of waiting for them forever.
+    /// While a re-delivery is awaited: the partition and the last offset that went missing (the
+    /// previous offset of the slice that showed the gap); null otherwise.
     /// </summary>
-    public void AcceptLoss(long throughOffset) => LostThrough = Math.Max(LostThrough, throughOffset);
+    public (int Partition, long Through)? Missing { get; private set; }
+
+    /// <summary>A slice showed a gap: what to ask its partition for.</summary>
+    public RedeliverReadings RequestRedelivery(ScoreReadings gapSlice)
+    {
+        Missing = (gapSlice.PartitionId, gapSlice.PreviousOffset);
+        return RedeliveryRequest();
+    }
+
+    /// <summary>The pending request again (the partition did not answer, or moved).</summary>
+    public RedeliverReadings RedeliveryRequest() =>
+        Missing is { } missing
+            ? new RedeliverReadings(missing.Partition, SensorId, Offset + 1)
+            : throw new InvalidOperationException($"Sensor {SensorId} awaits no re-delivery.");
+
+    /// <summary>
+    /// The partition re-delivered what it still had. Readings it no longer holds are lost for good:
+    /// the slices after them are applied instead of waiting forever. Returns that lost range (after
+    /// the state's offset, up to and including the returned end), or null when nothing is lost.
+    /// </summary>
+    public (long After, long Through)? RedeliveryCompleted()
+    {
+        var missing = Missing;
+        Missing = null;
+        if (missing is not { } m || Offset >= m.Through)
+        {
+            return null;
+        }
+
+        LostThrough = Math.Max(LostThrough, m.Through);
+        return (Offset, m.Through);
+    }
 
     /// <summary>
     /// Decides what a slice means for this stream and applies the readings it has not applied yet,
@@ -185,6 +217,10 @@ public sealed class SensorState
     }
 
     public byte[] CaptureDetectorState() => _detectors.CaptureState();
+
+    /// <summary>What a query of the sensor answers: counters and the exact detector state.</summary>
+    public SensorStateView View() =>
+        new(SensorId, PartitionId, Offset, ReadingsScored, _episodes.EpisodesOpened, _episodes.IsOpen, CaptureDetectorState());
 }
 
 /// <summary>What a slice meant for a stream.</summary>

@@ -33,9 +33,6 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     /// <summary>The log partition that sent the latest live slice: where checkpoints and re-delivery requests go.</summary>
     private IActorRef? _partition;
 
-    /// <summary>While awaiting a re-delivery: the partition and the last offset that went missing.</summary>
-    private (int Partition, long Through) _missing;
-
     public SensorActor(string sensorId, DetectorSet detectors, SensorWiring wiring)
     {
         _wiring = wiring;
@@ -117,8 +114,8 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         Command<RedeliveryCompleted>(_ => RedeliveryDone());
         Command<RedeliveryOverdue>(_ =>
         {
-            _log.Warning("Sensor {0}: no re-delivery from partition {1} yet; asking again", _state.SensorId, _missing.Partition);
-            AskForRedelivery();
+            _log.Warning("Sensor {0}: no re-delivery from partition {1} yet; asking again", _state.SensorId, _state.Missing?.Partition);
+            AskForRedelivery(_state.RedeliveryRequest());
         });
         Always();
         Command<object>(_ => Stash.Stash());
@@ -136,14 +133,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(f => _log.Debug("Sensor {0}: old snapshots not deleted: {1}", _state.SensorId, f.Cause.Message));
-        Command<GetSensorState>(_ => Sender.Tell(new SensorStateView(
-            _state.SensorId,
-            _state.PartitionId,
-            _state.Offset,
-            _state.ReadingsScored,
-            _state.Episodes.EpisodesOpened,
-            _state.Episodes.IsOpen,
-            _state.CaptureDetectorState())));
+        Command<GetSensorState>(_ => Sender.Tell(_state.View()));
     }
 
     private void Score(ScoreReadings slice)
@@ -162,9 +152,8 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             case SliceVerdict.Gap:
                 _log.Warning("Sensor {0}: missed readings between offsets {1} and {2}; asking partition {3} to re-deliver",
                     _state.SensorId, _state.Offset, slice.PreviousOffset, slice.PartitionId);
-                _missing = (slice.PartitionId, slice.PreviousOffset);
                 Stash.Stash();
-                AskForRedelivery();
+                AskForRedelivery(_state.RequestRedelivery(slice));
                 Become(AwaitingRedelivery);
                 return;
             case SliceVerdict.ForeignPartition:
@@ -224,20 +213,19 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         _wiring.Results.Actor.Tell(output);
     }
 
-    private void AskForRedelivery()
+    private void AskForRedelivery(RedeliverReadings request)
     {
-        _partition!.Tell(new RedeliverReadings(_missing.Partition, _state.SensorId, _state.Offset + 1));
+        _partition!.Tell(request);
         Timers.StartSingleTimer(RedeliveryTimer, RedeliveryOverdue.Instance, _wiring.Settings.RedeliveryTimeout);
     }
 
     private void RedeliveryDone()
     {
         Timers.Cancel(RedeliveryTimer);
-        if (_state.Offset < _missing.Through)
+        if (_state.RedeliveryCompleted() is { } lost)
         {
             _log.Error("Sensor {0}: partition {1} no longer holds its readings after offset {2} up to {3}; they are lost",
-                _state.SensorId, _missing.Partition, _state.Offset, _missing.Through);
-            _state.AcceptLoss(_missing.Through);
+                _state.SensorId, _state.PartitionId, lost.After, lost.Through);
         }
 
         Stash.UnstashAll();
@@ -279,10 +267,3 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         public static readonly RedeliveryOverdue Instance = new();
     }
 }
-
-/// <summary>How every SensorActor of a node is connected, decided once where the node is composed.</summary>
-/// <param name="Durable">Whether a snapshot store exists (not with persistence provider none).</param>
-public sealed record SensorWiring(SensorSettings Settings, bool Durable, ResultsSink Results, NodeMetrics Metrics);
-
-/// <summary>The node's results sink and whether it takes the enriched record of every scored reading.</summary>
-public sealed record ResultsSink(IActorRef Actor, bool TakesEnriched);

@@ -31,7 +31,7 @@ public static class NodeConfig
         ("ANOMALY_ACTORS_MQTT_CLIENT_ID", "anomaly-actors.mqtt.subscriber.client-id"),
         ("ANOMALY_ACTORS_MQTT_USERNAME", "anomaly-actors.mqtt.subscriber.username"),
         ("ANOMALY_ACTORS_MQTT_PASSWORD", "anomaly-actors.mqtt.subscriber.password"),
-        // Kafka-fed ingestion (issue 4).
+        // Kafka as a source and results sink.
         ("ANOMALY_ACTORS_KAFKA", "anomaly-actors.kafka.enabled"),
         ("ANOMALY_ACTORS_KAFKA_BOOTSTRAP", "anomaly-actors.kafka.bootstrap-servers"),
         ("ANOMALY_ACTORS_KAFKA_GROUP", "anomaly-actors.kafka.group-id"),

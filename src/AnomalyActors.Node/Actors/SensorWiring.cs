@@ -1,0 +1,11 @@
+using Akka.Actor;
+using AnomalyActors.Node.Settings;
+
+namespace AnomalyActors.Node.Actors;
+
+/// <summary>How every SensorActor of a node is connected, decided once where the node is composed.</summary>
+/// <param name="Durable">Whether a snapshot store exists (not with persistence provider none).</param>
+public sealed record SensorWiring(SensorSettings Settings, bool Durable, ResultsSink Results, NodeMetrics Metrics);
+
+/// <summary>The node's results sink and whether it takes the enriched record of every scored reading.</summary>
+public sealed record ResultsSink(IActorRef Actor, bool TakesEnriched);
