@@ -12,6 +12,7 @@ namespace AnomalyActors.Cli
         public const int Failure = 1;
         public const int Usage = 2;
         public const int Configuration = 3;
+        public const int DataDirectoryInUse = 4;
     }
 
     public static class Cli
@@ -81,6 +82,11 @@ namespace AnomalyActors.Cli
                 await Console.Error.WriteAsync($"anomaly-actors {command.Name}: {e.Message}\n\n{command.Usage()}");
                 return ExitCodes.Usage;
             }
+            catch (AnomalyActors.Node.Hosting.DataDirectoryInUseException e)
+            {
+                await Console.Error.WriteLineAsync($"anomaly-actors {command.Name}: {e.Message}");
+                return ExitCodes.DataDirectoryInUse;
+            }
             catch (ConfigurationException e)
             {
                 await Console.Error.WriteLineAsync($"anomaly-actors {command.Name}: configuration error: {e.Message}");
@@ -109,7 +115,7 @@ namespace AnomalyActors.Cli
             };
             lines.AddRange(Commands.Select(c => $"  {c.Name,-10}{c.Summary.Split('\n')[0]}"));
             lines.Add(string.Empty);
-            lines.Add("Exit codes: 0 done, 1 failed, 2 bad arguments, 3 bad configuration.");
+            lines.Add("Exit codes: 0 done, 1 failed, 2 bad arguments, 3 bad configuration, 4 data directory in use by another node.");
             return string.Join(Environment.NewLine, lines) + Environment.NewLine;
         }
     }

@@ -32,12 +32,16 @@ public sealed record AnomalyActorsSettings(
     public static AnomalyActorsSettings FromConfig(Config config, string source)
     {
         var node = NodeSettings.FromConfig(config, source);
-        return new AnomalyActorsSettings(
-            config,
-            source,
-            node,
-            IngestionSettings.FromConfig(config, source),
-            MqttSettings.FromConfig(config, node.DataDirectory, source),
-            KafkaSettings.FromConfig(config, source));
+        var ingestion = IngestionSettings.FromConfig(config, source);
+        var mqtt = MqttSettings.FromConfig(config, node.DataDirectory, source);
+        var room = ingestion.MaxPayloadBytes + 3 * ingestion.MaxTopicLength + 64;
+        if (mqtt.Enabled && mqtt.Broker.Embedded && mqtt.Broker.MaxPacketBytes < room)
+        {
+            throw new ConfigurationException(
+                $"Configuration key '{MqttSettings.Path}.broker.max-packet-bytes' is {mqtt.Broker.MaxPacketBytes}; expected at least {room}, " +
+                $"room for '{IngestionSettings.Path}.max-payload-bytes' ({ingestion.MaxPayloadBytes}) with a topic and headers ({source}).");
+        }
+
+        return new AnomalyActorsSettings(config, source, node, ingestion, mqtt, KafkaSettings.FromConfig(config, source));
     }
 }

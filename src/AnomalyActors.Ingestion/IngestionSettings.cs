@@ -7,6 +7,8 @@ namespace AnomalyActors.Ingestion;
 /// <summary>The <c>anomaly-actors.ingestion</c> section, parsed once: formats, limits, batching.</summary>
 public sealed record IngestionSettings(
     int MaxPayloadBytes,
+    int MaxTopicLength,
+    int MaxStreamKeyLength,
     int BatchMaxMessages,
     TimeSpan BatchMaxDelay,
     int MaxBatchesInFlight,
@@ -30,6 +32,8 @@ public sealed record IngestionSettings(
 
         return new IngestionSettings(
             c.PositiveInt("max-payload-bytes"),
+            c.PositiveInt("max-topic-length"),
+            c.Int("max-stream-key-length", minimum: 5, maximum: 240),
             c.PositiveInt("batch.max-messages"),
             c.PositiveDuration("batch.max-delay"),
             c.PositiveInt("batch.max-in-flight"),

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using AnomalyActors.Ingestion.Payload;
+using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -18,14 +19,19 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private const string RoleItem = "anomaly-actors.role";
     private const string FilterItem = "anomaly-actors.device-filter";
 
+    /// <summary>The MQTT 5 user property naming the device account that published a message.</summary>
+    public const string PublisherProperty = "anomaly-actors-publisher";
+
     private readonly MqttServer _server;
     private readonly BrokerSettings _settings;
     private readonly Action<string> _log;
     private long _rejectedConnections;
     private long _deniedPublishes;
     private long _deniedSubscriptions;
+    private long _refusedClientIds;
     private long _heldPublishes;
     private readonly SubscriberBacklogGate? _backlog;
+    private BoundedListener? _listener;
 
     private EmbeddedBroker(MqttServer server, BrokerSettings settings, Action<string> log)
     {
@@ -39,6 +45,12 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     public long RejectedConnections => Interlocked.Read(ref _rejectedConnections);
     public long DeniedPublishes => Interlocked.Read(ref _deniedPublishes);
     public long DeniedSubscriptions => Interlocked.Read(ref _deniedSubscriptions);
+
+    /// <summary>Connections closed because a packet was larger than <see cref="BrokerSettings.MaxPacketBytes"/>.</summary>
+    public long OversizedPackets => _listener?.Oversized ?? 0;
+
+    /// <summary>Connections refused because their client id belongs to another account.</summary>
+    public long RefusedClientIds => Interlocked.Read(ref _refusedClientIds);
 
     /// <summary>Publishes held back because a subscriber had more than the backlog limit outstanding.</summary>
     public long HeldPublishes => Interlocked.Read(ref _heldPublishes);
@@ -72,8 +84,10 @@ public sealed class EmbeddedBroker : IAsyncDisposable
                 .WithEncryptionCertificate(certificate);
         }
 
-        var server = new MqttServerFactory().CreateMqttServer(options.Build());
-        var broker = new EmbeddedBroker(server, settings, log ?? (_ => { }));
+        var logTo = log ?? (_ => { });
+        var listener = new BoundedListener(settings.MaxPacketBytes, logTo);
+        var server = new MqttServerFactory().CreateMqttServer(options.Build(), [listener]);
+        var broker = new EmbeddedBroker(server, settings, logTo) { _listener = listener };
         server.ValidatingConnectionAsync += broker.ValidateConnectionAsync;
         server.InterceptingPublishAsync += broker.InterceptPublishAsync;
         server.InterceptingSubscriptionAsync += broker.InterceptSubscriptionAsync;
@@ -116,26 +130,47 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
     private Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
     {
+        MqttUser? user = null;
         if (string.IsNullOrEmpty(e.UserName))
         {
-            if (_settings.AllowAnonymous)
+            if (!_settings.AllowAnonymous)
             {
-                e.SessionItems[RoleItem] = MqttRole.Service;
+                Reject(e, MqttConnectReasonCode.NotAuthorized, "anonymous clients are not allowed");
                 return Task.CompletedTask;
             }
-
-            Reject(e, MqttConnectReasonCode.NotAuthorized, "anonymous clients are not allowed");
-            return Task.CompletedTask;
         }
-
-        var user = _settings.Users.FirstOrDefault(u => string.Equals(u.Username, e.UserName, StringComparison.Ordinal));
-        if (user is null || !PasswordMatches(user.Password, e.Password))
+        else
         {
-            Reject(e, MqttConnectReasonCode.BadUserNameOrPassword, $"bad username or password for '{e.UserName}'");
+            user = _settings.Users.FirstOrDefault(u => string.Equals(u.Username, e.UserName, StringComparison.Ordinal));
+            if (user is null || !PasswordMatches(user.Password, e.Password))
+            {
+                Reject(e, MqttConnectReasonCode.BadUserNameOrPassword, $"bad username or password for '{e.UserName}'");
+                return Task.CompletedTask;
+            }
+        }
+
+        if (user is { Role: MqttRole.Device } && string.IsNullOrEmpty(e.ClientId))
+        {
+            // A device that leaves the id to the broker gets one it owns.
+            e.AssignedClientIdentifier = $"{user.Username}-{Guid.NewGuid():N}";
+        }
+        else if (ClientIdRefusal(e.ClientId, user) is { } why)
+        {
+            // A client id names a session: whoever connects with it takes the session over, with its
+            // subscriptions and its unacknowledged messages.
+            Interlocked.Increment(ref _refusedClientIds);
+            e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
+            e.ReasonString = why;
+            _log($"MQTT broker: refused client id '{e.ClientId}' of '{e.UserName}' from {e.RemoteEndPoint}: {why} ({RefusedClientIds} refused so far)");
             return Task.CompletedTask;
         }
 
-        e.SessionItems[RoleItem] = user.Role;
+        e.SessionItems[RoleItem] = user?.Role ?? MqttRole.Service;
+        if (user is null)
+        {
+            return Task.CompletedTask;
+        }
+
         if (user.Role == MqttRole.Device && _settings.DeviceTopicPattern is { } pattern)
         {
             e.SessionItems[FilterItem] = new TopicFilter(pattern.Replace("{username}", user.Username, StringComparison.Ordinal));
@@ -191,6 +226,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
     private Task CheckDeviceTopic(InterceptingPublishEventArgs e)
     {
+        VouchForPublisher(e);
         if (e.SessionItems[FilterItem] is not TopicFilter allowed)
         {
             return Task.CompletedTask;
@@ -208,6 +244,21 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Tells the node which device account published a message, so a payload field cannot make one
+    /// device speak for another: the broker sets <see cref="PublisherProperty"/> to the account's name
+    /// for devices, and removes whatever a client put there itself.
+    /// </summary>
+    private static void VouchForPublisher(InterceptingPublishEventArgs e)
+    {
+        var properties = e.ApplicationMessage.UserProperties;
+        properties?.RemoveAll(p => p.Name == PublisherProperty);
+        if (e.SessionItems[RoleItem] is MqttRole.Device)
+        {
+            (e.ApplicationMessage.UserProperties ??= []).Add(new MqttUserProperty(PublisherProperty, Encoding.UTF8.GetBytes(e.UserName).AsMemory()));
+        }
     }
 
     private Task InterceptSubscriptionAsync(InterceptingSubscriptionEventArgs e)
@@ -228,6 +279,37 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// Why <paramref name="user"/> (null: anonymous) may not use <paramref name="clientId"/>, or null
+    /// when it may. The node's own subscriber id belongs to its service account alone; a device owns
+    /// its name and its name followed by '-' and anything, and may use nothing else; an anonymous
+    /// client may use no id a device owns. Service accounts are trusted with any other id.
+    /// </summary>
+    private string? ClientIdRefusal(string clientId, MqttUser? user)
+    {
+        if (_settings.ReservedClientIds.TryGetValue(clientId, out var owner))
+        {
+            return user?.Username == owner ? null : $"client id '{clientId}' is reserved for the account '{owner}'";
+        }
+
+        if (user is { Role: MqttRole.Device })
+        {
+            return OwnsClientId(user.Username, clientId) ? null : $"a device may use only its own name ('{user.Username}' or '{user.Username}-...') as client id";
+        }
+
+        if (user is null && _settings.Users.FirstOrDefault(u => u.Role == MqttRole.Device && OwnsClientId(u.Username, clientId)) is { } device)
+        {
+            return $"client id '{clientId}' belongs to the device '{device.Username}'";
+        }
+
+        return null;
+    }
+
+    private static bool OwnsClientId(string username, string clientId) =>
+        clientId.Length == username.Length
+            ? string.Equals(clientId, username, StringComparison.Ordinal)
+            : clientId.Length > username.Length && clientId[username.Length] == '-' && clientId.StartsWith(username, StringComparison.Ordinal);
 
     private void Reject(ValidatingConnectionEventArgs e, MqttConnectReasonCode code, string why)
     {

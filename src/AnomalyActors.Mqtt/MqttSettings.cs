@@ -29,7 +29,14 @@ public sealed record BrokerSettings(
     string? TlsCertificatePassword,
     int MaxPendingMessagesPerClient,
     int SubscriberBacklogLimit = 0,
-    TimeSpan PublisherMaxHold = default);
+    TimeSpan PublisherMaxHold = default)
+{
+    /// <summary>Largest MQTT packet a client may send; a larger one closes its connection unread.</summary>
+    public int MaxPacketBytes { get; init; } = 256 * 1024;
+
+    /// <summary>Client ids only one account may use (the node's own subscriber's), by id.</summary>
+    public IReadOnlyDictionary<string, string> ReservedClientIds { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>The node's subscriber (<c>anomaly-actors.mqtt.subscriber</c>).</summary>
 public sealed record SubscriberSettings(
@@ -99,7 +106,10 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
             c.OptionalText("broker.tls.certificate-password"),
             c.PositiveInt("broker.max-pending-messages-per-client"),
             c.Int("broker.subscriber-backlog-limit", minimum: 0),
-            c.PositiveDuration("broker.publisher-max-hold"));
+            c.PositiveDuration("broker.publisher-max-hold"))
+        {
+            MaxPacketBytes = c.Int("broker.max-packet-bytes", minimum: 1024),
+        };
 
         var subscriber = new SubscriberSettings(
             c.Text("subscriber.host"),
@@ -137,7 +147,11 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
 
         var listed = Broker.Users.FirstOrDefault(u => u.Username == account);
         var password = Subscriber.Password ?? listed?.Password ?? ServicePassword.ReadOrCreate(dataDirectory);
-        var broker = listed is null ? Broker with { Users = [.. Broker.Users, new MqttUser(account, password, MqttRole.Service)] } : Broker;
+        var broker = (listed is null ? Broker with { Users = [.. Broker.Users, new MqttUser(account, password, MqttRole.Service)] } : Broker) with
+        {
+            // Whoever connects with the subscriber's id takes over its session and its messages.
+            ReservedClientIds = new Dictionary<string, string>(Broker.ReservedClientIds) { [Subscriber.ClientId] = account },
+        };
         return this with { Broker = broker, Subscriber = Subscriber with { Password = password } };
     }
 }

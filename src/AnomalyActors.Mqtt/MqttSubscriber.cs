@@ -11,11 +11,12 @@ namespace AnomalyActors.Mqtt;
 /// <summary>A received publish, held unacknowledged until <see cref="MqttSubscriber.AcknowledgeAsync"/>.</summary>
 public sealed class MqttIngestMessage : IIngestMessage
 {
-    internal MqttIngestMessage(string topic, byte[] payload, long arrivalMs, MqttApplicationMessageReceivedEventArgs? pending, long connection)
+    internal MqttIngestMessage(string topic, byte[] payload, long arrivalMs, string? publisher, MqttApplicationMessageReceivedEventArgs? pending, long connection)
     {
         Topic = topic;
         Payload = payload;
         ArrivalMs = arrivalMs;
+        Publisher = publisher;
         Pending = pending;
         Connection = connection;
     }
@@ -23,6 +24,7 @@ public sealed class MqttIngestMessage : IIngestMessage
     public string Topic { get; }
     public ReadOnlyMemory<byte> Payload { get; }
     public long ArrivalMs { get; }
+    public string? Publisher { get; }
 
     /// <summary>The broker's delivery awaiting our PUBACK; null for QoS 0.</summary>
     internal MqttApplicationMessageReceivedEventArgs? Pending { get; }
@@ -226,7 +228,7 @@ public sealed class MqttSubscriber : IAsyncDisposable
                 // The payload's buffer belongs to the client and is reused after this handler returns.
                 var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
                 await _channel.Writer.WriteAsync(
-                    new MqttIngestMessage(message.Topic, payload, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), pending, Interlocked.Read(ref _connection)),
+                    new MqttIngestMessage(message.Topic, payload, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), PublisherOf(message), pending, Interlocked.Read(ref _connection)),
                     _stopping.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref _received);
                 return;
@@ -242,6 +244,24 @@ public sealed class MqttSubscriber : IAsyncDisposable
 
         // Draining: dropped here unacknowledged, so the broker sends it again to the next session;
         // every later delivery is dropped too, so the order stays intact.
+    }
+
+    private static string? PublisherOf(MqttApplicationMessage message)
+    {
+        if (message.UserProperties is not { Count: > 0 } properties)
+        {
+            return null;
+        }
+
+        foreach (var property in properties)
+        {
+            if (property.Name == EmbeddedBroker.PublisherProperty)
+            {
+                return System.Text.Encoding.UTF8.GetString(property.ValueBuffer.Span);
+            }
+        }
+
+        return null;
     }
 
     public async ValueTask DisposeAsync()

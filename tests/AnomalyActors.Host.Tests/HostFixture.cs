@@ -77,7 +77,8 @@ public static class HostFixture
     {
         var options = new MqttClientOptionsBuilder()
             .WithTcpServer("127.0.0.1", port)
-            .WithClientId(clientId ?? Guid.NewGuid().ToString("N"))
+            // A device account may use only client ids it owns: its name, or its name and '-' and anything.
+            .WithClientId(clientId ?? (username is null ? Guid.NewGuid().ToString("N") : $"{username}-{Guid.NewGuid():N}"))
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
             .WithTimeout(TimeSpan.FromSeconds(10));
         if (username is not null)

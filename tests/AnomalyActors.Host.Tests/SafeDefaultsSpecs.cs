@@ -149,3 +149,32 @@ public sealed class SafeDefaultsSpecs
             .ToList();
     }
 }
+
+/// <summary>One node per data directory: a second one refuses to start instead of replaying and appending beside the first.</summary>
+public sealed class DataDirectorySpecs
+{
+    [Fact]
+    public async Task Should_refuse_a_second_node_on_a_data_directory_in_use_with_exit_code_4()
+    {
+        // Arrange: a node running in ./data
+        var directory = HostFixture.NewDataDirectory();
+        using var first = CliProcess.Start(directory, "run", "--mqtt-port", HostFixture.FreePortNumber().ToString(CultureInfo.InvariantCulture));
+        try
+        {
+            await HostFixture.AwaitAsync(() => first.Output.Contains("Ctrl+C stops", StringComparison.Ordinal) || first.Process.HasExited, TimeSpan.FromSeconds(90), () => first.Output);
+
+            // Act: a second one on the same directory (another port, so only the directory collides)
+            var (exit, output) = await CliProcess.RunAsync(directory, TimeSpan.FromSeconds(90),
+                "run", "--mqtt-port", HostFixture.FreePortNumber().ToString(CultureInfo.InvariantCulture), "--duration", "5");
+
+            // Assert
+            Assert.Equal(4, exit);
+            Assert.Contains("is in use by process " + first.Process.Id.ToString(CultureInfo.InvariantCulture), output);
+            Assert.False(first.Process.HasExited, first.Output);
+        }
+        finally
+        {
+            first.Stop();
+        }
+    }
+}

@@ -160,7 +160,12 @@ public sealed class KafkaIngestionSpecs : IDisposable
                 await Task.Delay(100);
             }
         });
-        var second = await AnomalyHost.StartAsync(site.NodeConfig(dataDirectory, "join-group", snapshotEvery: 40, seed: seed));
+        // Members of one cluster share one store (sensors move between them with their snapshots);
+        // each has its own data directory. One SQLite file serves two members only because both
+        // live in this one process.
+        var sharedStore = Akka.Configuration.ConfigurationFactory.ParseString(
+            $"anomaly-actors.persistence.sqlite.file = \"{Path.Combine(dataDirectory, "anomaly-actors.db")}\"");
+        var second = await AnomalyHost.StartAsync(sharedStore.WithFallback(site.NodeConfig(NodeFixture.NewDataDirectory(), "join-group", snapshotEvery: 40, seed: seed)));
         await NodeFixture.AwaitAsync(() => second.KafkaMetrics.AssignedPartitions > 0, TimeSpan.FromSeconds(60), "the second node to get partitions");
         await producing;
         // ...and after the rebalance, so both nodes consume.

@@ -18,3 +18,22 @@ public sealed class NodeSettingsSpecs
         Assert.Equal(Path.Combine("/data", "alerts.jsonl"), settings.Alerts.FilePath);
     }
 }
+
+public sealed class DataDirectoryLockSpecs
+{
+    [Fact]
+    public async Task Should_hold_the_data_directory_while_a_node_runs_and_free_it_when_it_stops()
+    {
+        var config = AnomalyActors.TestNode.TestNodeConfig.For(NodeFixture.NewDataDirectory());
+        var first = await AnomalyNode.StartAsync(config, systemName: "first");
+
+        var second = await Record.ExceptionAsync(() => AnomalyNode.StartAsync(config, systemName: "second"));
+        await first.StopAsync();
+        await first.System.WhenTerminated;
+        var third = await AnomalyNode.StartAsync(config, systemName: "third");
+        await third.StopAsync();
+
+        Assert.IsType<DataDirectoryInUseException>(second);
+        Assert.Contains($"process {Environment.ProcessId}", second.Message);
+    }
+}

@@ -35,4 +35,13 @@ public enum DeadLetterReason
     /// its state counts offsets in (a producer keyed it differently); they are not applied.
     /// </summary>
     WrongPartition,
+
+    /// <summary>
+    /// A device account's message names another device (in a payload field): a device may speak only
+    /// for itself; service accounts and bridges are trusted.
+    /// </summary>
+    ForeignDevice,
+
+    /// <summary>The topic (or Kafka key) or a stream key is longer than the configured maximum.</summary>
+    NameTooLong,
 }

@@ -6,6 +6,12 @@ public interface IIngestMessage
     string Topic { get; }
     ReadOnlyMemory<byte> Payload { get; }
     long ArrivalMs { get; }
+
+    /// <summary>
+    /// The device account the source vouches published the message (the embedded broker does), which
+    /// may then speak only for itself; null when the publisher is trusted (a service account, a bridge).
+    /// </summary>
+    string? Publisher => null;
 }
 
 /// <summary>

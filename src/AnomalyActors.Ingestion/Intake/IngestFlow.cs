@@ -51,7 +51,7 @@ public static class IngestFlow
         var dead = 0;
         foreach (var message in messages)
         {
-            if (decoder.Decode(new SourceMessage(sourceId, -1, message.Topic, message.Payload, message.ArrivalMs), readings) is { } deadLetter)
+            if (decoder.Decode(new SourceMessage(sourceId, -1, message.Topic, message.Payload, message.ArrivalMs, message.Publisher), readings) is { } deadLetter)
             {
                 dead++;
                 deadLetters?.Write(deadLetter);

@@ -22,6 +22,8 @@ public sealed class AnomalyNode : IAsyncDisposable
 {
     private const int MaxShards = 100;
 
+    private DataDirectoryLock? _directoryLock;
+
     private AnomalyNode(ActorSystem system, NodeSettings settings, NodeMetrics metrics, IActorRef intake, IActorRef sensors, IActorRef partitions, DeadLetterFile? deadLetters)
     {
         System = system;
@@ -63,14 +65,25 @@ public sealed class AnomalyNode : IAsyncDisposable
     /// </summary>
     public static async Task<AnomalyNode> StartAsync(NodeSettings settings, Config config, string systemName, Func<ActorSystem, ResultsSink>? results = null)
     {
-        Directory.CreateDirectory(settings.DataDirectory);
+        var directoryLock = DataDirectoryLock.Acquire(settings.DataDirectory);
         var durable = settings.Persistence.Provider != PersistenceProvider.None;
-        var derived = PersistenceConfig.For(settings.Persistence).WithFallback(ConfigurationFactory.ParseString(
-            $"akka.cluster.sharding.passivate-idle-entity-after = {(long)settings.Sensor.PassivateIdleAfter.TotalMilliseconds}ms"));
-        var bootstrap = BootstrapSetup.Create().WithConfig(derived.WithFallback(config));
-        var system = PersistenceConfig.SetupFor(settings.Persistence) is { } persistenceSetup
-            ? ActorSystem.Create(systemName, bootstrap.And(persistenceSetup))
-            : ActorSystem.Create(systemName, bootstrap);
+        ActorSystem system;
+        try
+        {
+            var derived = PersistenceConfig.For(settings.Persistence).WithFallback(ConfigurationFactory.ParseString(
+                $"akka.cluster.sharding.passivate-idle-entity-after = {(long)settings.Sensor.PassivateIdleAfter.TotalMilliseconds}ms"));
+            var bootstrap = BootstrapSetup.Create().WithConfig(derived.WithFallback(config));
+            system = PersistenceConfig.SetupFor(settings.Persistence) is { } persistenceSetup
+                ? ActorSystem.Create(systemName, bootstrap.And(persistenceSetup))
+                : ActorSystem.Create(systemName, bootstrap);
+        }
+        catch
+        {
+            directoryLock.Dispose();
+            throw;
+        }
+
+        _ = system.WhenTerminated.ContinueWith(_ => directoryLock.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         var deadLetters = settings.DeadLetters.FilePath is { } file ? new DeadLetterFile(file, settings.DeadLetters.MaxPayloadChars) : null;
         try
         {
@@ -102,7 +115,7 @@ public sealed class AnomalyNode : IAsyncDisposable
 
             HandOffSensorsBeforeIntake(system, sensors);
             var intake = system.ActorOf(IntakeRouter.Props(partitions, settings.Intake), "intake");
-            var node = new AnomalyNode(system, settings, metrics, intake, sensors, partitions, deadLetters);
+            var node = new AnomalyNode(system, settings, metrics, intake, sensors, partitions, deadLetters) { _directoryLock = directoryLock };
             await node.WakePartitionsAsync();
             _ = system.WhenTerminated.ContinueWith(_ => deadLetters?.Dispose(), TaskScheduler.Default);
             return node;
@@ -198,7 +211,13 @@ public sealed class AnomalyNode : IAsyncDisposable
         Intake.Ask<object>(batch, timeout ?? Settings.Intake.AppendTimeout + TimeSpan.FromSeconds(5));
 
     /// <summary>Graceful stop: sharding hands off, sensors take final snapshots, the cluster is left.</summary>
-    public Task StopAsync() => CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+    public async Task StopAsync()
+    {
+        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance).ConfigureAwait(false);
+        await System.WhenTerminated.ConfigureAwait(false);
+        // Free the directory before returning, so a node started next on it finds it free.
+        _directoryLock?.Dispose();
+    }
 
     public async ValueTask DisposeAsync()
     {
