@@ -9,11 +9,11 @@
 # the kernel's socket buffers of the MQTT subscriber.
 set -euo pipefail
 
-packages=(postgresql sqlite3 mosquitto kcat iproute2)
+packages=(postgresql sqlite3 mosquitto mosquitto-clients kcat iproute2)
 
 have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
 have_command() { command -v "$1" >/dev/null || [[ -x "/usr/sbin/$1" ]]; }
-have_all() { have_postgres && have_command sqlite3 && have_command mosquitto && have_command kcat && have_command ss; }
+have_all() { have_postgres && have_command sqlite3 && have_command mosquitto && have_command mosquitto_pub && have_command kcat && have_command ss; }
 
 if [[ "${1:-}" == "--if-missing" ]] && have_all; then
     exit 0
@@ -63,6 +63,6 @@ if ! apt-get "${apt_opts[@]}" install -y --no-install-recommends "${packages[@]}
 fi
 
 if ! have_all; then
-    echo "install-test-deps: installed ${packages[*]} but initdb (/usr/lib/postgresql/*/bin), sqlite3, mosquitto, kcat or ss is still missing" >&2
+    echo "install-test-deps: installed ${packages[*]} but initdb (/usr/lib/postgresql/*/bin), sqlite3, mosquitto, mosquitto_pub, kcat or ss is still missing" >&2
     exit 1
 fi

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using AnomalyActors.Core.Configuration;
 using AnomalyActors.Ingestion;
 using AnomalyActors.Kafka;
 using AnomalyActors.Mqtt;
@@ -16,7 +17,7 @@ namespace AnomalyActors.Host;
 /// <param name="Source">Where the configuration came from, named in errors.</param>
 public sealed record AnomalyActorsSettings(
     Config Config,
-    string Source,
+    ConfigOrigin Source,
     NodeSettings Node,
     IngestionSettings Ingestion,
     MqttSettings Mqtt,
@@ -29,7 +30,7 @@ public sealed record AnomalyActorsSettings(
         return FromConfig(config, source);
     }
 
-    public static AnomalyActorsSettings FromConfig(Config config, string source)
+    public static AnomalyActorsSettings FromConfig(Config config, ConfigOrigin source)
     {
         var node = NodeSettings.FromConfig(config, source);
         var ingestion = IngestionSettings.FromConfig(config, source);
@@ -42,6 +43,17 @@ public sealed record AnomalyActorsSettings(
                 $"room for '{IngestionSettings.Path}.max-payload-bytes' ({ingestion.MaxPayloadBytes}) with a topic and headers ({source}).");
         }
 
-        return new AnomalyActorsSettings(config, source, node, ingestion, mqtt, KafkaSettings.FromConfig(config, source));
+        var kafka = KafkaSettings.FromConfig(config, source);
+
+        // The node's cluster endpoint: Akka reads it itself, and reports a bad value as a nest of
+        // exceptions without the key.
+        var remote = new SettingsReader(config, "akka.remote.dot-netty.tcp", source);
+        remote.Text("hostname");
+        remote.Port("port");
+
+        // A key nobody reads is a typo (or a setting of another version): refused, with the nearest
+        // known key. The property maps of the Kafka clients are librdkafka's to judge.
+        source.RejectUnknownKeys(config, NodeSettings.Path, [$"{KafkaSettings.Path}.consumer-properties", $"{KafkaSettings.Path}.producer-properties"]);
+        return new AnomalyActorsSettings(config, source, node, ingestion, mqtt, kafka);
     }
 }

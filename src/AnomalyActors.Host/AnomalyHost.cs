@@ -67,6 +67,13 @@ public sealed class AnomalyHost : IAsyncDisposable
         {
             node = await AnomalyNode.StartAsync(settings.Node, settings.Config, systemName, results).ConfigureAwait(false);
         }
+        catch (RemotingBindException e)
+        {
+            kafkaOutputs?.Dispose();
+            const string key = "akka.remote.dot-netty.tcp.port";
+            throw new ConfigurationException(
+                $"Configuration key '{key}' is {e.Port}: {e.Message}. Choose another port (ANOMALY_ACTORS_PORT), or 0 for any free one ({settings.Source.Of(key)}).", e);
+        }
         catch
         {
             kafkaOutputs?.Dispose();
@@ -85,7 +92,17 @@ public sealed class AnomalyHost : IAsyncDisposable
 
             if (settings.Mqtt.Enabled)
             {
-                await host.StartMqttAsync().ConfigureAwait(false);
+                try
+                {
+                    await host.StartMqttAsync().ConfigureAwait(false);
+                }
+                catch (ListenerBindException e)
+                {
+                    var key = e.Port == settings.Mqtt.Broker.TlsPort && settings.Mqtt.Broker.TlsEnabled ? "broker.tls.port" : "broker.port";
+                    var fullKey = $"{MqttSettings.Path}.{key}";
+                    throw new ConfigurationException(
+                        $"Configuration key '{fullKey}' is {e.Port}: {e.Message}. Choose another port (--mqtt-port or ANOMALY_ACTORS_MQTT_PORT) ({settings.Source.Of(fullKey)}).", e);
+                }
             }
 
             return host;

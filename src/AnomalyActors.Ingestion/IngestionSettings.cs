@@ -21,7 +21,7 @@ public sealed record IngestionSettings(
 
     /// <param name="root">The whole configuration.</param>
     /// <param name="source">The configuration's origin, named in errors.</param>
-    public static IngestionSettings FromConfig(Config root, string source)
+    public static IngestionSettings FromConfig(Config root, ConfigOrigin source)
     {
         var c = new SettingsReader(root, Path, source);
         var formats = ReadFormats(c.Section, source);
@@ -41,9 +41,10 @@ public sealed record IngestionSettings(
             formats);
     }
 
-    private static List<PayloadFormat> ReadFormats(Config section, string source)
+    private static List<PayloadFormat> ReadFormats(Config section, ConfigOrigin source)
     {
         var list = new List<PayloadFormat>();
+        source.Consulted($"{Path}.formats");
         var value = section.GetValue("formats");
         if (value is null || value.IsEmpty)
         {
@@ -54,10 +55,10 @@ public sealed record IngestionSettings(
         foreach (var entry in value.GetArray())
         {
             var key = $"{Path}.formats[{i++}]";
-            var c = new Config(new Akka.Configuration.Hocon.HoconRoot(entry));
+            var c = SettingsReader.ForBlock(new Config(new Akka.Configuration.Hocon.HoconRoot(entry)), key, source);
             try
             {
-                var kindName = c.GetString("type", string.Empty) ?? string.Empty;
+                var kindName = c.OptionalText("type", string.Empty)!;
                 var kind = kindName.ToLowerInvariant() switch
                 {
                     "json" => PayloadKind.Json,
@@ -65,44 +66,46 @@ public sealed record IngestionSettings(
                     "number" => PayloadKind.Number,
                     _ => throw new FormatException($"'type' is '{kindName}'; expected json, delimited or number."),
                 };
-                var delimiter = c.GetString("delimiter", ";") ?? ";";
+                var delimiter = c.OptionalText("delimiter", ";")!;
                 if (delimiter.Length != 1)
                 {
                     throw new FormatException($"'delimiter' is '{delimiter}'; expected one character.");
                 }
 
-                var metricName = c.GetString("metric", string.Empty);
+                var metricName = c.OptionalText("metric");
                 list.Add(new PayloadFormat(
-                    c.GetString("name", $"format-{i}") ?? $"format-{i}",
+                    c.OptionalText("name", $"format-{i}")!,
                     new TopicFilter(Text(c, "match")),
                     kind,
                     ValueSource.Parse(Text(c, "site"), $"{key}.site"),
                     ValueSource.Parse(Text(c, "device"), $"{key}.device"),
-                    c.HasPath("metrics") ? c.GetStringList("metrics").ToArray() : [],
-                    string.IsNullOrWhiteSpace(metricName) ? null : ValueSource.Parse(metricName, $"{key}.metric"),
+                    [.. c.List("metrics")],
+                    metricName is null ? null : ValueSource.Parse(metricName, $"{key}.metric"),
                     Timestamp(c),
                     delimiter[0],
-                    c.HasPath("columns") ? c.GetStringList("columns").ToArray() : null));
+                    c.Has("columns") ? [.. c.List("columns")] : null));
+                c.RejectUnknownKeys();
             }
             catch (Exception e) when (e is FormatException or ArgumentException or ConfigurationException)
             {
-                throw new ConfigurationException($"Invalid payload format '{key}' ({source}): {e.Message}", e);
+                throw new ConfigurationException($"Invalid payload format '{key}' ({source.Of(key)}): {e.Message}", e);
             }
         }
 
         return list;
     }
 
-    private static TimestampSource Timestamp(Config c)
+    private static TimestampSource Timestamp(SettingsReader c)
     {
-        var text = c.GetString("timestamp", "arrival") ?? "arrival";
-        var unitName = c.GetString("timestamp-unit", "ms") ?? "ms";
+        var text = c.OptionalText("timestamp", "arrival")!;
+        var unitName = c.OptionalText("timestamp-unit", "ms")!;
         var unit = unitName switch
         {
             "ms" => TimestampUnit.Milliseconds,
             "s" => TimestampUnit.Seconds,
             _ => throw new FormatException($"'timestamp-unit' is '{unitName}'; expected ms or s."),
         };
+        var optional = c.Flag("timestamp-optional", false);
         if (text == "arrival")
         {
             return TimestampSource.Arrival;
@@ -110,15 +113,12 @@ public sealed record IngestionSettings(
 
         if (text.StartsWith("field:", StringComparison.Ordinal) && text.Length > "field:".Length)
         {
-            return new TimestampSource(text["field:".Length..], unit, c.GetBoolean("timestamp-optional", false));
+            return new TimestampSource(text["field:".Length..], unit, optional);
         }
 
         throw new FormatException($"'timestamp' is '{text}'; expected arrival or field:NAME.");
     }
 
-    private static string Text(Config c, string key)
-    {
-        var value = c.GetString(key, string.Empty);
-        return string.IsNullOrWhiteSpace(value) ? throw new FormatException($"'{key}' is missing or empty.") : value;
-    }
+    private static string Text(SettingsReader c, string key) =>
+        c.OptionalText(key) ?? throw new FormatException($"'{key}' is missing or empty.");
 }

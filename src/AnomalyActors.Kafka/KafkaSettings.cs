@@ -27,7 +27,7 @@ public sealed record KafkaSettings(
     /// <summary>Whether the node talks to Kafka at all (as a source, a results sink or a bridge).</summary>
     public bool Used => Enabled || BridgeMqtt;
 
-    public static KafkaSettings FromConfig(Config root, string source)
+    public static KafkaSettings FromConfig(Config root, ConfigOrigin source)
     {
         var c = new SettingsReader(root, Path, source);
         var settings = new KafkaSettings(

@@ -67,10 +67,11 @@ internal sealed class BoundedListener(int maxPacketBytes, Action<string> log) : 
                 socket.Bind(new IPEndPoint(address, endpoint.Port));
                 socket.Listen(endpoint.ConnectionBacklog);
             }
-            catch
+            catch (SocketException e)
             {
                 socket.Dispose();
-                throw;
+                StopAsync();
+                throw new ListenerBindException(address, endpoint.Port, e);
             }
 
             _sockets.Add(socket);
@@ -166,6 +167,21 @@ internal sealed class BoundedListener(int maxPacketBytes, Action<string> log) : 
         StopAsync();
         _stopping?.Dispose();
     }
+}
+
+/// <summary>The broker could not listen where it was told to (the port is taken, the address is not this machine's).</summary>
+public sealed class ListenerBindException(IPAddress address, int port, SocketException cause)
+    : Exception($"Cannot listen on {(address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString())}:{port}: {Describe(cause.SocketErrorCode)}", cause)
+{
+    public int Port { get; } = port;
+
+    private static string Describe(SocketError error) => error switch
+    {
+        SocketError.AddressAlreadyInUse => "the port is in use by another program",
+        SocketError.AddressNotAvailable => "the address is not one of this machine's",
+        SocketError.AccessDenied => "permission denied (ports below 1024 need privileges)",
+        _ => error.ToString(),
+    };
 }
 
 /// <summary>

@@ -62,10 +62,11 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
 {
     public const string Path = "anomaly-actors.mqtt";
 
-    public static MqttSettings FromConfig(Config root, string dataDirectory, string source)
+    public static MqttSettings FromConfig(Config root, string dataDirectory, ConfigOrigin source)
     {
         var c = new SettingsReader(root, Path, source);
         var users = new List<MqttUser>();
+        c.Has("broker.users");
         var usersValue = c.Section.GetValue("broker.users");
         if (usersValue is not null && !usersValue.IsEmpty)
         {
@@ -77,6 +78,7 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
                     user.Text("username"),
                     user.Text("password"),
                     user.Choice("role", new Dictionary<string, MqttRole> { ["device"] = MqttRole.Device, ["service"] = MqttRole.Service }, MqttRole.Device)));
+                user.RejectUnknownKeys();
             }
         }
 

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using AnomalyActors.Core.Configuration;
 using AnomalyActors.Detection;
 using AnomalyActors.Detection.Rcf;
 using AnomalyActors.Node.Hosting;
@@ -10,12 +11,12 @@ namespace AnomalyActors.Node.Tests;
 public sealed class DetectorConfigReaderSpecs
 {
     private static DetectorOptions Read(string hocon) =>
-        DetectorConfigReader.Read(ConfigurationFactory.ParseString(hocon), "test.block", "test");
+        DetectorConfigReader.Read(SettingsReader.ForBlock(ConfigurationFactory.ParseString(hocon), "test.block", "test"));
 
     private static DetectorOptions Shipped(string name)
     {
         var (config, source) = NodeConfig.Load();
-        return DetectorConfigReader.Read(config.GetConfig("anomaly-actors.detection.detectors." + name), name, source);
+        return DetectorConfigReader.Read(new SettingsReader(config, "anomaly-actors.detection.detectors." + name, source));
     }
 
     [Fact]

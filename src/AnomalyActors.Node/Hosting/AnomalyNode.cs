@@ -77,6 +77,11 @@ public sealed class AnomalyNode : IAsyncDisposable
                 ? ActorSystem.Create(systemName, bootstrap.And(persistenceSetup))
                 : ActorSystem.Create(systemName, bootstrap);
         }
+        catch (Exception e) when (RemotingBindException.Find(e, config) is { } bind)
+        {
+            directoryLock.Dispose();
+            throw bind;
+        }
         catch
         {
             directoryLock.Dispose();

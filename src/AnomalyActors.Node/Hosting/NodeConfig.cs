@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using AnomalyActors.Core.Configuration;
 
 namespace AnomalyActors.Node.Hosting;
 
@@ -42,33 +43,41 @@ public static class NodeConfig
     ];
 
     /// <summary>Precedence: <paramref name="overrides"/>, then the environment, then the files.</summary>
-    public static (Config Config, string Source) Load(Config? overrides = null, string? directory = null)
+    public static (Config Config, ConfigOrigin Origin) Load(Config? overrides = null, string? directory = null)
     {
         directory ??= DefaultDirectory;
         var application = Parse(Path.Combine(directory, ApplicationFile));
         var akka = Parse(Path.Combine(directory, AkkaFile));
-        var merged = FromEnvironment().WithFallback(application).WithFallback(akka);
-        if (overrides is not null)
+        var (environment, fromEnvironment) = FromEnvironment();
+        var merged = environment.WithFallback(application).WithFallback(akka);
+        var overridden = new HashSet<string>(StringComparer.Ordinal);
+        if (overrides is not null && !overrides.IsEmpty)
         {
             merged = overrides.WithFallback(merged);
+            foreach (var (key, value) in overrides.Root.GetObject().Items)
+            {
+                overridden.UnionWith(ConfigOrigin.Leaves(value, key));
+            }
         }
 
-        return (merged, Path.Combine(directory, ApplicationFile));
+        return (merged, new ConfigOrigin(Path.Combine(directory, ApplicationFile), fromEnvironment, overridden, Path.Combine(directory, AkkaFile)));
     }
 
-    private static Config FromEnvironment()
+    private static (Config Config, Dictionary<string, string> Keys) FromEnvironment()
     {
         var lines = new List<string>();
+        var keys = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (variable, key) in EnvironmentOverrides)
         {
             var value = Environment.GetEnvironmentVariable(variable);
             if (!string.IsNullOrEmpty(value))
             {
                 lines.Add($"{key} = \"{value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
+                keys[key] = variable;
             }
         }
 
-        return lines.Count == 0 ? Config.Empty : ConfigurationFactory.ParseString(string.Join("\n", lines));
+        return (lines.Count == 0 ? Config.Empty : ConfigurationFactory.ParseString(string.Join("\n", lines)), keys);
     }
 
     private static Config Parse(string path)
@@ -78,11 +87,13 @@ public static class NodeConfig
             throw new ConfigurationException($"Configuration file '{path}' does not exist.");
         }
 
+        var text = File.ReadAllText(path);
+        HoconChecker.Check(text, path);
         try
         {
-            return ConfigurationFactory.ParseString(File.ReadAllText(path));
+            return ConfigurationFactory.ParseString(text);
         }
-        catch (Exception e) when (e is not ConfigurationException)
+        catch (Exception e)
         {
             throw new ConfigurationException($"Configuration file '{path}' is not valid HOCON: {e.Message}", e);
         }

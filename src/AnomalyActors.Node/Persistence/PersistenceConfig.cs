@@ -93,12 +93,21 @@ public static class PersistenceConfig
     /// </summary>
     private static void PrepareSqlite(string file)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL;";
-        command.ExecuteNonQuery();
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            // Also proves the file is a database this process can write, before any actor needs it.
+            command.CommandText = "PRAGMA journal_mode=WAL; PRAGMA quick_check(1);";
+            command.ExecuteNonQuery();
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException(
+                $"Cannot use the SQLite database '{file}' (anomaly-actors.persistence.sqlite.file inside anomaly-actors.data-dir): {e.Message}", e);
+        }
     }
 
     private static string Quote(string value) =>

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
+using AnomalyActors.Core.Configuration;
 using AnomalyActors.Core.State;
 using AnomalyActors.Detection;
 using AnomalyActors.Detection.Rcf;
@@ -55,47 +56,44 @@ public sealed class DetectionSettings
         return new DetectorSet(detectors, string.Join("|", options.Select(o => o.ToString())));
     }
 
-    public static DetectionSettings FromConfig(Config c, string source)
+    /// <summary>
+    /// Every block under <c>detectors</c> is read and checked, used or not, so a typo in a block kept
+    /// for later is found now rather than the day it is switched on.
+    /// </summary>
+    public static DetectionSettings FromConfig(SettingsReader c)
     {
-        var blocks = c.GetConfig("detectors");
-        if (blocks is null || blocks.IsEmpty)
+        var blocks = c.Child("detectors");
+        var options = new Dictionary<string, DetectorOptions>(StringComparer.Ordinal);
+        foreach (var (name, _) in blocks.Section.Root.GetObject().Items)
         {
-            throw new ConfigurationException($"Missing configuration section 'anomaly-actors.detection.detectors' ({source}).");
+            options[name] = DetectorConfigReader.Read(blocks.Child(name));
         }
 
-        DetectorOptions[] Resolve(IList<string> names, string key)
+        DetectorOptions[] Resolve(IReadOnlyList<string> names, string key)
         {
             if (names.Count == 0)
             {
-                throw new ConfigurationException($"'{key}' lists no detector ({source}).");
+                throw new ConfigurationException($"'{key}' lists no detector ({c.Origin.Of(key)}).");
             }
 
-            return names.Select(name =>
-            {
-                var block = blocks.GetConfig(name);
-                if (block is null || block.IsEmpty)
-                {
-                    throw new ConfigurationException(
-                        $"'{key}' names detector '{name}', but there is no block 'anomaly-actors.detection.detectors.{name}' ({source}).");
-                }
-
-                return DetectorConfigReader.Read(block, $"anomaly-actors.detection.detectors.{name}", source);
-            }).ToArray();
+            return names.Select(name => options.TryGetValue(name, out var detector)
+                ? detector
+                : throw new ConfigurationException(
+                    $"'{key}' names detector '{name}', but there is no block '{blocks.Key(name)}' ({c.Origin.Of(key)}); the blocks are {string.Join(", ", options.Keys)}.")).ToArray();
         }
 
-        var defaults = Resolve(c.GetStringList("default"), "anomaly-actors.detection.default");
+        var defaults = Resolve(c.List("default"), c.Key("default"));
         var overrides = new List<(string, DetectorOptions[])>();
-        var overrideList = c.GetValue("overrides");
+        c.Has("overrides");
+        var overrideList = c.Section.GetValue("overrides");
         if (overrideList is not null && !overrideList.IsEmpty)
         {
             var i = 0;
             foreach (var entry in overrideList.GetArray())
             {
-                var key = $"anomaly-actors.detection.overrides[{i++}]";
-                var obj = new Config(new HoconRoot(entry));
-                var pattern = obj.GetString("match", null)
-                    ?? throw new ConfigurationException($"'{key}.match' is missing ({source}).");
-                overrides.Add((pattern, Resolve(obj.GetStringList("detectors"), key + ".detectors")));
+                var block = SettingsReader.ForBlock(new Config(new HoconRoot(entry)), $"{c.Key("overrides")}[{i++}]", c.Origin);
+                overrides.Add((block.Text("match"), Resolve(block.List("detectors"), block.Key("detectors"))));
+                block.RejectUnknownKeys();
             }
         }
 
@@ -109,71 +107,71 @@ public sealed class DetectionSettings
     }
 }
 
-/// <summary>Turns one detector block (<c>type = ...</c> plus its parameters) into validated options.</summary>
+/// <summary>
+/// Turns one detector block (<c>type = ...</c> plus its parameters) into validated options. The keys a
+/// type reads are the keys it knows: any other key in the block is refused with the nearest known one.
+/// </summary>
 public static class DetectorConfigReader
 {
-    public static DetectorOptions Read(Config block, string path, string source)
+    public static IReadOnlyList<string> KnownTypes { get; } = ["ewma", "window-zscore", "threshold", "rcf", "rcf-likelihood"];
+
+    public static DetectorOptions Read(SettingsReader block)
     {
-        var type = block.GetString("type", null)
-            ?? throw new ConfigurationException($"'{path}.type' is missing ({source}).");
+        var type = block.Text("type");
+        DetectorOptions options;
         try
         {
-            return type switch
+            options = type switch
             {
-                "ewma" => ReadEwma(block, path, source),
+                "ewma" => ReadEwma(block),
                 "window-zscore" => new WindowZScoreOptions(
-                    windowMs: (long)block.GetTimeSpan("window", TimeSpan.FromSeconds(20)).TotalMilliseconds,
-                    slideMs: block.HasPath("slide") ? (long)block.GetTimeSpan("slide").TotalMilliseconds : null,
-                    threshold: block.GetDouble("threshold", 2.0)),
+                    windowMs: (long)block.PositiveDuration("window", TimeSpan.FromSeconds(20)).TotalMilliseconds,
+                    slideMs: block.Has("slide") ? (long)block.PositiveDuration("slide").TotalMilliseconds : null,
+                    threshold: block.Number("threshold", 2.0)),
                 "threshold" => new ThresholdOptions(
-                    min: block.GetDouble("min", double.NegativeInfinity),
-                    max: block.GetDouble("max", double.PositiveInfinity),
-                    scale: block.HasPath("scale") ? block.GetDouble("scale") : null),
-                "rcf" => ReadRcf(block, path, source, withThresholder: true),
-                "rcf-likelihood" => ReadLikelihoodRcf(block, path, source),
-                _ => throw new ConfigurationException(
-                    $"'{path}.type' is '{type}'; known types: {string.Join(", ", KnownTypes)} ({source})."),
+                    min: block.Number("min", double.NegativeInfinity),
+                    max: block.Number("max", double.PositiveInfinity),
+                    scale: block.Has("scale") ? block.Number("scale") : null),
+                "rcf" => ReadRcf(block, withThresholder: true),
+                "rcf-likelihood" => ReadLikelihoodRcf(block),
+                _ => throw block.Invalid("type", type, string.Join(", ", KnownTypes)),
             };
         }
         catch (ArgumentException e)
         {
-            throw new ConfigurationException($"'{path}': {e.Message} ({source}).", e);
+            throw new ConfigurationException($"'{block.Path}': {e.Message} ({block.Origin.Of(block.Key("type"))}).", e);
         }
-    }
 
-    public static IReadOnlyList<string> KnownTypes { get; } = ["ewma", "window-zscore", "threshold", "rcf", "rcf-likelihood"];
+        block.RejectUnknownKeys();
+        return options;
+    }
 
     /// <summary>
     /// Forest keys (both RCF types): trees, sample-size, time-decay, shingle-size, output-after, seed; plain rcf
     /// also reads its adaptive thresholder: threshold-horizon, threshold-z-factor, threshold-minimum-score,
     /// threshold-warm-up. One metric per reading (a stream is one series).
     /// </summary>
-    private static RcfOptions ReadRcf(Config c, string path, string source, bool withThresholder)
+    private static RcfOptions ReadRcf(SettingsReader c, bool withThresholder)
     {
         var defaults = RcfOptions.Default;
-        var seed = c.GetLong("seed", (long)defaults.Seed);
-        if (seed < 0)
-        {
-            throw new ConfigurationException($"'{path}.seed' is {seed}; expected a non-negative integer ({source}).");
-        }
-
+        var seed = c.Has("seed") ? c.Long("seed", minimum: 0) : (long)defaults.Seed;
         RcfThresholdOptions? threshold = null;
         if (withThresholder)
         {
             var t = defaults.Threshold;
             threshold = new RcfThresholdOptions(
-                horizon: c.GetInt("threshold-horizon", t.Horizon),
-                zFactor: c.GetDouble("threshold-z-factor", t.ZFactor),
-                minimumScore: c.GetDouble("threshold-minimum-score", t.MinimumScore),
-                warmup: c.GetInt("threshold-warm-up", t.Warmup));
+                horizon: c.Int("threshold-horizon", t.Horizon, int.MinValue, int.MaxValue),
+                zFactor: c.Number("threshold-z-factor", t.ZFactor),
+                minimumScore: c.Number("threshold-minimum-score", t.MinimumScore),
+                warmup: c.Int("threshold-warm-up", t.Warmup, int.MinValue, int.MaxValue));
         }
 
         return new RcfOptions(
-            trees: c.GetInt("trees", defaults.Trees),
-            sampleSize: c.GetInt("sample-size", defaults.SampleSize),
-            timeDecay: c.HasPath("time-decay") ? c.GetDouble("time-decay") : null,
-            shingleSize: c.GetInt("shingle-size", defaults.ShingleSize),
-            outputAfter: c.HasPath("output-after") ? c.GetInt("output-after") : null,
+            trees: c.Int("trees", defaults.Trees, int.MinValue, int.MaxValue),
+            sampleSize: c.Int("sample-size", defaults.SampleSize, int.MinValue, int.MaxValue),
+            timeDecay: c.Has("time-decay") ? c.Number("time-decay") : null,
+            shingleSize: c.Int("shingle-size", defaults.ShingleSize, int.MinValue, int.MaxValue),
+            outputAfter: c.Has("output-after") ? c.Int("output-after", int.MinValue) : null,
             seed: (ulong)seed,
             threshold: threshold);
     }
@@ -184,49 +182,43 @@ public static class DetectorConfigReader
     /// range novelty (range-tolerance, range-warm-up), spacing (spacing-trigger, spacing-hold, spacing-factor) and
     /// the alarm threshold on the grade (threshold). Every default is the NAB best configuration.
     /// </summary>
-    private static LikelihoodRcfOptions ReadLikelihoodRcf(Config c, string path, string source)
+    private static LikelihoodRcfOptions ReadLikelihoodRcf(SettingsReader c)
     {
         var d = LikelihoodRcfOptions.NabBest;
         var l = d.Likelihood;
         return new LikelihoodRcfOptions(
-            rcf: ReadRcf(c, path, source, withThresholder: false),
+            rcf: ReadRcf(c, withThresholder: false),
             likelihood: new AnomalyLikelihoodOptions(
-                learningPeriod: c.GetInt("learning-period", l.LearningPeriod),
-                estimationSamples: c.GetInt("estimation-samples", l.EstimationSamples),
-                historicWindow: c.GetInt("historic-window", l.HistoricWindow),
-                reestimationPeriod: c.GetInt("reestimation-period", l.ReestimationPeriod),
-                averagingWindow: c.GetInt("averaging-window", l.AveragingWindow),
-                minMean: c.GetDouble("min-mean", l.MinMean),
-                minVariance: c.GetDouble("min-variance", l.MinVariance),
-                twoSided: c.GetBoolean("two-sided", l.TwoSided),
-                filterRepeats: c.GetBoolean("filter-repeats", l.FilterRepeats)),
-            rangeTolerance: c.GetDouble("range-tolerance", d.RangeTolerance),
-            rangeWarmup: c.GetInt("range-warm-up", d.RangeWarmup),
-            spacingTrigger: c.GetDouble("spacing-trigger", d.SpacingTrigger),
-            spacingHold: c.GetInt("spacing-hold", d.SpacingHold),
-            spacingFactor: c.GetDouble("spacing-factor", d.SpacingFactor),
-            threshold: c.GetDouble("threshold", d.Threshold));
+                learningPeriod: c.Int("learning-period", l.LearningPeriod, int.MinValue, int.MaxValue),
+                estimationSamples: c.Int("estimation-samples", l.EstimationSamples, int.MinValue, int.MaxValue),
+                historicWindow: c.Int("historic-window", l.HistoricWindow, int.MinValue, int.MaxValue),
+                reestimationPeriod: c.Int("reestimation-period", l.ReestimationPeriod, int.MinValue, int.MaxValue),
+                averagingWindow: c.Int("averaging-window", l.AveragingWindow, int.MinValue, int.MaxValue),
+                minMean: c.Number("min-mean", l.MinMean),
+                minVariance: c.Number("min-variance", l.MinVariance),
+                twoSided: c.Flag("two-sided", l.TwoSided),
+                filterRepeats: c.Flag("filter-repeats", l.FilterRepeats)),
+            rangeTolerance: c.Number("range-tolerance", d.RangeTolerance),
+            rangeWarmup: c.Int("range-warm-up", d.RangeWarmup, int.MinValue, int.MaxValue),
+            spacingTrigger: c.Number("spacing-trigger", d.SpacingTrigger),
+            spacingHold: c.Int("spacing-hold", d.SpacingHold, int.MinValue, int.MaxValue),
+            spacingFactor: c.Number("spacing-factor", d.SpacingFactor),
+            threshold: c.Number("threshold", d.Threshold));
     }
 
-    private static EwmaBandOptions ReadEwma(Config c, string path, string source)
+    private static EwmaBandOptions ReadEwma(SettingsReader c)
     {
         var defaults = EwmaBandOptions.Default;
-        var mode = c.GetString("sigma-mode", "population");
         return new EwmaBandOptions(
-            alpha: c.GetDouble("alpha", defaults.Alpha),
-            warmupAlpha: c.GetDouble("warm-up-alpha", defaults.WarmupAlpha),
-            warmupReadings: c.GetInt("warm-up-readings", defaults.WarmupReadings),
-            window: c.GetInt("window", defaults.Window),
-            gamma: c.GetDouble("sigma-alpha", defaults.Gamma),
-            k: c.GetDouble("band-width", defaults.K),
-            alarmAfter: c.HasPath("alarm-after") ? c.GetLong("alarm-after") : null,
-            sigmaMode: mode switch
-            {
-                "population" => SigmaMode.Population,
-                "notebook" => SigmaMode.Notebook,
-                _ => throw new ConfigurationException($"'{path}.sigma-mode' is '{mode}'; expected population or notebook ({source})."),
-            },
-            minBandWidth: c.GetDouble("min-band", defaults.MinBandWidth),
-            minRelativeBandWidth: c.GetDouble("min-relative-band", defaults.MinRelativeBandWidth));
+            alpha: c.Number("alpha", defaults.Alpha),
+            warmupAlpha: c.Number("warm-up-alpha", defaults.WarmupAlpha),
+            warmupReadings: c.Int("warm-up-readings", defaults.WarmupReadings, int.MinValue, int.MaxValue),
+            window: c.Int("window", defaults.Window, int.MinValue, int.MaxValue),
+            gamma: c.Number("sigma-alpha", defaults.Gamma),
+            k: c.Number("band-width", defaults.K),
+            alarmAfter: c.Has("alarm-after") ? c.Long("alarm-after", minimum: 0) : null,
+            sigmaMode: c.Choice("sigma-mode", new Dictionary<string, SigmaMode> { ["population"] = SigmaMode.Population, ["notebook"] = SigmaMode.Notebook }, SigmaMode.Population),
+            minBandWidth: c.Number("min-band", defaults.MinBandWidth),
+            minRelativeBandWidth: c.Number("min-relative-band", defaults.MinRelativeBandWidth));
     }
 }

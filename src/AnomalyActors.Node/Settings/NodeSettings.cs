@@ -24,7 +24,7 @@ public sealed record NodeSettings(
 {
     public const string Path = "anomaly-actors";
 
-    public static NodeSettings FromConfig(Config root, string source)
+    public static NodeSettings FromConfig(Config root, ConfigOrigin source)
     {
         var c = new SettingsReader(root, Path, source);
         var dataDirectory = System.IO.Path.GetFullPath(c.Text("data-dir"));
@@ -35,7 +35,7 @@ public sealed record NodeSettings(
             SensorSettings.FromConfig(c.Child("sensor")),
             AlertSettings.FromConfig(c.Child("alerts"), dataDirectory),
             DeadLetterSettings.FromConfig(c.Child("dead-letters"), dataDirectory),
-            DetectionSettings.FromConfig(c.Child("detection").Section, source));
+            DetectionSettings.FromConfig(c.Child("detection")));
     }
 }
 
@@ -55,7 +55,7 @@ public sealed record PersistenceSettings(PersistenceProvider Provider, string Sq
         if (provider == PersistenceProvider.PostgreSql && string.IsNullOrWhiteSpace(postgres))
         {
             throw new ConfigurationException(
-                $"{c.Key("provider")} is postgresql but '{c.Key("postgresql.connection-string")}' is empty (set it or ANOMALY_ACTORS_POSTGRES; {c.Source}).");
+                $"{c.Key("provider")} is postgresql but '{c.Key("postgresql.connection-string")}' is empty (set it or ANOMALY_ACTORS_POSTGRES; {c.Origin.Of(c.Key("provider"))}).");
         }
 
         var synchronous = c.Choice("sqlite.synchronous", new Dictionary<string, string> { ["normal"] = "NORMAL", ["full"] = "FULL" });
