@@ -67,7 +67,8 @@ internal static class ReplayCommand
             var intake = host.Intake;
             var sequence = new SourceSequence();
             var source = $"replay:{Path.GetFileName(file)}";
-            var progress = new Progress(total);
+            using var status = new StatusLine();
+            var progress = new Progress(total, status);
             var batch = new List<Reading>(batchSize);
             stopwatch.Restart();
 
@@ -87,7 +88,7 @@ internal static class ReplayCommand
                         break;
                     }
 
-                    Console.Error.WriteLine($"Intake did not store a batch ({failure}); retrying");
+                    status.Line($"Intake did not store a batch ({failure}); retrying");
                     await Task.Delay(TimeSpan.FromSeconds(1), stopping);
                 }
 
@@ -126,7 +127,7 @@ internal static class ReplayCommand
             }
 
             var elapsed = stopwatch.Elapsed;
-            progress.Done();
+            progress.Done(sent + bad, metrics.ReadingsScored - scoredBefore, elapsed);
             // Episode events are persisted after scoring; the graceful stop lets every sensor finish them.
             await host.StopAsync();
             var opened = metrics.EpisodesOpened;
@@ -160,39 +161,52 @@ internal static class ReplayCommand
         return lines;
     }
 
-    /// <summary>Progress on stderr: a rewritten line on a terminal, a line per 10% otherwise.</summary>
-    private sealed class Progress(long total)
+    /// <summary>
+    /// Progress on standard error: the status line of a terminal (alerts print above it, never into
+    /// it), or a line per 10% when redirected.
+    /// </summary>
+    private sealed class Progress(long total, StatusLine status)
     {
-        private readonly bool _terminal = !Console.IsErrorRedirected;
         private int _lastDecile = -1;
         private DateTime _lastDraw;
 
-        public void Report(long read, long scored, TimeSpan elapsed)
+        public void Report(long read, long scored, TimeSpan elapsed, bool force = false)
         {
             var fraction = total <= 0 ? 1 : Math.Min(1, (double)read / total);
-            var rate = scored / Math.Max(elapsed.TotalSeconds, 1e-3);
-            var text = string.Create(CultureInfo.InvariantCulture, $"{read:N0}/{total:N0} lines ({fraction:P0}), {scored:N0} scored, {rate:N0} readings/s");
-            if (_terminal)
+            if (status.IsTerminal)
             {
-                if (DateTime.UtcNow - _lastDraw > TimeSpan.FromMilliseconds(200))
+                if (force || DateTime.UtcNow - _lastDraw > TimeSpan.FromMilliseconds(200))
                 {
                     _lastDraw = DateTime.UtcNow;
-                    Console.Error.Write($"\r{text}   ");
+                    status.Show(Describe(read, scored, elapsed));
                 }
             }
-            else if ((int)(fraction * 10) is var decile && decile > _lastDecile)
+            else if ((int)(fraction * 10) is var decile && (decile > _lastDecile || force))
             {
                 _lastDecile = decile;
-                Console.Error.WriteLine(text);
+                Console.Error.WriteLine(Describe(read, scored, elapsed));
             }
         }
 
-        public void Done()
+        /// <summary>The true totals, whatever was drawn last, left on a line of their own.</summary>
+        public void Done(long read, long scored, TimeSpan elapsed)
         {
-            if (_terminal)
+            if (status.IsTerminal)
             {
-                Console.Error.WriteLine();
+                status.Dispose();
+                Console.Error.WriteLine(Describe(read, scored, elapsed));
             }
+            else
+            {
+                Report(read, scored, elapsed, force: true);
+            }
+        }
+
+        private string Describe(long read, long scored, TimeSpan elapsed)
+        {
+            var fraction = total <= 0 ? 1 : Math.Min(1, (double)read / total);
+            var rate = scored / Math.Max(elapsed.TotalSeconds, 1e-3);
+            return string.Create(CultureInfo.InvariantCulture, $"{read:N0}/{total:N0} lines ({fraction:P0}), {scored:N0} scored, {rate:N0} readings/s");
         }
     }
 }

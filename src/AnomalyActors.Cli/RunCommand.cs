@@ -86,7 +86,7 @@ internal static class RunCommand
             while (!runFor.IsCancellationRequested)
             {
                 await Task.Delay(statusEvery > 0 ? TimeSpan.FromSeconds(statusEvery) : Timeout.InfiniteTimeSpan, runFor.Token);
-                Console.WriteLine(Status(host, DateTime.UtcNow - started));
+                Console.WriteLine(await StatusAsync(host, DateTime.UtcNow - started));
             }
         }
         catch (OperationCanceledException)
@@ -96,22 +96,33 @@ internal static class RunCommand
         if (simulation is not null)
         {
             var result = await simulation;
-            Console.WriteLine($"Simulator: {result.Published:N0} readings published, {result.Anomalies.Count:N0} made anomalous, {result.Failed:N0} failed.");
+            Console.WriteLine($"Simulator: {result.Published:N0} readings published, {result.Anomalies.Count:N0} made anomalous, {result.Failed:N0} failed, {result.Resent:N0} sent again.");
         }
 
-        Console.WriteLine(Status(host, DateTime.UtcNow - started));
+        Console.WriteLine(await StatusAsync(host, DateTime.UtcNow - started));
         Console.WriteLine("Stopping: sources, then sensors (final snapshots), then the broker...");
         await host.StopAsync();
         Console.WriteLine("Stopped.");
         return ExitCodes.Ok;
     }
 
-    private static string Status(AnomalyHost host, TimeSpan elapsed)
+    /// <summary>This run's counts, then the totals since the data directory was created (what an operator checking for loss compares).</summary>
+    private static async Task<string> StatusAsync(AnomalyHost host, TimeSpan elapsed)
     {
         var metrics = host.Node.Metrics;
         var ingest = host.MqttIngestion?.Counters;
         var line = string.Create(CultureInfo.InvariantCulture,
             $"[{elapsed:hh\\:mm\\:ss}] {metrics.ReadingsScored:N0} readings scored, {metrics.EpisodesOpened:N0} episodes opened / {metrics.EpisodesClosed:N0} closed");
-        return ingest is null ? line : $"{line}; MQTT {ingest}";
+        line = ingest is null ? line : $"{line}; MQTT {ingest}";
+        try
+        {
+            var totals = await host.Node.TotalsAsync();
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{line}\n           since {host.Node.Settings.DataDirectory} was created: {totals.ReadingsStored:N0} readings stored, {totals.AlertLines:N0} alert lines, {totals.DeadLetters:N0} dead letters");
+        }
+        catch (Akka.Actor.AskTimeoutException)
+        {
+            return line;
+        }
     }
 }

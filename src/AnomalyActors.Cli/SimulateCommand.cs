@@ -85,7 +85,7 @@ internal static class SimulateCommand
                 groundTruth?.WriteLine(JsonSerializer.Serialize(new { stream = entry.StreamKey, timestampMs = entry.TimestampMs })));
             var seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-3);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Published {result.Published:N0} readings in {seconds:0.0} s ({result.Published / seconds:N0}/s), {result.Anomalies.Count:N0} made anomalous, {result.Failed:N0} failed."));
+                $"Published {result.Published:N0} readings in {seconds:0.0} s ({result.Published / seconds:N0}/s), {result.Anomalies.Count:N0} made anomalous, {result.Failed:N0} failed, {result.Resent:N0} sent again after {result.Reconnects:N0} reconnection(s)."));
             return result.Failed == 0 ? ExitCodes.Ok : ExitCodes.Failure;
         }
         finally

@@ -16,6 +16,7 @@ public sealed class NodeMetrics
     private long _episodesClosed;
     private long _snapshotsSaved;
     private long _readingsRefused;
+    private long _alertLines;
 
     public long ReadingsScored => Volatile.Read(ref _readingsScored);
     public long ReadingsRejected => Volatile.Read(ref _readingsRejected);
@@ -24,6 +25,9 @@ public sealed class NodeMetrics
     public long EpisodesOpened => Volatile.Read(ref _episodesOpened);
     public long EpisodesClosed => Volatile.Read(ref _episodesClosed);
     public long SnapshotsSaved => Volatile.Read(ref _snapshotsSaved);
+
+    /// <summary>Lines of the alerts file, those of earlier runs included.</summary>
+    public long AlertLines => Volatile.Read(ref _alertLines);
 
     /// <summary>Readings a sensor refused because they came from another partition than its stream's.</summary>
     public long ReadingsRefused => Volatile.Read(ref _readingsRefused);
@@ -49,4 +53,8 @@ public sealed class NodeMetrics
     internal void SnapshotSaved() => Interlocked.Increment(ref _snapshotsSaved);
 
     internal void Refused(int readings) => Interlocked.Add(ref _readingsRefused, readings);
+
+    internal void AlertLinesFound(long lines) => Interlocked.Add(ref _alertLines, lines);
+
+    internal void AlertLineWritten() => Interlocked.Increment(ref _alertLines);
 }

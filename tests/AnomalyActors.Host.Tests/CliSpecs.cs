@@ -72,6 +72,31 @@ public sealed class CliSpecs
     }
 
     [Fact]
+    public async Task Should_print_alerts_on_lines_of_their_own_and_true_totals_under_a_terminals_progress_line()
+    {
+        // Arrange: a pseudo-terminal (util-linux script), where the progress line is redrawn in place
+        var file = Path.Combine(NabCorpus.DefaultRoot(), "data", "realTraffic", "speed_7578.csv");
+        var info = new System.Diagnostics.ProcessStartInfo("script") { RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = HostFixture.NewDataDirectory() };
+        foreach (var argument in new[] { "-qec", $"dotnet {CliProcess.Program} replay {file} --detector rcf-likelihood", "/dev/null" })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        // Act
+        using var script = System.Diagnostics.Process.Start(info)!;
+        var output = await script.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        await script.WaitForExitAsync();
+
+        // Assert: what the terminal shows of each line is what comes after its last carriage return
+        var shown = output.Split('\n').Select(line => line.TrimEnd('\r').Split('\r')[^1]).ToArray();
+        var alerts = output.Split('\n').Where(line => line.Contains("ALERT ", StringComparison.Ordinal)).ToArray();
+        Assert.NotEmpty(alerts);
+        Assert.All(alerts, line => Assert.StartsWith("ALERT ", line.TrimEnd('\r').Split('\r')[^1]));
+        Assert.Contains(shown, line => line.StartsWith("1,127/1,127 lines", StringComparison.Ordinal) && line.Contains("1,127 scored", StringComparison.Ordinal));
+        Assert.Contains(shown, line => line.StartsWith("Replayed speed_7578.csv: 1,127 readings", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Should_show_simulated_anomalies_within_10_seconds_and_stop_gracefully_on_sigterm()
     {
         var directory = HostFixture.NewDataDirectory();
@@ -91,6 +116,8 @@ public sealed class CliSpecs
 
             Assert.Equal(0, cli.Process.ExitCode);
             Assert.Contains("Stopped.", cli.Output);
+            // The status line also counts what the data directory holds from earlier runs.
+            Assert.Matches(@"since .*/data was created: [1-9][\d,]* readings stored, [1-9][\d,]* alert lines, 0 dead letters", cli.Output);
             // The MQTT stage drained: its last batches became durable before the node stopped.
             Assert.DoesNotContain("did not finish", cli.Output);
             Assert.DoesNotContain("did not stop", cli.Output);

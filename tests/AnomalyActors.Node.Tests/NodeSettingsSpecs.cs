@@ -37,3 +37,33 @@ public sealed class DataDirectoryLockSpecs
         Assert.Contains($"process {Environment.ProcessId}", second.Message);
     }
 }
+
+public sealed class NodeTotalsSpecs
+{
+    [Fact]
+    public async Task Should_report_totals_since_the_data_directory_was_created_across_restarts()
+    {
+        // Arrange: two runs on one data directory
+        var config = AnomalyActors.TestNode.TestNodeConfig.For(NodeFixture.NewDataDirectory(), snapshotEvery: 40);
+        var input = new AnomalyActors.TestNode.TestInput(sensors: 10, readingsPerSensor: 300, batchSize: 500);
+        var first = await AnomalyNode.StartAsync(config, systemName: "first");
+        await NodeFixture.FeedAsync(first, input, 0, 3);
+        await NodeFixture.AwaitAsync(() => first.Metrics.ReadingsScored == 1500, TimeSpan.FromSeconds(60), "the first run scored");
+        var firstAlerts = first.Metrics.AlertLines;
+        await first.StopAsync();
+
+        // Act
+        var second = await AnomalyNode.StartAsync(config, systemName: "second");
+        await NodeFixture.FeedAsync(second, input, 3, input.Batches.Length);
+        await NodeFixture.AwaitAsync(() => second.Metrics.ReadingsScored == 1500, TimeSpan.FromSeconds(60), "the second run scored");
+        var totals = await second.TotalsAsync();
+        var lines = NodeFixture.AlertLines(second.Settings.DataDirectory).Length;
+        await second.StopAsync();
+
+        // Assert: this run counts its own half; the totals count both
+        Assert.Equal(1500, second.Metrics.ReadingsScored);
+        Assert.Equal(3000, totals.ReadingsStored);
+        Assert.True(firstAlerts > 0, "the first run must write alerts");
+        Assert.Equal(lines, totals.AlertLines);
+    }
+}

@@ -10,7 +10,7 @@ namespace AnomalyActors.Testing;
 /// </summary>
 public sealed class MosquittoBroker : IAsyncDisposable
 {
-    private readonly Process _process;
+    private Process _process;
     private readonly string _directory;
     private readonly StringBuilder _output = new();
 
@@ -37,12 +37,18 @@ public sealed class MosquittoBroker : IAsyncDisposable
         throw new InvalidOperationException("mosquitto is not installed (apt-get install mosquitto; .ci/install-test-deps.sh does it).");
     }
 
-    public static async Task<MosquittoBroker> StartAsync()
+    /// <param name="persistence">Keep sessions and queued messages across a graceful restart (saved on SIGTERM).</param>
+    public static async Task<MosquittoBroker> StartAsync(bool persistence = false)
     {
-        var binary = FindBinary();
         var port = FreePort.Next();
         var directory = Path.Combine(Path.GetTempPath(), "anomaly-actors-mosquitto-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(directory);
+        if (!OperatingSystem.IsWindows())
+        {
+            // Started as root, mosquitto drops to its own user, which must be able to save its state here.
+            File.SetUnixFileMode(directory, (UnixFileMode)0b111_111_111);
+        }
+
         var config = Path.Combine(directory, "mosquitto.conf");
         await File.WriteAllTextAsync(config, $"""
             listener {port} 127.0.0.1
@@ -53,26 +59,14 @@ public sealed class MosquittoBroker : IAsyncDisposable
             max_queued_bytes 0
             max_inflight_messages 0
             set_tcp_nodelay true
-            persistence false
+            persistence {(persistence ? "true" : "false")}
+            persistence_location {directory}/
             log_dest stdout
             log_type error
             log_type warning
             """);
-        var process = new Process
-        {
-            StartInfo = new ProcessStartInfo(binary, $"-c {config}")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            },
-        };
-        var broker = new MosquittoBroker(process, directory, port);
-        process.OutputDataReceived += (_, e) => broker.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => broker.Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var broker = new MosquittoBroker(StartProcess(config), directory, port);
+        broker.Attach();
         try
         {
             await FreePort.WaitUntilListeningAsync(port, TimeSpan.FromSeconds(15), () => $"mosquitto output: {broker.Output}");
@@ -84,6 +78,37 @@ public sealed class MosquittoBroker : IAsyncDisposable
         }
 
         return broker;
+    }
+
+    /// <summary>Stops the broker gracefully (SIGTERM: a persistent one saves its state), waits, and starts it again on the same port.</summary>
+    public async Task RestartAsync(TimeSpan downFor)
+    {
+        Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        await Task.Delay(downFor);
+        _process = StartProcess(Path.Combine(_directory, "mosquitto.conf"));
+        Attach();
+        await FreePort.WaitUntilListeningAsync(Port, TimeSpan.FromSeconds(15), () => $"mosquitto output: {Output}");
+    }
+
+    private static Process StartProcess(string config) => new()
+    {
+        StartInfo = new ProcessStartInfo(FindBinary(), $"-c {config}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        },
+    };
+
+    private void Attach()
+    {
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
     }
 
     public string Output

@@ -50,7 +50,11 @@ public sealed record SimulatorOptions(
 /// <summary>A reading the simulator made anomalous: the ground truth for checking the detectors.</summary>
 public sealed record GroundTruthEntry(string StreamKey, long TimestampMs);
 
-public sealed record SimulationResult(long Published, long Failed, IReadOnlyList<GroundTruthEntry> Anomalies, TimeSpan Elapsed);
+/// <param name="Published">Publishes the broker acknowledged (QoS 1) or took (QoS 0).</param>
+/// <param name="Failed">Publishes given up: refused by the broker, or QoS 0 ones lost with a connection.</param>
+/// <param name="Resent">QoS 1 publishes sent again after their connection was lost unacknowledged.</param>
+/// <param name="Reconnects">Times a lost connection was made again.</param>
+public sealed record SimulationResult(long Published, long Failed, IReadOnlyList<GroundTruthEntry> Anomalies, TimeSpan Elapsed, long Resent = 0, long Reconnects = 0);
 
 /// <summary>
 /// Publishes simulated devices over MQTT to any broker: devices dev-0001.. spread over sites
@@ -132,7 +136,7 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
             }
         }
 
-        return new SimulationResult(published, failed, anomalies, stopwatch.Elapsed);
+        return new SimulationResult(published, failed, anomalies, stopwatch.Elapsed, connections.Sum(c => c.Resent), connections.Sum(c => c.Reconnects));
     }
 
     private async Task<Connection[]> ConnectAsync(Device[] devices, CancellationToken cancellation)
@@ -142,23 +146,17 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
         for (var i = 0; i < names.Length; i++)
         {
             var username = options.PerDeviceConnections ? names[i] : options.Username;
-            var builder = new MqttClientOptionsBuilder()
+            var clientOptions = new MqttClientOptionsBuilder()
                 .WithTcpServer(options.Host, options.Port)
                 .WithClientId($"{names[i]}-{Environment.ProcessId}")
                 .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
                 .WithCleanStart(true)
                 .WithTimeout(TimeSpan.FromSeconds(10))
                 .WithAccount(username, options.Password)
-                .WithTls(options.Tls, options.AllowUntrustedCertificates);
-            var client = new MqttClientFactory().CreateMqttClient();
-            var result = await client.ConnectAsync(builder.Build(), cancellation).ConfigureAwait(false);
-            if (result.ResultCode != MqttClientConnectResultCode.Success)
-            {
-                client.Dispose();
-                throw new InvalidOperationException($"Broker {options.Host}:{options.Port} refused '{username ?? "anonymous"}': {result.ResultCode} {result.ReasonString}");
-            }
-
-            connections[i] = new Connection(client, options.MaxInFlight, _log);
+                .WithTls(options.Tls, options.AllowUntrustedCertificates)
+                .Build();
+            connections[i] = new Connection(new MqttClientFactory().CreateMqttClient(), clientOptions, $"{options.Host}:{options.Port} ('{username ?? "anonymous"}')", options.MaxInFlight, _log);
+            await connections[i].ConnectAsync(cancellation).ConfigureAwait(false);
         }
 
         return connections;
@@ -178,16 +176,37 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
         }
     }
 
-    /// <summary>A client with up to maxInFlight unacknowledged publishes, issued in order.</summary>
-    private sealed class Connection(IMqttClient client, int maxInFlight, Action<string> log) : IAsyncDisposable
+    /// <summary>
+    /// A client with up to maxInFlight unacknowledged publishes, issued in order. When the broker goes
+    /// away (a restart, a crash), the connection is made again with a growing pause, and every QoS 1
+    /// publish that was not acknowledged is sent again: a device keeps what it could not deliver.
+    /// </summary>
+    private sealed class Connection(IMqttClient client, MqttClientOptions clientOptions, string broker, int maxInFlight, Action<string> log) : IAsyncDisposable
     {
+        private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(200);
+        private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+
         private readonly SemaphoreSlim _slots = new(maxInFlight, maxInFlight);
+        private readonly SemaphoreSlim _connecting = new(1, 1);
         private readonly List<Task> _outstanding = [];
         private long _published;
         private long _failed;
+        private long _resent;
+        private long _reconnects;
 
         public long Published => Interlocked.Read(ref _published);
         public long Failed => Interlocked.Read(ref _failed);
+        public long Resent => Interlocked.Read(ref _resent);
+        public long Reconnects => Interlocked.Read(ref _reconnects);
+
+        public async Task ConnectAsync(CancellationToken cancellation)
+        {
+            var result = await client.ConnectAsync(clientOptions, cancellation).ConfigureAwait(false);
+            if (result.ResultCode != MqttClientConnectResultCode.Success)
+            {
+                throw new InvalidOperationException($"Broker {broker} refused the connection: {result.ResultCode} {result.ReasonString}");
+            }
+        }
 
         public async Task PublishAsync(MqttApplicationMessage message, CancellationToken cancellation)
         {
@@ -205,30 +224,82 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
         {
             try
             {
-                var result = await client.PublishAsync(message, cancellation).ConfigureAwait(false);
-                if (result.IsSuccess)
+                for (var attempt = 0; ; attempt++)
                 {
-                    Interlocked.Increment(ref _published);
-                }
-                else if (Interlocked.Increment(ref _failed) is 1 or 1000)
-                {
-                    log($"Simulator: broker refused a publish to '{message.Topic}': {result.ReasonCode} {result.ReasonString}");
+                    try
+                    {
+                        if (attempt > 0)
+                        {
+                            await ReconnectAsync(cancellation).ConfigureAwait(false);
+                            Interlocked.Increment(ref _resent);
+                        }
+
+                        var result = await client.PublishAsync(message, cancellation).ConfigureAwait(false);
+                        if (result.IsSuccess)
+                        {
+                            Interlocked.Increment(ref _published);
+                        }
+                        else if (Interlocked.Increment(ref _failed) is 1 or 1000)
+                        {
+                            log($"Simulator: broker refused a publish to '{message.Topic}': {result.ReasonCode} {result.ReasonString}");
+                        }
+
+                        return;
+                    }
+                    catch (Exception) when (cancellation.IsCancellationRequested)
+                    {
+                        // Stopped while this publish was in flight: neither published nor a broker failure.
+                        return;
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
+                        {
+                            // At most once: lost with its connection, as the device asked.
+                            Interlocked.Increment(ref _failed);
+                            await ReconnectAsync(cancellation).ConfigureAwait(false);
+                            return;
+                        }
+                    }
                 }
             }
-            catch (Exception) when (cancellation.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
             {
-                // Stopped while this publish was in flight: neither published nor a broker failure.
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                if (Interlocked.Increment(ref _failed) is 1 or 1000)
-                {
-                    log($"Simulator: publish to '{message.Topic}' failed: {e.Message}");
-                }
             }
             finally
             {
                 _slots.Release();
+            }
+        }
+
+        /// <summary>Makes the connection again unless another publish already did, pausing longer after each failed try.</summary>
+        private async Task ReconnectAsync(CancellationToken cancellation)
+        {
+            await _connecting.WaitAsync(cancellation).ConfigureAwait(false);
+            try
+            {
+                var backoff = FirstBackoff;
+                while (!client.IsConnected)
+                {
+                    try
+                    {
+                        await ConnectAsync(cancellation).ConfigureAwait(false);
+                        if (Interlocked.Increment(ref _reconnects) is 1 or 10 or 100 or 1000)
+                        {
+                            log($"Simulator: reconnected to the broker ({Reconnects} reconnections so far); sending again what was not acknowledged");
+                        }
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        log($"Simulator: broker unreachable ({e.Message}); trying again in {backoff.TotalSeconds:0.0} s");
+                        await Task.Delay(backoff, cancellation).ConfigureAwait(false);
+                        backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                    }
+                }
+            }
+            finally
+            {
+                _connecting.Release();
             }
         }
 
@@ -246,6 +317,7 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
             {
                 client.Dispose();
                 _slots.Dispose();
+                _connecting.Dispose();
             }
         }
     }

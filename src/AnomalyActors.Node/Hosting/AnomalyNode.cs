@@ -90,14 +90,14 @@ public sealed class AnomalyNode : IAsyncDisposable
 
         _ = system.WhenTerminated.ContinueWith(_ => directoryLock.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         var deadLetters = settings.DeadLetters.FilePath is { } file ? new DeadLetterFile(file, settings.DeadLetters.MaxPayloadChars) : null;
+        var metrics = new NodeMetrics();
         try
         {
             WarnIfRemotingLeavesTheMachine(system);
             await JoinClusterAsync(system);
 
-            var metrics = new NodeMetrics();
             var sink = results?.Invoke(system)
-                ?? new ResultsSink(system.ActorOf(FileResultsActor.Props(settings.Alerts, deadLetters), "results"), TakesEnriched: false);
+                ?? new ResultsSink(system.ActorOf(FileResultsActor.Props(settings.Alerts, deadLetters, metrics), "results"), TakesEnriched: false);
             var wiring = new SensorWiring(settings.Sensor, durable, sink, metrics);
             var sharding = ClusterSharding.Get(system);
             var extractor = new AnomalyMessageExtractor(MaxShards);
@@ -211,6 +211,17 @@ public sealed class AnomalyNode : IAsyncDisposable
         await up.Task.WaitAsync(TimeSpan.FromSeconds(60));
     }
 
+    /// <summary>
+    /// Totals since the data directory was created, which survive restarts: readings made durable in
+    /// the intake (each partition's next offset), alert lines and dead letters in their files.
+    /// </summary>
+    public async Task<NodeTotals> TotalsAsync()
+    {
+        var statuses = await Task.WhenAll(Enumerable.Range(0, Settings.Intake.Partitions)
+            .Select(p => Partitions.Ask<Core.Queries.PartitionStatus>(new Core.Queries.GetPartitionStatus(p), TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
+        return new NodeTotals(statuses.Sum(s => s.NextOffset), Metrics.AlertLines, DeadLetters?.Total ?? 0);
+    }
+
     /// <summary>Sends a batch and waits until it is durable (or rejected).</summary>
     public Task<object> IngestAsync(IngestReadings batch, TimeSpan? timeout = null) =>
         Intake.Ask<object>(batch, timeout ?? Settings.Intake.AppendTimeout + TimeSpan.FromSeconds(5));
@@ -232,3 +243,8 @@ public sealed class AnomalyNode : IAsyncDisposable
         }
     }
 }
+
+/// <param name="ReadingsStored">Readings made durable in the node's intake since the data directory was created.</param>
+/// <param name="AlertLines">Lines in the alerts file (a transition repeated after a crash counts again).</param>
+/// <param name="DeadLetters">Records in the dead-letter file.</param>
+public sealed record NodeTotals(long ReadingsStored, long AlertLines, long DeadLetters);

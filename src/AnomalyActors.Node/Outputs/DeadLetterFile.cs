@@ -19,6 +19,7 @@ public sealed class DeadLetterFile : IDeadLetterSink, IDisposable
     private readonly FileStream _file;
     private readonly int _maxPayloadChars;
     private readonly ArrayBufferWriter<byte> _line = new(1024);
+    private long _total;
 
     public DeadLetterFile(string path, int maxPayloadChars)
     {
@@ -27,10 +28,14 @@ public sealed class DeadLetterFile : IDeadLetterSink, IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         FilePath = path;
         _maxPayloadChars = maxPayloadChars;
+        _total = JsonLines.Count(path);
         _file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
     }
 
     public string FilePath { get; }
+
+    /// <summary>Dead letters in the file: those of earlier runs and of this one.</summary>
+    public long Total => Interlocked.Read(ref _total);
 
     public void Write(DeadLetter letter)
     {
@@ -57,6 +62,7 @@ public sealed class DeadLetterFile : IDeadLetterSink, IDisposable
             _file.Write(_line.WrittenSpan);
             _file.WriteByte((byte)'\n');
             _file.Flush();
+            Interlocked.Increment(ref _total);
         }
     }
 

@@ -21,10 +21,13 @@ public sealed class FileResultsActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private StreamWriter? _file;
 
-    public FileResultsActor(AlertSettings settings, IDeadLetterSink? deadLetters)
+    private readonly NodeMetrics _metrics;
+
+    public FileResultsActor(AlertSettings settings, IDeadLetterSink? deadLetters, NodeMetrics metrics)
     {
         _settings = settings;
         _deadLetters = deadLetters;
+        _metrics = metrics;
         Receive<IEpisodeEvent>(Write);
         Receive<RefusedReadings>(Refuse);
         // This sink keeps no enriched record; the wiring sends none, but a confirmation never hurts.
@@ -36,6 +39,7 @@ public sealed class FileResultsActor : ReceiveActor
         if (_settings.FilePath is { } path)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            _metrics.AlertLinesFound(JsonLines.Count(path));
             _file = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), new UTF8Encoding(false))
             {
                 AutoFlush = true,
@@ -57,6 +61,7 @@ public sealed class FileResultsActor : ReceiveActor
             try
             {
                 _file.WriteLine(ResultRecords.AlertJson(alert));
+                _metrics.AlertLineWritten();
             }
             catch (IOException e)
             {
@@ -75,6 +80,6 @@ public sealed class FileResultsActor : ReceiveActor
         _deadLetters?.Write(ResultRecords.RefusedDeadLetter(refused, "intake", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
     }
 
-    public static Props Props(AlertSettings settings, IDeadLetterSink? deadLetters) =>
-        Akka.Actor.Props.Create(() => new FileResultsActor(settings, deadLetters));
+    public static Props Props(AlertSettings settings, IDeadLetterSink? deadLetters, NodeMetrics metrics) =>
+        Akka.Actor.Props.Create(() => new FileResultsActor(settings, deadLetters, metrics));
 }
