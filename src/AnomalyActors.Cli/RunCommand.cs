@@ -54,10 +54,15 @@ internal static class RunCommand
         await using var host = await AnomalyHost.StartAsync(overrides, hocon);
         var settings = host.Node.Settings;
         Console.WriteLine($"AnomalyActors node up: data in {settings.DataDirectory} ({settings.Persistence.Provider}), alerts in {settings.Alerts.FilePath ?? "(console only)"}");
-        if (host.MqttIngestion is not null)
+        if (host.Broker is not null)
+        {
+            var broker = host.Settings.Mqtt.Broker;
+            Console.WriteLine($"MQTT: embedded broker on {broker.Host}:{broker.Port}, ingesting topic filter '{host.Settings.Mqtt.Subscriber.TopicFilter}' (QoS 1/2 acknowledged once durable)");
+        }
+        else if (host.MqttIngestion is not null)
         {
             var sub = host.Settings.Mqtt.Subscriber;
-            Console.WriteLine($"MQTT: {(host.Broker is null ? "external broker" : "embedded broker")} {sub.Host}:{sub.Port}, topic filter '{sub.TopicFilter}', QoS {(int)sub.Qos}");
+            Console.WriteLine($"MQTT: external broker {sub.Host}:{sub.Port}, topic filter '{sub.TopicFilter}', QoS {(int)sub.Qos}");
         }
 
         Console.WriteLine("Ctrl+C stops the node gracefully.");
@@ -110,7 +115,7 @@ internal static class RunCommand
     private static async Task<string> StatusAsync(AnomalyHost host, TimeSpan elapsed)
     {
         var metrics = host.Node.Metrics;
-        var ingest = host.MqttIngestion?.Counters;
+        var ingest = host.MqttCounters;
         var line = string.Create(CultureInfo.InvariantCulture,
             $"[{elapsed:hh\\:mm\\:ss}] {metrics.ReadingsScored:N0} readings scored, {metrics.EpisodesOpened:N0} episodes opened / {metrics.EpisodesClosed:N0} closed");
         line = ingest is null ? line : $"{line}; MQTT {ingest}";

@@ -30,6 +30,7 @@ internal static class SimulateCommand
             new("count", "N", "Readings per device, then stop (default 0 = until Ctrl+C)."),
             new("qos", "0|1", "MQTT quality of service (default 1)."),
             new("seed", "N", "Random seed (default 42): the same seed gives the same readings."),
+            new("max-in-flight", "N", "QoS 1 publishes per connection not yet acknowledged (default 2000, at most what the broker allows)."),
             new("warm-up", "N", "Readings per device before the first injected anomaly (default 50)."),
             new("ground-truth", "FILE", "Write the injected anomalies as JSON lines (stream, timestamp)."),
         ]);
@@ -63,6 +64,7 @@ internal static class SimulateCommand
             args.Flag("per-device-connections"),
             Tls: args.Flag("tls"),
             AllowUntrustedCertificates: args.Flag("insecure"),
+            MaxInFlight: args.Int("max-in-flight", 2000, minimum: 1, maximum: 65535),
             AnomalyWarmUp: args.Int("warm-up", 50, minimum: 0));
         if (args.Flag("insecure") && !options.Tls)
         {

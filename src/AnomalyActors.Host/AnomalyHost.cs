@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
 using AnomalyActors.Core.Configuration;
+using AnomalyActors.Ingestion.DeadLetters;
 using AnomalyActors.Ingestion.Intake;
 using AnomalyActors.Kafka;
 using AnomalyActors.Mqtt;
@@ -33,7 +34,14 @@ public sealed class AnomalyHost : IAsyncDisposable
     public AnomalyActorsSettings Settings { get; }
     public AnomalyNode Node { get; }
     public EmbeddedBroker? Broker { get; private set; }
+    /// <summary>The subscriber's ingestion, with an external broker.</summary>
     public MqttIngestion? MqttIngestion { get; private set; }
+
+    /// <summary>The embedded broker's own ingestion.</summary>
+    public BrokerIngestion? BrokerIngestion { get; private set; }
+
+    /// <summary>Counters of whichever MQTT ingestion runs.</summary>
+    public IngestionCounters? MqttCounters => MqttIngestion?.Counters ?? BrokerIngestion?.Counters;
 
     /// <summary>The Kafka consumer when <c>anomaly-actors.kafka.enabled</c> is on, else null.</summary>
     public KafkaIngestion? Kafka { get; private set; }
@@ -130,11 +138,23 @@ public sealed class AnomalyHost : IAsyncDisposable
     {
         var mqtt = Settings.Mqtt;
         var log = Node.System.Log;
+        IReadingIntake intake = Intake;
+        if (Settings.Kafka.BridgeMqtt)
+        {
+            intake = new KafkaBridgeIntake(_kafkaOutputs!, IntakeTimeout);
+            log.Info("MQTT readings are bridged to Kafka topic {0} at {1}", Settings.Kafka.ReadingsTopic, Settings.Kafka.BootstrapServers);
+        }
+
         if (mqtt.Broker.Embedded)
         {
-            Broker = await EmbeddedBroker.StartAsync(mqtt.Broker, message => log.Warning("{0}", message)).ConfigureAwait(false);
-            log.Info("Embedded MQTT broker listening on {0}:{1}{2}", mqtt.Broker.Host, mqtt.Broker.Port,
-                mqtt.Broker.TlsEnabled ? $" and TLS on {mqtt.Broker.TlsPort}" : string.Empty);
+            // Ingestion first: the broker acknowledges nothing it could not hand on.
+            BrokerIngestion = new BrokerIngestion(
+                Node.System, Settings.Ingestion, intake, Node.DeadLetters, mqtt.Subscriber.TopicFilter, mqtt.Subscriber.Buffer, mqtt.Subscriber.DrainTimeout,
+                message => log.Warning("{0}", message));
+            BrokerIngestion.Start();
+            Broker = await EmbeddedBroker.StartAsync(mqtt.Broker, message => log.Warning("{0}", message), BrokerIngestion).ConfigureAwait(false);
+            log.Info("Embedded MQTT broker listening on {0}:{1}{2}, ingesting topic filter '{3}'", mqtt.Broker.Host, mqtt.Broker.Port,
+                mqtt.Broker.TlsEnabled ? $" and TLS on {mqtt.Broker.TlsPort}" : string.Empty, mqtt.Subscriber.TopicFilter);
             if (Listeners.ClearTextWarning("The embedded MQTT broker", mqtt.Broker.Host, mqtt.Broker.Port,
                     mqtt.Broker.TlsEnabled
                         ? $"Devices should use the TLS listener on port {mqtt.Broker.TlsPort}."
@@ -142,13 +162,8 @@ public sealed class AnomalyHost : IAsyncDisposable
             {
                 log.Warning(warning);
             }
-        }
 
-        IReadingIntake intake = Intake;
-        if (Settings.Kafka.BridgeMqtt)
-        {
-            intake = new KafkaBridgeIntake(_kafkaOutputs!, IntakeTimeout);
-            log.Info("MQTT readings are bridged to Kafka topic {0} at {1}", Settings.Kafka.ReadingsTopic, Settings.Kafka.BootstrapServers);
+            return;
         }
 
         MqttIngestion = new MqttIngestion(Node.System, mqtt.Subscriber, Settings.Ingestion, intake, Node.DeadLetters, message => log.Warning("{0}", message));
@@ -163,6 +178,12 @@ public sealed class AnomalyHost : IAsyncDisposable
         if (MqttIngestion is not null)
         {
             await MqttIngestion.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (BrokerIngestion is not null)
+        {
+            // The broker stays up meanwhile, so what becomes durable is still acknowledged.
+            await BrokerIngestion.DisposeAsync().ConfigureAwait(false);
         }
 
         await Node.StopAsync().ConfigureAwait(false);

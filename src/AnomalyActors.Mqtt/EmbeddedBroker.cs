@@ -1,7 +1,11 @@
+using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using AnomalyActors.Core.Protocol;
+using AnomalyActors.Ingestion.Intake;
 using AnomalyActors.Ingestion.Payload;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
@@ -13,11 +17,16 @@ namespace AnomalyActors.Mqtt;
 /// The node's own MQTT broker (MQTTnet.Server): users with passwords from the configuration,
 /// devices confined to their own topic subtree, optional TLS. Anonymous clients are accepted only
 /// when the configuration says so, and are then unrestricted (the topic rule needs an identity).
+/// Publishes under the ingestion topic filter go to <see cref="BrokerIngestion"/> instead of to
+/// subscribers, and a QoS 1/2 publish is acknowledged only once its readings are durable; each
+/// client gets a receive maximum (the most it may have unacknowledged), and a client at its maximum
+/// is not read until one of its messages is durable.
 /// </summary>
 public sealed class EmbeddedBroker : IAsyncDisposable
 {
     private const string RoleItem = "anomaly-actors.role";
     private const string FilterItem = "anomaly-actors.device-filter";
+    private const string PendingItem = "anomaly-actors.pending";
 
     /// <summary>The MQTT 5 user property naming the device account that published a message.</summary>
     public const string PublisherProperty = "anomaly-actors-publisher";
@@ -30,15 +39,16 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private long _deniedSubscriptions;
     private long _refusedClientIds;
     private long _heldPublishes;
-    private readonly SubscriberBacklogGate? _backlog;
+    private long _unacknowledged;
+    private readonly BrokerIngestion? _ingestion;
     private BoundedListener? _listener;
 
-    private EmbeddedBroker(MqttServer server, BrokerSettings settings, Action<string> log)
+    private EmbeddedBroker(MqttServer server, BrokerSettings settings, BrokerIngestion? ingestion, Action<string> log)
     {
         _server = server;
         _settings = settings;
+        _ingestion = ingestion;
         _log = log;
-        _backlog = settings.SubscriberBacklogLimit > 0 ? new SubscriberBacklogGate(settings.SubscriberBacklogLimit) : null;
     }
 
     public BrokerSettings Settings => _settings;
@@ -52,13 +62,14 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     /// <summary>Connections refused because their client id belongs to another account.</summary>
     public long RefusedClientIds => Interlocked.Read(ref _refusedClientIds);
 
-    /// <summary>Publishes held back because a subscriber had more than the backlog limit outstanding.</summary>
+    /// <summary>Publishes that waited because their client had its receive maximum of messages not yet durable.</summary>
     public long HeldPublishes => Interlocked.Read(ref _heldPublishes);
 
-    /// <summary>QoS 1 messages the most loaded service subscriber has outstanding (0 without the backlog gate).</summary>
-    public long SubscriberBacklog => _backlog?.LargestOutstanding ?? 0;
+    /// <summary>QoS 1/2 publishes whose acknowledgement was withheld because ingestion did not take them.</summary>
+    public long Unacknowledged => Interlocked.Read(ref _unacknowledged);
 
-    public static async Task<EmbeddedBroker> StartAsync(BrokerSettings settings, Action<string>? log = null)
+    /// <param name="ingestion">Where publishes under its topic filter go; null: the broker only routes (tests, tools).</param>
+    public static async Task<EmbeddedBroker> StartAsync(BrokerSettings settings, Action<string>? log = null, BrokerIngestion? ingestion = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var (v4, v6) = await ResolveAsync(settings.Host).ConfigureAwait(false);
@@ -87,41 +98,15 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         var logTo = log ?? (_ => { });
         var listener = new BoundedListener(settings.MaxPacketBytes, logTo);
         var server = new MqttServerFactory().CreateMqttServer(options.Build(), [listener]);
-        var broker = new EmbeddedBroker(server, settings, logTo) { _listener = listener };
+        var broker = new EmbeddedBroker(server, settings, ingestion, logTo) { _listener = listener };
         server.ValidatingConnectionAsync += broker.ValidateConnectionAsync;
         server.InterceptingPublishAsync += broker.InterceptPublishAsync;
         server.InterceptingSubscriptionAsync += broker.InterceptSubscriptionAsync;
-        if (broker._backlog is { } backlog)
+        if (ingestion is not null)
         {
-            server.ClientSubscribedTopicAsync += e =>
-            {
-                // Service accounts at QoS 1 are ingestion: the subscribers whose queues are watched.
-                if (e.SessionItems?[RoleItem] is MqttRole.Service && e.TopicFilter.QualityOfServiceLevel >= MqttQualityOfServiceLevel.AtLeastOnce)
-                {
-                    backlog.Watch(e.ClientId);
-                }
-
-                return Task.CompletedTask;
-            };
-            server.ApplicationMessageEnqueuedOrDroppedAsync += e =>
-            {
-                if (!e.IsDropped && e.ApplicationMessage.QualityOfServiceLevel >= MqttQualityOfServiceLevel.AtLeastOnce)
-                {
-                    backlog.Enqueued(e.ReceiverClientId);
-                }
-
-                return Task.CompletedTask;
-            };
-            server.ClientAcknowledgedPublishPacketAsync += e =>
-            {
-                backlog.Acknowledged(e.ClientId);
-                return Task.CompletedTask;
-            };
-            server.SessionDeletedAsync += e =>
-            {
-                backlog.Forget(e.Id);
-                return Task.CompletedTask;
-            };
+            server.InterceptingInboundPacketAsync += InterceptInboundPacket;
+            server.InterceptingOutboundPacketAsync += broker.InterceptOutboundPacketAsync;
+            ingestion.DisconnectClient = clientId => broker.DisconnectQuietlyAsync(clientId);
         }
 
         await server.StartAsync().ConfigureAwait(false);
@@ -166,6 +151,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         }
 
         e.SessionItems[RoleItem] = user?.Role ?? MqttRole.Service;
+        e.SessionItems[PendingItem] = new PendingAcknowledgements(ReceiveMaximumOf(user?.Role ?? MqttRole.Service));
         if (user is null)
         {
             return Task.CompletedTask;
@@ -179,6 +165,8 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    private int ReceiveMaximumOf(MqttRole role) => role == MqttRole.Device ? _settings.DeviceReceiveMaximum : _settings.ServiceReceiveMaximum;
+
     private Task InterceptPublishAsync(InterceptingPublishEventArgs e)
     {
         // Messages the server injects itself have no session.
@@ -187,49 +175,146 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             return Task.CompletedTask;
         }
 
-        if (_backlog is { Holding: true } backlog)
+        if (!CheckDeviceTopic(e) || _ingestion is null || !_ingestion.Ingests(e.ApplicationMessage.Topic))
         {
-            return HoldThenCheckAsync(e, backlog);
+            return Task.CompletedTask;
         }
 
-        return CheckDeviceTopic(e);
+        return IngestAsync(e, _ingestion);
     }
 
     /// <summary>
-    /// Holds a publisher while a service subscriber (the node's ingestion) has more than the backlog
-    /// limit outstanding (queued or sent, not acknowledged): the interceptor runs on the publisher's connection, so waiting here stops
-    /// reading from that publisher (TCP backpressure; at QoS 1 its PUBACK waits too) instead of
-    /// letting the subscriber's queue grow. MQTTnet keeps a subscriber's unacknowledged QoS 1
-    /// messages in a list it shifts on every PUBACK, so a long queue costs time per acknowledgement
-    /// in proportion to its length: measured with the mqtt benchmark, an unbounded queue collapsed
-    /// ingest to about 1,000 readings/s. Held at most publisher-max-hold, so a stuck subscriber
-    /// slows publishers but never silences them.
+    /// Hands the publish to ingestion (its PUBACK then waits for it to be durable) instead of to
+    /// subscribers. At its receive maximum a client waits here, which stops reading its connection.
     /// </summary>
-    private async Task HoldThenCheckAsync(InterceptingPublishEventArgs e, SubscriberBacklogGate backlog)
+    private async Task IngestAsync(InterceptingPublishEventArgs e, BrokerIngestion ingestion)
     {
-        Interlocked.Increment(ref _heldPublishes);
+        e.ProcessPublish = false;
+        var message = e.ApplicationMessage;
+        var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
+        var publisher = e.SessionItems[RoleItem] is MqttRole.Device ? e.UserName : null;
+        var pending = (PendingAcknowledgements)e.SessionItems[PendingItem]!;
+        SourceDelivery? delivery = null;
+        if (message.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce)
+        {
+            delivery = new SourceDelivery(
+                new DeliveryKey(SessionOf(e.ClientId), pending.InboundPacketId, DeliveryKey.HashOf(message.Topic, payload)),
+                pending.InboundDup,
+                pending.Window);
+        }
+
+        var ingest = new BrokerIngestMessage(e.ClientId, message.Topic, payload, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), publisher, delivery);
         try
         {
-            await backlog.Release.WaitAsync(_settings.PublisherMaxHold, e.CancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // Let it through: the subscriber is not draining, and publishers must not hang on it.
+            if (ingest.Durable is { } durable)
+            {
+                if (!pending.Slots.Wait(0))
+                {
+                    Interlocked.Increment(ref _heldPublishes);
+                    await pending.Slots.WaitAsync(e.CancellationToken).ConfigureAwait(false);
+                }
+
+                pending.Add(delivery!.Value.Key.PacketId, durable.Task);
+            }
+
+            if (!await ingestion.OfferAsync(ingest, e.CancellationToken).ConfigureAwait(false))
+            {
+                ingest.Durable?.TrySetResult(false);
+            }
         }
         catch (OperationCanceledException)
         {
-            // The publisher disconnected while held.
+            // The client went away while waiting: no acknowledgement, it sends the message again.
+            ingest.Durable?.TrySetResult(false);
         }
-
-        await CheckDeviceTopic(e).ConfigureAwait(false);
     }
 
-    private Task CheckDeviceTopic(InterceptingPublishEventArgs e)
+    /// <summary>Names a client's session in message keys.</summary>
+    public static string SessionOf(string clientId) => "mqtt-client:" + clientId;
+
+    /// <summary>Notes the packet id and DUP flag of a QoS 1/2 publish for the publish interceptor that runs next on this connection.</summary>
+    private static Task InterceptInboundPacket(InterceptingPacketEventArgs e)
+    {
+        if (e.Packet is MqttPublishPacket { QualityOfServiceLevel: not MqttQualityOfServiceLevel.AtMostOnce } publish
+            && PendingOf(e.SessionItems) is { } pending)
+        {
+            pending.InboundPacketId = publish.PacketIdentifier;
+            pending.InboundDup = publish.Dup;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Announces the client's receive maximum in its CONNACK, and holds the acknowledgement of an
+    /// ingested publish until it is durable; one that was not taken is never acknowledged, and its
+    /// client is disconnected so that it sends it again.
+    /// </summary>
+    private async Task InterceptOutboundPacketAsync(InterceptingPacketEventArgs e)
+    {
+        switch (e.Packet)
+        {
+            case MqttConnAckPacket { ReasonCode: MqttConnectReasonCode.Success } connAck when PendingOf(e.SessionItems) is { } pending:
+                connAck.ReceiveMaximum = (ushort)pending.Window;
+                break;
+            case MqttPubAckPacket ack:
+                await HoldAsync(e, ack.PacketIdentifier).ConfigureAwait(false);
+                break;
+            case MqttPubRecPacket rec:
+                await HoldAsync(e, rec.PacketIdentifier).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private async Task HoldAsync(InterceptingPacketEventArgs e, ushort packetId)
+    {
+        if (PendingOf(e.SessionItems)?.Take(packetId) is not { } durable)
+        {
+            return;
+        }
+
+        bool taken;
+        try
+        {
+            taken = await durable.WaitAsync(e.CancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            e.ProcessPacket = false;
+            return;
+        }
+
+        if (!taken)
+        {
+            e.ProcessPacket = false;
+            Interlocked.Increment(ref _unacknowledged);
+            _ = DisconnectQuietlyAsync(e.ClientId);
+        }
+    }
+
+    private static PendingAcknowledgements? PendingOf(System.Collections.IDictionary? items) => items?[PendingItem] as PendingAcknowledgements;
+
+    private async Task DisconnectQuietlyAsync(string clientId)
+    {
+        try
+        {
+            // Off the caller's thread: the caller may be this client's own send loop.
+            await Task.Yield();
+            await _server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.UnspecifiedError).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Gone already.
+        }
+    }
+
+    /// <summary>False (and the publish refused) when a device publishes outside its subtree.</summary>
+    private bool CheckDeviceTopic(InterceptingPublishEventArgs e)
     {
         VouchForPublisher(e);
         if (e.SessionItems[FilterItem] is not TopicFilter allowed)
         {
-            return Task.CompletedTask;
+            return true;
         }
 
         if (!allowed.Matches(e.ApplicationMessage.Topic.Split('/')))
@@ -241,9 +326,11 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             {
                 _log($"MQTT broker: denied publish of '{e.UserName}' to '{e.ApplicationMessage.Topic}' (allowed: {allowed.Filter}; {DeniedPublishes} denied so far)");
             }
+
+            return false;
         }
 
-        return Task.CompletedTask;
+        return true;
     }
 
     /// <summary>
@@ -339,5 +426,29 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     {
         await _server.StopAsync(new MqttServerStopOptionsBuilder().Build()).ConfigureAwait(false);
         _server.Dispose();
+    }
+
+    /// <summary>
+    /// One session's ingested QoS 1/2 publishes whose acknowledgement waits for durability, by packet
+    /// id, and the slots that keep it at its receive maximum. The inbound packet fields are written
+    /// and read on the connection's receive loop, one packet at a time.
+    /// </summary>
+    private sealed class PendingAcknowledgements(int window)
+    {
+        private readonly ConcurrentDictionary<ushort, Task<bool>> _byPacketId = new();
+
+        public int Window { get; } = window;
+        public SemaphoreSlim Slots { get; } = new(window, window);
+        public ushort InboundPacketId { get; set; }
+        public bool InboundDup { get; set; }
+
+        public void Add(ushort packetId, Task<bool> durable)
+        {
+            _byPacketId[packetId] = durable;
+            // The slot frees once the message is settled, whether or not its acknowledgement goes out.
+            durable.ContinueWith(static (_, slots) => ((SemaphoreSlim)slots!).Release(), Slots, TaskScheduler.Default);
+        }
+
+        public Task<bool>? Take(ushort packetId) => _byPacketId.TryRemove(packetId, out var durable) ? durable : null;
     }
 }

@@ -27,10 +27,14 @@ public sealed record BrokerSettings(
     int TlsPort,
     string? TlsCertificate,
     string? TlsCertificatePassword,
-    int MaxPendingMessagesPerClient,
-    int SubscriberBacklogLimit = 0,
-    TimeSpan PublisherMaxHold = default)
+    int MaxPendingMessagesPerClient)
 {
+    /// <summary>QoS 1/2 publishes a device account may have unacknowledged (not yet durable) at once.</summary>
+    public int DeviceReceiveMaximum { get; init; } = 100;
+
+    /// <summary>The same for service accounts (gateways, the simulator) and anonymous clients.</summary>
+    public int ServiceReceiveMaximum { get; init; } = 65535;
+
     /// <summary>Largest MQTT packet a client may send; a larger one closes its connection unread.</summary>
     public int MaxPacketBytes { get; init; } = 256 * 1024;
 
@@ -106,11 +110,11 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
             c.Port("broker.tls.port"),
             certificate is null ? null : System.IO.Path.GetFullPath(certificate),
             c.OptionalText("broker.tls.certificate-password"),
-            c.PositiveInt("broker.max-pending-messages-per-client"),
-            c.Int("broker.subscriber-backlog-limit", minimum: 0),
-            c.PositiveDuration("broker.publisher-max-hold"))
+            c.PositiveInt("broker.max-pending-messages-per-client"))
         {
             MaxPacketBytes = c.Int("broker.max-packet-bytes", minimum: 1024),
+            DeviceReceiveMaximum = c.Int("broker.device-receive-maximum", minimum: 1, maximum: ushort.MaxValue),
+            ServiceReceiveMaximum = c.Int("broker.service-receive-maximum", minimum: 1, maximum: ushort.MaxValue),
         };
 
         var subscriber = new SubscriberSettings(

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Threading.Channels;
 using Akka;
 using Akka.Streams.Dsl;
+using AnomalyActors.Core.Protocol;
 using AnomalyActors.Ingestion.Intake;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -11,7 +12,7 @@ namespace AnomalyActors.Mqtt;
 /// <summary>A received publish, held unacknowledged until <see cref="MqttSubscriber.AcknowledgeAsync"/>.</summary>
 public sealed class MqttIngestMessage : IIngestMessage
 {
-    internal MqttIngestMessage(string topic, byte[] payload, long arrivalMs, string? publisher, MqttApplicationMessageReceivedEventArgs? pending, long connection)
+    internal MqttIngestMessage(string topic, byte[] payload, long arrivalMs, string? publisher, MqttApplicationMessageReceivedEventArgs? pending, long connection, SourceDelivery? delivery)
     {
         Topic = topic;
         Payload = payload;
@@ -19,12 +20,20 @@ public sealed class MqttIngestMessage : IIngestMessage
         Publisher = publisher;
         Pending = pending;
         Connection = connection;
+        Delivery = delivery;
     }
 
     public string Topic { get; }
     public ReadOnlyMemory<byte> Payload { get; }
     public long ArrivalMs { get; }
     public string? Publisher { get; }
+
+    /// <summary>
+    /// The subscriber's session, the broker's packet id and the content: the broker sends an
+    /// unacknowledged message again under the same packet id with DUP set (after a crash of this node
+    /// too, as the session persists), so the intake recognises one it stored before.
+    /// </summary>
+    public SourceDelivery? Delivery { get; }
 
     /// <summary>The broker's delivery awaiting our PUBACK; null for QoS 0.</summary>
     internal MqttApplicationMessageReceivedEventArgs? Pending { get; }
@@ -54,12 +63,14 @@ public sealed class MqttSubscriber : IAsyncDisposable
     private long _reconnects;
     private long _connection;
     private volatile bool _draining;
+    private readonly string _session;
 
     public MqttSubscriber(SubscriberSettings settings, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
         _log = log ?? (_ => { });
+        _session = SessionOf(settings);
         _client = new MqttClientFactory().CreateMqttClient();
         _channel = Channel.CreateBounded<MqttIngestMessage>(new BoundedChannelOptions(settings.Buffer)
         {
@@ -69,6 +80,13 @@ public sealed class MqttSubscriber : IAsyncDisposable
         });
         _client.ApplicationMessageReceivedAsync += OnReceivedAsync;
     }
+
+    /// <summary>
+    /// Names the broker session in message keys. The client id alone: an address written another
+    /// way must not make a redelivery look new; a key of another broker's session could match a
+    /// message only with the same packet id, the DUP flag and the same content.
+    /// </summary>
+    public static string SessionOf(SubscriberSettings settings) => $"mqtt:{settings.ClientId}";
 
     public long Received => Interlocked.Read(ref _received);
     public long Acknowledged => Interlocked.Read(ref _acknowledged);
@@ -227,8 +245,11 @@ public sealed class MqttSubscriber : IAsyncDisposable
             {
                 // The payload's buffer belongs to the client and is reused after this handler returns.
                 var payload = message.Payload.IsEmpty ? [] : message.Payload.ToArray();
+                SourceDelivery? delivery = pending is null
+                    ? null
+                    : new SourceDelivery(new DeliveryKey(_session, e.PacketIdentifier, DeliveryKey.HashOf(message.Topic, payload)), message.Dup, _settings.ReceiveMaximum);
                 await _channel.Writer.WriteAsync(
-                    new MqttIngestMessage(message.Topic, payload, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), PublisherOf(message), pending, Interlocked.Read(ref _connection)),
+                    new MqttIngestMessage(message.Topic, payload, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), PublisherOf(message), pending, Interlocked.Read(ref _connection), delivery),
                     _stopping.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref _received);
                 return;

@@ -17,6 +17,7 @@ public sealed class NodeMetrics
     private long _snapshotsSaved;
     private long _readingsRefused;
     private long _alertLines;
+    private long _redeliveriesSkipped;
 
     public long ReadingsScored => Volatile.Read(ref _readingsScored);
     public long ReadingsRejected => Volatile.Read(ref _readingsRejected);
@@ -28,6 +29,9 @@ public sealed class NodeMetrics
 
     /// <summary>Lines of the alerts file, those of earlier runs included.</summary>
     public long AlertLines => Volatile.Read(ref _alertLines);
+
+    /// <summary>Readings not stored again because their message was redelivered after it was stored.</summary>
+    public long RedeliveredReadingsSkipped => Volatile.Read(ref _redeliveriesSkipped);
 
     /// <summary>Readings a sensor refused because they came from another partition than its stream's.</summary>
     public long ReadingsRefused => Volatile.Read(ref _readingsRefused);
@@ -49,6 +53,8 @@ public sealed class NodeMetrics
 
     internal void Transition(IEpisodeEvent transition) =>
         Interlocked.Increment(ref transition is EpisodeOpened ? ref _episodesOpened : ref _episodesClosed);
+
+    internal void RedeliveriesSkipped(long readings) => Interlocked.Add(ref _redeliveriesSkipped, readings);
 
     internal void SnapshotSaved() => Interlocked.Increment(ref _snapshotsSaved);
 

@@ -472,6 +472,120 @@ public sealed class IntakePartitionStateSpecs
         Assert.True(deletedThrough > 100, $"the schedule should trim a good part of the log, trimmed through {deletedThrough}");
     }
 
+    private static Delivery D(ushort packetId, bool resent, int readings, string session = "mqtt:node", ulong hash = 0) =>
+        new(new DeliveryKey(session, packetId, hash == 0 ? 1000UL + packetId : hash), resent, readings, 100);
+
+    [Fact]
+    public void Should_skip_the_readings_of_a_resent_message_that_is_already_stored()
+    {
+        // Arrange: messages 1 and 2 stored in batch 1 of one source run
+        var state = new IntakePartitionState(Partition);
+        state.Apply(state.Process(new AppendChunk(Partition, "mqtt", 1, [R("a", 1), R("b", 1), R("a", 2)], new DeliveryLog([D(1, false, 2), D(2, false, 1)])))!, 1);
+
+        // Act: the broker resends both after a crash (a new source run, so a new batch sequence), with a new message 3
+        var stored = state.Process(new AppendChunk(Partition, "mqtt", 1_000, [R("a", 1), R("b", 1), R("a", 2), R("c", 1)],
+            new DeliveryLog([D(1, true, 2), D(2, true, 1), D(3, false, 1)])));
+
+        // Assert
+        Assert.NotNull(stored);
+        Assert.Equal(["c"], stored.Chunk.Keys);
+        Assert.Equal(1, stored.Chunk.Count);
+        Assert.Equal([new DeliveryKey("mqtt:node", 3, 1003)], stored.Deliveries!.Keys);
+        Assert.Equal(3, state.RedeliveredReadingsSkipped);
+    }
+
+    [Fact]
+    public void Should_store_nothing_when_every_message_was_a_redelivery()
+    {
+        var state = new IntakePartitionState(Partition);
+        state.Apply(state.Process(new AppendChunk(Partition, "mqtt", 1, [R("a", 1)], new DeliveryLog([D(7, false, 1)])))!, 1);
+
+        var stored = state.Process(new AppendChunk(Partition, "mqtt", 2, [R("a", 1)], new DeliveryLog([D(7, true, 1)])));
+
+        Assert.Null(stored);
+        Assert.Equal(1, state.NextOffset);
+    }
+
+    [Fact]
+    public void Should_store_a_resent_message_that_never_became_durable_and_one_whose_content_differs()
+    {
+        // Arrange
+        var state = new IntakePartitionState(Partition);
+        state.Apply(state.Process(new AppendChunk(Partition, "mqtt", 1, [R("a", 1)], new DeliveryLog([D(1, false, 1)])))!, 1);
+
+        // Act: message 2 was never stored; packet id 1 again but a different message (another hash); another session's id 1
+        var stored = state.Process(new AppendChunk(Partition, "mqtt", 2, [R("a", 2), R("a", 3), R("b", 1)],
+            new DeliveryLog([D(2, true, 1), D(1, true, 1, hash: 99), D(1, true, 1, session: "mqtt:other")])));
+
+        // Assert
+        Assert.NotNull(stored);
+        Assert.Equal(3, stored.Chunk.Count);
+        Assert.Equal(0, state.RedeliveredReadingsSkipped);
+    }
+
+    [Fact]
+    public void Should_store_a_message_resent_twice_in_one_batch_once()
+    {
+        var state = new IntakePartitionState(Partition);
+
+        var stored = state.Process(new AppendChunk(Partition, "mqtt", 1, [R("a", 1), R("a", 1)], new DeliveryLog([D(5, false, 1), D(5, true, 1)])));
+
+        Assert.Equal(1, stored!.Chunk.Count);
+        Assert.Equal(1, state.RedeliveredReadingsSkipped);
+    }
+
+    [Fact]
+    public void Should_recognise_redeliveries_after_recovery_from_the_journal_and_a_saved_key_table()
+    {
+        // Arrange: ten messages over two chunks; the key table saved after the first, then the first deleted
+        var live = new IntakePartitionState(Partition);
+        var first = live.Process(new AppendChunk(Partition, "mqtt", 1, [.. Enumerable.Range(0, 5).Select(i => R("a", i))],
+            new DeliveryLog([.. Enumerable.Range(0, 5).Select(i => D((ushort)i, false, 1))])))!;
+        live.Apply(first, 1);
+        var saved = live.StoredDeliveries.Snapshot();
+        var second = live.Process(new AppendChunk(Partition, "mqtt", 2, [.. Enumerable.Range(5, 5).Select(i => R("a", i))],
+            new DeliveryLog([.. Enumerable.Range(5, 5).Select(i => D((ushort)i, false, 1))])))!;
+        live.Apply(second, 2);
+        live.Checkpoint("a", 9);
+        Assert.Equal(0, live.DeletableThrough(deliveryKeysSavedThrough: 0));
+        Assert.Equal(1, live.DeletableThrough(deliveryKeysSavedThrough: 1));
+
+        // Act: a new incarnation restores the saved table and replays the chunk that is left
+        var recovered = new IntakePartitionState(Partition);
+        recovered.StoredDeliveries.Restore(saved);
+        recovered.Apply(second, 2);
+        var resent = new AppendChunk(Partition, "mqtt", 1_000, [.. Enumerable.Range(0, 11).Select(i => R("a", i))],
+            new DeliveryLog([.. Enumerable.Range(0, 11).Select(i => D((ushort)i, true, 1))]));
+
+        // Assert: only message 10 is new
+        var stored = recovered.Process(resent);
+        Assert.Equal(1, stored!.Chunk.Count);
+        Assert.Equal(10, recovered.RedeliveredReadingsSkipped);
+        ContentAssert.Equal(live.Process(resent), stored);
+    }
+
+    [Fact]
+    public void Should_hold_no_more_keys_per_session_than_its_window()
+    {
+        var table = new DeliveryTable();
+        for (var i = 0; i < 1000; i++)
+        {
+            table.Record(new DeliveryKey("s", (ushort)i, (ulong)i), 100);
+        }
+
+        table.Record(new DeliveryKey("t", 1, 1), 5);
+
+        Assert.Equal(101, table.Count);
+        Assert.True(table.Contains(new DeliveryKey("s", 999, 999)));
+        Assert.True(table.Contains(new DeliveryKey("s", 900, 900)));
+        Assert.False(table.Contains(new DeliveryKey("s", 899, 899)));
+        var restored = new DeliveryTable();
+        restored.Restore(table.Snapshot());
+        Assert.Equal(101, restored.Count);
+        Assert.True(restored.Contains(new DeliveryKey("s", 950, 950)));
+        Assert.False(restored.Contains(new DeliveryKey("s", 950, 951)));
+    }
+
     private static Reading R(string sensor, long timestampMs) => new(sensor, timestampMs, timestampMs * 0.5);
 
     /// <summary>A partition and its journal sequence numbers: Process then Apply, as the actor does.</summary>

@@ -45,7 +45,7 @@ public sealed class MqttEndToEndSpecs(ITestOutputHelper output)
         await HostFixture.AwaitAsync(
             () => host.Node.Metrics.ReadingsScored >= Devices * ReadingsPerDevice,
             TimeSpan.FromSeconds(120),
-            () => $"{host.Node.Metrics.ReadingsScored} of {Devices * ReadingsPerDevice} readings scored ({host.MqttIngestion!.Counters})");
+            () => $"{host.Node.Metrics.ReadingsScored} of {Devices * ReadingsPerDevice} readings scored ({host.MqttCounters!})");
         // A reading counts as scored before the episode events it causes are persisted, so the episode
         // metrics lag behind the last readings. A sensor answers a query only after its pending persists
         // have completed: once every sensor has answered, the metrics hold every episode event.
@@ -62,7 +62,7 @@ public sealed class MqttEndToEndSpecs(ITestOutputHelper output)
         Assert.Equal(Devices * ReadingsPerDevice, result.Published);
         Assert.Equal(0, result.Failed);
         Assert.Equal(Devices * ReadingsPerDevice, host.Node.Metrics.ReadingsScored);
-        Assert.Equal(0, host.MqttIngestion!.Counters.DeadLetters);
+        Assert.Equal(0, host.MqttCounters!.DeadLetters);
         var episodes = Episodes(HostFixture.ReadAlerts(dataDirectory));
         var missed = result.Anomalies.Where(a => !episodes.Any(e => e.Stream == a.StreamKey && e.Open <= a.TimestampMs && a.TimestampMs <= e.Close)).ToArray();
         var withAnomaly = episodes.Count(e => result.Anomalies.Any(a => a.StreamKey == e.Stream && e.Open <= a.TimestampMs && a.TimestampMs <= e.Close));

@@ -68,7 +68,7 @@ public sealed class MqttIngestionSpecs
         }
 
         await Task.WhenAll(inFlight);
-        var counters = host.MqttIngestion!.Counters;
+        var counters = host.MqttCounters!;
         await HostFixture.AwaitAsync(
             () => host.Node.Metrics.ReadingsScored >= good && counters.Acknowledged >= Messages,
             TimeSpan.FromSeconds(120),

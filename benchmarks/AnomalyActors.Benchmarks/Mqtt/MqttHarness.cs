@@ -6,6 +6,7 @@ using Akka.Configuration;
 using AnomalyActors.Benchmarks.Common;
 using AnomalyActors.Benchmarks.Nab;
 using AnomalyActors.Host;
+using AnomalyActors.Ingestion.DeadLetters;
 using AnomalyActors.Mqtt;
 using AnomalyActors.Mqtt.Simulation;
 using AnomalyActors.Node;
@@ -48,7 +49,7 @@ internal static class MqttHarness
         var rounds = args.GetInt("rounds") ?? 5;
         var devices = args.GetInt("devices") ?? 100;
         var persistence = args.Get("persistence") ?? "sqlite";
-        var inFlight = args.GetInt("in-flight") ?? 200;
+        var inFlight = args.GetInt("in-flight") ?? 2000;
         var stallSeconds = args.GetInt("stall-timeout") ?? 30;
         var warmUpSeconds = args.GetInt("max-warm-up") ?? 60;
         // Extra node configuration for experiments, e.g. --hocon "anomaly-actors.intake.partitions = 2".
@@ -95,7 +96,7 @@ internal static class MqttHarness
         var rawWorkload = Workload.Create(RawTopicRoot, o.Devices, o.Readings * o.Rounds, seed: 42);
 
         var dataDirectory = ScratchDirectory.Create("anomaly-actors-bench");
-        await using var brokerHandle = await BrokerHandle.StartAsync(o.Broker, dataDirectory, o.Hocon);
+        await using var brokerHandle = await BrokerHandle.StartAsync(o, dataDirectory);
         Console.WriteLine($"broker: {o.Broker} on {brokerHandle.Host}:{brokerHandle.Port}");
         try
         {
@@ -103,7 +104,8 @@ internal static class MqttHarness
             await using var raw = await RawLoop.StartAsync(o, brokerHandle);
             Console.WriteLine($"  raw warm-up (untimed): {await WarmUpAsync(publisher, rawWorkload.NewWarmUp(), () => raw.Count, o.MaxWarmUp)}");
 
-            var host = await AnomalyHost.StartAsync(NodeOverrides(o, brokerHandle, dataDirectory), systemName: "bench-mqtt");
+            // The embedded broker is the node's own (it ingests what it takes); mosquitto's node starts now.
+            var host = brokerHandle.Node ?? await AnomalyHost.StartAsync(NodeOverrides(o, brokerHandle.Host, brokerHandle.Port, dataDirectory, embedded: false), systemName: "bench-mqtt");
             var rawParts = new List<PhaseResult>();
             var nodeParts = new List<PhaseResult>();
             try
@@ -111,7 +113,7 @@ internal static class MqttHarness
                 var metrics = host.Node.Metrics;
                 // Untimed: the first warm-up round creates and recovers every SensorActor, so the timed parts
                 // measure sustained ingestion, not a fleet's cold start (as the throughput harness does).
-                var warm = await WarmUpAsync(publisher, nodeWorkload.NewWarmUp(), () => Math.Min(metrics.ReadingsScored, host.MqttIngestion!.Counters.Acknowledged), o.MaxWarmUp);
+                var warm = await WarmUpAsync(publisher, nodeWorkload.NewWarmUp(), () => Math.Min(metrics.ReadingsScored, host.MqttCounters!.Acknowledged), o.MaxWarmUp);
                 Console.WriteLine($"  node warm-up (untimed): {warm}");
 
                 // The two parts alternate, each round in the opposite order of the one before, so that
@@ -289,10 +291,10 @@ internal static class MqttHarness
     private static async Task<PhaseResult> TimeNodeAsync(Options o, Publisher publisher, AnomalyHost host, BrokerHandle broker, OutgoingMessage[] messages)
     {
         var metrics = host.Node.Metrics;
-        var ingestion = host.MqttIngestion!;
+        var ingestion = host.MqttCounters!;
         var baseline = metrics.ReadingsScored;
         var target = baseline + messages.Length;
-        var ackedBefore = ingestion.Counters.Acknowledged;
+        var ackedBefore = ingestion.Acknowledged;
         var chunksBefore = metrics.ChunksStored;
         var switchesBefore = ContextSwitches.Read();
         var cpuBefore = CpuTime();
@@ -311,13 +313,14 @@ internal static class MqttHarness
         // Untimed: scoring may finish before the last PUBACKs are out, and the next part should not
         // start with them still pending.
         var ackTarget = ackedBefore + messages.Length;
-        await WaitAsync(() => ingestion.Counters.Acknowledged, ackTarget, TimeSpan.FromSeconds(5));
+        await WaitAsync(() => ingestion.Acknowledged, ackTarget, TimeSpan.FromSeconds(5));
         var detail = string.Create(CultureInfo.InvariantCulture,
-            $"{ingestion.Counters.Acknowledged - ackedBefore:N0} acknowledged, {metrics.ChunksStored - chunksBefore:N0} chunks");
+            $"{ingestion.Acknowledged - ackedBefore:N0} acknowledged, {metrics.ChunksStored - chunksBefore:N0} chunks");
         return new PhaseResult(messages.Length, done.Value - baseline, elapsed, publishElapsed, cpu, switches, detail);
     }
 
-    private static Config NodeOverrides(Options o, BrokerHandle broker, string dataDirectory)
+    /// <param name="embedded">The node's embedded broker on <paramref name="port"/>; otherwise its subscriber to the broker there.</param>
+    private static Config NodeOverrides(Options o, string host, int port, string dataDirectory, bool embedded)
     {
         var overrides = ConfigurationFactory.ParseString($$"""
             anomaly-actors {
@@ -325,10 +328,11 @@ internal static class MqttHarness
               persistence.provider = {{o.Persistence}}
               alerts.console = off
               mqtt {
-                broker.embedded = off
+                broker.embedded = {{(embedded ? "on" : "off")}}
+                broker.port = {{port}}
                 subscriber {
-                  host = "{{broker.Host}}"
-                  port = {{broker.Port}}
+                  host = "{{host}}"
+                  port = {{port}}
                   # A fresh session per run: nothing left over from an earlier run is delivered.
                   client-id = "anomaly-actors-bench-{{ShortId()}}"
                   password = "{{Password}}"
@@ -342,23 +346,24 @@ internal static class MqttHarness
     }
 
     /// <summary>
-    /// One line per 100 ms: publishes completed, messages the subscriber took from the broker,
-    /// readings durable, messages acknowledged, readings scored, the embedded broker's largest
-    /// subscriber backlog and the process's CPU time, each since the start of the timed part.
+    /// One line per 100 ms: publishes completed, messages the ingestion took, readings durable,
+    /// messages acknowledged, readings scored, publishes the embedded broker held at a client's receive
+    /// maximum and the process's CPU time, each since the start of the timed part.
     /// </summary>
-    private static async Task PrintTimelineAsync(long start, Publisher publisher, MqttIngestion ingestion, NodeMetrics metrics, BrokerHandle broker, CancellationToken stop)
+    private static async Task PrintTimelineAsync(long start, Publisher publisher, IngestionCounters ingestion, NodeMetrics metrics, BrokerHandle broker, CancellationToken stop)
     {
         var published = publisher.Completed;
-        var received = ingestion.Subscriber.Received;
-        var durable = ingestion.Counters.Readings;
-        var acknowledged = ingestion.Counters.Acknowledged;
+        var received = ingestion.Messages;
+        var durable = ingestion.Readings;
+        var acknowledged = ingestion.Acknowledged;
         var scored = metrics.ReadingsScored;
+        var held = broker.HeldPublishes;
         var cpu = CpuTime();
-        Console.Error.WriteLine("timeline: ms published received durable acknowledged scored broker_backlog cpu_ms");
+        Console.Error.WriteLine("timeline: ms published received durable acknowledged scored held cpu_ms");
         while (!stop.IsCancellationRequested)
         {
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"timeline: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:0} {publisher.Completed - published} {ingestion.Subscriber.Received - received} {ingestion.Counters.Readings - durable} {ingestion.Counters.Acknowledged - acknowledged} {metrics.ReadingsScored - scored} {broker.SubscriberBacklog} {(CpuTime() - cpu).TotalMilliseconds:0}"));
+                $"timeline: {Stopwatch.GetElapsedTime(start).TotalMilliseconds:0} {publisher.Completed - published} {ingestion.Messages - received} {ingestion.Readings - durable} {ingestion.Acknowledged - acknowledged} {metrics.ReadingsScored - scored} {broker.HeldPublishes - held} {(CpuTime() - cpu).TotalMilliseconds:0}"));
             try
             {
                 await Task.Delay(100, stop);
@@ -651,54 +656,49 @@ internal static class MqttHarness
     }
 
     /// <summary>
-    /// The broker both phases use. The embedded one is the node's own EmbeddedBroker with the settings
-    /// the node's configuration gives it; the harness owns it rather than the AnomalyHost so the raw
-    /// phase runs on the same broker instance before the node's subscriber (and its persistent session,
-    /// which would queue every raw message too) exists.
+    /// The broker both phases use: mosquitto, or the node's own embedded broker, which takes what is
+    /// published under the node's topic filter itself and routes the raw loop's other topics to the
+    /// raw subscriber like any broker.
     /// </summary>
     private sealed class BrokerHandle : IAsyncDisposable
     {
-        private readonly EmbeddedBroker? _embedded;
         private readonly MosquittoBroker? _mosquitto;
 
-        private BrokerHandle(string host, int port, EmbeddedBroker? embedded, MosquittoBroker? mosquitto)
+        private BrokerHandle(string host, int port, AnomalyHost? node, MosquittoBroker? mosquitto)
         {
             Host = host;
             Port = port;
-            _embedded = embedded;
+            Node = node;
             _mosquitto = mosquitto;
         }
 
         public string Host { get; }
         public int Port { get; }
 
-        /// <summary>Publishes the embedded broker held back for the node's backlog (0 for mosquitto).</summary>
-        public long HeldPublishes => _embedded?.HeldPublishes ?? 0;
-        /// <summary>The embedded broker's largest subscriber backlog (0 for mosquitto).</summary>
-        public long SubscriberBacklog => _embedded?.SubscriberBacklog ?? 0;
+        /// <summary>The node, when it runs the broker.</summary>
+        public AnomalyHost? Node { get; }
 
-        /// <summary>The embedded broker gets the same --hocon overrides as the node (its settings are the node's).</summary>
-        public static async Task<BrokerHandle> StartAsync(string kind, string dataDirectory, string hocon)
+        /// <summary>Publishes the embedded broker held at a client's receive maximum (0 for mosquitto).</summary>
+        public long HeldPublishes => Node?.Broker?.HeldPublishes ?? 0;
+
+        public static async Task<BrokerHandle> StartAsync(Options o, string dataDirectory)
         {
-            if (kind == "mosquitto")
+            if (o.Broker == "mosquitto")
             {
                 var mosquitto = await MosquittoBroker.StartAsync();
                 return new BrokerHandle(mosquitto.Host, mosquitto.Port, null, mosquitto);
             }
 
             var port = FreePort.Next();
-            var settings = NodeMqttSettings(dataDirectory, hocon,
-                    $"anomaly-actors.mqtt.broker.port = {port.ToString(CultureInfo.InvariantCulture)}\nanomaly-actors.mqtt.subscriber.password = \"{Password}\"")
-                .WithServiceAccount(dataDirectory);
-            var broker = await EmbeddedBroker.StartAsync(settings.Broker, message => Console.Error.WriteLine(message));
-            return new BrokerHandle(settings.Broker.Host, port, broker, null);
+            var node = await AnomalyHost.StartAsync(NodeOverrides(o, "127.0.0.1", port, dataDirectory, embedded: true), systemName: "bench-mqtt");
+            return new BrokerHandle("127.0.0.1", port, node, null);
         }
 
         public async ValueTask DisposeAsync()
         {
-            if (_embedded is not null)
+            if (Node is not null)
             {
-                await _embedded.DisposeAsync();
+                await Node.DisposeAsync();
             }
 
             if (_mosquitto is not null)

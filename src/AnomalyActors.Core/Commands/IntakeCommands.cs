@@ -3,10 +3,12 @@ using AnomalyActors.Core.Protocol;
 namespace AnomalyActors.Core.Commands;
 
 /// <summary>
-/// A batch from an ingestion source. (SourceId, SourceSeq) makes a resend after a crash idempotent:
-/// partitions remember the highest sequence they stored per source.
+/// A batch from an ingestion source. (SourceId, SourceSeq) makes a resend of the batch idempotent:
+/// partitions remember the highest sequence they stored per source. <paramref name="Deliveries"/>,
+/// when the source has them, name the message behind each reading, so that a message the source
+/// delivers again (an MQTT redelivery after a crash) is stored once.
 /// </summary>
-public sealed record IngestReadings(string SourceId, long SourceSeq, Reading[] Readings) : IAnomalyActorsMessage;
+public sealed record IngestReadings(string SourceId, long SourceSeq, Reading[] Readings, DeliveryLog? Deliveries = null) : IAnomalyActorsMessage;
 
 /// <summary>Reply to <see cref="IngestReadings"/> once every reading in it is durable in the intake log.</summary>
 public sealed record ReadingsAccepted(string SourceId, long SourceSeq, int Count) : IAnomalyActorsMessage;
@@ -17,8 +19,9 @@ public sealed record ReadingsRejected(string SourceId, long SourceSeq, string Re
 /// <summary>
 /// Appends one partition's share of a source batch to that partition's log. The partition groups
 /// the readings into a chunk itself, so that work runs in parallel across partitions.
+/// <paramref name="Deliveries"/> covers exactly this share's readings.
 /// </summary>
-public sealed record AppendChunk(int PartitionId, string SourceId, long SourceSeq, Reading[] Readings) : IWithPartitionId;
+public sealed record AppendChunk(int PartitionId, string SourceId, long SourceSeq, Reading[] Readings, DeliveryLog? Deliveries = null) : IWithPartitionId;
 
 /// <summary>Reply to <see cref="AppendChunk"/>: durable (or already stored earlier, a duplicate).</summary>
 public sealed record ChunkAppended(int PartitionId, string SourceId, long SourceSeq, bool Duplicate) : IAnomalyActorsMessage;

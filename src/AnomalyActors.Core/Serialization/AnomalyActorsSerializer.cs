@@ -21,6 +21,10 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
 
     private const byte V1 = 1;
 
+    // Adds the message keys (DeliveryLog, ChunkDeliveries) to ChunkStored, IngestReadings and
+    // AppendChunk; version 1 rows of those read as having none.
+    private const byte V2 = 2;
+
     private static readonly Dictionary<Type, string> Manifests = new()
     {
         [typeof(ChunkStored)] = "rc",
@@ -44,6 +48,7 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         [typeof(SensorStateView)] = "sv",
         [typeof(GetPartitionStatus)] = "gp",
         [typeof(PartitionStatus)] = "ps",
+        [typeof(DeliveryTableSnapshot)] = "dt",
     };
 
     public AnomalyActorsSerializer(ExtendedActorSystem system)
@@ -63,7 +68,7 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         using var buffer = new MemoryStream();
         using (var w = new BinaryWriter(buffer))
         {
-            w.Write(V1);
+            w.Write(obj is ChunkStored or IngestReadings or AppendChunk ? V2 : V1);
             Write(w, obj);
         }
 
@@ -74,14 +79,14 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
     {
         using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
         var version = r.ReadByte();
-        if (version != V1)
+        if (version is not (V1 or V2))
         {
             throw new SerializationException($"Unknown layout version {version} for manifest '{manifest}'.");
         }
 
         return manifest switch
         {
-            "rc" => new ChunkStored(r.ReadInt32(), r.ReadInt64(), ReadChunk(r), ReadMarks(r)),
+            "rc" => new ChunkStored(r.ReadInt32(), r.ReadInt64(), ReadChunk(r), ReadMarks(r), version >= V2 ? ReadChunkDeliveries(r) : null),
             "eo" => new EpisodeOpened(r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble()),
             "ec" => new EpisodeClosed(r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble()),
             "ss" => new SensorSnapshot(
@@ -98,10 +103,11 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
             "rd" => new RedeliverReadings(r.ReadInt32(), r.ReadString(), r.ReadInt64()),
             "rk" => new RedeliveryCompleted(r.ReadString(), r.ReadInt32()),
             "aw" => new AlertWritten(r.ReadString()),
-            "ir" => new IngestReadings(r.ReadString(), r.ReadInt64(), ReadReadings(r)),
+            "ir" => new IngestReadings(r.ReadString(), r.ReadInt64(), ReadReadings(r), version >= V2 ? ReadDeliveryLog(r) : null),
             "ra" => new ReadingsAccepted(r.ReadString(), r.ReadInt64(), r.ReadInt32()),
             "rj" => new ReadingsRejected(r.ReadString(), r.ReadInt64(), r.ReadString()),
-            "ac" => new AppendChunk(r.ReadInt32(), r.ReadString(), r.ReadInt64(), ReadReadings(r)),
+            "ac" => new AppendChunk(r.ReadInt32(), r.ReadString(), r.ReadInt64(), ReadReadings(r), version >= V2 ? ReadDeliveryLog(r) : null),
+            "dt" => ReadDeliveryTable(r),
             "ca" => new ChunkAppended(r.ReadInt32(), r.ReadString(), r.ReadInt64(), r.ReadBoolean()),
             "cf" => new ChunkAppendFailed(r.ReadInt32(), r.ReadString(), r.ReadInt64(), r.ReadString()),
             "cp" => new ReportCheckpoint(r.ReadInt32(), r.ReadString(), r.ReadInt64()),
@@ -122,6 +128,7 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 w.Write(m.FirstOffset);
                 WriteChunk(w, m.Chunk);
                 WriteMarks(w, m.Sources);
+                WriteChunkDeliveries(w, m.Deliveries);
                 break;
             case EpisodeOpened m:
                 w.Write(m.SensorId);
@@ -190,6 +197,7 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 w.Write(m.SourceId);
                 w.Write(m.SourceSeq);
                 WriteReadings(w, m.Readings);
+                WriteDeliveryLog(w, m.Deliveries);
                 break;
             case ReadingsAccepted m:
                 w.Write(m.SourceId);
@@ -206,6 +214,10 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 w.Write(m.SourceId);
                 w.Write(m.SourceSeq);
                 WriteReadings(w, m.Readings);
+                WriteDeliveryLog(w, m.Deliveries);
+                break;
+            case DeliveryTableSnapshot m:
+                WriteDeliveryTable(w, m);
                 break;
             case ChunkAppended m:
                 w.Write(m.PartitionId);
@@ -381,6 +393,160 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         }
 
         return readings;
+    }
+
+    // Message keys: each distinct session name once, then per key its session's index (0 = no key).
+    private static void WriteDeliveryLog(BinaryWriter w, DeliveryLog? log)
+    {
+        w.Write(log is not null);
+        if (log is null)
+        {
+            return;
+        }
+
+        var sessions = WriteSessions(w, log.Items.Select(i => i.Key.Session));
+        w.Write7BitEncodedInt(log.Items.Length);
+        foreach (var item in log.Items)
+        {
+            WriteKey(w, sessions, item.Key);
+            w.Write(item.Resent);
+            w.Write7BitEncodedInt(item.ReadingCount);
+            w.Write7BitEncodedInt(item.Window);
+        }
+    }
+
+    private static DeliveryLog? ReadDeliveryLog(BinaryReader r)
+    {
+        if (!r.ReadBoolean())
+        {
+            return null;
+        }
+
+        var sessions = ReadSessions(r);
+        var items = new Delivery[r.Read7BitEncodedInt()];
+        for (var i = 0; i < items.Length; i++)
+        {
+            items[i] = new Delivery(ReadKey(r, sessions), r.ReadBoolean(), r.Read7BitEncodedInt(), r.Read7BitEncodedInt());
+        }
+
+        return new DeliveryLog(items);
+    }
+
+    private static void WriteChunkDeliveries(BinaryWriter w, ChunkDeliveries? deliveries)
+    {
+        w.Write(deliveries is not null);
+        if (deliveries is null)
+        {
+            return;
+        }
+
+        var sessions = WriteSessions(w, deliveries.Keys.Select(k => k.Session));
+        w.Write7BitEncodedInt(deliveries.Keys.Length);
+        for (var i = 0; i < deliveries.Keys.Length; i++)
+        {
+            WriteKey(w, sessions, deliveries.Keys[i]);
+            w.Write7BitEncodedInt(deliveries.Windows[i]);
+        }
+    }
+
+    private static ChunkDeliveries? ReadChunkDeliveries(BinaryReader r)
+    {
+        if (!r.ReadBoolean())
+        {
+            return null;
+        }
+
+        var sessions = ReadSessions(r);
+        var keys = new DeliveryKey[r.Read7BitEncodedInt()];
+        var windows = new int[keys.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = ReadKey(r, sessions);
+            windows[i] = r.Read7BitEncodedInt();
+        }
+
+        return new ChunkDeliveries(keys, windows);
+    }
+
+    private static Dictionary<string, int> WriteSessions(BinaryWriter w, IEnumerable<string?> names)
+    {
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            if (name is not null && !index.ContainsKey(name))
+            {
+                index[name] = index.Count + 1;
+            }
+        }
+
+        w.Write7BitEncodedInt(index.Count);
+        foreach (var name in index.Keys)
+        {
+            w.Write(name);
+        }
+
+        return index;
+    }
+
+    private static string[] ReadSessions(BinaryReader r)
+    {
+        var names = new string[r.Read7BitEncodedInt()];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = r.ReadString();
+        }
+
+        return names;
+    }
+
+    private static void WriteKey(BinaryWriter w, Dictionary<string, int> sessions, DeliveryKey key)
+    {
+        if (key.Session is null)
+        {
+            w.Write7BitEncodedInt(0);
+            return;
+        }
+
+        w.Write7BitEncodedInt(sessions[key.Session]);
+        w.Write(key.PacketId);
+        w.Write(key.ContentHash);
+    }
+
+    private static DeliveryKey ReadKey(BinaryReader r, string[] sessions)
+    {
+        var session = r.Read7BitEncodedInt();
+        return session == 0 ? default : new DeliveryKey(sessions[session - 1], r.ReadUInt16(), r.ReadUInt64());
+    }
+
+    private static void WriteDeliveryTable(BinaryWriter w, DeliveryTableSnapshot table)
+    {
+        w.Write7BitEncodedInt(table.Sessions.Length);
+        foreach (var session in table.Sessions)
+        {
+            w.Write(session.Session);
+            w.Write7BitEncodedInt(session.Window);
+            w.Write7BitEncodedInt(session.PacketIds.Length);
+            w.Write(MemoryMarshal.AsBytes(session.PacketIds.AsSpan()));
+            w.Write(MemoryMarshal.AsBytes(session.Hashes.AsSpan()));
+        }
+    }
+
+    private static DeliveryTableSnapshot ReadDeliveryTable(BinaryReader r)
+    {
+        var sessions = new SessionDeliveries[r.Read7BitEncodedInt()];
+        for (var i = 0; i < sessions.Length; i++)
+        {
+            var name = r.ReadString();
+            var window = r.Read7BitEncodedInt();
+            var count = r.Read7BitEncodedInt();
+            var ids = new ushort[count];
+            var hashes = new ulong[count];
+            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(ids.AsSpan()));
+            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(hashes.AsSpan()));
+            sessions[i] = new SessionDeliveries(name, window, ids, hashes);
+        }
+
+        return new DeliveryTableSnapshot(sessions);
     }
 
     private static void WriteBytes(BinaryWriter w, byte[] bytes)

@@ -6,13 +6,15 @@ namespace AnomalyActors.Core.State;
 
 /// <summary>
 /// One intake partition: an append-only log of reading chunks. It decides whether an append is a
-/// duplicate, assigns offsets, and tracks, per sensor, the oldest offset that sensor has not yet
-/// covered by a snapshot, which tells how much of the log may be deleted.
+/// duplicate (a batch its source sent again, or messages their source delivered again), assigns
+/// offsets, and tracks, per sensor, the oldest offset that sensor has not yet covered by a snapshot,
+/// which tells how much of the log may be deleted.
 /// </summary>
 public sealed class IntakePartitionState
 {
     private readonly Dictionary<string, long> _sources = new(StringComparer.Ordinal);
     private readonly DeliveryTracker _deliveries = new();
+    private readonly DeliveryTable _stored = new();
     private readonly Queue<RetainedChunk> _retained = new();
 
     public IntakePartitionState(int partitionId)
@@ -29,12 +31,32 @@ public sealed class IntakePartitionState
     /// <summary>Sensors with readings in the retained log that no snapshot of theirs covers yet.</summary>
     public int SensorsBehind => _deliveries.StreamsBehind;
 
-    /// <summary>Null when the source already stored this batch (a resend after a crash).</summary>
+    /// <summary>Keys of stored messages that may still be delivered again (see <see cref="DeliveryTable"/>).</summary>
+    public DeliveryTable StoredDeliveries => _stored;
+
+    /// <summary>Readings left out because their message was delivered again after it was stored (this incarnation).</summary>
+    public long RedeliveredReadingsSkipped { get; private set; }
+
+    /// <summary>
+    /// The chunk to store, or null when there is nothing new: the source already stored this batch (a
+    /// resend after a crash), or every message in it was a redelivery of one already stored.
+    /// </summary>
     public ChunkStored? Process(AppendChunk command)
     {
         if (_sources.TryGetValue(command.SourceId, out var stored) && command.SourceSeq <= stored)
         {
             return null;
+        }
+
+        var readings = command.Readings;
+        ChunkDeliveries? keys = null;
+        if (command.Deliveries is { } deliveries)
+        {
+            (readings, keys) = WithoutRedeliveries(command.Readings, deliveries);
+            if (readings.Length == 0)
+            {
+                return null;
+            }
         }
 
         var marks = new SourceMark[_sources.Count + (_sources.ContainsKey(command.SourceId) ? 0 : 1)];
@@ -49,7 +71,57 @@ public sealed class IntakePartitionState
             marks[i] = new SourceMark(command.SourceId, command.SourceSeq);
         }
 
-        return new ChunkStored(PartitionId, NextOffset, ReadingChunk.FromReadings(command.Readings), marks);
+        return new ChunkStored(PartitionId, NextOffset, ReadingChunk.FromReadings(readings), marks, keys);
+    }
+
+    /// <summary>
+    /// Drops the readings of messages marked as resent whose key is stored already (or earlier in
+    /// this batch); returns the rest with the keys of the messages they came from.
+    /// </summary>
+    private (Reading[] Readings, ChunkDeliveries? Keys) WithoutRedeliveries(Reading[] readings, DeliveryLog log)
+    {
+        if (log.ReadingCount != readings.Length)
+        {
+            throw new ArgumentException($"The delivery log covers {log.ReadingCount} readings, the batch has {readings.Length}.", nameof(log));
+        }
+
+        List<Reading>? kept = null;
+        var keys = new List<DeliveryKey>(log.Items.Length);
+        var windows = new List<int>(log.Items.Length);
+        HashSet<DeliveryKey>? inBatch = null;
+        var at = 0;
+        foreach (var delivery in log.Items)
+        {
+            var key = delivery.Key;
+            var keyed = key.Session is not null;
+            var skip = false;
+            if (keyed && delivery.Resent)
+            {
+                inBatch ??= new HashSet<DeliveryKey>(keys);
+                skip = _stored.Contains(key) || inBatch.Contains(key);
+            }
+
+            if (skip)
+            {
+                kept ??= new List<Reading>(readings.AsSpan(0, at).ToArray());
+                RedeliveredReadingsSkipped += delivery.ReadingCount;
+            }
+            else
+            {
+                if (keyed)
+                {
+                    keys.Add(key);
+                    windows.Add(delivery.Window);
+                    inBatch?.Add(key);
+                }
+
+                kept?.AddRange(readings.AsSpan(at, delivery.ReadingCount));
+            }
+
+            at += delivery.ReadingCount;
+        }
+
+        return (kept?.ToArray() ?? readings, keys.Count == 0 ? null : new ChunkDeliveries(keys.ToArray(), windows.ToArray()));
     }
 
     /// <summary>
@@ -72,6 +144,11 @@ public sealed class IntakePartitionState
         }
 
         _retained.Enqueue(new RetainedChunk(sequenceNr, stored.FirstOffset, stored.NextOffset));
+        if (stored.Deliveries is { } deliveries)
+        {
+            _stored.Record(deliveries);
+        }
+
         var chunk = stored.Chunk;
         var previous = new long[chunk.Keys.Length];
         for (var g = 0; g < chunk.Keys.Length; g++)
@@ -104,18 +181,21 @@ public sealed class IntakePartitionState
 
     /// <summary>
     /// The journal sequence number up to which chunks may be deleted: every sensor has snapshotted
-    /// past them. The newest chunk is always kept, because it carries the next offset and the
-    /// source de-duplication table. Returns 0 when nothing may go.
+    /// past them, and the message keys they carry are saved elsewhere (in a copy of the table taken
+    /// at <paramref name="deliveryKeysSavedThrough"/>) unless no key is held at all. The newest chunk
+    /// is always kept, because it carries the next offset and the source de-duplication table.
+    /// Returns 0 when nothing may go.
     /// </summary>
-    public long DeletableThrough()
+    public long DeletableThrough(long deliveryKeysSavedThrough = long.MaxValue)
     {
         var neededFrom = _deliveries.OldestNeeded(NextOffset);
+        var keysAllow = _stored.Count == 0 ? long.MaxValue : deliveryKeysSavedThrough;
 
         long through = 0;
         var index = 0;
         foreach (var chunk in _retained)
         {
-            if (index++ == _retained.Count - 1 || chunk.NextOffset > neededFrom)
+            if (index++ == _retained.Count - 1 || chunk.NextOffset > neededFrom || chunk.SequenceNr > keysAllow)
             {
                 break;
             }

@@ -48,18 +48,46 @@ public static class IngestFlow
     {
         var messages = batch as IReadOnlyList<T> ?? batch.ToList();
         var readings = new List<Reading>(messages.Count * 2);
+        List<Delivery>? deliveries = null;
         var dead = 0;
-        foreach (var message in messages)
+        for (var i = 0; i < messages.Count; i++)
         {
+            var message = messages[i];
+            var before = readings.Count;
             if (decoder.Decode(new SourceMessage(sourceId, -1, message.Topic, message.Payload, message.ArrivalMs, message.Publisher), readings) is { } deadLetter)
             {
                 dead++;
                 deadLetters?.Write(deadLetter);
             }
+
+            var produced = readings.Count - before;
+            if (message.Delivery is { } delivery)
+            {
+                if (deliveries is null)
+                {
+                    // Readings of earlier messages without a key are covered by keyless entries.
+                    deliveries = new List<Delivery>(messages.Count);
+                    if (before > 0)
+                    {
+                        deliveries.Add(new Delivery(default, false, before, 1));
+                    }
+                }
+
+                if (produced > 0)
+                {
+                    deliveries.Add(new Delivery(delivery.Key, delivery.Resent, produced, delivery.Window));
+                }
+            }
+            else if (deliveries is not null && produced > 0)
+            {
+                deliveries.Add(new Delivery(default, false, produced, 1));
+            }
         }
 
         counters.AddMessages(messages.Count);
-        var command = readings.Count == 0 ? null : new IngestReadings(sourceId, sequence.Next(), readings.ToArray());
+        var command = readings.Count == 0
+            ? null
+            : new IngestReadings(sourceId, sequence.Next(), readings.ToArray(), deliveries is null ? null : new DeliveryLog(deliveries.ToArray()));
         return new Prepared<T>(messages, command, dead);
     }
 

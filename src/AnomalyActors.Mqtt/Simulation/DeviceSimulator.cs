@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using MQTTnet;
 using MQTTnet.Protocol;
 
 namespace AnomalyActors.Mqtt.Simulation;
@@ -16,6 +15,7 @@ public enum DeviceKind
 
 /// <param name="RatePerDevice">Readings per second per device; 0 publishes as fast as the broker takes them.</param>
 /// <param name="ReadingsPerDevice">Messages per device; 0 runs until cancelled.</param>
+/// <param name="MaxInFlight">QoS 1 publishes a connection may have unacknowledged (at most the broker's receive maximum). A broker that acknowledges only durable messages allows about this many per batch delay, per connection.</param>
 /// <param name="PerDeviceConnections">One connection per device with the device id as username (for brokers that confine devices to their topics); otherwise one shared connection.</param>
 public sealed record SimulatorOptions(
     string Host,
@@ -30,7 +30,7 @@ public sealed record SimulatorOptions(
     MqttQualityOfServiceLevel Qos = MqttQualityOfServiceLevel.AtLeastOnce,
     int Seed = 42,
     bool PerDeviceConnections = false,
-    int MaxInFlight = 200,
+    int MaxInFlight = 2000,
     bool Tls = false,
     bool AllowUntrustedCertificates = false,
     int AnomalyWarmUp = 50)
@@ -64,6 +64,10 @@ public sealed record SimulationResult(long Published, long Failed, IReadOnlyList
 public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? log = null)
 {
     private readonly Action<string> _log = log ?? (_ => { });
+    private volatile PublisherConnection[] _connections = [];
+
+    /// <summary>Publishes acknowledged so far (QoS 1) or taken (QoS 0), while <see cref="RunAsync"/> runs.</summary>
+    public long PublishedSoFar => _connections.Sum(c => c.Published);
 
     public static string DeviceName(int index) => $"dev-{index + 1:D4}";
 
@@ -80,6 +84,7 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
             .Select(i => new Device(SiteName(i % options.Sites), DeviceName(i)))
             .ToArray();
         var connections = await ConnectAsync(devices, cancellation).ConfigureAwait(false);
+        _connections = connections;
         var anomalies = new List<GroundTruthEntry>();
         var stopwatch = Stopwatch.StartNew();
         long published = 0, failed = 0;
@@ -112,11 +117,9 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
 
                     var connection = options.PerDeviceConnections ? connections[d] : connections[0];
                     await connection.PublishAsync(
-                        new MqttApplicationMessageBuilder()
-                            .WithTopic($"sensors/{device.Site}/{device.Name}/{generator.TopicSuffix}")
-                            .WithPayload(Encoding.UTF8.GetBytes(message.Payload))
-                            .WithQualityOfServiceLevel(options.Qos)
-                            .Build(),
+                        $"sensors/{device.Site}/{device.Name}/{generator.TopicSuffix}",
+                        Encoding.UTF8.GetBytes(message.Payload),
+                        options.Qos,
                         cancellation).ConfigureAwait(false);
                 }
 
@@ -130,7 +133,8 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
         {
             foreach (var connection in connections)
             {
-                await connection.DisposeAsync().ConfigureAwait(false);
+                // Until every QoS 1 publish is acknowledged, unless stopped.
+                await connection.CloseAsync(cancellation).ConfigureAwait(false);
                 published += connection.Published;
                 failed += connection.Failed;
             }
@@ -139,23 +143,17 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
         return new SimulationResult(published, failed, anomalies, stopwatch.Elapsed, connections.Sum(c => c.Resent), connections.Sum(c => c.Reconnects));
     }
 
-    private async Task<Connection[]> ConnectAsync(Device[] devices, CancellationToken cancellation)
+    private async Task<PublisherConnection[]> ConnectAsync(Device[] devices, CancellationToken cancellation)
     {
         var names = options.PerDeviceConnections ? devices.Select(d => d.Name).ToArray() : [$"simulator-{options.Seed}"];
-        var connections = new Connection[names.Length];
+        var connections = new PublisherConnection[names.Length];
         for (var i = 0; i < names.Length; i++)
         {
             var username = options.PerDeviceConnections ? names[i] : options.Username;
-            var clientOptions = new MqttClientOptionsBuilder()
-                .WithTcpServer(options.Host, options.Port)
-                .WithClientId($"{names[i]}-{Environment.ProcessId}")
-                .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-                .WithCleanStart(true)
-                .WithTimeout(TimeSpan.FromSeconds(10))
-                .WithAccount(username, options.Password)
-                .WithTls(options.Tls, options.AllowUntrustedCertificates)
-                .Build();
-            connections[i] = new Connection(new MqttClientFactory().CreateMqttClient(), clientOptions, $"{options.Host}:{options.Port} ('{username ?? "anonymous"}')", options.MaxInFlight, _log);
+            connections[i] = new PublisherConnection(
+                new PublisherEndpoint(options.Host, options.Port, $"{names[i]}-{Environment.ProcessId}", username, options.Password, options.Tls, options.AllowUntrustedCertificates),
+                options.MaxInFlight,
+                _log);
             await connections[i].ConnectAsync(cancellation).ConfigureAwait(false);
         }
 
@@ -173,152 +171,6 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
         {
             _last = Math.Max(now, _last == long.MinValue ? now : _last + 1);
             return _last;
-        }
-    }
-
-    /// <summary>
-    /// A client with up to maxInFlight unacknowledged publishes, issued in order. When the broker goes
-    /// away (a restart, a crash), the connection is made again with a growing pause, and every QoS 1
-    /// publish that was not acknowledged is sent again: a device keeps what it could not deliver.
-    /// </summary>
-    private sealed class Connection(IMqttClient client, MqttClientOptions clientOptions, string broker, int maxInFlight, Action<string> log) : IAsyncDisposable
-    {
-        private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(200);
-        private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
-
-        private readonly SemaphoreSlim _slots = new(maxInFlight, maxInFlight);
-        private readonly SemaphoreSlim _connecting = new(1, 1);
-        private readonly List<Task> _outstanding = [];
-        private long _published;
-        private long _failed;
-        private long _resent;
-        private long _reconnects;
-
-        public long Published => Interlocked.Read(ref _published);
-        public long Failed => Interlocked.Read(ref _failed);
-        public long Resent => Interlocked.Read(ref _resent);
-        public long Reconnects => Interlocked.Read(ref _reconnects);
-
-        public async Task ConnectAsync(CancellationToken cancellation)
-        {
-            var result = await client.ConnectAsync(clientOptions, cancellation).ConfigureAwait(false);
-            if (result.ResultCode != MqttClientConnectResultCode.Success)
-            {
-                throw new InvalidOperationException($"Broker {broker} refused the connection: {result.ResultCode} {result.ReasonString}");
-            }
-        }
-
-        public async Task PublishAsync(MqttApplicationMessage message, CancellationToken cancellation)
-        {
-            await _slots.WaitAsync(cancellation).ConfigureAwait(false);
-            var task = SendAsync(message, cancellation);
-            if (_outstanding.Count >= 4 * maxInFlight)
-            {
-                _outstanding.RemoveAll(t => t.IsCompleted);
-            }
-
-            _outstanding.Add(task);
-        }
-
-        private async Task SendAsync(MqttApplicationMessage message, CancellationToken cancellation)
-        {
-            try
-            {
-                for (var attempt = 0; ; attempt++)
-                {
-                    try
-                    {
-                        if (attempt > 0)
-                        {
-                            await ReconnectAsync(cancellation).ConfigureAwait(false);
-                            Interlocked.Increment(ref _resent);
-                        }
-
-                        var result = await client.PublishAsync(message, cancellation).ConfigureAwait(false);
-                        if (result.IsSuccess)
-                        {
-                            Interlocked.Increment(ref _published);
-                        }
-                        else if (Interlocked.Increment(ref _failed) is 1 or 1000)
-                        {
-                            log($"Simulator: broker refused a publish to '{message.Topic}': {result.ReasonCode} {result.ReasonString}");
-                        }
-
-                        return;
-                    }
-                    catch (Exception) when (cancellation.IsCancellationRequested)
-                    {
-                        // Stopped while this publish was in flight: neither published nor a broker failure.
-                        return;
-                    }
-                    catch (Exception e) when (e is not OutOfMemoryException)
-                    {
-                        if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
-                        {
-                            // At most once: lost with its connection, as the device asked.
-                            Interlocked.Increment(ref _failed);
-                            await ReconnectAsync(cancellation).ConfigureAwait(false);
-                            return;
-                        }
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
-            {
-            }
-            finally
-            {
-                _slots.Release();
-            }
-        }
-
-        /// <summary>Makes the connection again unless another publish already did, pausing longer after each failed try.</summary>
-        private async Task ReconnectAsync(CancellationToken cancellation)
-        {
-            await _connecting.WaitAsync(cancellation).ConfigureAwait(false);
-            try
-            {
-                var backoff = FirstBackoff;
-                while (!client.IsConnected)
-                {
-                    try
-                    {
-                        await ConnectAsync(cancellation).ConfigureAwait(false);
-                        if (Interlocked.Increment(ref _reconnects) is 1 or 10 or 100 or 1000)
-                        {
-                            log($"Simulator: reconnected to the broker ({Reconnects} reconnections so far); sending again what was not acknowledged");
-                        }
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException)
-                    {
-                        log($"Simulator: broker unreachable ({e.Message}); trying again in {backoff.TotalSeconds:0.0} s");
-                        await Task.Delay(backoff, cancellation).ConfigureAwait(false);
-                        backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
-                    }
-                }
-            }
-            finally
-            {
-                _connecting.Release();
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                await Task.WhenAll(_outstanding).ConfigureAwait(false);
-                if (client.IsConnected)
-                {
-                    await client.DisconnectAsync().ConfigureAwait(false);
-                }
-            }
-            finally
-            {
-                client.Dispose();
-                _slots.Dispose();
-                _connecting.Dispose();
-            }
         }
     }
 }

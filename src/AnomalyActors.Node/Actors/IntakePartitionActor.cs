@@ -7,6 +7,7 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.Queries;
 using AnomalyActors.Core.State;
 using AnomalyActors.Node.Settings;
@@ -17,17 +18,31 @@ namespace AnomalyActors.Node.Actors;
 /// One intake partition: persists each appended batch as one journal event (a chunk), acknowledges
 /// it once durable, then hands each stream's slice to its SensorActor. On recovery it re-delivers
 /// every retained chunk; sensors skip what their snapshots already cover. Chunks every sensor has
-/// snapshotted past are deleted on a timer.
+/// snapshotted past are deleted on a timer. The keys of the messages it stored (which travel in the
+/// chunks) are saved as a table of their own before chunks still carrying needed keys are deleted,
+/// and read back after recovery before the first append is decided.
 /// </summary>
 public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
 {
     private readonly IntakePartitionState _state;
+    private readonly IntakeSettings _settings;
     private readonly IActorRef _sensors;
     private readonly NodeMetrics _metrics;
     private readonly bool _durable;
+    private readonly string _keysId;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private long _deleting;
     private long _volatileSequenceNr;
+    private long _skippedReported;
+
+    // The saved key table: its journal position, whether a save is under way, when the last began.
+    private long _keysSavedThrough;
+    private long _keysSavedVersion = -1;
+    private bool _savingKeys;
+    private DateTime _lastKeysSave = DateTime.MinValue;
+
+    // Keys of the chunks replayed during recovery, applied again on top of the saved table once it is read.
+    private List<(long SequenceNr, ChunkDeliveries Keys)>? _recoveredKeys = [];
 
     // Appends whose journal write is under way, in write order: told of a failure at once, so their
     // sources retry after their backoff instead of waiting out the append timeout.
@@ -36,12 +51,21 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
     public IntakePartitionActor(int partitionId, IntakeSettings settings, bool durable, IActorRef sensors, NodeMetrics metrics)
     {
         _state = new IntakePartitionState(partitionId);
+        _settings = settings;
         _sensors = sensors;
         _metrics = metrics;
         _durable = durable;
         PersistenceId = "intake-" + partitionId;
+        _keysId = PersistenceId + "-deliveries";
 
-        Recover<ChunkStored>(stored => Deliver(stored, _state.Apply(stored, LastSequenceNr)));
+        Recover<ChunkStored>(stored =>
+        {
+            Deliver(stored, _state.Apply(stored, LastSequenceNr));
+            if (stored.Deliveries is { } keys)
+            {
+                _recoveredKeys?.Add((LastSequenceNr, keys));
+            }
+        });
         Recover<RecoveryCompleted>(_ =>
         {
             if (_state.RetainedChunks > 0)
@@ -51,8 +75,74 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
             }
 
             Timers.StartPeriodicTimer("trim", new TrimIntake(partitionId), settings.TrimInterval);
+            if (_durable)
+            {
+                // No append is decided before the saved keys are back: a redelivery of a message
+                // whose chunk was deleted would otherwise be stored again.
+                Become(AwaitingSavedKeys);
+            }
+            else
+            {
+                _recoveredKeys = null;
+            }
         });
 
+        Ready();
+    }
+
+    public override string PersistenceId { get; }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private IActorRef KeyStore => Akka.Persistence.Persistence.Instance.Apply(Context.System).SnapshotStoreFor(null);
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        if (_durable)
+        {
+            // Asked, not told: a LoadSnapshotResult arriving while this actor recovers would be taken
+            // for its own snapshot. The answer waits until recovery ends, for AwaitingSavedKeys.
+            KeyStore.Ask<object>(new LoadSnapshot(_keysId, SnapshotSelectionCriteria.Latest, long.MaxValue), _settings.AppendTimeout * 4)
+                .PipeTo(Self, success: result => new SavedKeysLoaded(result), failure: e => new SavedKeysLoaded(new LoadSnapshotFailed(e)));
+        }
+    }
+
+    private void AwaitingSavedKeys()
+    {
+        Command<SavedKeysLoaded>(answer =>
+        {
+            if (answer.Result is LoadSnapshotFailed failed)
+            {
+                throw new InvalidOperationException($"Partition {_state.PartitionId}: reading its saved message keys failed", failed.Cause);
+            }
+
+            var loaded = (LoadSnapshotResult)answer.Result;
+            if (loaded.Snapshot?.Snapshot is DeliveryTableSnapshot saved)
+            {
+                var savedThrough = loaded.Snapshot.Metadata.SequenceNr;
+                _state.StoredDeliveries.Restore(saved);
+                foreach (var (sequenceNr, keys) in _recoveredKeys!)
+                {
+                    if (sequenceNr > savedThrough)
+                    {
+                        _state.StoredDeliveries.Record(keys);
+                    }
+                }
+
+                _keysSavedThrough = savedThrough;
+            }
+
+            _recoveredKeys = null;
+            _keysSavedVersion = -1;
+            Become(Ready);
+            Stash.UnstashAll();
+        });
+        CommandAny(_ => Stash.Stash());
+    }
+
+    private void Ready()
+    {
         Command<AppendChunk>(Append);
         Command<ReportCheckpoint>(c => _state.Checkpoint(c.SensorId, c.Offset));
         Command<TrimIntake>(_ => Trim());
@@ -63,21 +153,33 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         });
         Command<DeleteMessagesFailure>(f =>
         {
-            _log.Warning(f.Cause, "Partition {0}: deleting chunks up to {1} failed; will retry", partitionId, f.ToSequenceNr);
+            _log.Warning(f.Cause, "Partition {0}: deleting chunks up to {1} failed; will retry", _state.PartitionId, f.ToSequenceNr);
             _deleting = 0;
         });
         Command<RedeliverReadings>(Redeliver);
         Command<GetPartitionStatus>(_ => Sender.Tell(new PartitionStatus(
-            partitionId, _state.NextOffset, _state.RetainedChunks, _state.OldestRetainedOffset, _state.SensorsBehind)));
+            _state.PartitionId, _state.NextOffset, _state.RetainedChunks, _state.OldestRetainedOffset, _state.SensorsBehind)));
+        Command<SaveSnapshotSuccess>(saved => KeysSaved(saved.Metadata));
+        Command<SaveSnapshotFailure>(failed =>
+        {
+            _savingKeys = false;
+            _log.Warning(failed.Cause, "Partition {0}: saving its message keys failed; chunks carrying them are kept, will retry", _state.PartitionId);
+        });
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(failed =>
+            _log.Warning(failed.Cause, "Partition {0}: deleting older copies of its message keys failed; will retry", _state.PartitionId));
     }
-
-    public override string PersistenceId { get; }
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     private void Append(AppendChunk command)
     {
         var stored = _state.Process(command);
+        var skipped = _state.RedeliveredReadingsSkipped;
+        if (skipped != _skippedReported)
+        {
+            _metrics.RedeliveriesSkipped(skipped - _skippedReported);
+            _skippedReported = skipped;
+        }
+
         if (stored is null)
         {
             Sender.Tell(new ChunkAppended(command.PartitionId, command.SourceId, command.SourceSeq, Duplicate: true));
@@ -98,7 +200,8 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         // Offsets are assigned now and the state moves ahead of the journal, so appends pipeline.
         // If a write fails the actor stops and its replacement recovers from the journal alone;
         // nothing is acknowledged or delivered before its write succeeded.
-        var previous = _state.Apply(stored, LastSequenceNr + 1);
+        // LastSequenceNr counts written events only; each write under way takes the next number.
+        var previous = _state.Apply(stored, LastSequenceNr + _writing.Count + 1);
         _writing.Enqueue((replyTo, command));
         PersistAsync(stored, s =>
         {
@@ -168,12 +271,48 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        var through = _state.DeletableThrough();
+        var through = _state.DeletableThrough(_keysSavedThrough);
+        if (_state.DeletableThrough() > through)
+        {
+            // Deletable but for the keys their chunks carry: save the key table first (not too often).
+            SaveKeys();
+        }
+
         if (through > 0)
         {
             _deleting = through;
             DeleteMessages(through);
         }
+    }
+
+    private void SaveKeys()
+    {
+        var table = _state.StoredDeliveries;
+        if (_savingKeys || DateTime.UtcNow - _lastKeysSave < _settings.DeliveryKeysSaveInterval
+            || (table.Version == _keysSavedVersion && _keysSavedThrough == LastSequenceNr))
+        {
+            return;
+        }
+
+        // Covers every chunk up to the last one written (the table may hold keys of a few being
+        // written too, which only makes it more complete).
+        _savingKeys = true;
+        _lastKeysSave = DateTime.UtcNow;
+        _keysSavedVersion = table.Version;
+        KeyStore.Tell(new SaveSnapshot(new SnapshotMetadata(_keysId, LastSequenceNr, DateTime.UtcNow), table.Snapshot()));
+    }
+
+    private void KeysSaved(SnapshotMetadata saved)
+    {
+        _savingKeys = false;
+        if (saved.PersistenceId != _keysId)
+        {
+            return;
+        }
+
+        _keysSavedThrough = saved.SequenceNr;
+        KeyStore.Tell(new DeleteSnapshots(_keysId, new SnapshotSelectionCriteria(saved.SequenceNr - 1)));
+        Trim();
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
@@ -204,4 +343,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
 
     public static Props Props(int partitionId, IntakeSettings settings, bool durable, IActorRef sensors, NodeMetrics metrics) =>
         Akka.Actor.Props.Create(() => new IntakePartitionActor(partitionId, settings, durable, sensors, metrics));
+
+    /// <summary>The snapshot store's answer about the saved message keys (a result or a failure).</summary>
+    private sealed record SavedKeysLoaded(object Result);
 }

@@ -40,12 +40,50 @@ public sealed class IntakeRouter : ReceiveActor, IWithTimers
             return;
         }
 
+        if (batch.Deliveries is { } checkedLog && checkedLog.ReadingCount != batch.Readings.Length)
+        {
+            Sender.Tell(new ReadingsRejected(batch.SourceId, batch.SourceSeq,
+                $"its delivery log covers {checkedLog.ReadingCount} readings, the batch has {batch.Readings.Length}"));
+            return;
+        }
+
         var partitionCount = _settings.Partitions;
         var shares = new List<Reading>?[partitionCount];
-        foreach (var reading in batch.Readings)
+        var deliveries = batch.Deliveries is null ? null : new List<Delivery>?[partitionCount];
+        if (batch.Deliveries is { } log)
         {
-            var p = Partitioner.PartitionOf(reading.StreamKey, partitionCount);
-            (shares[p] ??= new List<Reading>(batch.Readings.Length / partitionCount + 16)).Add(reading);
+            // Each message's readings go with its key to every partition that gets some of them.
+            var counts = new int[partitionCount];
+            var at = 0;
+            foreach (var delivery in log.Items)
+            {
+                for (var i = at; i < at + delivery.ReadingCount; i++)
+                {
+                    var p = Partitioner.PartitionOf(batch.Readings[i].StreamKey, partitionCount);
+                    (shares[p] ??= new List<Reading>(batch.Readings.Length / partitionCount + 16)).Add(batch.Readings[i]);
+                    counts[p]++;
+                }
+
+                for (var i = at; i < at + delivery.ReadingCount; i++)
+                {
+                    var p = Partitioner.PartitionOf(batch.Readings[i].StreamKey, partitionCount);
+                    if (counts[p] > 0)
+                    {
+                        (deliveries![p] ??= new List<Delivery>(log.Items.Length / partitionCount + 16)).Add(delivery with { ReadingCount = counts[p] });
+                        counts[p] = 0;
+                    }
+                }
+
+                at += delivery.ReadingCount;
+            }
+        }
+        else
+        {
+            foreach (var reading in batch.Readings)
+            {
+                var p = Partitioner.PartitionOf(reading.StreamKey, partitionCount);
+                (shares[p] ??= new List<Reading>(batch.Readings.Length / partitionCount + 16)).Add(reading);
+            }
         }
 
         var outstanding = 0;
@@ -54,7 +92,8 @@ public sealed class IntakeRouter : ReceiveActor, IWithTimers
             if (shares[p] is { } share)
             {
                 outstanding++;
-                _partitions.Tell(new AppendChunk(p, batch.SourceId, batch.SourceSeq, share.ToArray()));
+                var shareDeliveries = deliveries?[p] is { } items ? new DeliveryLog(items.ToArray()) : null;
+                _partitions.Tell(new AppendChunk(p, batch.SourceId, batch.SourceSeq, share.ToArray(), shareDeliveries));
             }
         }
 

@@ -63,12 +63,17 @@ public sealed record PersistenceSettings(PersistenceProvider Provider, string Sq
     }
 }
 
-public sealed record IntakeSettings(int Partitions, TimeSpan AppendTimeout, TimeSpan TrimInterval)
+/// <param name="DeliveryKeysSaveInterval">
+/// How often at most a partition saves its table of stored message keys, which it must do before it
+/// deletes chunks that carry keys still in the table.
+/// </param>
+public sealed record IntakeSettings(int Partitions, TimeSpan AppendTimeout, TimeSpan TrimInterval, TimeSpan DeliveryKeysSaveInterval)
 {
     public static IntakeSettings FromConfig(SettingsReader c) => new(
         c.PositiveInt("partitions"),
         c.PositiveDuration("append-timeout"),
-        c.PositiveDuration("trim-interval"));
+        c.PositiveDuration("trim-interval"),
+        c.PositiveDuration("delivery-keys-save-interval"));
 }
 
 /// <param name="JournalEpisodes">
