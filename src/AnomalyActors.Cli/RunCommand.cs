@@ -119,6 +119,11 @@ internal static class RunCommand
         var line = string.Create(CultureInfo.InvariantCulture,
             $"[{elapsed:hh\\:mm\\:ss}] {metrics.ReadingsScored:N0} readings scored, {metrics.EpisodesOpened:N0} episodes opened / {metrics.EpisodesClosed:N0} closed");
         line = ingest is null ? line : $"{line}; MQTT {ingest}";
+        if (metrics.RedeliveredReadingsSkipped + metrics.ResentReadingsStored > 0)
+        {
+            line = string.Create(CultureInfo.InvariantCulture,
+                $"{line}; resent by the source: {metrics.RedeliveredReadingsSkipped:N0} readings already stored (skipped), {metrics.ResentReadingsStored:N0} new");
+        }
         try
         {
             var totals = await host.Node.TotalsAsync();

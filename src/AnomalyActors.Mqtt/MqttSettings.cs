@@ -33,7 +33,7 @@ public sealed record BrokerSettings(
     public int DeviceReceiveMaximum { get; init; } = 100;
 
     /// <summary>The same for service accounts (gateways, the simulator) and anonymous clients.</summary>
-    public int ServiceReceiveMaximum { get; init; } = 65535;
+    public int ServiceReceiveMaximum { get; init; } = 8000;
 
     /// <summary>Largest MQTT packet a client may send; a larger one closes its connection unread.</summary>
     public int MaxPacketBytes { get; init; } = 256 * 1024;

@@ -18,6 +18,7 @@ public sealed class NodeMetrics
     private long _readingsRefused;
     private long _alertLines;
     private long _redeliveriesSkipped;
+    private long _resentStored;
 
     public long ReadingsScored => Volatile.Read(ref _readingsScored);
     public long ReadingsRejected => Volatile.Read(ref _readingsRejected);
@@ -32,6 +33,9 @@ public sealed class NodeMetrics
 
     /// <summary>Readings not stored again because their message was redelivered after it was stored.</summary>
     public long RedeliveredReadingsSkipped => Volatile.Read(ref _redeliveriesSkipped);
+
+    /// <summary>Readings of messages their source resent that had not been stored before, so were stored now.</summary>
+    public long ResentReadingsStored => Volatile.Read(ref _resentStored);
 
     /// <summary>Readings a sensor refused because they came from another partition than its stream's.</summary>
     public long ReadingsRefused => Volatile.Read(ref _readingsRefused);
@@ -55,6 +59,8 @@ public sealed class NodeMetrics
         Interlocked.Increment(ref transition is EpisodeOpened ? ref _episodesOpened : ref _episodesClosed);
 
     internal void RedeliveriesSkipped(long readings) => Interlocked.Add(ref _redeliveriesSkipped, readings);
+
+    internal void ResentStored(long readings) => Interlocked.Add(ref _resentStored, readings);
 
     internal void SnapshotSaved() => Interlocked.Increment(ref _snapshotsSaved);
 

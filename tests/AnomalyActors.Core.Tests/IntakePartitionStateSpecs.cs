@@ -565,6 +565,24 @@ public sealed class IntakePartitionStateSpecs
     }
 
     [Fact]
+    public void Should_recognise_a_resent_message_after_a_newer_one_took_its_packet_id()
+    {
+        // Arrange: message 1 stored under packet id 9; the broker (as mosquitto does with a large
+        // backlog) hands id 9 to message 2 while message 1 is still unacknowledged
+        var state = new IntakePartitionState(Partition);
+        state.Apply(state.Process(new AppendChunk(Partition, "mqtt", 1, [R("a", 1)], new DeliveryLog([D(9, false, 1, hash: 111)])))!, 1);
+        state.Apply(state.Process(new AppendChunk(Partition, "mqtt", 2, [R("a", 2)], new DeliveryLog([D(9, false, 1, hash: 222)])))!, 2);
+
+        // Act: after a crash both come back
+        var stored = state.Process(new AppendChunk(Partition, "mqtt", 1_000, [R("a", 1), R("a", 2)],
+            new DeliveryLog([D(9, true, 1, hash: 111), D(9, true, 1, hash: 222)])));
+
+        // Assert
+        Assert.Null(stored);
+        Assert.Equal(2, state.RedeliveredReadingsSkipped);
+    }
+
+    [Fact]
     public void Should_hold_no_more_keys_per_session_than_its_window()
     {
         var table = new DeliveryTable();

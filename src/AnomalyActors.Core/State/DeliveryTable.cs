@@ -20,7 +20,12 @@ public sealed class DeliveryTable
     /// <summary>Grows with every change, so a saved copy can tell whether it is still current.</summary>
     public long Version { get; private set; }
 
-    /// <summary>True when this very message (same packet id and content) of the session is stored.</summary>
+    /// <summary>
+    /// True when a message of the session with this packet id and content is among its latest
+    /// window stored here. Two different messages alike in topic, payload and packet id within one
+    /// window would be taken for one another; a packet id recurs only after 65,535 newer messages of
+    /// its session, so that cannot happen while window x partitions stays below 65,536.
+    /// </summary>
     public bool Contains(in DeliveryKey key) =>
         _sessions.TryGetValue(key.Session, out var session) && session.Contains(key.PacketId, key.ContentHash);
 
@@ -72,8 +77,7 @@ public sealed class DeliveryTable
 
     /// <summary>
     /// One session's latest messages, oldest first, in a ring of at most its window (about ten bytes a
-    /// message). A packet id used again stands for its newest message; lookups run newest first and
-    /// only for messages marked as resent, which are rare.
+    /// message). Lookups scan it newest first and run only for messages marked as resent, which are rare.
     /// </summary>
     private sealed class SessionWindow
     {
@@ -85,12 +89,15 @@ public sealed class DeliveryTable
 
         public bool Contains(ushort packetId, ulong hash)
         {
+            // Every entry, not only the newest under this packet id: a broker may hand a packet id
+            // to a new message while an older one under it is still unacknowledged (mosquitto 2.0
+            // does with more than 65,535 messages queued), and the older one then comes back later.
             for (var n = _count - 1; n >= 0; n--)
             {
                 var at = (_start + n) % _ids.Length;
-                if (_ids[at] == packetId)
+                if (_ids[at] == packetId && _hashes[at] == hash)
                 {
-                    return _hashes[at] == hash;
+                    return true;
                 }
             }
 

@@ -38,6 +38,12 @@ public sealed class IntakePartitionState
     public long RedeliveredReadingsSkipped { get; private set; }
 
     /// <summary>
+    /// Readings of messages marked as resent whose key was not stored, so they were stored now: the
+    /// ones the node never made durable before (this incarnation).
+    /// </summary>
+    public long ResentReadingsStored { get; private set; }
+
+    /// <summary>
     /// The chunk to store, or null when there is nothing new: the source already stored this batch (a
     /// resend after a crash), or every message in it was a redelivery of one already stored.
     /// </summary>
@@ -108,6 +114,11 @@ public sealed class IntakePartitionState
             }
             else
             {
+                if (keyed && delivery.Resent)
+                {
+                    ResentReadingsStored += delivery.ReadingCount;
+                }
+
                 if (keyed)
                 {
                     keys.Add(key);

@@ -34,6 +34,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
     private long _deleting;
     private long _volatileSequenceNr;
     private long _skippedReported;
+    private long _resentStoredReported;
 
     // The saved key table: its journal position, whether a save is under way, when the last began.
     private long _keysSavedThrough;
@@ -178,6 +179,13 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         {
             _metrics.RedeliveriesSkipped(skipped - _skippedReported);
             _skippedReported = skipped;
+        }
+
+        var resentStored = _state.ResentReadingsStored;
+        if (resentStored != _resentStoredReported)
+        {
+            _metrics.ResentStored(resentStored - _resentStoredReported);
+            _resentStoredReported = resentStored;
         }
 
         if (stored is null)
