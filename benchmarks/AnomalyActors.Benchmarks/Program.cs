@@ -27,5 +27,6 @@ public static class Program
         ["rcf-speed"] = Rcf.RcfSpeedHarness.Run,
         ["kafka"] = Kafka.KafkaHarness.Run,
         ["mqtt"] = Mqtt.MqttHarness.Run,
+        ["crash"] = Crash.CrashHarness.Run,
     };
 }

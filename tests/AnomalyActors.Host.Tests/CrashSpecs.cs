@@ -1,0 +1,35 @@
+using AnomalyActors.CrashTesting;
+using AnomalyActors.Mqtt.Simulation;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace AnomalyActors.Host.Tests;
+
+/// <summary>
+/// The node as users run it (its own process), SIGKILLed twice while devices publish QoS 1 as fast as
+/// the broker takes them: every published reading is scored exactly once and every anomaly keeps one
+/// alert id, with the broker outside the node (it redelivers what was not acknowledged) and inside
+/// it (it dies with the node; the devices resend).
+/// </summary>
+public sealed class CrashSpecs(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData("mosquitto", DeviceKind.Demo)]
+    [InlineData("embedded", DeviceKind.Fan)]
+    public async Task Should_score_every_reading_once_after_sigkills_at_full_speed(string broker, DeviceKind kind)
+    {
+        var report = await CrashScenario.RunAsync(
+            new CrashOptions(broker, Kills: 2, Devices: 10, ReadingsPerDevice: 3_000, Kind: kind, Timeout: TimeSpan.FromMinutes(4)),
+            output.WriteLine);
+
+        output.WriteLine(report.ToJson());
+        Assert.Equal(2, report.Kills);
+        Assert.False(report.TimedOut, "the run did not settle in time");
+        Assert.Equal(0, report.Failed);
+        Assert.Equal(0, report.ScoredTwice);
+        Assert.Equal(0, report.Lost);
+        Assert.Equal(0, report.AnomaliesUnderTwoIds);
+        Assert.Equal(0, report.ClosedBeforeOpened);
+        Assert.True(report.Exact, report.ToJson());
+    }
+}
