@@ -14,10 +14,10 @@ namespace AnomalyActors.Host;
 /// <summary>
 /// A node with its sources and its results sink, composed from one <see cref="AnomalyActorsSettings"/>:
 /// the actor node (durable intake, sensors), results to the console and files or to the site's Kafka
-/// topics, then the Kafka consumer, the embedded broker and the MQTT subscriber (into the node's
-/// intake, or bridged to Kafka). Stopping runs the other way round: sources first (nothing
-/// unacknowledged is lost: the broker or the consumer group keeps it), then the node with its final
-/// snapshots, then the broker.
+/// topics, then the Kafka consumer and MQTT: the embedded broker with its own ingestion, or a
+/// subscriber to an external broker (into the node's intake, or bridged to Kafka). Stopping runs
+/// the other way round: sources first (nothing unacknowledged is lost: the devices, the broker or
+/// the consumer group send it again), then the node with its final snapshots, then the broker.
 /// </summary>
 public sealed class AnomalyHost : IAsyncDisposable
 {
