@@ -54,6 +54,11 @@ internal static class RunCommand
         await using var host = await AnomalyHost.StartAsync(overrides, hocon);
         var settings = host.Node.Settings;
         Console.WriteLine($"AnomalyActors node up: data in {settings.DataDirectory} ({settings.Persistence.Provider}), alerts in {settings.Alerts.FilePath ?? "(console only)"}");
+        if (settings.Cluster.Clustered)
+        {
+            Console.WriteLine($"Cluster member {Akka.Cluster.Cluster.Get(host.Node.System).SelfAddress}, seeds {string.Join(", ", settings.Cluster.Seeds)}");
+            host.Node.ReportMembership(Console.WriteLine);
+        }
         if (host.Broker is not null)
         {
             var broker = host.Settings.Mqtt.Broker;

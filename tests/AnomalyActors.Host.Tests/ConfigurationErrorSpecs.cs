@@ -116,6 +116,9 @@ public sealed class ConfigurationErrorSpecs
     [InlineData("ANOMALY_ACTORS_MQTT_PORT", "abc", "'anomaly-actors.mqtt.broker.port' is 'abc'; expected an integer from 0 to 65535")]
     [InlineData("ANOMALY_ACTORS_MQTT_PORT", "99999", "'anomaly-actors.mqtt.broker.port' is '99999'; expected an integer from 0 to 65535")]
     [InlineData("ANOMALY_ACTORS_PORT", "99999", "'akka.remote.dot-netty.tcp.port' is '99999'; expected an integer from 0 to 65535")]
+    [InlineData("ANOMALY_ACTORS_SEEDS", "akka.tcp://anomaly-actors@127.0.0.1:4053, akka.tcp://anomaly-actors@127.0.0.1:4054",
+        "'akka.cluster.seed-nodes' lists 2 seed node(s) (set by the environment variable ANOMALY_ACTORS_SEEDS), but 'anomaly-actors.persistence.provider' is sqlite")]
+    [InlineData("ANOMALY_ACTORS_SEEDS", "127.0.0.1:4053", "'akka.cluster.seed-nodes' has '127.0.0.1:4053', which is not a node address")]
     public async Task Should_name_the_environment_variable_that_set_a_bad_value(string variable, string value, string expected)
     {
         var info = new ProcessStartInfo("dotnet") { ArgumentList = { CliProcess.Program, "run", "--duration", "1" } };

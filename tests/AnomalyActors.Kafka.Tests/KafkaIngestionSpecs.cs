@@ -7,6 +7,7 @@ using AnomalyActors.Host;
 using AnomalyActors.Node.Tests;
 using AnomalyActors.TestNode;
 using Confluent.Kafka;
+using AnomalyActors.Testing;
 using Xunit;
 
 namespace AnomalyActors.Kafka.Tests;
@@ -145,8 +146,12 @@ public sealed class KafkaIngestionSpecs : IDisposable
         var all = input.Batches.SelectMany(b => b).ToArray();
         await site.ProduceAsync(all.Take(16_000));
 
+        // Members of one cluster share one store: sensors move between them with their snapshots.
+        var postgres = new PostgresServer();
+        await postgres.InitializeAsync();
+        var store = await postgres.CreateDatabaseAsync();
         var dataDirectory = NodeFixture.NewDataDirectory();
-        var config = site.NodeConfig(dataDirectory, "join-group", snapshotEvery: 40);
+        var config = site.NodeConfig(dataDirectory, "join-group", snapshotEvery: 40, postgres: store);
         var first = await AnomalyHost.StartAsync(config);
         await NodeFixture.AwaitAsync(() => first.KafkaMetrics.MessagesConsumed >= 8_000, TimeSpan.FromSeconds(60), "the first node consuming");
 
@@ -160,12 +165,7 @@ public sealed class KafkaIngestionSpecs : IDisposable
                 await Task.Delay(100);
             }
         });
-        // Members of one cluster share one store (sensors move between them with their snapshots);
-        // each has its own data directory. One SQLite file serves two members only because both
-        // live in this one process.
-        var sharedStore = Akka.Configuration.ConfigurationFactory.ParseString(
-            $"anomaly-actors.persistence.sqlite.file = \"{Path.Combine(dataDirectory, "anomaly-actors.db")}\"");
-        var second = await AnomalyHost.StartAsync(sharedStore.WithFallback(site.NodeConfig(NodeFixture.NewDataDirectory(), "join-group", snapshotEvery: 40, seed: seed)));
+        var second = await AnomalyHost.StartAsync(site.NodeConfig(NodeFixture.NewDataDirectory(), "join-group", snapshotEvery: 40, seed: seed, postgres: store));
         await NodeFixture.AwaitAsync(() => second.KafkaMetrics.AssignedPartitions > 0, TimeSpan.FromSeconds(60), "the second node to get partitions");
         await producing;
         // ...and after the rebalance, so both nodes consume.
@@ -175,6 +175,8 @@ public sealed class KafkaIngestionSpecs : IDisposable
         var actual = await site.OutcomesAsync(first.Node);
         await second.StopAsync();
         await first.StopAsync();
+
+        await postgres.DisposeAsync();
 
         var (expected, expectedAlerts) = await UninterruptedAsync(site, "join-reference");
         NodeFixture.AssertSameOutcomes(expected, actual);

@@ -38,7 +38,8 @@ public sealed class KafkaSite(MockKafkaCluster cluster, string name, int partiti
     }
 
     public Akka.Configuration.Config NodeConfig(
-        string dataDirectory, string group, int snapshotEvery = 100, bool enriched = true, string? seed = null, int alarmAfter = 100, bool journalEpisodes = false) =>
+        string dataDirectory, string group, int snapshotEvery = 100, bool enriched = true, string? seed = null, int alarmAfter = 100, bool journalEpisodes = false,
+        string? postgres = null) =>
         Akka.Configuration.ConfigurationFactory.ParseString($$"""
             anomaly-actors.kafka {
               enabled = on
@@ -56,7 +57,9 @@ public sealed class KafkaSite(MockKafkaCluster cluster, string name, int partiti
             anomaly-actors.alerts.file = ""
             anomaly-actors.mqtt.enabled = off
             akka.cluster.seed-nodes = [{{(seed is null ? string.Empty : "\"" + seed + "\"")}}]
-            """).WithFallback(TestNodeConfig.For(dataDirectory, snapshotEvery: snapshotEvery));
+            """).WithFallback(postgres is null
+                ? TestNodeConfig.For(dataDirectory, snapshotEvery: snapshotEvery)
+                : TestNodeConfig.For(dataDirectory, "postgresql", postgres, snapshotEvery: snapshotEvery));
 
     /// <summary>
     /// A reading as a site's devices publish it, bridged to Kafka: the MQTT topic

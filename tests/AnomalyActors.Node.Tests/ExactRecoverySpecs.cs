@@ -4,6 +4,7 @@ using Akka.Configuration;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.TestNode;
+using AnomalyActors.Testing;
 using Xunit;
 
 namespace AnomalyActors.Node.Tests;

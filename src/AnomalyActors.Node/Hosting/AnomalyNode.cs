@@ -9,6 +9,7 @@ using AnomalyActors.Core.Configuration;
 using AnomalyActors.Node.Actors;
 using AnomalyActors.Node.Outputs;
 using AnomalyActors.Node.Persistence;
+using AnomalyActors.Node.Clustering;
 using AnomalyActors.Node.Settings;
 using AnomalyActors.Node.Sharding;
 
@@ -65,6 +66,12 @@ public sealed class AnomalyNode : IAsyncDisposable
     /// </summary>
     public static async Task<AnomalyNode> StartAsync(NodeSettings settings, Config config, string systemName, Func<ActorSystem, ResultsSink>? results = null)
     {
+        if (settings.Cluster.Seeds.FirstOrDefault(s => s.System != systemName) is { } foreign)
+        {
+            throw new ConfigurationException(
+                $"Configuration key '{AnomalyActors.Node.Settings.ClusterSettings.SeedsKey}' has '{foreign}', a node of the system '{foreign.System}'; this node's system is '{systemName}', so it could never join ({settings.Cluster.SeedsOrigin}).");
+        }
+
         var directoryLock = DataDirectoryLock.Acquire(settings.DataDirectory);
         var durable = settings.Persistence.Provider != PersistenceProvider.None;
         ActorSystem system;
@@ -94,7 +101,7 @@ public sealed class AnomalyNode : IAsyncDisposable
         try
         {
             WarnIfRemotingLeavesTheMachine(system);
-            await JoinClusterAsync(system);
+            await JoinClusterAsync(system, settings.Cluster);
 
             var sink = results?.Invoke(system)
                 ?? new ResultsSink(system.ActorOf(FileResultsActor.Props(settings.Alerts, deadLetters, metrics), "results"), TakesEnriched: false);
@@ -197,19 +204,30 @@ public sealed class AnomalyNode : IAsyncDisposable
         }
     }
 
-    private static async Task JoinClusterAsync(ActorSystem system)
+    private static async Task JoinClusterAsync(ActorSystem system, AnomalyActors.Node.Settings.ClusterSettings settings)
     {
         var cluster = Cluster.Get(system);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
-        var seeds = system.Settings.Config.GetStringList("akka.cluster.seed-nodes");
-        if (seeds.Count == 0)
+        if (!settings.Clustered)
         {
             await cluster.JoinAsync(cluster.SelfAddress);
         }
 
-        await up.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            await up.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException e) when (settings.Clustered)
+        {
+            throw new InvalidOperationException(
+                $"This node ({cluster.SelfAddress}) did not join the cluster within 60 s: none of the seed nodes {string.Join(", ", settings.Seeds)} " +
+                $"({settings.SeedsOrigin}) answered, or the first seed is not running. Start the first seed node first.", e);
+        }
     }
+
+    /// <summary>Reports every change of the cluster's membership (see <see cref="MembershipReporter"/>).</summary>
+    public void ReportMembership(Action<string> report) => System.ActorOf(MembershipReporter.Props(report), "membership-reporter");
 
     /// <summary>
     /// Totals since the data directory was created, which survive restarts: readings made durable in

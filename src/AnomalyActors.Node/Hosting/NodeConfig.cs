@@ -40,7 +40,12 @@ public static class NodeConfig
         ("ANOMALY_ACTORS_LOGLEVEL", "akka.loglevel"),
         ("ANOMALY_ACTORS_HOST", "akka.remote.dot-netty.tcp.hostname"),
         ("ANOMALY_ACTORS_PORT", "akka.remote.dot-netty.tcp.port"),
+        // Lists: comma-separated.
+        ("ANOMALY_ACTORS_SEEDS", "akka.cluster.seed-nodes"),
+        ("ANOMALY_ACTORS_ROLES", "akka.cluster.roles"),
     ];
+
+    private static readonly HashSet<string> ListKeys = new(StringComparer.Ordinal) { "akka.cluster.seed-nodes", "akka.cluster.roles" };
 
     /// <summary>Precedence: <paramref name="overrides"/>, then the environment, then the files.</summary>
     public static (Config Config, ConfigOrigin Origin) Load(Config? overrides = null, string? directory = null)
@@ -72,13 +77,18 @@ public static class NodeConfig
             var value = Environment.GetEnvironmentVariable(variable);
             if (!string.IsNullOrEmpty(value))
             {
-                lines.Add($"{key} = \"{value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
+                lines.Add(ListKeys.Contains(key)
+                    ? $"{key} = [{string.Join(", ", value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Quote))}]"
+                    : $"{key} = {Quote(value)}");
                 keys[key] = variable;
             }
         }
 
         return (lines.Count == 0 ? Config.Empty : ConfigurationFactory.ParseString(string.Join("\n", lines)), keys);
     }
+
+    private static string Quote(string value) =>
+        $"\"{value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\"";
 
     private static Config Parse(string path)
     {

@@ -22,22 +22,74 @@ public sealed record NodeSettings(
     DeadLetterSettings DeadLetters,
     DetectionSettings Detection)
 {
+    /// <summary>The Akka cluster this node joins; no seeds: a cluster of its own.</summary>
+    public ClusterSettings Cluster { get; init; } = ClusterSettings.Single;
+
     public const string Path = "anomaly-actors";
 
     public static NodeSettings FromConfig(Config root, ConfigOrigin source)
     {
         var c = new SettingsReader(root, Path, source);
         var dataDirectory = System.IO.Path.GetFullPath(c.Text("data-dir"));
+        var persistence = PersistenceSettings.FromConfig(c.Child("persistence"), dataDirectory);
         return new NodeSettings(
             dataDirectory,
-            PersistenceSettings.FromConfig(c.Child("persistence"), dataDirectory),
+            persistence,
             IntakeSettings.FromConfig(c.Child("intake")),
             SensorSettings.FromConfig(c.Child("sensor")),
             AlertSettings.FromConfig(c.Child("alerts"), dataDirectory),
             DeadLetterSettings.FromConfig(c.Child("dead-letters"), dataDirectory),
-            DetectionSettings.FromConfig(c.Child("detection")));
+            DetectionSettings.FromConfig(c.Child("detection")))
+        {
+            Cluster = ClusterSettings.FromConfig(root, source, persistence.Provider),
+        };
     }
 }
+
+/// <param name="Seeds">Seed node addresses (akka.tcp://system@host:port); empty: the node is a cluster of its own.</param>
+/// <param name="Roles">The member's roles.</param>
+/// <param name="SeedsOrigin">Where the seeds came from, named in errors.</param>
+public sealed record ClusterSettings(IReadOnlyList<Akka.Actor.Address> Seeds, IReadOnlyList<string> Roles, string SeedsOrigin)
+{
+    public const string SeedsKey = "akka.cluster.seed-nodes";
+
+    public static ClusterSettings Single { get; } = new([], [], string.Empty);
+
+    public bool Clustered => Seeds.Count > 0;
+
+    /// <summary>
+    /// Reads and checks the seeds: each must be an Akka address, and a node that joins others must
+    /// share their store (SQLite is one process's file; only PostgreSQL serves several members).
+    /// </summary>
+    public static ClusterSettings FromConfig(Config root, ConfigOrigin source, PersistenceProvider provider)
+    {
+        var origin = source.Of(SeedsKey);
+        var seeds = new List<Akka.Actor.Address>();
+        foreach (var seed in root.GetStringList(SeedsKey) ?? [])
+        {
+            try
+            {
+                seeds.Add(Akka.Actor.Address.Parse(seed));
+            }
+            catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
+            {
+                throw new ConfigurationException(
+                    $"Configuration key '{SeedsKey}' has '{seed}', which is not a node address; expected akka.tcp://anomaly-actors@HOST:PORT ({origin}).", e);
+            }
+        }
+
+        if (seeds.Count > 0 && provider != PersistenceProvider.PostgreSql)
+        {
+            var providerKey = NodeSettings.Path + ".persistence.provider";
+            throw new ConfigurationException(
+                $"Configuration key '{SeedsKey}' lists {seeds.Count} seed node(s) ({origin}), but '{providerKey}' is {provider.ToString().ToLowerInvariant()} ({source.Of(providerKey)}): " +
+                "the members of a cluster must share one store, and SQLite is one process's file. Use postgresql (ANOMALY_ACTORS_PERSISTENCE=postgresql and ANOMALY_ACTORS_POSTGRES), or no seeds for a single node.");
+        }
+
+        return new ClusterSettings(seeds, [.. root.GetStringList("akka.cluster.roles") ?? []], origin);
+    }
+}
+
 
 public sealed record PersistenceSettings(PersistenceProvider Provider, string SqliteFile, string SqliteSynchronous, string PostgresConnectionString)
 {

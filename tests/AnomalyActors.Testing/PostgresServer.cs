@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using Npgsql;
 using Xunit;
 
-namespace AnomalyActors.Node.Tests;
+namespace AnomalyActors.Testing;
 
 /// <summary>
 /// A real PostgreSQL server for the tests, started here on a free loopback port in a throw-away
@@ -107,10 +107,4 @@ public sealed class PostgresServer : IAsyncLifetime
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class PostgresCollection : ICollectionFixture<PostgresServer>
-{
-    public const string Name = "postgres";
 }

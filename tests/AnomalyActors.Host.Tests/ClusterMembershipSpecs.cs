@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Globalization;
+using AnomalyActors.Testing;
+using Xunit;
+
+namespace AnomalyActors.Host.Tests;
+
+[CollectionDefinition(Name)]
+public sealed class HostPostgresCollection : ICollectionFixture<PostgresServer>
+{
+    public const string Name = "host-postgres";
+}
+
+/// <summary>
+/// Three `run` processes forming one site's cluster on a shared PostgreSQL: they find each other
+/// through the seeds, a member killed with SIGKILL is downed by the split brain resolver and
+/// removed, and the same member started again joins as a new incarnation.
+/// </summary>
+[Collection(HostPostgresCollection.Name)]
+public sealed class ClusterMembershipSpecs(PostgresServer postgres)
+{
+    private static CliProcess StartMember(string connection, int port, int seedPort)
+    {
+        var info = new ProcessStartInfo("dotnet") { ArgumentList = { CliProcess.Program, "run", "--no-mqtt", "--status-every", "0" } };
+        info.Environment["ANOMALY_ACTORS_PERSISTENCE"] = "postgresql";
+        info.Environment["ANOMALY_ACTORS_POSTGRES"] = connection;
+        info.Environment["ANOMALY_ACTORS_PORT"] = port.ToString(CultureInfo.InvariantCulture);
+        info.Environment["ANOMALY_ACTORS_SEEDS"] = $"akka.tcp://anomaly-actors@127.0.0.1:{seedPort}";
+        return CliProcess.Start(HostFixture.NewDataDirectory(), info);
+    }
+
+    private static async Task AwaitLineAsync(CliProcess member, string text, TimeSpan timeout, int count = 1)
+    {
+        await HostFixture.AwaitAsync(
+            () => member.Output.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal)) >= count || member.Process.HasExited,
+            timeout,
+            () => $"'{text}' in the member's output:{Environment.NewLine}{member.Output}");
+        Assert.False(member.Process.HasExited, $"the member exited:{Environment.NewLine}{member.Output}");
+    }
+
+    [Fact]
+    public async Task Should_form_a_cluster_down_a_killed_member_and_take_it_back_as_a_new_incarnation()
+    {
+        // Arrange: the first seed, then two members joining through it
+        var connection = await postgres.CreateDatabaseAsync();
+        var ports = new[] { HostFixture.FreePortNumber(), HostFixture.FreePortNumber(), HostFixture.FreePortNumber() };
+        using var first = StartMember(connection, ports[0], ports[0]);
+        await AwaitLineAsync(first, "(1 up)", TimeSpan.FromSeconds(60));
+        using var second = StartMember(connection, ports[1], ports[0]);
+        using var third = StartMember(connection, ports[2], ports[0]);
+        foreach (var member in new[] { first, second, third })
+        {
+            await AwaitLineAsync(member, "(3 up)", TimeSpan.FromSeconds(60));
+        }
+
+        // Act: SIGKILL the third
+        third.Process.Kill();
+        await third.Process.WaitForExitAsync();
+
+        // Assert: the survivors see it unreachable, then downed and removed
+        var dead = $"127.0.0.1:{ports[2]}";
+        foreach (var member in new[] { first, second })
+        {
+            await AwaitLineAsync(member, $"{dead} is unreachable", TimeSpan.FromSeconds(30));
+            await AwaitLineAsync(member, $"{dead} was removed", TimeSpan.FromSeconds(60));
+        }
+
+        Assert.Contains("(2 up)", first.Output);
+
+        // ...and the same address joins again as a new incarnation
+        using var again = StartMember(connection, ports[2], ports[0]);
+        await AwaitLineAsync(again, "(3 up)", TimeSpan.FromSeconds(60));
+        await AwaitLineAsync(first, $"{dead} is up", TimeSpan.FromSeconds(30), count: 2);
+        foreach (var member in new[] { first, second, again })
+        {
+            member.Process.Kill();
+        }
+    }
+}
