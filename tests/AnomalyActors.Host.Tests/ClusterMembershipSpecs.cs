@@ -71,7 +71,23 @@ public sealed class ClusterMembershipSpecs(PostgresServer postgres)
         using var again = StartMember(connection, ports[2], ports[0]);
         await AwaitLineAsync(again, "(3 up)", TimeSpan.FromSeconds(60));
         await AwaitLineAsync(first, $"{dead} is up", TimeSpan.FromSeconds(30), count: 2);
-        foreach (var member in new[] { first, second, again })
+
+        // A graceful stop (SIGTERM) leaves the cluster: handed off and removed, never downed
+        using (var term = Process.Start("kill", ["-TERM", again.Process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await term.WaitForExitAsync();
+        }
+
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await again.Process.WaitForExitAsync(exited.Token);
+        Assert.Equal(0, again.Process.ExitCode);
+        foreach (var member in new[] { first, second })
+        {
+            await AwaitLineAsync(member, $"{dead} was removed (it was Exiting", TimeSpan.FromSeconds(30));
+        }
+
+        Assert.Equal(1, first.Output.Split('\n').Count(l => l.Contains($"{dead} was downed", StringComparison.Ordinal)));
+        foreach (var member in new[] { first, second })
         {
             member.Process.Kill();
         }
