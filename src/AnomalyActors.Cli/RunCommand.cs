@@ -132,8 +132,14 @@ internal static class RunCommand
         try
         {
             var totals = await host.Node.TotalsAsync();
-            return string.Create(CultureInfo.InvariantCulture,
+            line = string.Create(CultureInfo.InvariantCulture,
                 $"{line}\n           since {host.Node.Settings.DataDirectory} was created: {totals.ReadingsStored:N0} readings stored, {totals.AlertLines:N0} alert lines, {totals.DeadLetters:N0} dead letters");
+            if (host.Node.Settings.Cluster.Clustered)
+            {
+                line = $"{line}\n           cluster: {(await host.Node.ClusterViewAsync()).Describe()}";
+            }
+
+            return line;
         }
         catch (Akka.Actor.AskTimeoutException)
         {

@@ -21,13 +21,16 @@ public sealed class ClusterMembershipSpecs(PostgresServer postgres)
 {
     private static CliProcess StartMember(string connection, int port, int seedPort)
     {
-        var info = new ProcessStartInfo("dotnet") { ArgumentList = { CliProcess.Program, "run", "--no-mqtt", "--status-every", "0" } };
+        var info = new ProcessStartInfo("dotnet") { ArgumentList = { CliProcess.Program, "run", "--no-mqtt", "--status-every", "1" } };
         info.Environment["ANOMALY_ACTORS_PERSISTENCE"] = "postgresql";
         info.Environment["ANOMALY_ACTORS_POSTGRES"] = connection;
         info.Environment["ANOMALY_ACTORS_PORT"] = port.ToString(CultureInfo.InvariantCulture);
         info.Environment["ANOMALY_ACTORS_SEEDS"] = $"akka.tcp://anomaly-actors@127.0.0.1:{seedPort}";
         return CliProcess.Start(HostFixture.NewDataDirectory(), info);
     }
+
+    private static string[] ClusterLines(CliProcess member) =>
+        [.. member.Output.Split('\n').Where(l => l.TrimStart().StartsWith("cluster:", StringComparison.Ordinal))];
 
     private static async Task AwaitLineAsync(CliProcess member, string text, TimeSpan timeout, int count = 1)
     {
@@ -52,6 +55,13 @@ public sealed class ClusterMembershipSpecs(PostgresServer postgres)
         {
             await AwaitLineAsync(member, "(3 up)", TimeSpan.FromSeconds(60));
         }
+
+        // The status shows every member and where the intake partitions went (all 8, once a rebalance is over)
+        static int Partitions(string line) =>
+            System.Text.RegularExpressions.Regex.Matches(line, @"(\d+) intake partitions").Sum(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+        await HostFixture.AwaitAsync(
+            () => ClusterLines(first).Any(l => ports.All(p => l.Contains($"127.0.0.1:{p} Up:", StringComparison.Ordinal)) && Partitions(l) == 8),
+            TimeSpan.FromSeconds(60), () => string.Join(Environment.NewLine, ClusterLines(first).TakeLast(3)));
 
         // Act: SIGKILL the third
         third.Process.Kill();

@@ -226,6 +226,9 @@ public sealed class AnomalyNode : IAsyncDisposable
         }
     }
 
+    /// <summary>The cluster's members, the sensors and intake partitions on each, and the intake's lag.</summary>
+    public Task<ClusterView> ClusterViewAsync() => ClusterView.QueryAsync(System, Sensors, Partitions, Settings.Intake.Partitions, TimeSpan.FromSeconds(5));
+
     /// <summary>Reports every change of the cluster's membership (see <see cref="MembershipReporter"/>).</summary>
     public void ReportMembership(Action<string> report) => System.ActorOf(MembershipReporter.Props(report), "membership-reporter");
 

@@ -1,0 +1,43 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+
+namespace AnomalyActors.Node.Clustering;
+
+/// <param name="Address">The member's address.</param>
+/// <param name="Status">Joining, Up, Leaving, Exiting, Down...; "unreachable" is added when it is.</param>
+/// <param name="SensorShards">Sensor shards it hosts.</param>
+/// <param name="Sensors">Sensors (running SensorActors) in them.</param>
+/// <param name="IntakePartitions">Intake partitions (their actors) it hosts.</param>
+public sealed record MemberView(string Address, string Status, int SensorShards, int Sensors, int IntakePartitions);
+
+/// <param name="SensorsBehind">Sensors whose readings an intake partition still holds for them (the intake's lag, in sensors).</param>
+/// <param name="OldestRetainedReadings">Readings the intake keeps because some sensor has not snapshotted past them.</param>
+public sealed record ClusterView(IReadOnlyList<MemberView> Members, int SensorsBehind, long OldestRetainedReadings)
+{
+    public string Describe() =>
+        string.Join("; ", Members.Select(m => $"{m.Address} {m.Status}: {m.SensorShards} sensor shards, {m.Sensors} sensors, {m.IntakePartitions} intake partitions"))
+        + $"; intake: {SensorsBehind} sensors behind, {OldestRetainedReadings} readings retained";
+
+    /// <summary>Members, what sharding placed on each, and the intake's lag.</summary>
+    public static async Task<ClusterView> QueryAsync(ActorSystem system, IActorRef sensors, IActorRef partitions, int partitionCount, TimeSpan timeout)
+    {
+        var sensorStats = sensors.Ask<ClusterShardingStats>(new GetClusterShardingStats(timeout), timeout + TimeSpan.FromSeconds(1));
+        var intakeStats = partitions.Ask<ClusterShardingStats>(new GetClusterShardingStats(timeout), timeout + TimeSpan.FromSeconds(1));
+        var statuses = Task.WhenAll(Enumerable.Range(0, partitionCount)
+            .Select(p => partitions.Ask<Core.Queries.PartitionStatus>(new Core.Queries.GetPartitionStatus(p), timeout)));
+        await Task.WhenAll(sensorStats, intakeStats, statuses).ConfigureAwait(false);
+
+        var state = Akka.Cluster.Cluster.Get(system).State;
+        var members = state.Members
+            .OrderBy(m => m.Address.ToString(), StringComparer.Ordinal)
+            .Select(m =>
+            {
+                var s = sensorStats.Result.Regions.TryGetValue(m.Address, out var sensorRegion) ? sensorRegion.Stats : null;
+                var i = intakeStats.Result.Regions.TryGetValue(m.Address, out var intakeRegion) ? intakeRegion.Stats : null;
+                var status = m.Status + (state.Unreachable.Contains(m) ? ", unreachable" : string.Empty);
+                return new MemberView(m.Address.ToString(), status, s?.Count ?? 0, s?.Values.Sum() ?? 0, i?.Values.Sum() ?? 0);
+            })
+            .ToArray();
+        return new ClusterView(members, statuses.Result.Sum(s => s.SensorsBehind), statuses.Result.Sum(s => s.NextOffset - s.OldestRetainedOffset));
+    }
+}
