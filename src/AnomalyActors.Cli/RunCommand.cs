@@ -136,7 +136,9 @@ internal static class RunCommand
                 $"{line}\n           since {host.Node.Settings.DataDirectory} was created: {totals.ReadingsStored:N0} readings stored, {totals.AlertLines:N0} alert lines, {totals.DeadLetters:N0} dead letters");
             if (host.Node.Settings.Cluster.Clustered)
             {
-                line = $"{line}\n           cluster: {(await host.Node.ClusterViewAsync()).Describe()}";
+                var view = await host.Node.ClusterViewAsync();
+                line = string.Create(CultureInfo.InvariantCulture,
+                    $"{line}\n           cluster: {view.Describe()}; intake: {totals.SensorsBehind:N0} sensors behind, {totals.ReadingsRetained:N0} readings retained");
             }
 
             return line;

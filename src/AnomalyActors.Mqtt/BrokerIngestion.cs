@@ -57,13 +57,11 @@ public sealed class BrokerIngestion : IAsyncDisposable
     private readonly TimeSpan _drainTimeout;
     private readonly Action<string> _log;
     private readonly Channel<BrokerIngestMessage> _channel;
-    private readonly CancellationTokenSource _stopping = new();
+    private readonly RestartingIngestStream _stream;
 
     // Messages the stream has taken and not yet settled, in order: failed when the stream fails.
     private readonly ConcurrentQueue<BrokerIngestMessage> _taken = new();
     private volatile bool _closed;
-    private UniqueKillSwitch? _killSwitch;
-    private Task? _running;
 
     public BrokerIngestion(
         ActorSystem system,
@@ -82,6 +80,7 @@ public sealed class BrokerIngestion : IAsyncDisposable
         _filter = new TopicFilter(topicFilter);
         _drainTimeout = drainTimeout;
         _log = log ?? (_ => { });
+        _stream = new RestartingIngestStream(_log);
         _channel = Channel.CreateBounded<BrokerIngestMessage>(new BoundedChannelOptions(buffer)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -118,22 +117,19 @@ public sealed class BrokerIngestion : IAsyncDisposable
         }
     }
 
-    public void Start() => _running = RunAsync(_stopping.Token);
-
-    private async Task RunAsync(CancellationToken stopping)
+    public void Start()
     {
-        var materializer = _system.Materializer(namePrefix: "mqtt-broker-ingestion");
         var source = ChannelSource.FromReader(_channel.Reader);
-        while (!stopping.IsCancellationRequested)
-        {
-            var (killSwitch, done) = source
+        var materializer = _system.Materializer(namePrefix: "mqtt-broker-ingestion");
+        _stream.Start(
+            () => source
                 .ViaMaterialized(KillSwitches.Single<BrokerIngestMessage>(), Keep.Right)
                 .Select(message =>
                 {
                     _taken.Enqueue(message);
                     return message;
                 })
-                .Via(IngestFlow.Create<BrokerIngestMessage>(SourceId, _settings, _intake, _deadLetters, Counters, _log, stopping))
+                .Via(IngestFlow.Create<BrokerIngestMessage>(SourceId, _settings, _intake, _deadLetters, Counters, _log, _stream.Stopping))
                 .Select(batch =>
                 {
                     // Batches come out in the order their messages went in.
@@ -147,24 +143,13 @@ public sealed class BrokerIngestion : IAsyncDisposable
                     return batch.Messages.Count;
                 })
                 .ToMaterialized(Sink.Ignore<int>(), Keep.Both)
-                .Run(materializer);
-            _killSwitch = killSwitch;
-            try
-            {
-                await done.ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (!stopping.IsCancellationRequested)
+                .Run(materializer),
+            async e =>
             {
                 var dropped = await FailTakenAsync().ConfigureAwait(false);
                 _log($"MQTT ingestion failed ({e.GetType().Name}: {e.Message}); {dropped} messages not acknowledged (their devices send them again); restarting");
-                await Task.Delay(_settings.RetryBackoff, stopping).ConfigureAwait(false);
-            }
-            catch (Exception) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-        }
+            },
+            _settings.RetryBackoff);
     }
 
     /// <summary>Marks every message the stream held as not taken and disconnects their senders.</summary>
@@ -200,33 +185,8 @@ public sealed class BrokerIngestion : IAsyncDisposable
     {
         _closed = true;
         _channel.Writer.TryComplete();
-        if (_running is not null)
-        {
-            try
-            {
-                await _running.WaitAsync(_drainTimeout).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                _log($"MQTT ingestion: in-flight batches did not finish within {_drainTimeout.TotalSeconds:0.#} s; their devices will send them again");
-            }
-        }
-
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _killSwitch?.Shutdown();
-        if (_running is not null)
-        {
-            try
-            {
-                await _running.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or TimeoutException)
-            {
-                _log("MQTT ingestion: stream did not stop within 10 s");
-            }
-        }
-
+        await _stream.StopAsync(_drainTimeout, "their devices will send them again").ConfigureAwait(false);
         await FailTakenAsync().ConfigureAwait(false);
-        _stopping.Dispose();
+        _stream.Dispose();
     }
 }

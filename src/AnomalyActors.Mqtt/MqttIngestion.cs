@@ -22,10 +22,8 @@ public sealed class MqttIngestion : IAsyncDisposable
     private readonly IDeadLetterSink? _deadLetters;
     private readonly ActorSystem _system;
     private readonly Action<string> _log;
-    private readonly CancellationTokenSource _stopping = new();
-    private UniqueKillSwitch? _killSwitch;
+    private readonly RestartingIngestStream _stream;
     private readonly TimeSpan _drainTimeout;
-    private Task? _running;
 
     public MqttIngestion(
         ActorSystem system,
@@ -41,6 +39,7 @@ public sealed class MqttIngestion : IAsyncDisposable
         _deadLetters = deadLetters;
         _log = log ?? (_ => { });
         _subscriber = new MqttSubscriber(subscriber, _log);
+        _stream = new RestartingIngestStream(_log);
         _drainTimeout = subscriber.DrainTimeout;
         SourceId = $"mqtt:{subscriber.ClientId}";
     }
@@ -52,18 +51,12 @@ public sealed class MqttIngestion : IAsyncDisposable
     public async Task StartAsync(TimeSpan connectTimeout)
     {
         await _subscriber.StartAsync(connectTimeout).ConfigureAwait(false);
-        _running = RunAsync(_stopping.Token);
-    }
-
-    private async Task RunAsync(CancellationToken stopping)
-    {
         var source = _subscriber.Source;
         var materializer = _system.Materializer(namePrefix: "mqtt-ingestion");
-        while (!stopping.IsCancellationRequested)
-        {
-            var (killSwitch, done) = source
+        _stream.Start(
+            () => source
                 .ViaMaterialized(KillSwitches.Single<MqttIngestMessage>(), Keep.Right)
-                .Via(IngestFlow.Create<MqttIngestMessage>(SourceId, _settings, _intake, _deadLetters, Counters, _log, stopping))
+                .Via(IngestFlow.Create<MqttIngestMessage>(SourceId, _settings, _intake, _deadLetters, Counters, _log, _stream.Stopping))
                 .SelectAsync(1, async batch =>
                 {
                     foreach (var message in batch.Messages)
@@ -75,24 +68,13 @@ public sealed class MqttIngestion : IAsyncDisposable
                     return batch.Messages.Count;
                 })
                 .ToMaterialized(Sink.Ignore<int>(), Keep.Both)
-                .Run(materializer);
-            _killSwitch = killSwitch;
-            try
-            {
-                await done.ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (!stopping.IsCancellationRequested)
+                .Run(materializer),
+            e =>
             {
                 _log($"MQTT ingestion failed ({e.GetType().Name}: {e.Message}); restarting it, the broker re-sends what was not acknowledged");
-                await _subscriber.ReconnectAsync().ConfigureAwait(false);
-                await Task.Delay(_settings.RetryBackoff, stopping).ConfigureAwait(false);
-            }
-            catch (Exception) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-        }
+                return _subscriber.ReconnectAsync();
+            },
+            _settings.RetryBackoff);
     }
 
     /// <summary>
@@ -103,33 +85,8 @@ public sealed class MqttIngestion : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _subscriber.StopReceiving();
-        if (_running is not null)
-        {
-            try
-            {
-                await _running.WaitAsync(_drainTimeout).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                _log($"MQTT ingestion: in-flight batches did not finish within {_drainTimeout.TotalSeconds:0.#} s; the broker will deliver them again");
-            }
-        }
-
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _killSwitch?.Shutdown();
-        if (_running is not null)
-        {
-            try
-            {
-                await _running.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or TimeoutException)
-            {
-                _log("MQTT ingestion: stream did not stop within 10 s");
-            }
-        }
-
+        await _stream.StopAsync(_drainTimeout, "the broker will deliver them again").ConfigureAwait(false);
         await _subscriber.DisposeAsync().ConfigureAwait(false);
-        _stopping.Dispose();
+        _stream.Dispose();
     }
 }

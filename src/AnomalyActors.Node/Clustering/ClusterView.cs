@@ -10,22 +10,17 @@ namespace AnomalyActors.Node.Clustering;
 /// <param name="IntakePartitions">Intake partitions (their actors) it hosts.</param>
 public sealed record MemberView(string Address, string Status, int SensorShards, int Sensors, int IntakePartitions);
 
-/// <param name="SensorsBehind">Sensors whose readings an intake partition still holds for them (the intake's lag, in sensors).</param>
-/// <param name="OldestRetainedReadings">Readings the intake keeps because some sensor has not snapshotted past them.</param>
-public sealed record ClusterView(IReadOnlyList<MemberView> Members, int SensorsBehind, long OldestRetainedReadings)
+public sealed record ClusterView(IReadOnlyList<MemberView> Members)
 {
     public string Describe() =>
-        string.Join("; ", Members.Select(m => $"{m.Address} {m.Status}: {m.SensorShards} sensor shards, {m.Sensors} sensors, {m.IntakePartitions} intake partitions"))
-        + $"; intake: {SensorsBehind} sensors behind, {OldestRetainedReadings} readings retained";
+        string.Join("; ", Members.Select(m => $"{m.Address} {m.Status}: {m.SensorShards} sensor shards, {m.Sensors} sensors, {m.IntakePartitions} intake partitions"));
 
-    /// <summary>Members, what sharding placed on each, and the intake's lag.</summary>
-    public static async Task<ClusterView> QueryAsync(ActorSystem system, IActorRef sensors, IActorRef partitions, int partitionCount, TimeSpan timeout)
+    /// <summary>Members and what sharding placed on each.</summary>
+    public static async Task<ClusterView> QueryAsync(ActorSystem system, IActorRef sensors, IActorRef partitions, TimeSpan timeout)
     {
         var sensorStats = sensors.Ask<ClusterShardingStats>(new GetClusterShardingStats(timeout), timeout + TimeSpan.FromSeconds(1));
         var intakeStats = partitions.Ask<ClusterShardingStats>(new GetClusterShardingStats(timeout), timeout + TimeSpan.FromSeconds(1));
-        var statuses = Task.WhenAll(Enumerable.Range(0, partitionCount)
-            .Select(p => partitions.Ask<Core.Queries.PartitionStatus>(new Core.Queries.GetPartitionStatus(p), timeout)));
-        await Task.WhenAll(sensorStats, intakeStats, statuses).ConfigureAwait(false);
+        await Task.WhenAll(sensorStats, intakeStats).ConfigureAwait(false);
 
         var state = Akka.Cluster.Cluster.Get(system).State;
         var members = state.Members
@@ -38,6 +33,6 @@ public sealed record ClusterView(IReadOnlyList<MemberView> Members, int SensorsB
                 return new MemberView(m.Address.ToString(), status, s?.Count ?? 0, s?.Values.Sum() ?? 0, i?.Values.Sum() ?? 0);
             })
             .ToArray();
-        return new ClusterView(members, statuses.Result.Sum(s => s.SensorsBehind), statuses.Result.Sum(s => s.NextOffset - s.OldestRetainedOffset));
+        return new ClusterView(members);
     }
 }

@@ -226,8 +226,8 @@ public sealed class AnomalyNode : IAsyncDisposable
         }
     }
 
-    /// <summary>The cluster's members, the sensors and intake partitions on each, and the intake's lag.</summary>
-    public Task<ClusterView> ClusterViewAsync() => ClusterView.QueryAsync(System, Sensors, Partitions, Settings.Intake.Partitions, TimeSpan.FromSeconds(5));
+    /// <summary>The cluster's members and the sensors and intake partitions on each.</summary>
+    public Task<ClusterView> ClusterViewAsync() => ClusterView.QueryAsync(System, Sensors, Partitions, TimeSpan.FromSeconds(5));
 
     /// <summary>Reports every change of the cluster's membership (see <see cref="MembershipReporter"/>).</summary>
     public void ReportMembership(Action<string> report) => System.ActorOf(MembershipReporter.Props(report), "membership-reporter");
@@ -240,7 +240,11 @@ public sealed class AnomalyNode : IAsyncDisposable
     {
         var statuses = await Task.WhenAll(Enumerable.Range(0, Settings.Intake.Partitions)
             .Select(p => Partitions.Ask<Core.Queries.PartitionStatus>(new Core.Queries.GetPartitionStatus(p), TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
-        return new NodeTotals(statuses.Sum(s => s.NextOffset), Metrics.AlertLines, DeadLetters?.Total ?? 0);
+        return new NodeTotals(statuses.Sum(s => s.NextOffset), Metrics.AlertLines, DeadLetters?.Total ?? 0)
+        {
+            SensorsBehind = statuses.Sum(s => s.SensorsBehind),
+            ReadingsRetained = statuses.Sum(s => s.NextOffset - s.OldestRetainedOffset),
+        };
     }
 
     /// <summary>Sends a batch and waits until it is durable (or rejected).</summary>
@@ -268,4 +272,11 @@ public sealed class AnomalyNode : IAsyncDisposable
 /// <param name="ReadingsStored">Readings made durable in the node's intake since the data directory was created.</param>
 /// <param name="AlertLines">Lines in the alerts file (a transition repeated after a crash counts again).</param>
 /// <param name="DeadLetters">Records in the dead-letter file.</param>
-public sealed record NodeTotals(long ReadingsStored, long AlertLines, long DeadLetters);
+public sealed record NodeTotals(long ReadingsStored, long AlertLines, long DeadLetters)
+{
+    /// <summary>Sensors whose readings an intake partition still holds for them: the intake's lag, in sensors.</summary>
+    public int SensorsBehind { get; init; }
+
+    /// <summary>Readings the intake keeps because some sensor has not snapshotted past them.</summary>
+    public long ReadingsRetained { get; init; }
+}
