@@ -28,5 +28,6 @@ public static class Program
         ["kafka"] = Kafka.KafkaHarness.Run,
         ["mqtt"] = Mqtt.MqttHarness.Run,
         ["crash"] = Crash.CrashHarness.Run,
+        ["cluster"] = Cluster.ClusterHarness.Run,
     };
 }

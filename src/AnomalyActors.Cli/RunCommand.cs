@@ -70,6 +70,12 @@ internal static class RunCommand
             Console.WriteLine($"MQTT: external broker {sub.Host}:{sub.Port}, topic filter '{sub.TopicFilter}', QoS {(int)sub.Qos}");
         }
 
+        if (host.Kafka is not null)
+        {
+            var kafka = host.Settings.Kafka;
+            Console.WriteLine($"Kafka: consuming '{kafka.ReadingsTopic}' from {kafka.BootstrapServers} in group '{kafka.GroupId}'");
+        }
+
         Console.WriteLine("Ctrl+C stops the node gracefully.");
 
         using var runFor = CancellationTokenSource.CreateLinkedTokenSource(stopping);
@@ -124,6 +130,13 @@ internal static class RunCommand
         var line = string.Create(CultureInfo.InvariantCulture,
             $"[{elapsed:hh\\:mm\\:ss}] {metrics.ReadingsScored:N0} readings scored, {metrics.EpisodesOpened:N0} episodes opened / {metrics.EpisodesClosed:N0} closed");
         line = ingest is null ? line : $"{line}; MQTT {ingest}";
+        if (host.Kafka is not null)
+        {
+            var kafka = host.KafkaMetrics;
+            line = string.Create(CultureInfo.InvariantCulture,
+                $"{line}; Kafka: {kafka.AssignedPartitions} partitions assigned, {kafka.MessagesConsumed:N0} messages consumed, {kafka.CommitsDone:N0} commits");
+        }
+
         if (metrics.RedeliveredReadingsSkipped + metrics.ResentReadingsStored > 0)
         {
             line = string.Create(CultureInfo.InvariantCulture,

@@ -1,4 +1,5 @@
 using AnomalyActors.Nab;
+using AnomalyActors.Testing;
 using Xunit;
 
 namespace AnomalyActors.Host.Tests;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Configuration;
+using AnomalyActors.Testing;
 using Xunit;
 
 namespace AnomalyActors.Host.Tests;

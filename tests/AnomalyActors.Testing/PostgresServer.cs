@@ -19,9 +19,14 @@ public sealed class PostgresServer : IAsyncLifetime
     private string? _binDirectory;
     private string _adminConnectionString = string.Empty;
 
+    private string? _existing;
+
+    /// <summary>A server that runs already (e.g. a benchmark's --postgres): databases are created there, nothing is started.</summary>
+    public static PostgresServer UsingExisting(string adminConnectionString) => new() { _existing = adminConnectionString };
+
     public async Task InitializeAsync()
     {
-        var external = Environment.GetEnvironmentVariable("ANOMALY_ACTORS_TEST_POSTGRES");
+        var external = _existing ?? Environment.GetEnvironmentVariable("ANOMALY_ACTORS_TEST_POSTGRES");
         if (!string.IsNullOrWhiteSpace(external))
         {
             _adminConnectionString = external;

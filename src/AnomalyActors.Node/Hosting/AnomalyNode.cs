@@ -79,7 +79,12 @@ public sealed class AnomalyNode : IAsyncDisposable
         {
             var derived = PersistenceConfig.For(settings.Persistence).WithFallback(ConfigurationFactory.ParseString(
                 $"akka.cluster.sharding.passivate-idle-entity-after = {(long)settings.Sensor.PassivateIdleAfter.TotalMilliseconds}ms"));
-            var bootstrap = BootstrapSetup.Create().WithConfig(derived.WithFallback(config));
+            // Sharding's and distributed data's serializers from the start: a member that joins is
+            // sent replicator messages before this node's sharding has started, and without them
+            // it fails to read those (and logs a serialization error) until then.
+            var bootstrap = BootstrapSetup.Create().WithConfig(derived.WithFallback(config)
+                .WithFallback(Akka.Cluster.Sharding.ClusterSharding.DefaultConfig())
+                .WithFallback(Akka.DistributedData.DistributedData.DefaultConfig()));
             system = PersistenceConfig.SetupFor(settings.Persistence) is { } persistenceSetup
                 ? ActorSystem.Create(systemName, bootstrap.And(persistenceSetup))
                 : ActorSystem.Create(systemName, bootstrap);

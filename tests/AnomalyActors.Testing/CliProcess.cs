@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace AnomalyActors.Host.Tests;
+namespace AnomalyActors.Testing;
 
 /// <summary>The anomaly-actors executable run as its own process the way users run it, its output collected with timestamps.</summary>
 public sealed class CliProcess : IDisposable
@@ -11,9 +11,12 @@ public sealed class CliProcess : IDisposable
     private readonly StringBuilder _output = new();
     private readonly List<(TimeSpan At, string Line)> _lines = [];
 
-    private CliProcess(Process process)
+    private readonly Action<string>? _onLine;
+
+    private CliProcess(Process process, Action<string>? onLine)
     {
         Process = process;
+        _onLine = onLine;
     }
 
     public Process Process { get; }
@@ -51,14 +54,17 @@ public sealed class CliProcess : IDisposable
         return Start(workingDirectory, info);
     }
 
-    /// <summary>Starts a prepared command line (e.g. inside a network namespace) with output captured.</summary>
-    public static CliProcess Start(string workingDirectory, ProcessStartInfo info)
+    /// <summary>
+    /// Starts a prepared command line (e.g. inside a network namespace) with output captured;
+    /// <paramref name="onLine"/> sees each line as it arrives (on the reader's thread).
+    /// </summary>
+    public static CliProcess Start(string workingDirectory, ProcessStartInfo info, Action<string>? onLine = null)
     {
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;
         info.WorkingDirectory = workingDirectory;
-        var cli = new CliProcess(new Process { StartInfo = info });
+        var cli = new CliProcess(new Process { StartInfo = info }, onLine);
         cli.Process.OutputDataReceived += (_, e) => cli.Append(e.Data);
         cli.Process.ErrorDataReceived += (_, e) => cli.Append(e.Data);
         cli.Process.Start();
@@ -123,5 +129,7 @@ public sealed class CliProcess : IDisposable
             _output.AppendLine(line);
             _lines.Add((Clock.Elapsed, line));
         }
+
+        _onLine?.Invoke(line);
     }
 }

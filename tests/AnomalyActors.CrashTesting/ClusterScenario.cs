@@ -1,0 +1,828 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Configuration;
+using AnomalyActors.Core.Queries;
+using AnomalyActors.Core.State;
+using AnomalyActors.Host;
+using AnomalyActors.Kafka.Testing;
+using AnomalyActors.Testing;
+using Confluent.Kafka;
+
+namespace AnomalyActors.CrashTesting;
+
+public enum ClusterDisruption
+{
+    /// <summary>SIGKILL of one member (not the oldest, which hosts the shard coordinator); the others finish the stream.</summary>
+    Kill,
+
+    /// <summary>Every member in turn stopped with SIGTERM and started again, each once the cluster is whole again.</summary>
+    RollingRestart,
+}
+
+/// <param name="Members">Member processes of the cluster run.</param>
+/// <param name="ReadingsPerSensor">Readings of each sensor; the demo-sensor detector alarms after 40, so episodes happen.</param>
+/// <param name="Postgres">An existing server's admin connection string; null starts a private one.</param>
+/// <param name="Partitions">Partitions of the readings and enriched topics.</param>
+/// <param name="DisruptAt">Share of the readings scored when the disruption starts.</param>
+public sealed record ClusterOptions(
+    int Members = 3,
+    int Sensors = 10_000,
+    int ReadingsPerSensor = 150,
+    ClusterDisruption Disruption = ClusterDisruption.Kill,
+    string? Postgres = null,
+    int Partitions = 64,
+    double DisruptAt = 0.3,
+    TimeSpan Timeout = default)
+{
+    public TimeSpan Deadline => Timeout == default ? TimeSpan.FromMinutes(15) : Timeout;
+
+    public long Readings => (long)Sensors * ReadingsPerSensor;
+}
+
+/// <param name="FailoverSeconds">SIGKILL to the last sensor scoring a reading again (null without a kill).</param>
+/// <param name="Lost">Readings produced that the cluster's final state has not scored.</param>
+/// <param name="ScoredTwice">Readings counted in a final state beyond what was produced for the sensor.</param>
+/// <param name="StateMismatches">Sensors whose state (offset, counts, detector bytes) differs from the single member's.</param>
+/// <param name="AlertIdsMissing">Alert ids (with open/close) of the single member that the cluster never published.</param>
+/// <param name="AlertIdsExtra">Alert ids the cluster published that the single member did not.</param>
+/// <param name="AnomaliesUnderTwoIds">Anomalous readings the cluster opened under more than one alert id.</param>
+public sealed record ClusterReport(
+    ClusterOptions Options,
+    double? FailoverSeconds,
+    long Lost,
+    long ScoredTwice,
+    int StateMismatches,
+    int AlertIdsMissing,
+    int AlertIdsExtra,
+    int AnomaliesUnderTwoIds,
+    int AlertIds,
+    double SingleRate,
+    double ClusterRate,
+    double ClusterRateOverall,
+    long EnrichedRepeats,
+    IReadOnlyList<string> Problems,
+    TimeSpan Elapsed)
+{
+    public bool ExactState => StateMismatches == 0 && Lost == 0 && ScoredTwice == 0;
+
+    public bool Passed => ExactState && AlertIdsMissing == 0 && AlertIdsExtra == 0 && AnomaliesUnderTwoIds == 0 && Problems.Count == 0;
+
+    public double RatioToSingleNode => SingleRate > 0 ? ClusterRate / SingleRate : 0;
+
+    public string ToJson() => JsonSerializer.Serialize(new Dictionary<string, object?>
+    {
+        ["mode"] = "cluster",
+        ["disruption"] = Options.Disruption == ClusterDisruption.Kill ? "kill" : "rolling-restart",
+        ["nodes"] = Options.Members,
+        ["sensors"] = Options.Sensors,
+        ["readings"] = Options.Readings,
+        ["failover_seconds"] = FailoverSeconds is { } f ? Math.Round(f, 2) : null,
+        ["lost"] = Lost,
+        ["scored_twice"] = ScoredTwice,
+        ["exact_state"] = ExactState,
+        ["state_mismatches"] = StateMismatches,
+        ["alert_ids"] = AlertIds,
+        ["alert_ids_missing"] = AlertIdsMissing,
+        ["alert_ids_extra"] = AlertIdsExtra,
+        ["anomalies_under_two_ids"] = AnomaliesUnderTwoIds,
+        ["single_node_readings_per_s"] = Math.Round(SingleRate),
+        ["cluster_readings_per_s"] = Math.Round(ClusterRate),
+        ["ratio_to_single_node"] = Math.Round(RatioToSingleNode, 3),
+        ["cluster_readings_per_s_with_disruption"] = Math.Round(ClusterRateOverall),
+        ["enriched_repeats"] = EnrichedRepeats,
+        ["problems"] = Problems,
+        ["elapsed_s"] = Math.Round(Elapsed.TotalSeconds, 1),
+        ["passed"] = Passed,
+    });
+}
+
+/// <summary>
+/// One site as users run it in a cluster: <c>anomaly-actors run</c> member processes on one
+/// PostgreSQL, consuming one readings topic (librdkafka's mock cluster, in this process) as one
+/// consumer group. The same deterministic readings (demo sensors with spikes) go to two topics:
+/// one member alone scores the first, uninterrupted (the reference); the cluster scores the
+/// second while it is disrupted (a member SIGKILLed, or all restarted one by one). Both runs'
+/// enriched topics are watched live (failover time, throughput); afterwards each run's database is
+/// recovered in a node of this process, and every sensor's state (offsets, counts, detector bytes)
+/// and every alert id of the cluster is compared with the reference's.
+/// </summary>
+public static class ClusterScenario
+{
+    private const string Metric = "iotValue";
+
+    public static string SensorKey(int sensor) => $"site-{sensor % 3}/device-{sensor}/{Metric}";
+
+    public static async Task<ClusterReport> RunAsync(ClusterOptions options, Action<string>? log = null)
+    {
+        log ??= _ => { };
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Members, 2);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Sensors, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ReadingsPerSensor, 1);
+        var clock = Stopwatch.StartNew();
+        var deadline = DateTime.UtcNow + options.Deadline;
+        var work = ScratchDirectory.Create("anomaly-actors-cluster");
+        var postgres = options.Postgres is null ? new PostgresServer() : PostgresServer.UsingExisting(options.Postgres);
+        await postgres.InitializeAsync();
+        using var kafka = new MockKafkaCluster(brokers: 1);
+        var problems = new List<string>();
+        try
+        {
+            var single = await RunSiteAsync(new Site("single", 1, null), options, kafka, postgres, work, deadline, log);
+            var cluster = await RunSiteAsync(new Site("cluster", options.Members, options.Disruption), options, kafka, postgres, work, deadline, log);
+            problems.AddRange(single.Problems);
+            problems.AddRange(cluster.Problems);
+            if (!single.FinalOffsets.SequenceEqual(cluster.FinalOffsets))
+            {
+                problems.Add("the two readings topics got different offsets: states cannot be compared");
+            }
+
+            var reference = await FinalStatesAsync(single, kafka, work, deadline, log);
+            var states = await FinalStatesAsync(cluster, kafka, work, deadline, log);
+            var referenceAlerts = AlertLog.Read(kafka, single.Topic("alerts"));
+            var alerts = AlertLog.Read(kafka, cluster.Topic("alerts"));
+
+            var mismatches = 0;
+            long lost = 0, twice = 0;
+            for (var s = 0; s < options.Sensors; s++)
+            {
+                var key = SensorKey(s);
+                var expected = reference[key];
+                var actual = states[key];
+                lost += Math.Max(0, options.ReadingsPerSensor - actual.ReadingsScored);
+                twice += Math.Max(0, actual.ReadingsScored - options.ReadingsPerSensor);
+                if (expected.ReadingsScored != options.ReadingsPerSensor)
+                {
+                    problems.Add($"the reference run scored {expected.ReadingsScored} readings of {key}, not {options.ReadingsPerSensor}");
+                }
+
+                if (expected.Offset != actual.Offset || expected.ReadingsScored != actual.ReadingsScored || expected.EpisodesOpened != actual.EpisodesOpened
+                    || expected.EpisodeOpen != actual.EpisodeOpen || !expected.DetectorState.AsSpan().SequenceEqual(actual.DetectorState))
+                {
+                    if (mismatches++ < 5)
+                    {
+                        log($"cluster: {key} differs: reference offset {expected.Offset}, scored {expected.ReadingsScored}, episodes {expected.EpisodesOpened}; cluster offset {actual.Offset}, scored {actual.ReadingsScored}, episodes {actual.EpisodesOpened}");
+                    }
+                }
+            }
+
+            var report = new ClusterReport(
+                options,
+                cluster.FailoverSeconds,
+                lost,
+                twice,
+                mismatches,
+                referenceAlerts.Ids.Except(alerts.Ids).Count(),
+                alerts.Ids.Except(referenceAlerts.Ids).Count(),
+                alerts.UnderTwoIds,
+                referenceAlerts.Ids.Count,
+                single.SteadyRate,
+                cluster.SteadyRate,
+                cluster.OverallRate,
+                cluster.Repeats,
+                problems,
+                clock.Elapsed);
+            log($"cluster: {report.ToJson()}");
+            return report;
+        }
+        finally
+        {
+            await postgres.DisposeAsync();
+            ScratchDirectory.DeleteQuietly(work);
+        }
+    }
+
+    private sealed record Site(string Name, int Members, ClusterDisruption? Disruption);
+
+    private sealed record SiteRun(
+        string Name,
+        string Database,
+        string Hocon,
+        IReadOnlyDictionary<string, long> FinalOffsets,
+        double? FailoverSeconds,
+        double SteadyRate,
+        double OverallRate,
+        long Repeats,
+        List<string> Problems)
+    {
+        public string Topic(string kind) => $"{kind}-{Name}";
+    }
+
+    private static async Task<SiteRun> RunSiteAsync(Site site, ClusterOptions options, MockKafkaCluster kafka, PostgresServer postgres, string work, DateTime deadline, Action<string> log)
+    {
+        string Topic(string kind) => $"{kind}-{site.Name}";
+        kafka.CreateTopic(Topic("readings"), options.Partitions);
+        kafka.CreateTopic(Topic("enriched"), options.Partitions);
+        kafka.CreateTopic(Topic("alerts"), 4);
+        kafka.CreateTopic(Topic("dead-letters"), 1);
+        var database = await postgres.CreateDatabaseAsync();
+        var hocon = CopyConfiguration(Path.Combine(work, "hocon-" + site.Name),
+            $"anomaly-actors.kafka.enriched-topic = \"{Topic("enriched")}\"",
+            $"anomaly-actors.kafka.alerts-topic = \"{Topic("alerts")}\"",
+            $"anomaly-actors.kafka.dead-letters-topic = \"{Topic("dead-letters")}\"",
+            "anomaly-actors.alerts.console = off");
+        var ports = Enumerable.Range(0, site.Members).Select(_ => FreePort.Next()).ToArray();
+        var seeds = string.Join(",", ports.Select(p => $"akka.tcp://anomaly-actors@127.0.0.1:{p}"));
+        var problems = new List<string>();
+
+        CliProcess Start(int member)
+        {
+            var info = new ProcessStartInfo("dotnet") { ArgumentList = { CliProcess.Program, "run", "--no-mqtt", "--status-every", "1", "--config", hocon } };
+            var environment = new Dictionary<string, string>
+            {
+                ["ANOMALY_ACTORS_DATA_DIR"] = Path.Combine(work, $"data-{site.Name}-{member}"),
+                ["ANOMALY_ACTORS_PERSISTENCE"] = "postgresql",
+                ["ANOMALY_ACTORS_POSTGRES"] = database,
+                ["ANOMALY_ACTORS_PORT"] = ports[member].ToString(CultureInfo.InvariantCulture),
+                ["ANOMALY_ACTORS_SEEDS"] = seeds,
+                ["ANOMALY_ACTORS_KAFKA"] = "on",
+                ["ANOMALY_ACTORS_KAFKA_BOOTSTRAP"] = kafka.BootstrapServers,
+                ["ANOMALY_ACTORS_KAFKA_GROUP"] = site.Name,
+                ["ANOMALY_ACTORS_KAFKA_READINGS_TOPIC"] = Topic("readings"),
+            };
+            foreach (var (name, value) in environment)
+            {
+                info.Environment[name] = value;
+            }
+
+            Directory.CreateDirectory(environment["ANOMALY_ACTORS_DATA_DIR"]);
+            return CliProcess.Start(work, info);
+        }
+
+        var members = new CliProcess?[site.Members];
+        try
+        {
+            for (var m = 0; m < site.Members; m++)
+            {
+                members[m] = Start(m);
+                if (m == 0)
+                {
+                    await AwaitLineAsync(members[0]!, "(1 up)", deadline);
+                }
+            }
+
+            foreach (var member in members)
+            {
+                await AwaitLineAsync(member!, $"({site.Members} up)", deadline);
+            }
+
+            await AwaitAssignedAsync(members!, options.Partitions, deadline);
+            log($"cluster: {site.Name}: {site.Members} member(s) up and consuming {Topic("readings")}");
+
+            using var watcher = new EnrichedWatcher(kafka, Topic("enriched"), options.Partitions);
+            var produced = await ProduceAsync(kafka, Topic("readings"), options, log);
+            var total = options.Readings;
+            var from = (long)(total * 0.1);
+            var to = (long)(total * options.DisruptAt);
+            await watcher.AwaitCountAsync(to, deadline);
+            var steadyRate = watcher.RateBetween(from, to);
+            double? failover = null;
+            switch (site.Disruption)
+            {
+                case ClusterDisruption.Kill:
+                {
+                    var victim = members[1]!;
+                    watcher.MarkKill();
+                    victim.Process.Kill();
+                    await victim.Process.WaitForExitAsync();
+                    log($"cluster: {site.Name}: SIGKILL of member 127.0.0.1:{ports[1]} at {watcher.Count:N0} enriched records");
+                    break;
+                }
+
+                case ClusterDisruption.RollingRestart:
+                    for (var m = 0; m < site.Members; m++)
+                    {
+                        var member = members[m]!;
+                        await member.TerminateAsync(Remaining(deadline));
+                        if (member.Process.ExitCode != 0)
+                        {
+                            problems.Add($"member {m} exited with {member.Process.ExitCode} on SIGTERM");
+                        }
+
+                        log($"cluster: {site.Name}: member 127.0.0.1:{ports[m]} stopped at {watcher.Count:N0} enriched records; starting it again");
+                        member.Dispose();
+                        members[m] = Start(m);
+                        await AwaitLineAsync(members[m]!, $"({site.Members} up)", deadline);
+                    }
+
+                    break;
+            }
+
+            await watcher.AwaitCompleteAsync(produced, deadline);
+            if (site.Disruption == ClusterDisruption.Kill)
+            {
+                failover = watcher.FailoverSeconds();
+                log($"cluster: {site.Name}: failover {failover:0.00} s (kill to the last sensor scoring again)");
+            }
+
+            log($"cluster: {site.Name}: every reading scored: {watcher.Count:N0} enriched records ({watcher.Repeats:N0} repeats), {steadyRate:N0} readings/s between 10% and {options.DisruptAt:P0}, {watcher.OverallRate():N0} overall");
+            for (var m = 0; m < site.Members; m++)
+            {
+                var member = members[m]!;
+                if (member.Process.HasExited)
+                {
+                    continue;
+                }
+
+                await member.TerminateAsync(Remaining(deadline));
+                if (member.Process.ExitCode != 0)
+                {
+                    problems.Add($"member {m} exited with {member.Process.ExitCode} on SIGTERM:{Environment.NewLine}{Tail(member.Output)}");
+                }
+            }
+
+            return new SiteRun(site.Name, database, hocon, produced, failover, steadyRate, watcher.OverallRate(), watcher.Repeats, problems);
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            // The whole outputs outlive the scratch directory, for the post-mortem.
+            var kept = Path.Combine(Path.GetTempPath(), "anomaly-actors-cluster-failures", Path.GetFileName(work));
+            Directory.CreateDirectory(kept);
+            for (var i = 0; i < members.Length; i++)
+            {
+                if (members[i] is { } m)
+                {
+                    File.WriteAllText(Path.Combine(kept, $"{site.Name}-member-{i}.log"), m.Output);
+                }
+            }
+
+            var outputs = string.Join(Environment.NewLine, members.Select((m, i) => m is null ? string.Empty : $"--- member {i}:{Environment.NewLine}{Tail(m.Output)}"));
+            throw new TimeoutException($"{site.Name}: {e.Message} (whole outputs in {kept}){Environment.NewLine}{outputs}", e);
+        }
+        finally
+        {
+            foreach (var member in members)
+            {
+                member?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The run's database recovered in a node of this process: every sensor's state once it has applied its last reading.</summary>
+    private static async Task<Dictionary<string, SensorStateView>> FinalStatesAsync(SiteRun run, MockKafkaCluster kafka, string work, DateTime deadline, Action<string> log)
+    {
+        var overrides = ConfigurationFactory.ParseString(string.Join(Environment.NewLine,
+            $"anomaly-actors.data-dir = \"{Path.Combine(work, "final-" + run.Name)}\"",
+            "anomaly-actors.persistence.provider = postgresql",
+            $"anomaly-actors.persistence.postgresql.connection-string = \"{run.Database}\"",
+            "anomaly-actors.kafka.enabled = on",
+            $"anomaly-actors.kafka.bootstrap-servers = \"{kafka.BootstrapServers}\"",
+            $"anomaly-actors.kafka.group-id = \"{run.Name}\"",
+            $"anomaly-actors.kafka.readings-topic = \"{run.Topic("readings")}\"",
+            "anomaly-actors.kafka.enriched-topic = \"\"",
+            "anomaly-actors.mqtt.enabled = off",
+            "akka.remote.dot-netty.tcp.port = 0",
+            "akka.loglevel = WARNING"));
+        var clock = Stopwatch.StartNew();
+        await using var host = await AnomalyHost.StartAsync(overrides, run.Hocon, systemName: "anomaly-actors");
+        var views = new Dictionary<string, SensorStateView>(StringComparer.Ordinal);
+        while (true)
+        {
+            var pending = run.FinalOffsets.Where(f => !views.TryGetValue(f.Key, out var v) || v.Offset != f.Value).Select(f => f.Key).ToArray();
+            if (pending.Length == 0)
+            {
+                break;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException($"{run.Name}: {pending.Length} sensors did not reach their last offset after recovery, e.g. {pending[0]}");
+            }
+
+            foreach (var chunk in pending.Chunk(2000))
+            {
+                var answers = await Task.WhenAll(chunk.Select(async key =>
+                {
+                    try
+                    {
+                        return await host.Node.Sensors.Ask<SensorStateView>(new GetSensorState(key), TimeSpan.FromSeconds(30));
+                    }
+                    catch (AskTimeoutException)
+                    {
+                        return null;
+                    }
+                }));
+                foreach (var view in answers)
+                {
+                    if (view is not null)
+                    {
+                        views[view.SensorId] = view;
+                    }
+                }
+            }
+
+            await Task.Delay(200);
+        }
+
+        log($"cluster: {run.Name}: {views.Count:N0} sensors recovered from PostgreSQL and the log in {clock.Elapsed.TotalSeconds:0.0} s");
+        await host.StopAsync();
+        return views;
+    }
+
+    /// <summary>
+    /// Deterministic demo-sensor readings (level 10-19, noise, rare spikes of 100-120), round by
+    /// round over the sensors, keyed sensors/site/device/metric as the MQTT-to-Kafka bridge does.
+    /// Returns each sensor's last offset (composed as the intake composes them).
+    /// </summary>
+    private static async Task<IReadOnlyDictionary<string, long>> ProduceAsync(MockKafkaCluster kafka, string topic, ClusterOptions options, Action<string> log)
+    {
+        var clock = Stopwatch.StartNew();
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+        {
+            BootstrapServers = kafka.BootstrapServers,
+            EnableIdempotence = true,
+            LingerMs = 5,
+            QueueBufferingMaxMessages = 10_000_000,
+            QueueBufferingMaxKbytes = 2_000_000,
+        }).Build();
+        var failures = 0L;
+        var last = new long[options.Sensors];
+        var keys = Enumerable.Range(0, options.Sensors).Select(s => "sensors/" + SensorKey(s)).ToArray();
+        var random = new Random(4);
+        var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        for (var r = 0; r < options.ReadingsPerSensor; r++)
+        {
+            for (var s = 0; s < options.Sensors; s++)
+            {
+                var value = 10 + s % 10 + random.NextDouble();
+                if (r >= 50 && random.NextDouble() < 0.003)
+                {
+                    value = 100 + random.NextDouble() * 20;
+                }
+
+                var sensor = s;
+                producer.Produce(
+                    topic,
+                    new Message<string, byte[]>
+                    {
+                        Key = keys[s],
+                        Value = Encoding.UTF8.GetBytes(value.ToString("R", CultureInfo.InvariantCulture)),
+                        Timestamp = new Timestamp(start + r * 1000L, TimestampType.CreateTime),
+                    },
+                    report =>
+                    {
+                        if (report.Error.IsError)
+                        {
+                            Interlocked.Increment(ref failures);
+                        }
+                        else
+                        {
+                            // Delivery reports of one partition arrive in order.
+                            Volatile.Write(ref last[sensor], ExternalOffsets.Compose(report.Offset.Value, 0));
+                        }
+                    });
+            }
+        }
+
+        await Task.Run(() => producer.Flush(TimeSpan.FromMinutes(5)));
+        if (Interlocked.Read(ref failures) > 0 || producer.Flush(TimeSpan.Zero) > 0)
+        {
+            throw new InvalidOperationException($"{failures} readings could not be produced to {topic}.");
+        }
+
+        log(string.Create(CultureInfo.InvariantCulture, $"cluster: {options.Readings:N0} readings produced to {topic} in {clock.Elapsed.TotalSeconds:0.0} s"));
+        return Enumerable.Range(0, options.Sensors).ToDictionary(s => SensorKey(s), s => last[s], StringComparer.Ordinal);
+    }
+
+    private static async Task AwaitLineAsync(CliProcess member, string text, DateTime deadline)
+    {
+        while (!member.Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (member.Process.HasExited)
+            {
+                throw new InvalidOperationException($"a member exited with {member.Process.ExitCode} before printing '{text}'");
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException($"no '{text}' from a member in time");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex Assigned = new(@"Kafka: (\d+) partitions assigned", System.Text.RegularExpressions.RegexOptions.Compiled);
+
+    /// <summary>
+    /// Waits until the members' latest status lines together hold every partition, each member
+    /// some, and that has not changed for 3 s: the group has settled.
+    /// </summary>
+    private static async Task AwaitAssignedAsync(CliProcess[] members, int partitions, DateTime deadline)
+    {
+        var since = DateTime.UtcNow;
+        var last = string.Empty;
+        while (true)
+        {
+            var counts = members.Select(m => Assigned.Matches(m.Output) is { Count: > 0 } all ? int.Parse(all[^1].Groups[1].Value, CultureInfo.InvariantCulture) : 0).ToArray();
+            var now = string.Join(",", counts);
+            if (now != last)
+            {
+                last = now;
+                since = DateTime.UtcNow;
+            }
+            else if (counts.Sum() == partitions && counts.All(c => c > 0) && DateTime.UtcNow - since > TimeSpan.FromSeconds(3))
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException($"the consumer group did not settle (partitions per member: {now})");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    private static string CopyConfiguration(string target, params string[] overrides)
+    {
+        var source = Path.Combine(AppContext.BaseDirectory, "hocon");
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.GetFiles(source, "*.conf"))
+        {
+            File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        }
+
+        File.AppendAllText(Path.Combine(target, "anomaly-actors.conf"), Environment.NewLine + string.Join(Environment.NewLine, overrides) + Environment.NewLine);
+        return target;
+    }
+
+    private static TimeSpan Remaining(DateTime deadline)
+    {
+        var left = deadline - DateTime.UtcNow;
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
+    /// <summary>A member's output without its periodic status lines: the first and the last 30 lines.</summary>
+    private static string Tail(string output)
+    {
+        var all = output.Split('\n');
+        var lines = all.Where(l => !(l.StartsWith('[') && l.Contains("readings scored", StringComparison.Ordinal)) && !l.StartsWith("           ", StringComparison.Ordinal)).ToArray();
+        var status = Array.FindLastIndex(all, l => l.StartsWith('[') && l.Contains("readings scored", StringComparison.Ordinal));
+        var lastStatus = status < 0 ? [] : all.Skip(status).Take(3).Prepend("last status:");
+        return string.Join('\n', (lines.Length <= 60 ? lines : lines.Take(30).Append("...").Concat(lines.TakeLast(30))).Concat(lastStatus));
+    }
+
+    /// <summary>
+    /// Reads a run's enriched topic as it is written: per sensor the highest offset scored and
+    /// when its records arrived, so completion, throughput and failover are seen as a user of the
+    /// topic sees them.
+    /// </summary>
+    private sealed class EnrichedWatcher : IDisposable
+    {
+        private static readonly TimeSpan Grace = TimeSpan.FromSeconds(1);
+        private readonly IConsumer<string, byte[]> _consumer;
+        private readonly Thread _thread;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly Dictionary<string, long> _highest = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, TimeSpan> _resumed = new(StringComparer.Ordinal);
+        private readonly List<(long Count, TimeSpan At)> _marks = [];
+        private volatile bool _stopping;
+        private long _count;
+        private long _repeats;
+        private TimeSpan _first = TimeSpan.MinValue;
+        private TimeSpan _lastNew;
+        private TimeSpan? _killedAt;
+        private Exception? _failure;
+
+        public EnrichedWatcher(MockKafkaCluster kafka, string topic, int partitions)
+        {
+            _consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+            {
+                BootstrapServers = kafka.BootstrapServers,
+                GroupId = "watcher-" + Guid.NewGuid().ToString("N"),
+                EnableAutoCommit = false,
+                FetchWaitMaxMs = 10,
+            }).Build();
+            _consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+            _thread = new Thread(Run) { IsBackground = true, Name = "enriched-watcher" };
+            _thread.Start();
+        }
+
+        public long Count => Interlocked.Read(ref _count);
+
+        public long Repeats => Interlocked.Read(ref _repeats);
+
+        public void MarkKill()
+        {
+            lock (_highest)
+            {
+                _killedAt = _clock.Elapsed;
+            }
+        }
+
+        private void Run()
+        {
+            try
+            {
+                while (!_stopping)
+                {
+                    var result = _consumer.Consume(100);
+                    if (result?.Message is not { } message || message.Key is null)
+                    {
+                        continue;
+                    }
+
+                    var offset = OffsetOf(message.Value);
+                    var now = _clock.Elapsed;
+                    lock (_highest)
+                    {
+                        if (_first == TimeSpan.MinValue)
+                        {
+                            _first = now;
+                        }
+
+                        if (_highest.TryGetValue(message.Key, out var highest) && highest >= offset)
+                        {
+                            _repeats++;
+                        }
+                        else
+                        {
+                            _highest[message.Key] = offset;
+                            _lastNew = now;
+                            var count = ++_count;
+                            if (count % 10_000 == 0)
+                            {
+                                _marks.Add((count, now));
+                            }
+                        }
+
+                        if (_killedAt is { } killed && now > killed + Grace && !_resumed.ContainsKey(message.Key))
+                        {
+                            _resumed[message.Key] = now;
+                        }
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                _failure = e;
+            }
+        }
+
+        private static long OffsetOf(byte[] json)
+        {
+            var reader = new Utf8JsonReader(json);
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("offset"u8))
+                {
+                    reader.Read();
+                    return reader.GetInt64();
+                }
+            }
+
+            throw new InvalidDataException("an enriched record without an offset");
+        }
+
+        public async Task AwaitCountAsync(long count, DateTime deadline)
+        {
+            while (Count < count)
+            {
+                Check(deadline, $"{Count:N0} of {count:N0} readings scored");
+                await Task.Delay(50);
+            }
+        }
+
+        public async Task AwaitCompleteAsync(IReadOnlyDictionary<string, long> finalOffsets, DateTime deadline)
+        {
+            while (true)
+            {
+                int behind;
+                lock (_highest)
+                {
+                    behind = finalOffsets.Count(f => !_highest.TryGetValue(f.Key, out var h) || h < f.Value);
+                }
+
+                if (behind == 0)
+                {
+                    return;
+                }
+
+                if (DateTime.UtcNow >= deadline)
+                {
+                    lock (_highest)
+                    {
+                        var examples = finalOffsets.Where(f => !_highest.TryGetValue(f.Key, out var h) || h < f.Value).Take(5)
+                            .Select(f => $"{f.Key} at message {(_highest.TryGetValue(f.Key, out var h) ? ExternalOffsets.MessageOf(h) : -1)} of {ExternalOffsets.MessageOf(f.Value)}");
+                        behind = -behind;
+                        Check(deadline, $"{-behind:N0} sensors short of their last reading ({string.Join(", ", examples)}), {Count:N0} readings scored");
+                    }
+                }
+
+                Check(deadline, $"{behind:N0} sensors short of their last reading, {Count:N0} readings scored");
+                await Task.Delay(100);
+            }
+        }
+
+        private void Check(DateTime deadline, string what)
+        {
+            if (_failure is { } failure)
+            {
+                throw new InvalidOperationException("reading the enriched topic failed", failure);
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException($"not done in time: {what}");
+            }
+        }
+
+        /// <summary>Readings per second between the moments the count passed <paramref name="from"/> and <paramref name="to"/>.</summary>
+        public double RateBetween(long from, long to)
+        {
+            lock (_highest)
+            {
+                var start = _marks.FirstOrDefault(m => m.Count >= from);
+                var end = _marks.LastOrDefault(m => m.Count <= to);
+                return end.Count > start.Count ? (end.Count - start.Count) / (end.At - start.At).TotalSeconds : 0;
+            }
+        }
+
+        public double OverallRate()
+        {
+            lock (_highest)
+            {
+                return _lastNew > _first ? _count / (_lastNew - _first).TotalSeconds : 0;
+            }
+        }
+
+        /// <summary>Kill to the last first-record-after-the-kill among the sensors (records in flight at the kill excluded by a grace second).</summary>
+        public double? FailoverSeconds()
+        {
+            lock (_highest)
+            {
+                return _killedAt is { } killed && _resumed.Count > 0 ? (_resumed.Values.Max() - killed).TotalSeconds : null;
+            }
+        }
+
+        public void Dispose()
+        {
+            _stopping = true;
+            _thread.Join();
+            _consumer.Close();
+            _consumer.Dispose();
+        }
+    }
+
+    /// <summary>A run's alerts topic: every (alert id, open/close), and anomalies opened under more than one id.</summary>
+    private sealed record AlertLog(HashSet<string> Ids, int UnderTwoIds)
+    {
+        public static AlertLog Read(MockKafkaCluster kafka, string topic)
+        {
+            using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+            {
+                BootstrapServers = kafka.BootstrapServers,
+                GroupId = "alerts-" + Guid.NewGuid().ToString("N"),
+                EnableAutoCommit = false,
+            }).Build();
+            var ids = new HashSet<string>(StringComparer.Ordinal);
+            var opened = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+            for (var p = 0; p < 4; p++)
+            {
+                var partition = new TopicPartition(topic, p);
+                var watermarks = consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10));
+                if (watermarks.Low.Value > 0)
+                {
+                    throw new InvalidOperationException($"{topic} [{p}] no longer holds its first {watermarks.Low.Value} alerts (the mock's retention).");
+                }
+
+                if (watermarks.High.Value == 0)
+                {
+                    continue;
+                }
+
+                consumer.Assign(new TopicPartitionOffset(partition, 0));
+                while (true)
+                {
+                    var result = consumer.Consume(TimeSpan.FromSeconds(10)) ?? throw new TimeoutException($"reading {topic} [{p}] stalled");
+                    using var json = JsonDocument.Parse(result.Message.Value);
+                    var root = json.RootElement;
+                    var id = root.GetProperty("alertId").GetString()!;
+                    var type = root.GetProperty("type").GetString()!;
+                    ids.Add($"{id} {type}");
+                    if (type == "open")
+                    {
+                        var reading = $"{root.GetProperty("site").GetString()}/{root.GetProperty("device").GetString()}/{root.GetProperty("metric").GetString()}@{root.GetProperty("timestamp").GetString()}";
+                        if (!opened.TryGetValue(reading, out var set))
+                        {
+                            opened[reading] = set = new HashSet<string>(StringComparer.Ordinal);
+                        }
+
+                        set.Add(id);
+                    }
+
+                    if (result.Offset.Value + 1 >= watermarks.High.Value)
+                    {
+                        break;
+                    }
+                }
+            }
+
+            return new AlertLog(ids, opened.Values.Count(s => s.Count > 1));
+        }
+    }
+}
