@@ -218,7 +218,7 @@ public static class ClusterScenario
         kafka.CreateTopic(Topic("alerts"), 4);
         kafka.CreateTopic(Topic("dead-letters"), 1);
         var database = await postgres.CreateDatabaseAsync();
-        var hocon = CopyConfiguration(Path.Combine(work, "hocon-" + site.Name),
+        var hocon = ShippedConfiguration.CopyTo(Path.Combine(work, "hocon-" + site.Name),
             $"anomaly-actors.kafka.enriched-topic = \"{Topic("enriched")}\"",
             $"anomaly-actors.kafka.alerts-topic = \"{Topic("alerts")}\"",
             $"anomaly-actors.kafka.dead-letters-topic = \"{Topic("dead-letters")}\"",
@@ -535,19 +535,6 @@ public static class ClusterScenario
 
             await Task.Delay(200);
         }
-    }
-
-    private static string CopyConfiguration(string target, params string[] overrides)
-    {
-        var source = Path.Combine(AppContext.BaseDirectory, "hocon");
-        Directory.CreateDirectory(target);
-        foreach (var file in Directory.GetFiles(source, "*.conf"))
-        {
-            File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
-        }
-
-        File.AppendAllText(Path.Combine(target, "anomaly-actors.conf"), Environment.NewLine + string.Join(Environment.NewLine, overrides) + Environment.NewLine);
-        return target;
     }
 
     private static TimeSpan Remaining(DateTime deadline)

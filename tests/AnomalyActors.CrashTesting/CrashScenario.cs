@@ -99,7 +99,8 @@ public static class CrashScenario
         var deadline = DateTime.UtcNow + options.Deadline;
         var work = ScratchDirectory.Create("anomaly-actors-crash");
         var dataDirectory = Path.Combine(work, "data");
-        var hoconDirectory = CopyConfiguration(work, embedded: options.Broker == "embedded");
+        // With an external broker the embedded one is switched off.
+        var hoconDirectory = ShippedConfiguration.CopyTo(Path.Combine(work, "hocon"), options.Broker == "embedded" ? [] : ["anomaly-actors.mqtt.broker.embedded = off"]);
         await using var mosquitto = options.Broker == "mosquitto" ? await MosquittoBroker.StartAsync() : null;
         var port = mosquitto?.Port ?? FreePort.Next();
 
@@ -177,25 +178,6 @@ public static class CrashScenario
     {
         var left = deadline - DateTime.UtcNow;
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;
-    }
-
-    /// <summary>The shipped configuration; with an external broker the embedded one is switched off.</summary>
-    private static string CopyConfiguration(string work, bool embedded)
-    {
-        var source = Path.Combine(AppContext.BaseDirectory, "hocon");
-        var target = Path.Combine(work, "hocon");
-        Directory.CreateDirectory(target);
-        foreach (var file in Directory.GetFiles(source, "*.conf"))
-        {
-            File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
-        }
-
-        if (!embedded)
-        {
-            File.AppendAllText(Path.Combine(target, "anomaly-actors.conf"), $"{Environment.NewLine}anomaly-actors.mqtt.broker.embedded = off{Environment.NewLine}");
-        }
-
-        return target;
     }
 
     /// <summary>
