@@ -215,7 +215,7 @@ public static class ClusterScenario
         string Topic(string kind) => $"{kind}-{site.Name}";
         kafka.CreateTopic(Topic("readings"), options.Partitions);
         kafka.CreateTopic(Topic("enriched"), options.Partitions);
-        kafka.CreateTopic(Topic("alerts"), 4);
+        kafka.CreateTopic(Topic("alerts"), AlertLog.Partitions);
         kafka.CreateTopic(Topic("dead-letters"), 1);
         var database = await postgres.CreateDatabaseAsync();
         var hocon = ShippedConfiguration.CopyTo(Path.Combine(work, "hocon-" + site.Name),
@@ -669,7 +669,7 @@ public static class ClusterScenario
         {
             while (Count < count)
             {
-                Check(deadline, $"{Count:N0} of {count:N0} readings scored");
+                Check(deadline, () => $"{Count:N0} of {count:N0} readings scored");
                 await Task.Delay(50);
             }
         }
@@ -689,23 +689,23 @@ public static class ClusterScenario
                     return;
                 }
 
-                if (DateTime.UtcNow >= deadline)
-                {
-                    lock (_highest)
-                    {
-                        var examples = finalOffsets.Where(f => !_highest.TryGetValue(f.Key, out var h) || h < f.Value).Take(5)
-                            .Select(f => $"{f.Key} at message {(_highest.TryGetValue(f.Key, out var h) ? ExternalOffsets.MessageOf(h) : -1)} of {ExternalOffsets.MessageOf(f.Value)}");
-                        behind = -behind;
-                        Check(deadline, $"{-behind:N0} sensors short of their last reading ({string.Join(", ", examples)}), {Count:N0} readings scored");
-                    }
-                }
-
-                Check(deadline, $"{behind:N0} sensors short of their last reading, {Count:N0} readings scored");
+                Check(deadline, () => $"{behind:N0} sensors short of their last reading ({Behind(finalOffsets)}), {Count:N0} readings scored");
                 await Task.Delay(100);
             }
         }
 
-        private void Check(DateTime deadline, string what)
+        /// <summary>A few of the sensors short of their last reading, with how far each got.</summary>
+        private string Behind(IReadOnlyDictionary<string, long> finalOffsets)
+        {
+            lock (_highest)
+            {
+                return string.Join(", ", finalOffsets.Where(f => !_highest.TryGetValue(f.Key, out var h) || h < f.Value).Take(5)
+                    .Select(f => $"{f.Key} at message {(_highest.TryGetValue(f.Key, out var h) ? ExternalOffsets.MessageOf(h) : -1)} of {ExternalOffsets.MessageOf(f.Value)}"));
+            }
+        }
+
+        /// <summary>Throws when reading failed or the deadline passed; <paramref name="what"/> is only built then.</summary>
+        private void Check(DateTime deadline, Func<string> what)
         {
             if (_failure is { } failure)
             {
@@ -714,7 +714,7 @@ public static class ClusterScenario
 
             if (DateTime.UtcNow >= deadline)
             {
-                throw new TimeoutException($"not done in time: {what}");
+                throw new TimeoutException($"not done in time: {what()}");
             }
         }
 
@@ -758,6 +758,8 @@ public static class ClusterScenario
     /// <summary>A run's alerts topic: every (alert id, open/close), and anomalies opened under more than one id.</summary>
     private sealed record AlertLog(HashSet<string> Ids, int UnderTwoIds)
     {
+        public const int Partitions = 4;
+
         public static AlertLog Read(MockKafkaCluster kafka, string topic)
         {
             using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
@@ -768,7 +770,7 @@ public static class ClusterScenario
             }).Build();
             var ids = new HashSet<string>(StringComparer.Ordinal);
             var opened = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-            for (var p = 0; p < 4; p++)
+            for (var p = 0; p < Partitions; p++)
             {
                 var partition = new TopicPartition(topic, p);
                 var watermarks = consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10));
