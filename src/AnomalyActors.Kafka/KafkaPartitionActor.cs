@@ -27,6 +27,7 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
     private readonly MessageDecoder _decoder;
     private readonly ChunkBuilder _chunk = new();
     private readonly List<Reading> _decoded = [];
+    private readonly List<(string SensorId, long LastOffset)> _dueForCheck = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private CommittableOffset? _anchor;
     private long _committed = -1;
@@ -40,6 +41,8 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
 
         Receive<MessageBatch>(Deliver);
         Receive<ReportCheckpoint>(c => _state.Checkpoint(c.SensorId, c.Offset));
+        Receive<DeliveryConfirmed>(c => _state.Confirmed(c.SensorId, c.Offset));
+        Receive<CheckTick>(_ => CheckDeliveries());
         Receive<RedeliverReadings>(request => context.Rereader.Serve(request, Sender, Self, _log));
         Receive<DeadLetterWritten>(w => _state.Release(w.MessageOffset));
         Receive<CommitTick>(_ => Commit());
@@ -51,6 +54,7 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
             Context.Stop(Self);
         });
         Timers.StartPeriodicTimer("commit", CommitTick.Instance, context.Settings.CommitInterval);
+        Timers.StartPeriodicTimer("check", CheckTick.Instance, context.Settings.DeliveryCheckAfter / 2);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -89,9 +93,10 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
         _context.Counters.AddReadings(readings);
 
         var chunk = _chunk.Build();
+        var now = Environment.TickCount64;
         for (var g = 0; g < chunk.Keys.Length; g++)
         {
-            var previous = _state.Delivered(chunk.Keys[g], chunk.FirstOffsetOf(g, 0), chunk.LastOffsetOf(g, 0));
+            var previous = _state.Delivered(chunk.Keys[g], chunk.FirstOffsetOf(g, 0), chunk.LastOffsetOf(g, 0), now);
             _context.Sensors.Tell(chunk.Slice(g, partition, 0, previous, replay: false));
         }
 
@@ -116,6 +121,16 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
             .ContinueWith(_ => self.Tell(new DeadLetterWritten(messageOffset)), TaskScheduler.Default);
     }
 
+    private void CheckDeliveries()
+    {
+        _dueForCheck.Clear();
+        _state.DueForCheck(Environment.TickCount64, (long)_context.Settings.DeliveryCheckAfter.TotalMilliseconds, _dueForCheck);
+        foreach (var (sensorId, lastOffset) in _dueForCheck)
+        {
+            _context.Sensors.Tell(new CheckDelivery(sensorId, _state.PartitionId, lastOffset));
+        }
+    }
+
     private void Commit()
     {
         var position = _state.CommitPosition();
@@ -135,6 +150,11 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
     private sealed class CommitTick
     {
         public static readonly CommitTick Instance = new();
+    }
+
+    private sealed class CheckTick
+    {
+        public static readonly CheckTick Instance = new();
     }
 
     private sealed record DeadLetterWritten(long MessageOffset);

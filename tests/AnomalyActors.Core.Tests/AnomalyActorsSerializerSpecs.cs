@@ -40,6 +40,8 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         [typeof(GetPartitionStatus)] = "gp",
         [typeof(PartitionStatus)] = "ps",
         [typeof(DeliveryTableSnapshot)] = "dt",
+        [typeof(CheckDelivery)] = "ck",
+        [typeof(DeliveryConfirmed)] = "dc",
     };
 
     private static readonly Dictionary<string, Func<object>> Samples = new()
@@ -70,6 +72,8 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         ["ca"] = () => new ChunkAppended(3, "mqtt-1", 44, Duplicate: true),
         ["cf"] = () => new ChunkAppendFailed(3, "mqtt-1", 45, "timeout"),
         ["cp"] = () => new ReportCheckpoint(3, "a/b/c", 1_000_000_000_000),
+        ["ck"] = () => new CheckDelivery("a/b/c", 5, long.MaxValue),
+        ["dc"] = () => new DeliveryConfirmed(5, "a/b/ü", -1),
         ["gs"] = () => new GetSensorState("a/b/c"),
         ["sv"] = () => new SensorStateView("a/b/c", 3, 77, 70, 2, true, [9, 8, 7]),
         ["gp"] = () => new GetPartitionStatus(3),

@@ -93,4 +93,56 @@ public sealed class ExternalLogPartitionStateSpecs
 
         Assert.Equal(3, state.CommitPosition());
     }
+
+    [Fact]
+    public void Should_check_only_streams_that_went_quiet_without_confirming_their_last_readings()
+    {
+        // Arrange: three streams get readings at t = 1,000 ms; b confirms, c is snapshotted past them
+        var state = new ExternalLogPartitionState(0);
+        state.Delivered("a", At(1), At(1), nowMs: 1_000);
+        state.Delivered("b", At(2), At(2), nowMs: 1_000);
+        state.Delivered("c", At(3), At(3), nowMs: 1_000);
+        state.Confirmed("b", At(2));
+        state.Checkpoint("c", At(3));
+        var due = new List<(string SensorId, long LastOffset)>();
+
+        // Act
+        state.DueForCheck(2_500, 2_000, due);
+        var tooSoon = due.ToArray();
+        due.Clear();
+        state.DueForCheck(3_000, 2_000, due);
+        var quiet = due.ToArray();
+        due.Clear();
+        state.DueForCheck(4_000, 2_000, due);
+        var justChecked = due.ToArray();
+        due.Clear();
+        state.DueForCheck(5_000, 2_000, due);
+        var unanswered = due.ToArray();
+
+        // Assert: a is asked once per quiet period until it answers
+        Assert.Empty(tooSoon);
+        Assert.Equal([("a", At(1))], quiet);
+        Assert.Empty(justChecked);
+        Assert.Equal([("a", At(1))], unanswered);
+    }
+
+    [Fact]
+    public void Should_check_a_stream_again_only_after_it_got_more_than_it_confirmed()
+    {
+        // Arrange
+        var state = new ExternalLogPartitionState(0);
+        state.Delivered("a", At(1), At(1), nowMs: 0);
+        state.Confirmed("a", At(1));
+        var due = new List<(string SensorId, long LastOffset)>();
+
+        // Act
+        state.DueForCheck(10_000, 2_000, due);
+        var confirmed = due.ToArray();
+        state.Delivered("a", At(5), At(6), nowMs: 10_000);
+        state.DueForCheck(12_000, 2_000, due);
+
+        // Assert
+        Assert.Empty(confirmed);
+        Assert.Equal([("a", At(6))], due);
+    }
 }

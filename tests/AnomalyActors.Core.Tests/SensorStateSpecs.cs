@@ -218,6 +218,60 @@ public sealed class SensorStateSpecs
     }
 
     [Fact]
+    public void Should_find_the_gap_a_delivery_check_reveals_when_no_later_slice_comes()
+    {
+        // Arrange: offsets 10-12 applied; the partition also sent 13-14, which never arrived
+        var state = NewState(Ewma);
+        state.Process(Slice(10, 1.0, 2.0, 3.0), []);
+
+        // Act
+        var upToDate = state.Check(new CheckDelivery(Sensor, Partition, 12));
+        var behind = state.Check(new CheckDelivery(Sensor, Partition, 14));
+        var request = state.RedeliveryRequest();
+        state.Process(Slice(13, 3.5, 3.7) with { PreviousOffset = 12, Replay = true }, []);
+        var lost = state.RedeliveryCompleted();
+
+        // Assert
+        Assert.Equal(DeliveryCheck.Applied, upToDate);
+        Assert.Equal(DeliveryCheck.Gap, behind);
+        Assert.Equal(new RedeliverReadings(Partition, Sensor, 13), request);
+        Assert.Null(lost);
+        Assert.Equal(14, state.AppliedThrough);
+        Assert.Equal(DeliveryCheck.Applied, state.Check(new CheckDelivery(Sensor, Partition, 14)));
+    }
+
+    [Fact]
+    public void Should_confirm_readings_known_lost_and_ignore_checks_of_another_partition()
+    {
+        // Arrange: 13-19 lost for good (the log no longer had them)
+        var state = NewState(Ewma);
+        state.Process(Slice(10, 1.0, 2.0, 3.0), []);
+        state.RequestRedelivery(Slice(20, 4.0) with { PreviousOffset = 19 });
+        state.RedeliveryCompleted();
+
+        // Act
+        var lostOnes = state.Check(new CheckDelivery(Sensor, Partition, 19));
+        var foreign = state.Check(new CheckDelivery(Sensor, Partition + 1, 1_000));
+
+        // Assert
+        Assert.Equal(DeliveryCheck.Applied, lostOnes);
+        Assert.Equal(19, state.AppliedThrough);
+        Assert.Equal(DeliveryCheck.ForeignPartition, foreign);
+        Assert.Null(state.Missing);
+    }
+
+    [Fact]
+    public void Should_ask_for_everything_from_the_start_when_a_new_stream_lost_its_first_slice()
+    {
+        var state = NewState(Ewma);
+
+        var verdict = state.Check(new CheckDelivery(Sensor, Partition, 7));
+
+        Assert.Equal(DeliveryCheck.Gap, verdict);
+        Assert.Equal(new RedeliverReadings(Partition, Sensor, 0), state.RedeliveryRequest());
+    }
+
+    [Fact]
     public void Should_lose_nothing_when_the_redelivery_covers_the_gap()
     {
         // Arrange

@@ -36,6 +36,12 @@ public sealed record ChunkAppendFailed(int PartitionId, string SourceId, long So
 public sealed record ReportCheckpoint(int PartitionId, string SensorId, long Offset) : IWithPartitionId;
 
 /// <summary>
+/// Answer to <see cref="CheckDelivery"/>: the stream has applied the partition's readings up to
+/// <paramref name="Offset"/>, so the partition stops asking until it sends the stream more.
+/// </summary>
+public sealed record DeliveryConfirmed(int PartitionId, string SensorId, long Offset) : IWithPartitionId;
+
+/// <summary>
 /// A sensor lost part of its slices (e.g. it failed while they were in its mailbox): the partition
 /// re-sends that stream's readings from <paramref name="FromOffset"/> out of its journal, then
 /// <see cref="RedeliveryCompleted"/>.

@@ -34,6 +34,14 @@ public sealed record ScoreReadings(
     public long OffsetAt(int index) => Offsets.IsEmpty ? FirstOffset + index : Offsets.Span[index];
 }
 
+/// <summary>
+/// A log partition asks a stream that has gone quiet whether it applied everything sent to it, up to
+/// <paramref name="LastOffset"/>: a slice in flight to a member that died (or dropped while its shard
+/// moved) is otherwise noticed only when the stream's next slice arrives, which may be never. The
+/// sensor answers <see cref="DeliveryConfirmed"/>, or finds the gap and asks for a re-delivery.
+/// </summary>
+public sealed record CheckDelivery(string SensorId, int PartitionId, long LastOffset) : IWithSensorId;
+
 /// <summary>Marks the end of a re-delivery requested with <see cref="RedeliverReadings"/>.</summary>
 public sealed record RedeliveryCompleted(string SensorId, int PartitionId) : IWithSensorId;
 

@@ -49,6 +49,8 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         [typeof(GetPartitionStatus)] = "gp",
         [typeof(PartitionStatus)] = "ps",
         [typeof(DeliveryTableSnapshot)] = "dt",
+        [typeof(CheckDelivery)] = "ck",
+        [typeof(DeliveryConfirmed)] = "dc",
     };
 
     public AnomalyActorsSerializer(ExtendedActorSystem system)
@@ -111,6 +113,8 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
             "ca" => new ChunkAppended(r.ReadInt32(), r.ReadString(), r.ReadInt64(), r.ReadBoolean()),
             "cf" => new ChunkAppendFailed(r.ReadInt32(), r.ReadString(), r.ReadInt64(), r.ReadString()),
             "cp" => new ReportCheckpoint(r.ReadInt32(), r.ReadString(), r.ReadInt64()),
+            "ck" => new CheckDelivery(r.ReadString(), r.ReadInt32(), r.ReadInt64()),
+            "dc" => new DeliveryConfirmed(r.ReadInt32(), r.ReadString(), r.ReadInt64()),
             "gs" => new GetSensorState(r.ReadString()),
             "sv" => new SensorStateView(r.ReadString(), r.ReadInt32(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadBoolean(), ReadBytes(r)),
             "gp" => new GetPartitionStatus(r.ReadInt32()),
@@ -188,6 +192,16 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 break;
             case AlertWritten m:
                 w.Write(m.AlertId);
+                break;
+            case CheckDelivery m:
+                w.Write(m.SensorId);
+                w.Write(m.PartitionId);
+                w.Write(m.LastOffset);
+                break;
+            case DeliveryConfirmed m:
+                w.Write(m.PartitionId);
+                w.Write(m.SensorId);
+                w.Write(m.Offset);
                 break;
             case RedeliveryCompleted m:
                 w.Write(m.SensorId);

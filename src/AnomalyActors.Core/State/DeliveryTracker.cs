@@ -5,29 +5,37 @@ namespace AnomalyActors.Core.State;
 
 /// <summary>
 /// What a log partition (our own intake journal or an external log such as a Kafka partition) has
-/// handed to each stream: the last offset delivered since start-up, for gap detection, and the oldest
-/// offset no snapshot of the stream covers yet, which bounds what may be deleted or committed.
+/// handed to each stream: the last offset delivered since start-up, for gap detection; the oldest
+/// offset no snapshot of the stream covers yet, which bounds what may be deleted or committed; and
+/// whether the stream confirmed applying what it got, so that a slice lost on the way (in flight to a
+/// cluster member that died) is found even when the stream sends nothing more.
 /// </summary>
 internal sealed class DeliveryTracker
 {
     private readonly Dictionary<string, Uncovered> _behind = new(StringComparer.Ordinal);
 
     // Kept after a checkpoint (unlike _behind): the next slice still needs its previous offset.
-    private readonly Dictionary<string, long> _lastOffset = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Sent> _sent = new(StringComparer.Ordinal);
 
     /// <summary>Streams with delivered readings that no snapshot of theirs covers yet.</summary>
     public int StreamsBehind => _behind.Count;
 
     /// <summary>
     /// Records the readings [<paramref name="firstOffset"/>, <paramref name="lastOffset"/>] as
-    /// delivered to the stream; returns the offset of its previous delivered reading (-1 when none
-    /// since start-up: its snapshot covers whatever came before).
+    /// delivered to the stream at <paramref name="nowMs"/>; returns the offset of its previous
+    /// delivered reading (-1 when none since start-up: its snapshot covers whatever came before).
     /// </summary>
-    public long Delivered(string sensorId, long firstOffset, long lastOffset)
+    public long Delivered(string sensorId, long firstOffset, long lastOffset, long nowMs = 0)
     {
-        ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(_lastOffset, sensorId, out var seen);
-        var previous = seen ? last : -1;
-        last = lastOffset;
+        ref var sent = ref CollectionsMarshal.GetValueRefOrAddDefault(_sent, sensorId, out var seen);
+        var previous = seen ? sent.LastOffset : -1;
+        if (!seen)
+        {
+            sent.ConfirmedThrough = -1;
+        }
+
+        sent.LastOffset = lastOffset;
+        sent.DeliveredAtMs = nowMs;
 
         ref var uncovered = ref CollectionsMarshal.GetValueRefOrAddDefault(_behind, sensorId, out var exists);
         if (!exists)
@@ -42,6 +50,7 @@ internal sealed class DeliveryTracker
     /// <summary>A stream's snapshot covers its readings up to <paramref name="offset"/>.</summary>
     public void Checkpoint(string sensorId, long offset)
     {
+        Confirmed(sensorId, offset);
         ref var uncovered = ref CollectionsMarshal.GetValueRefOrNullRef(_behind, sensorId);
         if (Unsafe.IsNullRef(ref uncovered))
         {
@@ -55,6 +64,40 @@ internal sealed class DeliveryTracker
         else if (offset >= uncovered.NeededFrom)
         {
             uncovered.NeededFrom = offset + 1;
+        }
+    }
+
+    /// <summary>The stream has applied its readings up to <paramref name="offset"/>.</summary>
+    public void Confirmed(string sensorId, long offset)
+    {
+        ref var sent = ref CollectionsMarshal.GetValueRefOrNullRef(_sent, sensorId);
+        if (Unsafe.IsNullRef(ref sent))
+        {
+            return;
+        }
+
+        sent.ConfirmedThrough = Math.Max(sent.ConfirmedThrough, offset);
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="due"/> each stream whose latest delivery is unconfirmed and that has
+    /// been quiet (no delivery, no check) for at least <paramref name="quietMs"/>, with the last offset
+    /// it was sent, and marks it checked at <paramref name="nowMs"/>.
+    /// </summary>
+    public void DueForCheck(long nowMs, long quietMs, List<(string SensorId, long LastOffset)> due)
+    {
+        // A walk over every stream, a few times a minute: cheaper than keeping a set of the
+        // unconfirmed ones up to date on every slice.
+        foreach (var (sensorId, _) in _sent)
+        {
+            ref var sent = ref CollectionsMarshal.GetValueRefOrNullRef(_sent, sensorId);
+            if (sent.ConfirmedThrough >= sent.LastOffset || nowMs - sent.DeliveredAtMs < quietMs || nowMs - sent.CheckedAtMs < quietMs)
+            {
+                continue;
+            }
+
+            sent.CheckedAtMs = nowMs;
+            due.Add((sensorId, sent.LastOffset));
         }
     }
 
@@ -74,5 +117,13 @@ internal sealed class DeliveryTracker
     {
         public long NeededFrom;
         public long LastDelivered;
+    }
+
+    private struct Sent
+    {
+        public long LastOffset;
+        public long ConfirmedThrough;
+        public long DeliveredAtMs;
+        public long CheckedAtMs;
     }
 }

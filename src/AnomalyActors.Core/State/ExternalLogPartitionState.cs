@@ -51,8 +51,8 @@ public sealed class ExternalLogPartitionState(int partitionId)
     /// Records a slice handed to a stream; returns the offset of that stream's previous reading
     /// delivered by this consumer (-1 when none: the stream's snapshot covers whatever came before).
     /// </summary>
-    public long Delivered(string sensorId, long firstOffset, long lastOffset) =>
-        _deliveries.Delivered(sensorId, firstOffset, lastOffset);
+    public long Delivered(string sensorId, long firstOffset, long lastOffset, long nowMs = 0) =>
+        _deliveries.Delivered(sensorId, firstOffset, lastOffset, nowMs);
 
     /// <summary>Every message before <paramref name="nextMessage"/> has been handed out.</summary>
     public void DeliveredThrough(long nextMessage) => NextMessage = Math.Max(NextMessage, nextMessage);
@@ -64,6 +64,13 @@ public sealed class ExternalLogPartitionState(int partitionId)
 
     /// <summary>A stream's snapshot covers its readings up to <paramref name="offset"/>.</summary>
     public void Checkpoint(string sensorId, long offset) => _deliveries.Checkpoint(sensorId, offset);
+
+    /// <summary>The stream has applied its readings up to <paramref name="offset"/>.</summary>
+    public void Confirmed(string sensorId, long offset) => _deliveries.Confirmed(sensorId, offset);
+
+    /// <summary>Streams quiet for <paramref name="quietMs"/> that have not confirmed their latest readings: ask them.</summary>
+    public void DueForCheck(long nowMs, long quietMs, List<(string SensorId, long LastOffset)> due) =>
+        _deliveries.DueForCheck(nowMs, quietMs, due);
 
     /// <summary>
     /// The position the group may commit (the offset of the first message that must be read again

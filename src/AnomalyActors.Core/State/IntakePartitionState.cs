@@ -139,7 +139,7 @@ public sealed class IntakePartitionState
     /// Records a stored chunk. Returns, per group of the chunk, the offset of that stream's previous
     /// reading in this partition (-1 when it is older than what this partition has seen).
     /// </summary>
-    public long[] Apply(ChunkStored stored, long sequenceNr)
+    public long[] Apply(ChunkStored stored, long sequenceNr, long nowMs = 0)
     {
         if (stored.FirstOffset != NextOffset && _retained.Count > 0)
         {
@@ -164,7 +164,7 @@ public sealed class IntakePartitionState
         var previous = new long[chunk.Keys.Length];
         for (var g = 0; g < chunk.Keys.Length; g++)
         {
-            previous[g] = _deliveries.Delivered(chunk.Keys[g], chunk.FirstOffsetOf(g, stored.FirstOffset), chunk.LastOffsetOf(g, stored.FirstOffset));
+            previous[g] = _deliveries.Delivered(chunk.Keys[g], chunk.FirstOffsetOf(g, stored.FirstOffset), chunk.LastOffsetOf(g, stored.FirstOffset), nowMs);
         }
 
         return previous;
@@ -189,6 +189,13 @@ public sealed class IntakePartitionState
 
     /// <summary>A sensor's snapshot covers its readings up to <paramref name="offset"/>.</summary>
     public void Checkpoint(string sensorId, long offset) => _deliveries.Checkpoint(sensorId, offset);
+
+    /// <summary>The stream has applied its readings up to <paramref name="offset"/>.</summary>
+    public void Confirmed(string sensorId, long offset) => _deliveries.Confirmed(sensorId, offset);
+
+    /// <summary>Streams quiet for <paramref name="quietMs"/> that have not confirmed their latest readings: ask them.</summary>
+    public void DueForCheck(long nowMs, long quietMs, List<(string SensorId, long LastOffset)> due) =>
+        _deliveries.DueForCheck(nowMs, quietMs, due);
 
     /// <summary>
     /// The journal sequence number up to which chunks may be deleted: every sensor has snapshotted

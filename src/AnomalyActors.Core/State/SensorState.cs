@@ -63,11 +63,38 @@ public sealed class SensorState
     public (int Partition, long Through)? Missing { get; private set; }
 
     /// <summary>A slice showed a gap: what to ask its partition for.</summary>
-    public RedeliverReadings RequestRedelivery(ScoreReadings gapSlice)
+    public RedeliverReadings RequestRedelivery(ScoreReadings gapSlice) => RequestRedelivery(gapSlice.PartitionId, gapSlice.PreviousOffset);
+
+    private RedeliverReadings RequestRedelivery(int partitionId, long missingThrough)
     {
-        Missing = (gapSlice.PartitionId, gapSlice.PreviousOffset);
+        Missing = (partitionId, missingThrough);
         return RedeliveryRequest();
     }
+
+    /// <summary>
+    /// A partition asks whether this stream applied what it sent, up to the check's last offset.
+    /// <see cref="DeliveryCheck.Gap"/> sets up the re-delivery request (<see cref="RedeliveryRequest"/>),
+    /// as a slice after a gap would.
+    /// </summary>
+    public DeliveryCheck Check(CheckDelivery check)
+    {
+        if (PartitionId != -1 && check.PartitionId != PartitionId)
+        {
+            // Refused when they came, which the partition already counts as passed.
+            return DeliveryCheck.ForeignPartition;
+        }
+
+        if (check.LastOffset > Math.Max(Offset, LostThrough))
+        {
+            RequestRedelivery(check.PartitionId, check.LastOffset);
+            return DeliveryCheck.Gap;
+        }
+
+        return DeliveryCheck.Applied;
+    }
+
+    /// <summary>The offset up to which this stream has applied (or known lost) its partition's readings.</summary>
+    public long AppliedThrough => Math.Max(Offset, LostThrough);
 
     /// <summary>The pending request again (the partition did not answer, or moved).</summary>
     public RedeliverReadings RedeliveryRequest() =>
@@ -239,6 +266,19 @@ public enum SliceVerdict
     Gap,
 
     /// <summary>The slice comes from another partition than the stream's: nothing applied; refuse it.</summary>
+    ForeignPartition,
+}
+
+/// <summary>What a partition's <see cref="CheckDelivery"/> found.</summary>
+public enum DeliveryCheck
+{
+    /// <summary>Everything the partition sent is applied: confirm it.</summary>
+    Applied,
+
+    /// <summary>Some of it never arrived: ask for a re-delivery.</summary>
+    Gap,
+
+    /// <summary>The stream belongs to another partition: nothing to say.</summary>
     ForeignPartition,
 }
 

@@ -49,6 +49,8 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
     // sources retry after their backoff instead of waiting out the append timeout.
     private readonly Queue<(IActorRef ReplyTo, AppendChunk Command)> _writing = new();
 
+    private readonly List<(string SensorId, long LastOffset)> _dueForCheck = [];
+
     public IntakePartitionActor(int partitionId, IntakeSettings settings, bool durable, IActorRef sensors, NodeMetrics metrics)
     {
         _state = new IntakePartitionState(partitionId);
@@ -61,7 +63,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
 
         Recover<ChunkStored>(stored =>
         {
-            Deliver(stored, _state.Apply(stored, LastSequenceNr));
+            Deliver(stored, _state.Apply(stored, LastSequenceNr, Environment.TickCount64));
             if (stored.Deliveries is { } keys)
             {
                 _recoveredKeys?.Add((LastSequenceNr, keys));
@@ -76,6 +78,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
             }
 
             Timers.StartPeriodicTimer("trim", new TrimIntake(partitionId), settings.TrimInterval);
+            Timers.StartPeriodicTimer("check", CheckTick.Instance, settings.DeliveryCheckAfter / 2);
             if (_durable)
             {
                 // No append is decided before the saved keys are back: a redelivery of a message
@@ -146,6 +149,8 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
     {
         Command<AppendChunk>(Append);
         Command<ReportCheckpoint>(c => _state.Checkpoint(c.SensorId, c.Offset));
+        Command<DeliveryConfirmed>(c => _state.Confirmed(c.SensorId, c.Offset));
+        Command<CheckTick>(_ => CheckDeliveries());
         Command<TrimIntake>(_ => Trim());
         Command<DeleteMessagesSuccess>(d =>
         {
@@ -199,7 +204,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         if (!_durable)
         {
             // Nothing to retain or trim: the log exists only in this message.
-            var previousOffsets = _state.Apply(stored, ++_volatileSequenceNr);
+            var previousOffsets = _state.Apply(stored, ++_volatileSequenceNr, Environment.TickCount64);
             _state.Deleted(_volatileSequenceNr);
             Stored(stored, previousOffsets, ack, replyTo);
             return;
@@ -209,7 +214,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         // If a write fails the actor stops and its replacement recovers from the journal alone;
         // nothing is acknowledged or delivered before its write succeeded.
         // LastSequenceNr counts written events only; each write under way takes the next number.
-        var previous = _state.Apply(stored, LastSequenceNr + _writing.Count + 1);
+        var previous = _state.Apply(stored, LastSequenceNr + _writing.Count + 1, Environment.TickCount64);
         _writing.Enqueue((replyTo, command));
         PersistAsync(stored, s =>
         {
@@ -270,6 +275,16 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
                 },
                 Context.Materializer())
             .ContinueWith(_ => requester.Tell(done, self), TaskScheduler.Default);
+    }
+
+    private void CheckDeliveries()
+    {
+        _dueForCheck.Clear();
+        _state.DueForCheck(Environment.TickCount64, (long)_settings.DeliveryCheckAfter.TotalMilliseconds, _dueForCheck);
+        foreach (var (sensorId, lastOffset) in _dueForCheck)
+        {
+            _sensors.Tell(new CheckDelivery(sensorId, _state.PartitionId, lastOffset));
+        }
     }
 
     private void Trim()
@@ -354,4 +369,9 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>The snapshot store's answer about the saved message keys (a result or a failure).</summary>
     private sealed record SavedKeysLoaded(object Result);
+
+    private sealed class CheckTick
+    {
+        public static readonly CheckTick Instance = new();
+    }
 }

@@ -33,6 +33,9 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     /// <summary>The log partition that sent the latest live slice: where checkpoints and re-delivery requests go.</summary>
     private IActorRef? _partition;
 
+    /// <summary>Where the pending re-delivery request went.</summary>
+    private IActorRef? _askedPartition;
+
     public SensorActor(string sensorId, DetectorSet detectors, SensorWiring wiring)
     {
         _wiring = wiring;
@@ -85,6 +88,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     private void Ready()
     {
         Command<ScoreReadings>(Score);
+        Command<CheckDelivery>(Check);
         Command<PassivateSensor>(_ => Act(_lifecycle.StopRequested(_state)));
         Command<SnapshotDue>(_ => Act(_lifecycle.IntervalElapsed(_state)));
         Command<RedeliveryCompleted>(_ => { });
@@ -112,6 +116,16 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             Stash.Stash();
         });
         Command<RedeliveryCompleted>(_ => RedeliveryDone());
+        Command<CheckDelivery>(_ =>
+        {
+            if (!Sender.Equals(_askedPartition))
+            {
+                // The partition moved to another member since the request went out, perhaps with
+                // the member that had it: ask its new owner now rather than after the timeout.
+                _partition = Sender;
+                AskForRedelivery(_state.RedeliveryRequest());
+            }
+        });
         Command<RedeliveryOverdue>(_ =>
         {
             _log.Warning("Sensor {0}: no re-delivery from partition {1} yet; asking again", _state.SensorId, _state.Missing?.Partition);
@@ -201,6 +215,23 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         });
     }
 
+    private void Check(CheckDelivery check)
+    {
+        switch (_state.Check(check))
+        {
+            case DeliveryCheck.Applied:
+                Sender.Tell(new DeliveryConfirmed(check.PartitionId, _state.SensorId, _state.AppliedThrough));
+                break;
+            case DeliveryCheck.Gap:
+                _log.Warning("Sensor {0}: partition {1} sent readings up to offset {2} that never arrived (applied through {3}); asking it to re-deliver",
+                    _state.SensorId, check.PartitionId, check.LastOffset, _state.Offset);
+                _partition = Sender;
+                AskForRedelivery(_state.RedeliveryRequest());
+                Become(AwaitingRedelivery);
+                break;
+        }
+    }
+
     private void Decided(IEpisodeEvent transition)
     {
         _wiring.Metrics.Transition(transition);
@@ -215,7 +246,8 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
 
     private void AskForRedelivery(RedeliverReadings request)
     {
-        _partition!.Tell(request);
+        _askedPartition = _partition!;
+        _askedPartition.Tell(request);
         Timers.StartSingleTimer(RedeliveryTimer, RedeliveryOverdue.Instance, _wiring.Settings.RedeliveryTimeout);
     }
 

@@ -119,13 +119,15 @@ public sealed record PersistenceSettings(PersistenceProvider Provider, string Sq
 /// How often at most a partition saves its table of stored message keys, which it must do before it
 /// deletes chunks that carry keys still in the table.
 /// </param>
-public sealed record IntakeSettings(int Partitions, TimeSpan AppendTimeout, TimeSpan TrimInterval, TimeSpan DeliveryKeysSaveInterval)
+/// <param name="DeliveryCheckAfter">How long a stream stays quiet before its partition asks whether it applied its last readings.</param>
+public sealed record IntakeSettings(int Partitions, TimeSpan AppendTimeout, TimeSpan TrimInterval, TimeSpan DeliveryKeysSaveInterval, TimeSpan DeliveryCheckAfter)
 {
     public static IntakeSettings FromConfig(SettingsReader c) => new(
         c.PositiveInt("partitions"),
         c.PositiveDuration("append-timeout"),
         c.PositiveDuration("trim-interval"),
-        c.PositiveDuration("delivery-keys-save-interval"));
+        c.PositiveDuration("delivery-keys-save-interval"),
+        c.PositiveDuration("delivery-check-after"));
 }
 
 /// <param name="JournalEpisodes">
