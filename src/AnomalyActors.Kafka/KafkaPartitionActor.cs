@@ -27,7 +27,7 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
     private readonly MessageDecoder _decoder;
     private readonly ChunkBuilder _chunk = new();
     private readonly List<Reading> _decoded = [];
-    private readonly List<(string SensorId, long LastOffset)> _dueForCheck = [];
+    private readonly List<CheckDelivery> _dueForCheck = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private CommittableOffset? _anchor;
     private long _committed = -1;
@@ -125,10 +125,7 @@ public sealed class KafkaPartitionActor : ReceiveActor, IWithTimers
     {
         _dueForCheck.Clear();
         _state.DueForCheck(Environment.TickCount64, (long)_context.Settings.DeliveryCheckAfter.TotalMilliseconds, _dueForCheck);
-        foreach (var (sensorId, lastOffset) in _dueForCheck)
-        {
-            _context.Sensors.Tell(new CheckDelivery(sensorId, _state.PartitionId, lastOffset));
-        }
+        _dueForCheck.ForEach(check => _context.Sensors.Tell(check));
     }
 
     private void Commit()

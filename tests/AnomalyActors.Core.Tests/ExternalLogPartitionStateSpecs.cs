@@ -1,3 +1,4 @@
+using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.State;
 using Xunit;
 
@@ -104,7 +105,7 @@ public sealed class ExternalLogPartitionStateSpecs
         state.Delivered("c", At(3), At(3), nowMs: 1_000);
         state.Confirmed("b", At(2));
         state.Checkpoint("c", At(3));
-        var due = new List<(string SensorId, long LastOffset)>();
+        var due = new List<CheckDelivery>();
 
         // Act
         state.DueForCheck(2_500, 2_000, due);
@@ -121,9 +122,9 @@ public sealed class ExternalLogPartitionStateSpecs
 
         // Assert: a is asked once per quiet period until it answers
         Assert.Empty(tooSoon);
-        Assert.Equal([("a", At(1))], quiet);
+        Assert.Equal([new CheckDelivery("a", 0, At(1))], quiet);
         Assert.Empty(justChecked);
-        Assert.Equal([("a", At(1))], unanswered);
+        Assert.Equal([new CheckDelivery("a", 0, At(1))], unanswered);
     }
 
     [Fact]
@@ -133,7 +134,7 @@ public sealed class ExternalLogPartitionStateSpecs
         var state = new ExternalLogPartitionState(0);
         state.Delivered("a", At(1), At(1), nowMs: 0);
         state.Confirmed("a", At(1));
-        var due = new List<(string SensorId, long LastOffset)>();
+        var due = new List<CheckDelivery>();
 
         // Act
         state.DueForCheck(10_000, 2_000, due);
@@ -143,6 +144,6 @@ public sealed class ExternalLogPartitionStateSpecs
 
         // Assert
         Assert.Empty(confirmed);
-        Assert.Equal([("a", At(6))], due);
+        Assert.Equal([new CheckDelivery("a", 0, At(6))], due);
     }
 }

@@ -77,6 +77,24 @@ public sealed class DeliveryCheckSpecs : TestKit
         lostOwner.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 
+    [Fact]
+    public void Should_keep_its_request_where_it_is_when_another_partition_checks_during_a_redelivery()
+    {
+        // Arrange
+        var owner = CreateTestProbe();
+        var otherPartition = CreateTestProbe();
+        var sensor = StartSensor();
+        sensor.Tell(Slice(0, previous: -1, 1.0), owner.Ref);
+        sensor.Tell(new CheckDelivery(Sensor, Partition, 4), owner.Ref);
+        owner.ExpectMsg(new RedeliverReadings(Partition, Sensor, 1));
+
+        // Act: readings of this stream never belong to another partition; its check must not redirect
+        sensor.Tell(new CheckDelivery(Sensor, Partition + 1, 9), otherPartition.Ref);
+
+        // Assert
+        otherPartition.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
     private IActorRef StartSensor()
     {
         var results = CreateTestProbe();

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using AnomalyActors.Core.Commands;
 
 namespace AnomalyActors.Core.State;
 
@@ -80,11 +81,11 @@ internal sealed class DeliveryTracker
     }
 
     /// <summary>
-    /// Adds to <paramref name="due"/> each stream whose latest delivery is unconfirmed and that has
-    /// been quiet (no delivery, no check) for at least <paramref name="quietMs"/>, with the last offset
-    /// it was sent, and marks it checked at <paramref name="nowMs"/>.
+    /// Adds to <paramref name="due"/> a check for each stream whose latest delivery is unconfirmed and
+    /// that has been quiet (no delivery, no check) for at least <paramref name="quietMs"/>, and marks
+    /// it checked at <paramref name="nowMs"/>.
     /// </summary>
-    public void DueForCheck(long nowMs, long quietMs, List<(string SensorId, long LastOffset)> due)
+    public void DueForCheck(int partitionId, long nowMs, long quietMs, List<CheckDelivery> due)
     {
         // A walk over every stream, a few times a minute: cheaper than keeping a set of the
         // unconfirmed ones up to date on every slice.
@@ -97,7 +98,7 @@ internal sealed class DeliveryTracker
             }
 
             sent.CheckedAtMs = nowMs;
-            due.Add((sensorId, sent.LastOffset));
+            due.Add(new CheckDelivery(sensorId, partitionId, sent.LastOffset));
         }
     }
 

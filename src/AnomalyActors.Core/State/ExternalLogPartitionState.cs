@@ -1,3 +1,5 @@
+using AnomalyActors.Core.Commands;
+
 namespace AnomalyActors.Core.State;
 
 /// <summary>
@@ -69,8 +71,8 @@ public sealed class ExternalLogPartitionState(int partitionId)
     public void Confirmed(string sensorId, long offset) => _deliveries.Confirmed(sensorId, offset);
 
     /// <summary>Streams quiet for <paramref name="quietMs"/> that have not confirmed their latest readings: ask them.</summary>
-    public void DueForCheck(long nowMs, long quietMs, List<(string SensorId, long LastOffset)> due) =>
-        _deliveries.DueForCheck(nowMs, quietMs, due);
+    public void DueForCheck(long nowMs, long quietMs, List<CheckDelivery> due) =>
+        _deliveries.DueForCheck(PartitionId, nowMs, quietMs, due);
 
     /// <summary>
     /// The position the group may commit (the offset of the first message that must be read again

@@ -194,8 +194,8 @@ public sealed class IntakePartitionState
     public void Confirmed(string sensorId, long offset) => _deliveries.Confirmed(sensorId, offset);
 
     /// <summary>Streams quiet for <paramref name="quietMs"/> that have not confirmed their latest readings: ask them.</summary>
-    public void DueForCheck(long nowMs, long quietMs, List<(string SensorId, long LastOffset)> due) =>
-        _deliveries.DueForCheck(nowMs, quietMs, due);
+    public void DueForCheck(long nowMs, long quietMs, List<CheckDelivery> due) =>
+        _deliveries.DueForCheck(PartitionId, nowMs, quietMs, due);
 
     /// <summary>
     /// The journal sequence number up to which chunks may be deleted: every sensor has snapshotted

@@ -49,7 +49,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
     // sources retry after their backoff instead of waiting out the append timeout.
     private readonly Queue<(IActorRef ReplyTo, AppendChunk Command)> _writing = new();
 
-    private readonly List<(string SensorId, long LastOffset)> _dueForCheck = [];
+    private readonly List<CheckDelivery> _dueForCheck = [];
 
     public IntakePartitionActor(int partitionId, IntakeSettings settings, bool durable, IActorRef sensors, NodeMetrics metrics)
     {
@@ -281,10 +281,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
     {
         _dueForCheck.Clear();
         _state.DueForCheck(Environment.TickCount64, (long)_settings.DeliveryCheckAfter.TotalMilliseconds, _dueForCheck);
-        foreach (var (sensorId, lastOffset) in _dueForCheck)
-        {
-            _sensors.Tell(new CheckDelivery(sensorId, _state.PartitionId, lastOffset));
-        }
+        _dueForCheck.ForEach(check => _sensors.Tell(check));
     }
 
     private void Trim()

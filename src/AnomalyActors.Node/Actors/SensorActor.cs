@@ -116,9 +116,9 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             Stash.Stash();
         });
         Command<RedeliveryCompleted>(_ => RedeliveryDone());
-        Command<CheckDelivery>(_ =>
+        Command<CheckDelivery>(check =>
         {
-            if (!Sender.Equals(_askedPartition))
+            if (check.PartitionId == _state.Missing?.Partition && !Sender.Equals(_askedPartition))
             {
                 // The partition moved to another member since the request went out, perhaps with
                 // the member that had it: ask its new owner now rather than after the timeout.
@@ -224,7 +224,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
                 break;
             case DeliveryCheck.Gap:
                 _log.Warning("Sensor {0}: partition {1} sent readings up to offset {2} that never arrived (applied through {3}); asking it to re-deliver",
-                    _state.SensorId, check.PartitionId, check.LastOffset, _state.Offset);
+                    _state.SensorId, check.PartitionId, check.LastOffset, _state.AppliedThrough);
                 _partition = Sender;
                 AskForRedelivery(_state.RedeliveryRequest());
                 Become(AwaitingRedelivery);
