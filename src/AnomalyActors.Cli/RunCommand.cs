@@ -51,7 +51,7 @@ internal static class RunCommand
         }
 
         var (overrides, hocon) = NodeOptions.From(args, [.. extra]);
-        await using var host = await AnomalyHost.StartAsync(overrides, hocon);
+        await using var host = await AnomalyHost.StartAsync(overrides, hocon, report: Console.WriteLine);
         var settings = host.Node.Settings;
         Console.WriteLine($"AnomalyActors node up: data in {settings.DataDirectory} ({settings.Persistence.Provider}), alerts in {settings.Alerts.FilePath ?? "(console only)"}");
         if (settings.Cluster.Clustered)
@@ -66,8 +66,13 @@ internal static class RunCommand
         }
         else if (host.MqttIngestion is not null)
         {
+            var sub = host.MqttIngestion.Subscriber.Settings;
+            Console.WriteLine($"MQTT: external broker {sub.Host}:{sub.Port}, topic filter '{sub.TopicFilter}', QoS {(int)sub.Qos}, client '{sub.ClientId}'");
+        }
+        else if (host.SiteSubscriber is not null)
+        {
             var sub = host.Settings.Mqtt.Subscriber;
-            Console.WriteLine($"MQTT: external broker {sub.Host}:{sub.Port}, topic filter '{sub.TopicFilter}', QoS {(int)sub.Qos}");
+            Console.WriteLine($"MQTT: external broker {sub.Host}:{sub.Port}, topic filter '{sub.TopicFilter}', QoS {(int)sub.Qos}, one member of the cluster at a time as client '{sub.ClientId}'");
         }
 
         if (host.Kafka is not null)

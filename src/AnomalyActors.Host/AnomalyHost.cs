@@ -6,6 +6,7 @@ using AnomalyActors.Ingestion.DeadLetters;
 using AnomalyActors.Ingestion.Intake;
 using AnomalyActors.Kafka;
 using AnomalyActors.Mqtt;
+using AnomalyActors.Mqtt.Clustering;
 using AnomalyActors.Node.Actors;
 using AnomalyActors.Node.Hosting;
 
@@ -22,6 +23,7 @@ namespace AnomalyActors.Host;
 public sealed class AnomalyHost : IAsyncDisposable
 {
     private readonly KafkaOutputs? _kafkaOutputs;
+    private Action<string> _report = _ => { };
 
     private AnomalyHost(AnomalyActorsSettings settings, AnomalyNode node, KafkaOutputs? kafkaOutputs, KafkaMetrics kafkaMetrics)
     {
@@ -40,8 +42,14 @@ public sealed class AnomalyHost : IAsyncDisposable
     /// <summary>The embedded broker's own ingestion.</summary>
     public BrokerIngestion? BrokerIngestion { get; private set; }
 
+    /// <summary>The site's one MQTT session in a cluster, with an external broker and <c>in-cluster = singleton</c>.</summary>
+    public SiteSubscriber? SiteSubscriber { get; private set; }
+
     /// <summary>Counters of whichever MQTT ingestion runs.</summary>
-    public IngestionCounters? MqttCounters => MqttIngestion?.Counters ?? BrokerIngestion?.Counters;
+    public IngestionCounters? MqttCounters => MqttIngestion?.Counters ?? BrokerIngestion?.Counters ?? _siteSubscriberCounters;
+
+    // One set for every session this member holds over time, so its status stays cumulative.
+    private IngestionCounters? _siteSubscriberCounters;
 
     /// <summary>The Kafka consumer when <c>anomaly-actors.kafka.enabled</c> is on, else null.</summary>
     public KafkaIngestion? Kafka { get; private set; }
@@ -54,10 +62,11 @@ public sealed class AnomalyHost : IAsyncDisposable
 
     private TimeSpan IntakeTimeout => Node.Settings.Intake.AppendTimeout + TimeSpan.FromSeconds(5);
 
-    public static Task<AnomalyHost> StartAsync(Config? overrides = null, string? hoconDirectory = null, string systemName = "anomaly-actors") =>
-        StartAsync(AnomalyActorsSettings.Load(overrides, hoconDirectory), systemName);
+    public static Task<AnomalyHost> StartAsync(Config? overrides = null, string? hoconDirectory = null, string systemName = "anomaly-actors", Action<string>? report = null) =>
+        StartAsync(AnomalyActorsSettings.Load(overrides, hoconDirectory), systemName, report);
 
-    public static async Task<AnomalyHost> StartAsync(AnomalyActorsSettings settings, string systemName = "anomaly-actors")
+    /// <param name="report">Where events an operator watches for go (which member holds the site's MQTT session); the log by default.</param>
+    public static async Task<AnomalyHost> StartAsync(AnomalyActorsSettings settings, string systemName = "anomaly-actors", Action<string>? report = null)
     {
         if (settings.Mqtt.Enabled)
         {
@@ -78,7 +87,7 @@ public sealed class AnomalyHost : IAsyncDisposable
         catch (RemotingBindException e)
         {
             kafkaOutputs?.Dispose();
-            const string key = "akka.remote.dot-netty.tcp.port";
+            const string key = ClusterPortKey;
             throw new ConfigurationException(
                 $"Configuration key '{key}' is {e.Port}: {e.Message}. Choose another port (ANOMALY_ACTORS_PORT), or 0 for any free one ({settings.Source.Of(key)}).", e);
         }
@@ -90,7 +99,10 @@ public sealed class AnomalyHost : IAsyncDisposable
 
         // The producer outlives the actors that use it.
         _ = node.System.WhenTerminated.ContinueWith(_ => kafkaOutputs?.Dispose(), TaskScheduler.Default);
-        var host = new AnomalyHost(settings, node, kafkaOutputs, kafkaMetrics);
+        var host = new AnomalyHost(settings, node, kafkaOutputs, kafkaMetrics)
+        {
+            _report = report ?? (message => node.System.Log.Info("{0}", message)),
+        };
         try
         {
             if (kafka.Enabled)
@@ -166,15 +178,56 @@ public sealed class AnomalyHost : IAsyncDisposable
             return;
         }
 
-        MqttIngestion = new MqttIngestion(Node.System, mqtt.Subscriber, Settings.Ingestion, intake, Node.DeadLetters, message => log.Warning("{0}", message));
-        await MqttIngestion.StartAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-        log.Info("Ingesting MQTT topic filter '{0}' from {1}:{2} at QoS {3}",
-            mqtt.Subscriber.TopicFilter, mqtt.Subscriber.Host, mqtt.Subscriber.Port, (int)mqtt.Subscriber.Qos);
+        var subscriber = mqtt.Subscriber;
+        MqttIngestion NewIngestion(SubscriberSettings of, IngestionCounters? counters = null) =>
+            new(Node.System, of, Settings.Ingestion, intake, Node.DeadLetters, message => log.Warning("{0}", message), counters);
+
+        if (Settings.Node.Cluster.Clustered && subscriber.InCluster == ClusterSubscription.Singleton)
+        {
+            var counters = _siteSubscriberCounters = new IngestionCounters();
+            SiteSubscriber = Mqtt.Clustering.SiteSubscriber.Start(
+                Node.System, () => NewIngestion(subscriber, counters), ConnectTimeout, subscriber.ReconnectBackoff, subscriber.DrainTimeout, _report);
+            // This member stops taking messages before its sensors and intake partitions hand off.
+            CoordinatedShutdown.Get(Node.System).AddTask(CoordinatedShutdown.PhaseServiceUnbind, "stop-mqtt-site-subscriber", async () =>
+            {
+                await SiteSubscriber.StopHereAsync().ConfigureAwait(false);
+                return Akka.Done.Instance;
+            });
+            log.Info("MQTT topic filter '{0}' from {1}:{2} is ingested by one member of the cluster at a time, as client '{3}'",
+                subscriber.TopicFilter, subscriber.Host, subscriber.Port, subscriber.ClientId);
+            return;
+        }
+
+        if (Settings.Node.Cluster.Clustered)
+        {
+            var self = Akka.Cluster.Cluster.Get(Node.System).SelfAddress;
+            if (Settings.Config.GetInt(ClusterPortKey) == 0)
+            {
+                throw new ConfigurationException(
+                    $"'{MqttSettings.Path}.subscriber.in-cluster' is shared, which names each member's MQTT session after its cluster port, but '{ClusterPortKey}' is 0 (any free port), so a restarted member would not find its session and the messages the broker holds for it. Give the member a fixed port (ANOMALY_ACTORS_PORT) ({Settings.Source.Of(ClusterPortKey)}).");
+            }
+
+            subscriber = subscriber.SharedBy(self.Host!, self.Port!.Value);
+        }
+
+        MqttIngestion = NewIngestion(subscriber);
+        await MqttIngestion.StartAsync(ConnectTimeout).ConfigureAwait(false);
+        log.Info("Ingesting MQTT topic filter '{0}' from {1}:{2} at QoS {3}{4}",
+            subscriber.TopicFilter, subscriber.Host, subscriber.Port, (int)subscriber.Qos, Settings.Node.Cluster.Clustered ? $" as client '{subscriber.ClientId}'" : string.Empty);
     }
+
+    private const string ClusterPortKey = "akka.remote.dot-netty.tcp.port";
+
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Graceful stop: sources, then the node (final snapshots), then the broker.</summary>
     public async Task StopAsync()
     {
+        if (SiteSubscriber is not null && !Node.System.WhenTerminated.IsCompleted)
+        {
+            await SiteSubscriber.StopHereAsync().ConfigureAwait(false);
+        }
+
         if (MqttIngestion is not null)
         {
             await MqttIngestion.DisposeAsync().ConfigureAwait(false);

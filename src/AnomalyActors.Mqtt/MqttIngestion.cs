@@ -31,7 +31,8 @@ public sealed class MqttIngestion : IAsyncDisposable
         IngestionSettings settings,
         IReadingIntake intake,
         IDeadLetterSink? deadLetters,
-        Action<string>? log = null)
+        Action<string>? log = null,
+        IngestionCounters? counters = null)
     {
         _system = system;
         _settings = settings;
@@ -42,10 +43,11 @@ public sealed class MqttIngestion : IAsyncDisposable
         _stream = new RestartingIngestStream(_log);
         _drainTimeout = subscriber.DrainTimeout;
         SourceId = $"mqtt:{subscriber.ClientId}";
+        Counters = counters ?? new IngestionCounters();
     }
 
     public string SourceId { get; }
-    public IngestionCounters Counters { get; } = new();
+    public IngestionCounters Counters { get; }
     public MqttSubscriber Subscriber => _subscriber;
 
     public async Task StartAsync(TimeSpan connectTimeout)

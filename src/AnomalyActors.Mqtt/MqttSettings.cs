@@ -59,7 +59,35 @@ public sealed record SubscriberSettings(
     int Buffer,
     int SocketBufferBytes,
     TimeSpan ReconnectBackoff,
-    TimeSpan DrainTimeout);
+    TimeSpan DrainTimeout)
+{
+    /// <summary>Which members of a cluster subscribe (a node of its own always does).</summary>
+    public ClusterSubscription InCluster { get; init; } = ClusterSubscription.Singleton;
+
+    /// <summary>The shared subscription's group name, in <see cref="ClusterSubscription.Shared"/> mode.</summary>
+    public string ShareGroup { get; init; } = "anomaly-actors";
+
+    /// <summary>
+    /// This member's subscriber in <see cref="ClusterSubscription.Shared"/> mode: its own client id
+    /// (its own persistent session, which must survive a restart of the member, so it is named
+    /// after the member's cluster endpoint), subscribed to the filter as a share of the group.
+    /// </summary>
+    public SubscriberSettings SharedBy(string memberHost, int memberPort) => this with
+    {
+        ClientId = $"{ClientId}-{System.Text.RegularExpressions.Regex.Replace(memberHost, "[^A-Za-z0-9]", "-")}-{memberPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
+        TopicFilter = $"$share/{ShareGroup}/{TopicFilter}",
+    };
+}
+
+/// <summary>How the members of a cluster share one external broker's messages.</summary>
+public enum ClusterSubscription
+{
+    /// <summary>One member at a time (a cluster singleton) holds the site's one session: order kept, exact state.</summary>
+    Singleton,
+
+    /// <summary>Every member holds a session of its own in one MQTT 5 shared subscription: the broker spreads the load.</summary>
+    Shared,
+}
 
 /// <summary>The <c>anomaly-actors.mqtt</c> section, parsed once.</summary>
 public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, SubscriberSettings Subscriber)
@@ -133,9 +161,29 @@ public sealed record MqttSettings(bool Enabled, BrokerSettings Broker, Subscribe
             c.PositiveInt("subscriber.buffer"),
             c.PositiveInt("subscriber.socket-buffer-bytes"),
             c.PositiveDuration("subscriber.reconnect-backoff"),
-            c.PositiveDuration("subscriber.drain-timeout"));
+            c.PositiveDuration("subscriber.drain-timeout"))
+        {
+            InCluster = c.Choice("subscriber.in-cluster", new Dictionary<string, ClusterSubscription>
+            {
+                ["singleton"] = ClusterSubscription.Singleton,
+                ["shared"] = ClusterSubscription.Shared,
+            }),
+            ShareGroup = ShareGroupOf(c),
+        };
 
         return new MqttSettings(c.Flag("enabled", true), broker, subscriber);
+    }
+
+    private static string ShareGroupOf(SettingsReader c)
+    {
+        var group = c.Text("subscriber.share-group");
+        // MQTT 5 forbids these in a share name; the broker would refuse the subscription.
+        if (group.IndexOfAny(['/', '+', '#']) >= 0)
+        {
+            throw c.Invalid("subscriber.share-group", group, "a name without '/', '+' or '#'");
+        }
+
+        return group;
     }
 
     /// <summary>

@@ -88,6 +88,8 @@ public sealed class MqttSubscriber : IAsyncDisposable
     /// </summary>
     public static string SessionOf(SubscriberSettings settings) => $"mqtt:{settings.ClientId}";
 
+    public SubscriberSettings Settings => _settings;
+
     public long Received => Interlocked.Read(ref _received);
     public long Acknowledged => Interlocked.Read(ref _acknowledged);
     public long Reconnects => Interlocked.Read(ref _reconnects);

@@ -42,6 +42,8 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         [typeof(DeliveryTableSnapshot)] = "dt",
         [typeof(CheckDelivery)] = "ck",
         [typeof(DeliveryConfirmed)] = "dc",
+        [typeof(GetSiteStatus)] = "gq",
+        [typeof(SiteStatus)] = "sq",
     };
 
     private static readonly Dictionary<string, Func<object>> Samples = new()
@@ -78,6 +80,13 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         ["sv"] = () => new SensorStateView("a/b/c", 3, 77, 70, 2, true, [9, 8, 7]),
         ["gp"] = () => new GetPartitionStatus(3),
         ["ps"] = () => new PartitionStatus(3, 1_000, 4, 900, 12),
+        ["gq"] = () => new GetSiteStatus(),
+        ["sq"] = () => new SiteStatus(
+            "akka.tcp://anomaly-actors@127.0.0.1:4053",
+            new[] { new MemberView("akka.tcp://anomaly-actors@127.0.0.1:4053", "Up", 34, 3_300, 3), new MemberView("akka.tcp://anomaly-actors@[::1]:4054", "Up, unreachable", 0, 0, 0) },
+            12,
+            long.MaxValue,
+            0),
         ["dt"] = () => new DeliveryTableSnapshot(
         [
             new SessionDeliveries("mqtt-client:dev-1", 100, [1, 65535, 0], [0, ulong.MaxValue, 12_345_678_901_234]),

@@ -472,6 +472,37 @@ public sealed class IntakePartitionStateSpecs
         Assert.True(deletedThrough > 100, $"the schedule should trim a good part of the log, trimmed through {deletedThrough}");
     }
 
+    [Fact]
+    public void Should_ask_a_stream_only_about_readings_handed_to_it_not_about_ones_still_being_written()
+    {
+        // Arrange: chunk 1 written and handed out at 1 s; chunk 2 assigned its offsets, its write still under way
+        var state = new IntakePartitionState(Partition);
+        var first = state.Process(new AppendChunk(Partition, "mqtt", 1, [R("a", 1)], null))!;
+        state.Apply(first, 1);
+        state.Handed(first, 1_000);
+        var second = state.Process(new AppendChunk(Partition, "mqtt", 2, [R("a", 2)], null))!;
+        state.Apply(second, 2);
+        var due = new List<CheckDelivery>();
+
+        // Act: long after the first, the second still unwritten
+        state.DueForCheck(10_000, 2_000, due);
+
+        // Assert: asked about the first reading only (offset 0), never about offset 1 before it went out
+        var check = Assert.Single(due);
+        Assert.Equal(0, check.LastOffset);
+
+        // Act: the stream confirms the first, the second is written and handed out at 11 s
+        state.Confirmed("a", 0);
+        state.Handed(second, 11_000);
+        due.Clear();
+        state.DueForCheck(12_000, 2_000, due);
+        Assert.Empty(due);
+        state.DueForCheck(13_500, 2_000, due);
+
+        // Assert: quiet for 2 s after it went out, and unconfirmed: asked
+        Assert.Equal(1, Assert.Single(due).LastOffset);
+    }
+
     private static Delivery D(ushort packetId, bool resent, int readings, string session = "mqtt:node", ulong hash = 0) =>
         new(new DeliveryKey(session, packetId, hash == 0 ? 1000UL + packetId : hash), resent, readings, 100);
 

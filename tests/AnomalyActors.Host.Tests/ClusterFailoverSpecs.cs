@@ -13,9 +13,9 @@ public sealed class ClusterFailoverCollection
 
 /// <summary>
 /// A site's three `run` processes on Kafka (librdkafka's mock cluster) and a PostgreSQL of their own,
-/// against one member alone over the same readings: disrupted while readings arrive, the cluster ends
-/// with every sensor's detector state equal to the single member's, byte for byte, every reading
-/// scored, and every anomaly under the same alert id.
+/// against one member alone over the same readings:
+/// disrupted while readings arrive, the cluster ends with every sensor's detector state equal to the
+/// single member's, byte for byte, every reading scored, and every anomaly under the same alert id.
 /// </summary>
 [Collection(ClusterFailoverCollection.Name)]
 public sealed class ClusterFailoverSpecs(ITestOutputHelper output)

@@ -63,6 +63,14 @@ public sealed class ClusterMembershipSpecs(PostgresServer postgres)
             () => ClusterLines(first).Any(l => ports.All(p => l.Contains($"127.0.0.1:{p} Up:", StringComparison.Ordinal)) && Partitions(l) == 8),
             TimeSpan.FromSeconds(60), () => string.Join(Environment.NewLine, ClusterLines(first).TakeLast(3)));
 
+        // `status` asks any member over remoting, without joining: every member, its state and placement
+        var (code, table) = await CliProcess.RunAsync(HostFixture.NewDataDirectory(), TimeSpan.FromSeconds(60),
+            "status", "--member", $"akka.tcp://anomaly-actors@127.0.0.1:{ports[1]}");
+        Assert.True(code == 0, table);
+        Assert.Contains($"Site as akka.tcp://anomaly-actors@127.0.0.1:{ports[1]} sees it: 3 member(s)", table);
+        Assert.All(ports, p => Assert.Matches($@"127\.0\.0\.1:{p}\s+Up\s+\d+\s+\d+\s+\d+", table));
+        Assert.Contains("Intake: ", table);
+
         // Act: SIGKILL the third
         third.Process.Kill();
         await third.Process.WaitForExitAsync();
@@ -76,6 +84,21 @@ public sealed class ClusterMembershipSpecs(PostgresServer postgres)
         }
 
         Assert.Contains("(2 up)", first.Output);
+        var (jsonCode, json) = await CliProcess.RunAsync(HostFixture.NewDataDirectory(), TimeSpan.FromSeconds(60),
+            "status", "--json", "--member", $"akka.tcp://anomaly-actors@127.0.0.1:{ports[0]}");
+        Assert.True(jsonCode == 0, json);
+        using (var answer = System.Text.Json.JsonDocument.Parse(json.Split('\n').Last(l => l.StartsWith('{'))))
+        {
+            var addresses = answer.RootElement.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("address").GetString()).ToArray();
+            Assert.Equal(2, addresses.Length);
+            Assert.DoesNotContain(addresses, a => a!.EndsWith($":{ports[2]}", StringComparison.Ordinal));
+        }
+
+        // Nobody at an address: a clear failure, not a hang
+        var (silentCode, silent) = await CliProcess.RunAsync(HostFixture.NewDataDirectory(), TimeSpan.FromSeconds(60),
+            "status", "--timeout", "2", "--member", $"akka.tcp://anomaly-actors@127.0.0.1:{ports[2]}");
+        Assert.Equal(1, silentCode);
+        Assert.Contains("no answer from", silent);
 
         // ...and the same address joins again as a new incarnation
         using var again = StartMember(connection, ports[2], ports[0]);

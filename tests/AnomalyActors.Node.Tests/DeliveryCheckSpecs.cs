@@ -95,6 +95,24 @@ public sealed class DeliveryCheckSpecs : TestKit
         otherPartition.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
 
+    [Fact]
+    public void Should_stop_for_a_hand_off_while_it_waits_for_a_redelivery()
+    {
+        // Arrange: waiting for a partition that does not answer (it is being handed off itself)
+        var partition = CreateTestProbe();
+        var sensor = StartSensor();
+        Watch(sensor);
+        sensor.Tell(Slice(0, previous: -1, 1.0), partition.Ref);
+        sensor.Tell(new CheckDelivery(Sensor, Partition, 4), partition.Ref);
+        partition.ExpectMsg(new RedeliverReadings(Partition, Sensor, 1));
+
+        // Act: the shard hands off
+        sensor.Tell(PassivateSensor.Instance);
+
+        // Assert: it stops now, not after the partition answers (the hand-off would wait for it)
+        ExpectTerminated(sensor, TimeSpan.FromSeconds(3));
+    }
+
     private IActorRef StartSensor()
     {
         var results = CreateTestProbe();

@@ -51,6 +51,8 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         [typeof(DeliveryTableSnapshot)] = "dt",
         [typeof(CheckDelivery)] = "ck",
         [typeof(DeliveryConfirmed)] = "dc",
+        [typeof(GetSiteStatus)] = "gq",
+        [typeof(SiteStatus)] = "sq",
     };
 
     public AnomalyActorsSerializer(ExtendedActorSystem system)
@@ -118,9 +120,23 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
             "gs" => new GetSensorState(r.ReadString()),
             "sv" => new SensorStateView(r.ReadString(), r.ReadInt32(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadBoolean(), ReadBytes(r)),
             "gp" => new GetPartitionStatus(r.ReadInt32()),
+            "gq" => new GetSiteStatus(),
+            "sq" => ReadSiteStatus(r),
             "ps" => new PartitionStatus(r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32()),
             _ => throw new SerializationException($"Unknown manifest '{manifest}'."),
         };
+    }
+
+    private static SiteStatus ReadSiteStatus(BinaryReader r)
+    {
+        var answeredBy = r.ReadString();
+        var members = new MemberView[r.ReadInt32()];
+        for (var i = 0; i < members.Length; i++)
+        {
+            members[i] = new MemberView(r.ReadString(), r.ReadString(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
+        }
+
+        return new SiteStatus(answeredBy, members, r.ReadInt64(), r.ReadInt64(), r.ReadInt64());
     }
 
     private static void Write(BinaryWriter w, object obj)
@@ -192,6 +208,24 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 break;
             case AlertWritten m:
                 w.Write(m.AlertId);
+                break;
+            case GetSiteStatus:
+                break;
+            case SiteStatus m:
+                w.Write(m.AnsweredBy);
+                w.Write(m.Members.Count);
+                foreach (var member in m.Members)
+                {
+                    w.Write(member.Address);
+                    w.Write(member.Status);
+                    w.Write(member.SensorShards);
+                    w.Write(member.Sensors);
+                    w.Write(member.IntakePartitions);
+                }
+
+                w.Write(m.SensorsBehind);
+                w.Write(m.ReadingsRetained);
+                w.Write(m.ReadingsStored);
                 break;
             case CheckDelivery m:
                 w.Write(m.SensorId);

@@ -23,20 +23,22 @@ internal sealed class DeliveryTracker
 
     /// <summary>
     /// Records the readings [<paramref name="firstOffset"/>, <paramref name="lastOffset"/>] as
-    /// delivered to the stream at <paramref name="nowMs"/>; returns the offset of its previous
-    /// delivered reading (-1 when none since start-up: its snapshot covers whatever came before).
+    /// the stream's next ones, in offset order; returns the offset of its previous reading (-1 when
+    /// none since start-up: its snapshot covers whatever came before). They count as sent to it only
+    /// once <see cref="Handed"/> says so: our own journal assigns offsets before its write is done,
+    /// and asking a stream about readings still being written would only find a false gap.
     /// </summary>
-    public long Delivered(string sensorId, long firstOffset, long lastOffset, long nowMs = 0)
+    public long Delivered(string sensorId, long firstOffset, long lastOffset)
     {
         ref var sent = ref CollectionsMarshal.GetValueRefOrAddDefault(_sent, sensorId, out var seen);
         var previous = seen ? sent.LastOffset : -1;
         if (!seen)
         {
             sent.ConfirmedThrough = -1;
+            sent.HandedThrough = -1;
         }
 
         sent.LastOffset = lastOffset;
-        sent.DeliveredAtMs = nowMs;
 
         ref var uncovered = ref CollectionsMarshal.GetValueRefOrAddDefault(_behind, sensorId, out var exists);
         if (!exists)
@@ -46,6 +48,19 @@ internal sealed class DeliveryTracker
 
         uncovered.LastDelivered = lastOffset;
         return previous;
+    }
+
+    /// <summary>The stream's readings up to <paramref name="lastOffset"/> went out to it at <paramref name="nowMs"/>.</summary>
+    public void Handed(string sensorId, long lastOffset, long nowMs)
+    {
+        ref var sent = ref CollectionsMarshal.GetValueRefOrNullRef(_sent, sensorId);
+        if (Unsafe.IsNullRef(ref sent))
+        {
+            return;
+        }
+
+        sent.HandedThrough = Math.Max(sent.HandedThrough, lastOffset);
+        sent.DeliveredAtMs = nowMs;
     }
 
     /// <summary>A stream's snapshot covers its readings up to <paramref name="offset"/>.</summary>
@@ -81,9 +96,9 @@ internal sealed class DeliveryTracker
     }
 
     /// <summary>
-    /// Adds to <paramref name="due"/> a check for each stream whose latest delivery is unconfirmed and
-    /// that has been quiet (no delivery, no check) for at least <paramref name="quietMs"/>, and marks
-    /// it checked at <paramref name="nowMs"/>.
+    /// Adds to <paramref name="due"/> a check for each stream whose latest readings handed out are
+    /// unconfirmed and that has been quiet (nothing handed out, no check) for at least
+    /// <paramref name="quietMs"/>, and marks it checked at <paramref name="nowMs"/>.
     /// </summary>
     public void DueForCheck(int partitionId, long nowMs, long quietMs, List<CheckDelivery> due)
     {
@@ -92,13 +107,13 @@ internal sealed class DeliveryTracker
         foreach (var (sensorId, _) in _sent)
         {
             ref var sent = ref CollectionsMarshal.GetValueRefOrNullRef(_sent, sensorId);
-            if (sent.ConfirmedThrough >= sent.LastOffset || nowMs - sent.DeliveredAtMs < quietMs || nowMs - sent.CheckedAtMs < quietMs)
+            if (sent.ConfirmedThrough >= sent.HandedThrough || nowMs - sent.DeliveredAtMs < quietMs || nowMs - sent.CheckedAtMs < quietMs)
             {
                 continue;
             }
 
             sent.CheckedAtMs = nowMs;
-            due.Add(new CheckDelivery(sensorId, partitionId, sent.LastOffset));
+            due.Add(new CheckDelivery(sensorId, partitionId, sent.HandedThrough));
         }
     }
 
@@ -122,7 +137,9 @@ internal sealed class DeliveryTracker
 
     private struct Sent
     {
+        // The last offset assigned to the stream, and the last one actually sent to it.
         public long LastOffset;
+        public long HandedThrough;
         public long ConfirmedThrough;
         public long DeliveredAtMs;
         public long CheckedAtMs;

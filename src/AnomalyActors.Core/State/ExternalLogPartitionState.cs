@@ -53,8 +53,13 @@ public sealed class ExternalLogPartitionState(int partitionId)
     /// Records a slice handed to a stream; returns the offset of that stream's previous reading
     /// delivered by this consumer (-1 when none: the stream's snapshot covers whatever came before).
     /// </summary>
-    public long Delivered(string sensorId, long firstOffset, long lastOffset, long nowMs = 0) =>
-        _deliveries.Delivered(sensorId, firstOffset, lastOffset, nowMs);
+    public long Delivered(string sensorId, long firstOffset, long lastOffset, long nowMs = 0)
+    {
+        // An external log's readings go out as they are read: assigned and sent at once.
+        var previous = _deliveries.Delivered(sensorId, firstOffset, lastOffset);
+        _deliveries.Handed(sensorId, lastOffset, nowMs);
+        return previous;
+    }
 
     /// <summary>Every message before <paramref name="nextMessage"/> has been handed out.</summary>
     public void DeliveredThrough(long nextMessage) => NextMessage = Math.Max(NextMessage, nextMessage);

@@ -136,10 +136,11 @@ public sealed class IntakePartitionState
     }
 
     /// <summary>
-    /// Records a stored chunk. Returns, per group of the chunk, the offset of that stream's previous
-    /// reading in this partition (-1 when it is older than what this partition has seen).
+    /// Records a stored chunk (or one being written). Returns, per group of the chunk, the offset of
+    /// that stream's previous reading in this partition (-1 when it is older than what this partition
+    /// has seen). Its readings count as sent once <see cref="Handed"/> says so.
     /// </summary>
-    public long[] Apply(ChunkStored stored, long sequenceNr, long nowMs = 0)
+    public long[] Apply(ChunkStored stored, long sequenceNr)
     {
         if (stored.FirstOffset != NextOffset && _retained.Count > 0)
         {
@@ -164,10 +165,20 @@ public sealed class IntakePartitionState
         var previous = new long[chunk.Keys.Length];
         for (var g = 0; g < chunk.Keys.Length; g++)
         {
-            previous[g] = _deliveries.Delivered(chunk.Keys[g], chunk.FirstOffsetOf(g, stored.FirstOffset), chunk.LastOffsetOf(g, stored.FirstOffset), nowMs);
+            previous[g] = _deliveries.Delivered(chunk.Keys[g], chunk.FirstOffsetOf(g, stored.FirstOffset), chunk.LastOffsetOf(g, stored.FirstOffset));
         }
 
         return previous;
+    }
+
+    /// <summary>The chunk's readings went out to their streams at <paramref name="nowMs"/>: from now on a stream that does not confirm them is asked.</summary>
+    public void Handed(ChunkStored stored, long nowMs)
+    {
+        var chunk = stored.Chunk;
+        for (var g = 0; g < chunk.Keys.Length; g++)
+        {
+            _deliveries.Handed(chunk.Keys[g], chunk.LastOffsetOf(g, stored.FirstOffset), nowMs);
+        }
     }
 
     /// <summary>

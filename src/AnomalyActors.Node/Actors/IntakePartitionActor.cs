@@ -51,6 +51,14 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
 
     private readonly List<CheckDelivery> _dueForCheck = [];
 
+    // Sharding asked this incarnation to stop (a hand-off or the node's stop).
+    private bool _handingOff;
+
+    // Re-delivery requests by sensor (a newer request of a sensor replaces its older one), and the
+    // ones the pass under way serves.
+    private readonly Dictionary<string, (IActorRef Requester, long FromOffset)> _waitingRedeliveries = new(StringComparer.Ordinal);
+    private Dictionary<string, (IActorRef Requester, long FromOffset)>? _redeliveryPass;
+
     public IntakePartitionActor(int partitionId, IntakeSettings settings, bool durable, IActorRef sensors, NodeMetrics metrics)
     {
         _state = new IntakePartitionState(partitionId);
@@ -63,7 +71,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
 
         Recover<ChunkStored>(stored =>
         {
-            Deliver(stored, _state.Apply(stored, LastSequenceNr, Environment.TickCount64));
+            Deliver(stored, _state.Apply(stored, LastSequenceNr));
             if (stored.Deliveries is { } keys)
             {
                 _recoveredKeys?.Add((LastSequenceNr, keys));
@@ -141,13 +149,28 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
             _keysSavedVersion = -1;
             Become(Ready);
             Stash.UnstashAll();
+            if (_handingOff)
+            {
+                // After the appends that waited, which are refused now: their sources retry at once.
+                Self.Tell(HandOffPartition.Instance);
+            }
         });
+        Command<HandOffPartition>(_ => _handingOff = true);
         CommandAny(_ => Stash.Stash());
     }
 
     private void Ready()
     {
         Command<AppendChunk>(Append);
+        Command<HandOffPartition>(_ =>
+        {
+            // Stopping with journal writes under way would let them land after this partition's
+            // next incarnation (on another member) has recovered: two writers of one log, whose
+            // offsets and sequence numbers collide. So it takes no new appends and stops once the
+            // writes under way are done.
+            _handingOff = true;
+            StopIfHandedOff();
+        });
         Command<ReportCheckpoint>(c => _state.Checkpoint(c.SensorId, c.Offset));
         Command<DeliveryConfirmed>(c => _state.Confirmed(c.SensorId, c.Offset));
         Command<CheckTick>(_ => CheckDeliveries());
@@ -163,6 +186,14 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
             _deleting = 0;
         });
         Command<RedeliverReadings>(Redeliver);
+        Command<RedeliveryPassDone>(RedeliveryPassEnded);
+        Command<RetryRedeliveries>(_ =>
+        {
+            if (_redeliveryPass is null && _waitingRedeliveries.Count > 0)
+            {
+                StartRedeliveryPass();
+            }
+        });
         Command<GetPartitionStatus>(_ => Sender.Tell(new PartitionStatus(
             _state.PartitionId, _state.NextOffset, _state.RetainedChunks, _state.OldestRetainedOffset, _state.SensorsBehind)));
         Command<SaveSnapshotSuccess>(saved => KeysSaved(saved.Metadata));
@@ -178,6 +209,12 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
 
     private void Append(AppendChunk command)
     {
+        if (_handingOff)
+        {
+            Sender.Tell(new ChunkAppendFailed(command.PartitionId, command.SourceId, command.SourceSeq, "the partition is moving to another member"));
+            return;
+        }
+
         var stored = _state.Process(command);
         var skipped = _state.RedeliveredReadingsSkipped;
         if (skipped != _skippedReported)
@@ -204,7 +241,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         if (!_durable)
         {
             // Nothing to retain or trim: the log exists only in this message.
-            var previousOffsets = _state.Apply(stored, ++_volatileSequenceNr, Environment.TickCount64);
+            var previousOffsets = _state.Apply(stored, ++_volatileSequenceNr);
             _state.Deleted(_volatileSequenceNr);
             Stored(stored, previousOffsets, ack, replyTo);
             return;
@@ -214,13 +251,22 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         // If a write fails the actor stops and its replacement recovers from the journal alone;
         // nothing is acknowledged or delivered before its write succeeded.
         // LastSequenceNr counts written events only; each write under way takes the next number.
-        var previous = _state.Apply(stored, LastSequenceNr + _writing.Count + 1, Environment.TickCount64);
+        var previous = _state.Apply(stored, LastSequenceNr + _writing.Count + 1);
         _writing.Enqueue((replyTo, command));
         PersistAsync(stored, s =>
         {
             _writing.Dequeue();
             Stored(s, previous, ack, replyTo);
+            StopIfHandedOff();
         });
+    }
+
+    private void StopIfHandedOff()
+    {
+        if (_handingOff && _writing.Count == 0)
+        {
+            Context.Stop(Self);
+        }
     }
 
     private void Stored(ChunkStored stored, long[] previousOffsets, ChunkAppended ack, IActorRef replyTo)
@@ -237,28 +283,51 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         {
             _sensors.Tell(chunk.Slice(g, stored.PartitionId, stored.FirstOffset, previousOffsets[g], replay: false));
         }
+
+        _state.Handed(stored, Environment.TickCount64);
     }
 
     /// <summary>
-    /// Re-sends one stream's readings from the journal to the sensor that asked. Chunks persisted
-    /// later reach it live (it holds them back until <see cref="RedeliveryCompleted"/>), so nothing
-    /// falls between the two. Without a journal, or when the readings are trimmed already, there is
-    /// nothing to send: the completion alone tells the sensor they are gone.
+    /// Re-sends streams' readings from the journal to the sensors that asked. Requests that arrive
+    /// while a pass is under way wait for the next one, and each pass serves all that waited with one
+    /// read from the lowest offset asked for: a member that dies leaves thousands of sensors asking at
+    /// once, and one query each would queue past the read journal's permits. Chunks persisted later
+    /// reach the sensors live (they hold them back until <see cref="RedeliveryCompleted"/>), so
+    /// nothing falls between the two. Without a journal, or when the readings are trimmed already,
+    /// there is nothing to send: the completion alone tells a sensor they are gone. A pass that fails
+    /// completes nothing; its requests wait for the next pass.
     /// </summary>
     private void Redeliver(RedeliverReadings request)
     {
-        var requester = Sender;
-        var self = Self;
-        var done = new RedeliveryCompleted(request.SensorId, request.PartitionId);
-        if (!_durable || _state.SequenceNrHolding(request.FromOffset) is not { } fromSequenceNr)
+        if (!_durable)
         {
-            requester.Tell(done);
+            Sender.Tell(new RedeliveryCompleted(request.SensorId, request.PartitionId));
             return;
         }
 
-        _log.Info("Partition {0}: re-delivering readings of {1} from offset {2} (journal entries {3}-{4})",
-            request.PartitionId, request.SensorId, request.FromOffset, fromSequenceNr, LastSequenceNr);
-        var previous = -1L;
+        _waitingRedeliveries[request.SensorId] = (Sender, request.FromOffset);
+        if (_redeliveryPass is null)
+        {
+            StartRedeliveryPass();
+        }
+    }
+
+    private void StartRedeliveryPass()
+    {
+        var pass = new Dictionary<string, (IActorRef Requester, long FromOffset)>(_waitingRedeliveries, StringComparer.Ordinal);
+        _waitingRedeliveries.Clear();
+        var from = pass.Values.Min(r => r.FromOffset);
+        if (_state.SequenceNrHolding(from) is not { } fromSequenceNr)
+        {
+            CompleteRedeliveries(pass);
+            return;
+        }
+
+        _log.Info("Partition {0}: re-delivering readings of {1} sensors from offset {2} (journal entries {3}-{4})",
+            _state.PartitionId, pass.Count, from, fromSequenceNr, LastSequenceNr);
+        _redeliveryPass = pass;
+        var previous = new Dictionary<string, long>(StringComparer.Ordinal);
+        var self = Self;
         PersistenceQuery.Get(Context.System)
             .ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier)
             .CurrentEventsByPersistenceId(PersistenceId, fromSequenceNr, LastSequenceNr)
@@ -266,15 +335,54 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
             .RunForeach(
                 stored =>
                 {
-                    var group = Array.IndexOf(stored.Chunk.Keys, request.SensorId);
-                    if (group >= 0)
+                    var chunk = stored.Chunk;
+                    for (var group = 0; group < chunk.Keys.Length; group++)
                     {
-                        requester.Tell(stored.Chunk.Slice(group, stored.PartitionId, stored.FirstOffset, previous, replay: true), self);
-                        previous = stored.Chunk.LastOffsetOf(group, stored.FirstOffset);
+                        var sensor = chunk.Keys[group];
+                        var last = chunk.LastOffsetOf(group, stored.FirstOffset);
+                        if (pass.TryGetValue(sensor, out var request) && last >= request.FromOffset)
+                        {
+                            request.Requester.Tell(chunk.Slice(group, stored.PartitionId, stored.FirstOffset, previous.GetValueOrDefault(sensor, -1), replay: true), self);
+                            previous[sensor] = last;
+                        }
                     }
                 },
                 Context.Materializer())
-            .ContinueWith(_ => requester.Tell(done, self), TaskScheduler.Default);
+            .PipeTo(self, success: () => new RedeliveryPassDone(null), failure: e => new RedeliveryPassDone(e));
+    }
+
+    private void RedeliveryPassEnded(RedeliveryPassDone done)
+    {
+        var pass = _redeliveryPass!;
+        _redeliveryPass = null;
+        if (done.Failure is { } failure)
+        {
+            // Not completed: a completion now would make the sensors count readings as lost that the
+            // journal still holds. They are read again in the next pass.
+            _log.Warning("Partition {0}: reading the journal to re-deliver readings of {1} sensors failed ({2}); trying again",
+                _state.PartitionId, pass.Count, failure.Message);
+            foreach (var (sensor, request) in pass)
+            {
+                _waitingRedeliveries.TryAdd(sensor, request);
+            }
+
+            Timers.StartSingleTimer("redeliver", RetryRedeliveries.Instance, TimeSpan.FromSeconds(1));
+            return;
+        }
+
+        CompleteRedeliveries(pass);
+        if (_waitingRedeliveries.Count > 0)
+        {
+            StartRedeliveryPass();
+        }
+    }
+
+    private void CompleteRedeliveries(Dictionary<string, (IActorRef Requester, long FromOffset)> pass)
+    {
+        foreach (var (sensor, request) in pass)
+        {
+            request.Requester.Tell(new RedeliveryCompleted(sensor, _state.PartitionId));
+        }
     }
 
     private void CheckDeliveries()
@@ -370,5 +478,23 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
     private sealed class CheckTick
     {
         public static readonly CheckTick Instance = new();
+    }
+
+    /// <summary>Sharding's stop message for a partition: stop once the journal writes under way are done.</summary>
+    public sealed class HandOffPartition
+    {
+        public static readonly HandOffPartition Instance = new();
+
+        private HandOffPartition()
+        {
+        }
+    }
+
+    /// <summary>A re-delivery pass over the journal ended (with the failure, if it failed).</summary>
+    private sealed record RedeliveryPassDone(Exception? Failure);
+
+    private sealed class RetryRedeliveries
+    {
+        public static readonly RetryRedeliveries Instance = new();
     }
 }

@@ -116,6 +116,10 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             Stash.Stash();
         });
         Command<RedeliveryCompleted>(_ => RedeliveryDone());
+        // A hand-off or passivation does not wait for the partition, which may be moving itself:
+        // what this sensor applied is covered by its snapshot or still retained by the partition,
+        // and what it waits for its next incarnation finds missing again (a gap, or a delivery check).
+        Command<PassivateSensor>(_ => Act(_lifecycle.StopRequested(_state)));
         Command<CheckDelivery>(check =>
         {
             if (check.PartitionId == _state.Missing?.Partition && !Sender.Equals(_askedPartition))

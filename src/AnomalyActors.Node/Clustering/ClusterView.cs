@@ -1,14 +1,8 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
+using AnomalyActors.Core.Queries;
 
 namespace AnomalyActors.Node.Clustering;
-
-/// <param name="Address">The member's address.</param>
-/// <param name="Status">Joining, Up, Leaving, Exiting, Down...; "unreachable" is added when it is.</param>
-/// <param name="SensorShards">Sensor shards it hosts.</param>
-/// <param name="Sensors">Sensors (running SensorActors) in them.</param>
-/// <param name="IntakePartitions">Intake partitions (their actors) it hosts.</param>
-public sealed record MemberView(string Address, string Status, int SensorShards, int Sensors, int IntakePartitions);
 
 public sealed record ClusterView(IReadOnlyList<MemberView> Members)
 {

@@ -128,11 +128,12 @@ public sealed class AnomalyNode : IAsyncDisposable
                 ClusterShardingSettings.Create(system).WithPassivateIdleAfter(TimeSpan.Zero),
                 extractor,
                 ShardAllocationStrategy.LeastShardAllocationStrategy(absoluteLimit: 0, relativeLimit: 0.1),
-                PoisonPill.Instance);
+                IntakePartitionActor.HandOffPartition.Instance);
 
             HandOffSensorsBeforeIntake(system, sensors);
             var intake = system.ActorOf(IntakeRouter.Props(partitions, settings.Intake), "intake");
             var node = new AnomalyNode(system, settings, metrics, intake, sensors, partitions, deadLetters) { _directoryLock = directoryLock };
+            system.ActorOf(SiteStatusActor.Props(node.SiteStatusAsync), SiteStatusActor.Name);
             await node.WakePartitionsAsync();
             _ = system.WhenTerminated.ContinueWith(_ => deadLetters?.Dispose(), TaskScheduler.Default);
             return node;
@@ -233,6 +234,26 @@ public sealed class AnomalyNode : IAsyncDisposable
 
     /// <summary>The cluster's members and the sensors and intake partitions on each.</summary>
     public Task<ClusterView> ClusterViewAsync() => ClusterView.QueryAsync(System, Sensors, Partitions, TimeSpan.FromSeconds(5));
+
+    /// <summary>The members with what sharding placed on each, and the intake's lag, as this member sees them.</summary>
+    /// <remarks>The intake figures are -1 when a partition did not answer in time (it is moving to another member).</remarks>
+    public async Task<Core.Queries.SiteStatus> SiteStatusAsync()
+    {
+        var view = ClusterViewAsync();
+        var totals = TotalsAsync();
+        try
+        {
+            await totals.ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+        }
+
+        var members = (await view.ConfigureAwait(false)).Members;
+        var intake = totals.IsCompletedSuccessfully ? totals.Result : null;
+        return new Core.Queries.SiteStatus(
+            Akka.Cluster.Cluster.Get(System).SelfAddress.ToString(), members, intake?.SensorsBehind ?? -1, intake?.ReadingsRetained ?? -1, intake?.ReadingsStored ?? -1);
+    }
 
     /// <summary>Reports every change of the cluster's membership (see <see cref="MembershipReporter"/>).</summary>
     public void ReportMembership(Action<string> report) => System.ActorOf(MembershipReporter.Props(report), "membership-reporter");

@@ -32,6 +32,8 @@ public static class NodeConfig
         ("ANOMALY_ACTORS_MQTT_CLIENT_ID", "anomaly-actors.mqtt.subscriber.client-id"),
         ("ANOMALY_ACTORS_MQTT_USERNAME", "anomaly-actors.mqtt.subscriber.username"),
         ("ANOMALY_ACTORS_MQTT_PASSWORD", "anomaly-actors.mqtt.subscriber.password"),
+        ("ANOMALY_ACTORS_MQTT_EMBEDDED", "anomaly-actors.mqtt.broker.embedded"),
+        ("ANOMALY_ACTORS_MQTT_IN_CLUSTER", "anomaly-actors.mqtt.subscriber.in-cluster"),
         // Kafka as a source and results sink.
         ("ANOMALY_ACTORS_KAFKA", "anomaly-actors.kafka.enabled"),
         ("ANOMALY_ACTORS_KAFKA_BOOTSTRAP", "anomaly-actors.kafka.bootstrap-servers"),
