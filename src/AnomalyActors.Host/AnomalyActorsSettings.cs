@@ -49,7 +49,12 @@ public sealed record AnomalyActorsSettings(
         // exceptions without the key.
         var remote = new SettingsReader(config, "akka.remote.dot-netty.tcp", source);
         remote.Text("hostname");
-        remote.Port("port");
+        var port = remote.Port("port");
+        if (node.Cluster.Clustered && mqtt.Enabled && !mqtt.Broker.Embedded && mqtt.Subscriber.InCluster == ClusterSubscription.Shared && port == 0)
+        {
+            throw new ConfigurationException(
+                $"'{MqttSettings.Path}.subscriber.in-cluster' is shared, which names each member's MQTT session after its cluster port, but 'akka.remote.dot-netty.tcp.port' is 0 (any free port), so a restarted member would not find its session and the messages the broker holds for it. Give the member a fixed port (ANOMALY_ACTORS_PORT) ({source.Of("akka.remote.dot-netty.tcp.port")}).");
+        }
 
         // A key nobody reads is a typo (or a setting of another version): refused, with the nearest
         // known key. The property maps of the Kafka clients are librdkafka's to judge.

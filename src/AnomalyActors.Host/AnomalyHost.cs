@@ -200,13 +200,8 @@ public sealed class AnomalyHost : IAsyncDisposable
 
         if (Settings.Node.Cluster.Clustered)
         {
+            // A fixed port: the settings refuse shared subscriptions on any free one.
             var self = Akka.Cluster.Cluster.Get(Node.System).SelfAddress;
-            if (Settings.Config.GetInt(ClusterPortKey) == 0)
-            {
-                throw new ConfigurationException(
-                    $"'{MqttSettings.Path}.subscriber.in-cluster' is shared, which names each member's MQTT session after its cluster port, but '{ClusterPortKey}' is 0 (any free port), so a restarted member would not find its session and the messages the broker holds for it. Give the member a fixed port (ANOMALY_ACTORS_PORT) ({Settings.Source.Of(ClusterPortKey)}).");
-            }
-
             subscriber = subscriber.SharedBy(self.Host!, self.Port!.Value);
         }
 

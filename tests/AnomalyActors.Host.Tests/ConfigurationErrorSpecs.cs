@@ -73,6 +73,28 @@ public sealed class ConfigurationErrorSpecs
     }
 
     [Fact]
+    public void Should_refuse_a_shared_mqtt_subscription_on_a_member_without_a_fixed_cluster_port()
+    {
+        // A member's share of the subscription is a session named after its port: on any free
+        // port a restart would leave its queue behind in the broker.
+        var overrides = ConfigurationFactory.ParseString("""
+            anomaly-actors.persistence.provider = postgresql
+            anomaly-actors.persistence.postgresql.connection-string = "Host=127.0.0.1;Database=site"
+            akka.cluster.seed-nodes = ["akka.tcp://anomaly-actors@127.0.0.1:4053"]
+            akka.remote.dot-netty.tcp.port = 0
+            anomaly-actors.mqtt.broker.embedded = off
+            anomaly-actors.mqtt.subscriber.in-cluster = shared
+            """);
+
+        var error = Assert.Throws<ConfigurationException>(() => AnomalyActorsSettings.Load(overrides));
+
+        Assert.Contains("'anomaly-actors.mqtt.subscriber.in-cluster' is shared", error.Message);
+        Assert.Contains("'akka.remote.dot-netty.tcp.port' is 0", error.Message);
+        var fixedPort = ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.port = 4053").WithFallback(overrides);
+        Assert.Equal(AnomalyActors.Mqtt.ClusterSubscription.Shared, AnomalyActorsSettings.Load(fixedPort).Mqtt.Subscriber.InCluster);
+    }
+
+    [Fact]
     public void Should_name_the_sqlite_file_it_cannot_use()
     {
         var directory = HostFixture.NewDataDirectory();
