@@ -49,13 +49,19 @@ internal static class NodeOptions
             hocon.AppendLine(line);
         }
 
+        return (ConfigurationFactory.ParseString(hocon.ToString()), ConfigDirectory(args));
+    }
+
+    /// <summary>The folder <c>--config</c> names, as a full path (null: the shipped one); a missing folder is a usage error.</summary>
+    public static string? ConfigDirectory(ParsedArguments args)
+    {
         var directory = args.Text("config");
         if (directory is not null && !Directory.Exists(directory))
         {
             throw new UsageException($"option '--config': folder '{directory}' does not exist");
         }
 
-        return (ConfigurationFactory.ParseString(hocon.ToString()), directory is null ? null : Path.GetFullPath(directory));
+        return directory is null ? null : Path.GetFullPath(directory);
     }
 
     public static string Quote(string value) =>

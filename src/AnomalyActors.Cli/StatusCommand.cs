@@ -30,13 +30,7 @@ internal static class StatusCommand
     public static async Task<int> ExecuteAsync(ParsedArguments args, CancellationToken stopping)
     {
         var timeout = TimeSpan.FromSeconds(args.Double("timeout", 30, minimum: 0.1));
-        var directory = args.Text("config");
-        if (directory is not null && !Directory.Exists(directory))
-        {
-            throw new UsageException($"option '--config': folder '{directory}' does not exist");
-        }
-
-        var (config, origin) = NodeConfig.Load(directory: directory is null ? null : Path.GetFullPath(directory));
+        var (config, origin) = NodeConfig.Load(directory: NodeOptions.ConfigDirectory(args));
         var member = MemberToAsk(args.Text("member"), config, origin);
         var host = config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1");
         var client = ConfigurationFactory.ParseString($$"""
