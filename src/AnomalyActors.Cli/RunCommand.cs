@@ -89,6 +89,13 @@ internal static class RunCommand
             runFor.CancelAfter(TimeSpan.FromSeconds(duration));
         }
 
+        // The node's actor system stops by itself when the cluster downs this member (the split brain
+        // resolver on the minority side of a network partition, or a member removed while it was
+        // stalled). It cannot come back under the same incarnation, so the process ends and its
+        // supervisor starts a new one, which joins as a new member.
+        var terminated = host.Node.System.WhenTerminated;
+        _ = terminated.ContinueWith(_ => runFor.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
         Task<SimulationResult>? simulation = null;
         if (simulate > 0)
         {
@@ -112,6 +119,13 @@ internal static class RunCommand
         }
         catch (OperationCanceledException)
         {
+        }
+
+        if (terminated.IsCompleted && !stopping.IsCancellationRequested)
+        {
+            Console.WriteLine("Cluster: this member's node stopped because the cluster removed it (downed); exiting so that it can be started again as a new member.");
+            await host.StopAsync();
+            return ExitCodes.Failure;
         }
 
         if (simulation is not null)

@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using AnomalyActors.Core.Configuration;
+using AnomalyActors.Core.Events;
 using AnomalyActors.Ingestion.Payload;
 
 namespace AnomalyActors.Ingestion;
@@ -36,7 +37,9 @@ public sealed record IngestionSettings(
             c.Int("max-stream-key-length", minimum: 5, maximum: 240),
             c.PositiveInt("batch.max-messages"),
             c.PositiveDuration("batch.max-delay"),
-            c.PositiveInt("batch.max-in-flight"),
+            // A partition tells a retried batch from a resend only within this many of its source's
+            // newest batches, so no source may keep more in flight.
+            c.Int("batch.max-in-flight", minimum: 1, maximum: SourceMark.Window),
             c.PositiveDuration("batch.retry-backoff"),
             formats);
     }

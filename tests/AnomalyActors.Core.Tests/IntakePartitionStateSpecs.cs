@@ -71,13 +71,14 @@ public sealed class IntakePartitionStateSpecs
 
     [Theory]
     [InlineData(5)]
-    [InlineData(4)]
-    [InlineData(0)]
-    [InlineData(-1)]
-    public void Should_detect_a_resent_batch_at_or_below_the_stored_sequence(long resentSeq)
+    [InlineData(3)]
+    [InlineData(5 - SourceMark.Window - 1)]
+    [InlineData(long.MinValue)]
+    public void Should_detect_a_resent_batch_stored_or_further_below_the_highest_than_any_source_keeps_in_flight(long resentSeq)
     {
         // Arrange
         var log = new Log();
+        log.Append("src", 3, R("a", 1));
         log.Append("src", 5, R("a", 1));
 
         // Act
@@ -116,8 +117,88 @@ public sealed class IntakePartitionStateSpecs
 
         // Assert
         Assert.Equal(
-            [new SourceMark("a", 2), new SourceMark("b", 7)],
+            [new SourceMark("a", 2, StoredBelow: 0b1), new SourceMark("b", 7, StoredBelow: 0)],
             stored.Sources.OrderBy(m => m.SourceId, StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Should_store_a_retried_batch_that_a_later_batch_of_its_source_overtook()
+    {
+        // Arrange: batch 2's first attempt timed out while batch 3, sent after it, was stored.
+        var log = new Log();
+        log.Append("a", 1, R("x", 1));
+        log.Append("a", 3, R("x", 3));
+
+        // Act
+        var retried = log.State.Process(new AppendChunk(Partition, "a", 2, [R("x", 2)]));
+
+        // Assert
+        Assert.NotNull(retried);
+        log.State.Apply(retried, 3);
+        Assert.Null(log.State.Process(new AppendChunk(Partition, "a", 2, [R("x", 2)])));
+        Assert.Null(log.State.Process(new AppendChunk(Partition, "a", 3, [R("x", 3)])));
+        Assert.Null(log.State.Process(new AppendChunk(Partition, "a", 1, [R("x", 1)])));
+    }
+
+    [Fact]
+    public void Should_store_an_overtaken_batch_even_before_the_first_one_stored_of_its_source()
+    {
+        // Arrange
+        var log = new Log();
+        log.Append("a", 10, R("x", 10));
+
+        // Act
+        var earlier = log.State.Process(new AppendChunk(Partition, "a", 9, [R("x", 9)]));
+
+        // Assert
+        Assert.NotNull(earlier);
+    }
+
+    [Fact]
+    public void Should_recognise_an_overtaken_batch_stored_before_a_recovery_from_the_newest_chunk_alone()
+    {
+        // Arrange: batches 5, 7 and 6 stored in that order; the older chunks are deleted.
+        var log = new Log();
+        log.Append("a", 5, R("x", 5));
+        log.Append("a", 7, R("x", 7));
+        var newest = log.Append("a", 6, R("x", 6));
+        var recovered = new IntakePartitionState(Partition);
+
+        // Act
+        recovered.Apply(newest, 3);
+
+        // Assert
+        Assert.Null(recovered.Process(new AppendChunk(Partition, "a", 5, [R("x", 5)])));
+        Assert.Null(recovered.Process(new AppendChunk(Partition, "a", 6, [R("x", 6)])));
+        Assert.Null(recovered.Process(new AppendChunk(Partition, "a", 7, [R("x", 7)])));
+        Assert.NotNull(recovered.Process(new AppendChunk(Partition, "a", 4, [R("x", 4)])));
+        Assert.NotNull(recovered.Process(new AppendChunk(Partition, "a", 8, [R("x", 8)])));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(1000)]
+    public void Should_keep_the_stored_batches_below_the_highest_across_any_jump(long jump)
+    {
+        // Arrange: 100 and 98 stored, 99 not.
+        var mark = SourceMark.First("a", 98).With(100);
+
+        // Act
+        var moved = mark.With(100 + jump);
+
+        // Assert: stored ones stay stored; the one never stored is told apart while within the window.
+        Assert.True(moved.Holds(100 + jump));
+        Assert.True(moved.Holds(100));
+        Assert.True(moved.Holds(98));
+        Assert.Equal(jump + 1 > SourceMark.Window, moved.Holds(99));
+        Assert.False(moved.Holds(100 + jump + 1));
+        if (jump > 1)
+        {
+            Assert.False(moved.Holds(100 + jump - 1));
+        }
     }
 
     [Fact]

@@ -74,6 +74,42 @@ public sealed class IngestFlowSpecs : IAsyncLifetime
             intake.Stored.Values.OrderBy(b => b.SourceSeq).SelectMany(b => b.Readings).Select(r => r.Value));
     }
 
+    /// <summary>Refuses the first attempt of every batch after a moment, as a partition moving to another member would.</summary>
+    private sealed class SlowFlakyIntake : IReadingIntake
+    {
+        private readonly ConcurrentDictionary<long, bool> _tried = new();
+
+        public ConcurrentQueue<long> Attempts { get; } = new();
+
+        public async Task<(bool Durable, string? Failure)> IngestAsync(IngestReadings batch)
+        {
+            Attempts.Enqueue(batch.SourceSeq);
+            await Task.Delay(5);
+            return _tried.TryAdd(batch.SourceSeq, true) ? (false, "partition moving") : (true, null);
+        }
+    }
+
+    [Fact]
+    public async Task Should_offer_no_batch_before_the_one_retried_ahead_of_it_is_durable_with_the_shipped_settings()
+    {
+        // A later batch stored while an earlier one waits for its retry would put a stream's
+        // readings out of the order they arrived in.
+        var settings = DefaultFormats.Load() with { BatchMaxMessages = 5, RetryBackoff = TimeSpan.FromMilliseconds(1) };
+        var intake = new SlowFlakyIntake();
+        var messages = Enumerable.Range(0, 50)
+            .Select(i => new Message("sensors/s/d/demo", Encoding.UTF8.GetBytes($"{{\"iotValue\":{i}}}"), i))
+            .ToArray();
+
+        await Source.From(messages)
+            .Via(IngestFlow.Create<Message>("test", settings, intake, null, new IngestionCounters()))
+            .RunWith(Sink.Ignore<IngestedBatch<Message>>(), _system.Materializer());
+
+        var attempts = intake.Attempts.ToArray();
+        var sequences = attempts.Distinct().Order().ToArray();
+        Assert.Equal(10, sequences.Length);
+        Assert.Equal(sequences.SelectMany(seq => new[] { seq, seq }), attempts);
+    }
+
     [Fact]
     public async Task Should_pass_batches_of_only_bad_messages_without_asking_the_intake()
     {

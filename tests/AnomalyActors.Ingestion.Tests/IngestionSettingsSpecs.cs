@@ -40,4 +40,17 @@ public sealed class IngestionSettingsSpecs
         Assert.Contains("my.conf", error.Message);
         Assert.Contains(expected, error.Message);
     }
+
+    [Fact]
+    public void Should_refuse_more_batches_in_flight_than_a_partition_can_tell_apart_from_resends()
+    {
+        var shipped = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "hocon", "anomaly-actors.conf"));
+        var config = ConfigurationFactory.ParseString("anomaly-actors.ingestion.batch.max-in-flight = 65")
+            .WithFallback(ConfigurationFactory.ParseString(shipped));
+
+        var error = Assert.Throws<ConfigurationException>(() => IngestionSettings.FromConfig(config, "my.conf"));
+
+        Assert.Contains("max-in-flight", error.Message);
+        Assert.Contains("64", error.Message);
+    }
 }

@@ -147,12 +147,29 @@ public static class NodeFixture
         return record;
     }
 
+    /// <summary>
+    /// The file's lines that end in a line break: a node still running may be appending the last one,
+    /// and a reader sees it half written.
+    /// </summary>
+    private static IEnumerable<string> CompleteLines(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var text = new StreamReader(stream).ReadToEnd();
+        var end = text.LastIndexOf('\n');
+        return end < 0 ? [] : text[..end].Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
     /// <summary>alerts.jsonl as "open ID @OFFSET v=BITS" / "close ID @OFFSET n=COUNT" lines per sensor, each once, in file order.</summary>
     public static Dictionary<string, string[]> AlertRecord(string path, IReadOnlySet<string>? sensors = null)
     {
         var lines = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var text in File.Exists(path) ? File.ReadAllLines(path) : [])
+        foreach (var text in CompleteLines(path))
         {
             var alert = System.Text.Json.JsonDocument.Parse(text).RootElement;
             var id = alert.GetProperty("alertId").GetString()!;

@@ -53,6 +53,9 @@ public sealed class PostgresServer : IAsyncLifetime
     }
 
     /// <summary>Creates an empty database and returns a connection string to it.</summary>
+    /// <summary>The server's administrator connection string (set once initialised).</summary>
+    public string AdminConnectionString => _adminConnectionString;
+
     public async Task<string> CreateDatabaseAsync()
     {
         var name = "aa_" + Guid.NewGuid().ToString("N")[..12];

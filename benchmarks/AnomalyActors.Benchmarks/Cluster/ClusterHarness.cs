@@ -6,7 +6,7 @@ namespace AnomalyActors.Benchmarks.Cluster;
 
 /// <summary>
 /// <c>cluster [--nodes 3] [--sensors 10000] [--readings-per-sensor 150] [--partitions 64]
-/// [--disruption kill|rolling-restart|kill-and-restart] [--source kafka|mqtt-singleton|mqtt-shared] [--postgres CONNECTION]
+/// [--disruption kill|rolling-restart|kill-and-restart|partition (as root: members in network namespaces)] [--source kafka|mqtt-singleton|mqtt-shared] [--postgres CONNECTION]
 /// [--timeout SECONDS] [--keep-logs DIR] [--rate READINGS_PER_S]</c>: a site's
 /// members as `anomaly-actors run` processes on one PostgreSQL (a private one unless --postgres),
 /// results on a Kafka mock cluster, readings from its topic or from mosquitto (--source); one member alone scores the readings first (the reference and the
@@ -27,6 +27,7 @@ internal static class ClusterHarness
             ["kill"] = ClusterDisruption.Kill,
             ["rolling-restart"] = ClusterDisruption.RollingRestart,
             ["kill-and-restart"] = ClusterDisruption.KillAndRestart,
+            ["partition"] = ClusterDisruption.Partition,
         };
         var sources = new Dictionary<string, ClusterSource>
         {

@@ -25,6 +25,10 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
     // AppendChunk; version 1 rows of those read as having none.
     private const byte V2 = 2;
 
+    // Adds to each source mark of ChunkStored which batches below its highest are stored; v1 and
+    // v2 rows read as having stored every one (what their high-water marks meant).
+    private const byte V3 = 3;
+
     private static readonly Dictionary<Type, string> Manifests = new()
     {
         [typeof(ChunkStored)] = "rc",
@@ -72,7 +76,12 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         using var buffer = new MemoryStream();
         using (var w = new BinaryWriter(buffer))
         {
-            w.Write(obj is ChunkStored or IngestReadings or AppendChunk ? V2 : V1);
+            w.Write(obj switch
+            {
+                ChunkStored => V3,
+                IngestReadings or AppendChunk => V2,
+                _ => V1,
+            });
             Write(w, obj);
         }
 
@@ -83,14 +92,14 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
     {
         using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
         var version = r.ReadByte();
-        if (version is not (V1 or V2))
+        if (version is not (V1 or V2 or V3))
         {
             throw new SerializationException($"Unknown layout version {version} for manifest '{manifest}'.");
         }
 
         return manifest switch
         {
-            "rc" => new ChunkStored(r.ReadInt32(), r.ReadInt64(), ReadChunk(r), ReadMarks(r), version >= V2 ? ReadChunkDeliveries(r) : null),
+            "rc" => new ChunkStored(r.ReadInt32(), r.ReadInt64(), ReadChunk(r), ReadMarks(r, withStoredBelow: version >= V3), version >= V2 ? ReadChunkDeliveries(r) : null),
             "eo" => new EpisodeOpened(r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble()),
             "ec" => new EpisodeClosed(r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble()),
             "ss" => new SensorSnapshot(
@@ -407,15 +416,18 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         {
             w.Write(mark.SourceId);
             w.Write(mark.SourceSeq);
+            w.Write(mark.StoredBelow);
         }
     }
 
-    private static SourceMark[] ReadMarks(BinaryReader r)
+    private static SourceMark[] ReadMarks(BinaryReader r, bool withStoredBelow)
     {
         var marks = new SourceMark[r.Read7BitEncodedInt()];
         for (var i = 0; i < marks.Length; i++)
         {
-            marks[i] = new SourceMark(r.ReadString(), r.ReadInt64());
+            marks[i] = withStoredBelow
+                ? new SourceMark(r.ReadString(), r.ReadInt64(), r.ReadUInt64())
+                : new SourceMark(r.ReadString(), r.ReadInt64());
         }
 
         return marks;

@@ -12,7 +12,7 @@ namespace AnomalyActors.Core.State;
 /// </summary>
 public sealed class IntakePartitionState
 {
-    private readonly Dictionary<string, long> _sources = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SourceMark> _sources = new(StringComparer.Ordinal);
     private readonly DeliveryTracker _deliveries = new();
     private readonly DeliveryTable _stored = new();
     private readonly Queue<RetainedChunk> _retained = new();
@@ -49,7 +49,8 @@ public sealed class IntakePartitionState
     /// </summary>
     public ChunkStored? Process(AppendChunk command)
     {
-        if (_sources.TryGetValue(command.SourceId, out var stored) && command.SourceSeq <= stored)
+        var known = _sources.TryGetValue(command.SourceId, out var stored);
+        if (known && stored.Holds(command.SourceSeq))
         {
             return null;
         }
@@ -65,16 +66,16 @@ public sealed class IntakePartitionState
             }
         }
 
-        var marks = new SourceMark[_sources.Count + (_sources.ContainsKey(command.SourceId) ? 0 : 1)];
+        var marks = new SourceMark[_sources.Count + (known ? 0 : 1)];
         var i = 0;
-        foreach (var (source, seq) in _sources)
+        foreach (var (source, mark) in _sources)
         {
-            marks[i++] = new SourceMark(source, source == command.SourceId ? command.SourceSeq : seq);
+            marks[i++] = source == command.SourceId ? mark.With(command.SourceSeq) : mark;
         }
 
-        if (i < marks.Length)
+        if (!known)
         {
-            marks[i] = new SourceMark(command.SourceId, command.SourceSeq);
+            marks[i] = SourceMark.First(command.SourceId, command.SourceSeq);
         }
 
         return new ChunkStored(PartitionId, NextOffset, ReadingChunk.FromReadings(readings), marks, keys);
@@ -152,7 +153,7 @@ public sealed class IntakePartitionState
         _sources.Clear();
         foreach (var mark in stored.Sources)
         {
-            _sources[mark.SourceId] = mark.SourceSeq;
+            _sources[mark.SourceId] = mark;
         }
 
         _retained.Enqueue(new RetainedChunk(sequenceNr, stored.FirstOffset, stored.NextOffset));
