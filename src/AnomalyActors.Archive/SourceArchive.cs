@@ -1,0 +1,311 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Parquet;
+
+namespace AnomalyActors.Archive;
+
+/// <summary>How large the archive's files grow and how they are written.</summary>
+/// <param name="RollBytes">A roll closes once its rows are estimated at this many bytes (before compression).</param>
+/// <param name="RollAge">...or this long after its first row, whichever comes first.</param>
+/// <param name="RowGroupRows">Rows per Parquet row group (each open file buffers one row group in memory).</param>
+public sealed record ArchiveOptions(long RollBytes, TimeSpan RollAge, int RowGroupRows)
+{
+    public static ArchiveOptions Default { get; } = new(128L * 1024 * 1024, TimeSpan.FromMinutes(10), 131_072);
+}
+
+/// <summary>
+/// One source's rows of one dataset (e.g. one Kafka partition's enriched records) going into the
+/// archive, in offset order. Rows are collected in a roll: one hidden file per site and date, each
+/// filled row group by row group. A roll ends (by size or age) with every file completed, flushed to
+/// disk and renamed to its name, which carries the roll's first and last offsets; only then is the
+/// source's progress (the roll's last offset) replaced, in a write-rename of its own. That is the
+/// commit: after a crash, <see cref="RecoverAsync"/> deletes what a roll left behind beyond the
+/// progress, hidden or renamed, and the caller replays its log from there, so every row ends up in
+/// exactly one visible file. One process writes a source at a time.
+/// </summary>
+public sealed class SourceArchive<TRow> : IAsyncDisposable
+{
+    private readonly string _root;
+    private readonly IArchiveDataset<TRow> _dataset;
+    private readonly ArchiveOptions _options;
+    private readonly Dictionary<(string Site, DateOnly Date), OpenPart> _parts = [];
+    private long _rollFirst = -1;
+    private long _rollLast = -1;
+    private long _rollBytes;
+    private DateTime _rollStarted;
+
+    public SourceArchive(string root, IArchiveDataset<TRow> dataset, string source, ArchiveOptions options)
+    {
+        if (!ArchiveLayout.IsValidName(source))
+        {
+            throw new ArgumentException($"'{source}' cannot name an archive source: use 1-120 letters, digits, '.', '_' or '-', not starting with '.'.", nameof(source));
+        }
+
+        _root = Path.GetFullPath(root);
+        _dataset = dataset;
+        Source = source;
+        _options = options;
+    }
+
+    public string Source { get; }
+
+    /// <summary>The last offset whose row is in a visible file; -1 before the first roll.</summary>
+    public long Committed { get; private set; } = -1;
+
+    /// <summary>Rows taken into the roll under way.</summary>
+    public long Pending { get; private set; }
+
+    private string DatasetDirectory => Path.Combine(_root, "dataset=" + _dataset.Name);
+
+    /// <summary>
+    /// Reads the progress and removes what a roll that did not commit left behind (hidden files
+    /// and renamed files of this source starting after the progress). Returns the progress: the
+    /// caller replays its log from the offset after it.
+    /// </summary>
+    public async Task<long> RecoverAsync()
+    {
+        var progress = Path.Combine(_root, ArchiveLayout.ProgressPath(_dataset.Name, Source));
+        Committed = File.Exists(progress)
+            ? long.Parse((await File.ReadAllTextAsync(progress).ConfigureAwait(false)).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture)
+            : -1;
+        if (Directory.Exists(DatasetDirectory))
+        {
+            foreach (var file in Directory.EnumerateFiles(DatasetDirectory, "*", SearchOption.AllDirectories))
+            {
+                var name = Path.GetFileName(file);
+                var uncommitted = ArchiveLayout.TemporaryFor(name) is { } target
+                    ? ArchiveLayout.ParsePart(target)?.Source == Source
+                    : ArchiveLayout.ParsePart(name) is { } part && part.Source == Source && part.First > Committed;
+                if (uncommitted)
+                {
+                    File.Delete(file);
+                }
+            }
+        }
+
+        var progressDirectory = Path.GetDirectoryName(progress)!;
+        if (Directory.Exists(progressDirectory))
+        {
+            foreach (var file in Directory.EnumerateFiles(progressDirectory))
+            {
+                if (ArchiveLayout.TemporaryFor(Path.GetFileName(file)) == Source)
+                {
+                    File.Delete(file);
+                }
+            }
+        }
+
+        return Committed;
+    }
+
+    /// <summary>
+    /// Takes a row into the roll. Offsets must grow; rows at or below the committed offset (a
+    /// replay of what is archived already) are skipped. Returns whether the row was taken.
+    /// </summary>
+    public async Task<bool> AddAsync(long offset, TRow row)
+    {
+        if (offset <= Committed)
+        {
+            return false;
+        }
+
+        if (offset <= _rollLast)
+        {
+            throw new ArgumentException($"Offset {offset} of {Source} does not follow {_rollLast}.", nameof(offset));
+        }
+
+        if (_rollFirst < 0)
+        {
+            _rollFirst = offset;
+            _rollStarted = DateTime.UtcNow;
+        }
+
+        _rollLast = offset;
+        var key = (_dataset.SiteOf(row), _dataset.DateOf(row));
+        if (!_parts.TryGetValue(key, out var part))
+        {
+            var path = Path.Combine(_root, ArchiveLayout.PartPath(_dataset.Name, key.Item1, key.Item2, Source, 0, 0));
+            part = await OpenPart.CreateAsync(path, _dataset).ConfigureAwait(false);
+            _parts[key] = part;
+        }
+
+        part.Rows.Add(row);
+        _rollBytes += _dataset.EstimatedBytes(row);
+        Pending++;
+        if (part.Rows.Count >= _options.RowGroupRows)
+        {
+            await part.FlushRowGroupAsync(_dataset).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether the roll under way has reached its size or age.</summary>
+    public bool RollDue(DateTime nowUtc) =>
+        _rollFirst >= 0 && (_rollBytes >= _options.RollBytes || nowUtc - _rollStarted >= _options.RollAge);
+
+    /// <summary>Completes the roll (files, then progress). Returns the committed offset.</summary>
+    public async Task<long> RollAsync()
+    {
+        if (_rollFirst < 0)
+        {
+            return Committed;
+        }
+
+        var directories = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var ((site, date), part) in _parts)
+        {
+            var final = Path.Combine(_root, ArchiveLayout.PartPath(_dataset.Name, site, date, Source, _rollFirst, _rollLast));
+            await part.CompleteAsync(_dataset, final).ConfigureAwait(false);
+            directories.Add(Path.GetDirectoryName(final)!);
+        }
+
+        foreach (var directory in directories)
+        {
+            Durable.SyncDirectory(directory);
+        }
+
+        _parts.Clear();
+        var progress = Path.Combine(_root, ArchiveLayout.ProgressPath(_dataset.Name, Source));
+        await Durable.ReplaceAsync(progress, _rollLast.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        Committed = _rollLast;
+        _rollFirst = _rollLast = -1;
+        _rollBytes = 0;
+        Pending = 0;
+        return Committed;
+    }
+
+    /// <summary>Abandons the roll under way (its hidden files are removed); nothing of it becomes visible.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var part in _parts.Values)
+        {
+            await part.AbandonAsync().ConfigureAwait(false);
+        }
+
+        _parts.Clear();
+    }
+
+    /// <summary>A hidden file being filled with one site's and date's rows of a roll.</summary>
+    private sealed class OpenPart
+    {
+        private readonly FileStream _stream;
+        private readonly ParquetWriter _writer;
+
+        private OpenPart(string temporary, FileStream stream, ParquetWriter writer)
+        {
+            Temporary = temporary;
+            _stream = stream;
+            _writer = writer;
+        }
+
+        public string Temporary { get; }
+
+        public List<TRow> Rows { get; } = [];
+
+        public static async Task<OpenPart> CreateAsync(string path, IArchiveDataset<TRow> dataset)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var temporary = ArchiveLayout.TemporaryPath(path);
+            var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20, useAsync: true);
+            var writer = await ParquetWriter.CreateAsync(dataset.Schema, stream, new ParquetOptions { CompressionMethod = CompressionMethod.Zstd }).ConfigureAwait(false);
+            return new OpenPart(temporary, stream, writer);
+        }
+
+        public async Task FlushRowGroupAsync(IArchiveDataset<TRow> dataset)
+        {
+            if (Rows.Count == 0)
+            {
+                return;
+            }
+
+            using (var rowGroup = _writer.CreateRowGroup())
+            {
+                await dataset.WriteAsync(rowGroup, Rows).ConfigureAwait(false);
+            }
+
+            Rows.Clear();
+        }
+
+        public async Task CompleteAsync(IArchiveDataset<TRow> dataset, string final)
+        {
+            await FlushRowGroupAsync(dataset).ConfigureAwait(false);
+            await _writer.DisposeAsync().ConfigureAwait(false);
+            await _stream.FlushAsync().ConfigureAwait(false);
+            _stream.Flush(flushToDisk: true);
+            await _stream.DisposeAsync().ConfigureAwait(false);
+
+            // Replaces a file of the same roll written before a crash: same offsets, same rows.
+            File.Move(Temporary, final, overwrite: true);
+        }
+
+        public async Task AbandonAsync()
+        {
+            try
+            {
+                await _writer.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                await _stream.DisposeAsync().ConfigureAwait(false);
+                File.Delete(Temporary);
+            }
+        }
+    }
+}
+
+/// <summary>Writes that survive a power cut once they return.</summary>
+internal static class Durable
+{
+    /// <summary>Replaces a small file's contents all at once: a hidden copy, flushed to disk, renamed over it.</summary>
+    public static async Task ReplaceAsync(string path, string contents)
+    {
+        var directory = Path.GetDirectoryName(path)!;
+        Directory.CreateDirectory(directory);
+        var temporary = ArchiveLayout.TemporaryPath(path);
+        await using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        {
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(contents)).ConfigureAwait(false);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+        SyncDirectory(directory);
+    }
+
+    /// <summary>Makes the renames in a directory durable (its entries are data of their own).</summary>
+    public static void SyncDirectory(string directory)
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            return;
+        }
+
+        var fd = open(directory, 0 /* O_RDONLY */);
+        if (fd < 0)
+        {
+            throw new IOException($"Cannot open {directory} to flush it (errno {Marshal.GetLastPInvokeError()}).");
+        }
+
+        try
+        {
+            if (fsync(fd) != 0)
+            {
+                throw new IOException($"Flushing {directory} failed (errno {Marshal.GetLastPInvokeError()}).");
+            }
+        }
+        finally
+        {
+            _ = close(fd);
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int fsync(int fd);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int close(int fd);
+}
