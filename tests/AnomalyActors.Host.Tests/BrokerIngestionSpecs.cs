@@ -93,11 +93,12 @@ public sealed class BrokerIngestionSpecs : IAsyncLifetime
 
         // Act
         var publishing = Enumerable.Range(0, 20).Select(i => device.PublishAsync(Reading(i))).ToArray();
-        await HostFixture.AwaitAsync(() => _broker!.HeldPublishes > 0 && _intake.Readings == 5, TimeSpan.FromSeconds(10),
+        await HostFixture.AwaitAsync(() => _broker!.HeldPublishes > 0 && _intake.Readings > 0, TimeSpan.FromSeconds(10),
             () => $"{_intake.Readings} readings at the intake, {_broker!.HeldPublishes} held");
 
-        // Assert: five waiting to be durable, the rest not taken from the device's connection
-        Assert.Equal(5, _intake.Readings);
+        // Assert: at most five taken (the first batch at the intake, the others behind it in the
+        // ingest stream), the rest not taken from the device's connection
+        Assert.InRange(_intake.Readings, 1, 5);
         Assert.DoesNotContain(publishing, p => p.IsCompleted);
         _intake.Open();
         var results = await Task.WhenAll(publishing).WaitAsync(TimeSpan.FromSeconds(20));
