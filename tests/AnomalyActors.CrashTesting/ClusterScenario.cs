@@ -352,6 +352,15 @@ public static class ClusterScenario
         }
 
         var members = new CliProcess?[site.Members];
+
+        // A member that stopped (or was killed) starts again on its address and data directory.
+        async Task StartAgainAsync(int member)
+        {
+            members[member]!.Dispose();
+            members[member] = Start(member);
+            await AwaitLineAsync(members[member]!, $"({site.Members} up)", deadline);
+        }
+
         try
         {
             for (var m = 0; m < site.Members; m++)
@@ -411,16 +420,14 @@ public static class ClusterScenario
                     watcher.MarkKill();
                     victim.Process.Kill();
                     await victim.Process.WaitForExitAsync();
-                    log($"cluster: {site.Name}: SIGKILL of member 127.0.0.1:{ports[index]} at {watcher.Count:N0} enriched records");
+                    log($"cluster: {site.Name}: SIGKILL of member {HostOf(index)}:{ports[index]} at {watcher.Count:N0} enriched records");
                     if (site.Disruption == ClusterDisruption.KillAndRestart)
                     {
                         var survivor = members[index == 0 ? 1 : 0]!;
                         var removedFrom = survivor.Output.Length;
                         await AwaitLineAsync(survivor, $"was removed", deadline, removedFrom);
                         log($"cluster: {site.Name}: the member was removed at {watcher.Count:N0} enriched records; starting it again");
-                        victim.Dispose();
-                        members[index] = Start(index);
-                        await AwaitLineAsync(members[index]!, $"({site.Members} up)", deadline);
+                        await StartAgainAsync(index);
                     }
 
                     break;
@@ -449,13 +456,11 @@ public static class ClusterScenario
                     isolated.Heal(index);
 
                     // As a supervisor's restart delay would. Started at once on the same address, the
-                    // new incarnation was once unreachable from the others right after joining (the
-                    // survivors' connections to the old one were still half open after the cut), and
-                    // the resolver downed it together with a survivor: an open defect, see README.
+                    // new incarnation was once unreachable from the others right after joining, and
+                    // the resolver downed it together with a survivor: an open defect (cause not yet
+                    // known), see README.
                     await Task.Delay(TimeSpan.FromSeconds(10));
-                    victim.Dispose();
-                    members[index] = Start(index);
-                    await AwaitLineAsync(members[index]!, $"({site.Members} up)", deadline);
+                    await StartAgainAsync(index);
                     break;
                 }
 
@@ -469,10 +474,8 @@ public static class ClusterScenario
                             problems.Add($"member {m} exited with {member.Process.ExitCode} on SIGTERM");
                         }
 
-                        log($"cluster: {site.Name}: member 127.0.0.1:{ports[m]} stopped at {watcher.Count:N0} enriched records; starting it again");
-                        member.Dispose();
-                        members[m] = Start(m);
-                        await AwaitLineAsync(members[m]!, $"({site.Members} up)", deadline);
+                        log($"cluster: {site.Name}: member {HostOf(m)}:{ports[m]} stopped at {watcher.Count:N0} enriched records; starting it again");
+                        await StartAgainAsync(m);
                     }
 
                     break;
