@@ -48,6 +48,8 @@ public sealed class ArchiveQuery : IDisposable
                 }
             }
 
+            // Times as text (SUMMARIZE, casts) in UTC, whatever the machine's zone.
+            Execute(connection, "SET TimeZone = 'UTC'");
             Execute(connection, $"SET allowed_directories = [{Literal(full)}]");
             Execute(connection, "SET enable_external_access = false");
             Execute(connection, "SET lock_configuration = true");

@@ -33,6 +33,13 @@ public interface IArchiveDataset<TRow>
 
     string SiteOf(in TRow row);
 
+    /// <summary>
+    /// The stream a row belongs to and its place in that stream (the reading's offset): a stream's
+    /// rows come in increasing places, and a row at or below the last place archived is a repeat
+    /// (the stream's sensor scored its readings again after a crash) and is left out.
+    /// </summary>
+    ((string Site, string Device, string Metric) Stream, long Place) IdentityOf(in TRow row);
+
     DateOnly DateOf(in TRow row);
 
     /// <summary>A rough size of the row in a file, for rolling by size.</summary>
@@ -71,6 +78,8 @@ public sealed class EnrichedDataset : IArchiveDataset<EnrichedRow>
     public ParquetSchema Schema { get; } = new(Time, Site, Device, Metric, Value, Prediction, Low, High, Score, Anomaly, AlertId, Offset, Detector);
 
     public string SiteOf(in EnrichedRow row) => row.Site;
+
+    public ((string Site, string Device, string Metric) Stream, long Place) IdentityOf(in EnrichedRow row) => ((row.Site, row.Device, row.Metric), row.Offset);
 
     public DateOnly DateOf(in EnrichedRow row) => DateOnly.FromDateTime(DateTimeOffset.FromUnixTimeMilliseconds(row.TimestampMs).UtcDateTime);
 

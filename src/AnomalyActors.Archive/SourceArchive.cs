@@ -8,7 +8,8 @@ namespace AnomalyActors.Archive;
 /// <param name="RollBytes">A roll closes once its rows are estimated at this many bytes (before compression).</param>
 /// <param name="RollAge">...or this long after its first row, whichever comes first.</param>
 /// <param name="RowGroupRows">Rows per Parquet row group (each open file buffers one row group in memory).</param>
-public sealed record ArchiveOptions(long RollBytes, TimeSpan RollAge, int RowGroupRows)
+/// <param name="RetentionDays">Days older than this many are deleted (<see cref="ArchiveRetention"/>); 0 keeps everything.</param>
+public sealed record ArchiveOptions(long RollBytes, TimeSpan RollAge, int RowGroupRows, int RetentionDays = 0)
 {
     public static ArchiveOptions Default { get; } = new(128L * 1024 * 1024, TimeSpan.FromMinutes(10), 131_072);
 }
@@ -21,7 +22,9 @@ public sealed record ArchiveOptions(long RollBytes, TimeSpan RollAge, int RowGro
 /// source's progress (the roll's last offset) replaced, in a write-rename of its own. That is the
 /// commit: after a crash, <see cref="RecoverAsync"/> deletes what a roll left behind beyond the
 /// progress, hidden or renamed, and the caller replays its log from there, so every row ends up in
-/// exactly one visible file. One process writes a source at a time.
+/// exactly one visible file. Rows a stream's sensor sent again (it scored readings again after a
+/// crash: the same rows with the same offsets) are left out by the stream's last archived offset,
+/// which the progress keeps per stream. One process writes a source at a time.
 /// </summary>
 public sealed class SourceArchive<TRow> : IAsyncDisposable
 {
@@ -29,6 +32,10 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
     private readonly IArchiveDataset<TRow> _dataset;
     private readonly ArchiveOptions _options;
     private readonly Dictionary<(string Site, DateOnly Date), OpenPart> _parts = [];
+
+    // Per stream, the last offset in a committed file, and the last one taken into the roll under way.
+    private readonly Dictionary<(string Site, string Device, string Metric), long> _committedMarks = [];
+    private readonly Dictionary<(string Site, string Device, string Metric), long> _rollMarks = [];
     private long _rollFirst = -1;
     private long _rollLast = -1;
     private long _rollBytes;
@@ -52,6 +59,12 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
     /// <summary>The last offset whose row is in a visible file; -1 before the first roll.</summary>
     public long Committed { get; private set; } = -1;
 
+    /// <summary>Rows left out because their stream had sent them before.</summary>
+    public long Repeats { get; private set; }
+
+    /// <summary>How many files the last roll made visible (one per site and date in it).</summary>
+    public int LastRollFiles { get; private set; }
+
     /// <summary>Rows taken into the roll under way.</summary>
     public long Pending { get; private set; }
 
@@ -65,9 +78,24 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
     public async Task<long> RecoverAsync()
     {
         var progress = Path.Combine(_root, ArchiveLayout.ProgressPath(_dataset.Name, Source));
-        Committed = File.Exists(progress)
-            ? long.Parse((await File.ReadAllTextAsync(progress).ConfigureAwait(false)).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture)
-            : -1;
+        Committed = -1;
+        _committedMarks.Clear();
+        _rollMarks.Clear();
+        if (File.Exists(progress))
+        {
+            var lines = await File.ReadAllLinesAsync(progress).ConfigureAwait(false);
+            Committed = long.Parse(lines[0].Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture);
+            foreach (var line in lines.AsSpan(1))
+            {
+                var fields = line.Split('\t');
+                if (fields.Length == 4)
+                {
+                    var stream = (Uri.UnescapeDataString(fields[0]), Uri.UnescapeDataString(fields[1]), Uri.UnescapeDataString(fields[2]));
+                    _committedMarks[stream] = long.Parse(fields[3], NumberStyles.Integer, CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
         if (Directory.Exists(DatasetDirectory))
         {
             foreach (var file in Directory.EnumerateFiles(DatasetDirectory, "*", SearchOption.AllDirectories))
@@ -100,7 +128,8 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
 
     /// <summary>
     /// Takes a row into the roll. Offsets must grow; rows at or below the committed offset (a
-    /// replay of what is archived already) are skipped. Returns whether the row was taken.
+    /// replay of what is archived already) and rows their stream sent before are skipped.
+    /// Returns whether the row was taken.
     /// </summary>
     public async Task<bool> AddAsync(long offset, TRow row)
     {
@@ -113,6 +142,23 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
         {
             throw new ArgumentException($"Offset {offset} of {Source} does not follow {_rollLast}.", nameof(offset));
         }
+
+        var (stream, place) = _dataset.IdentityOf(row);
+        if ((_rollMarks.TryGetValue(stream, out var mark) || _committedMarks.TryGetValue(stream, out mark)) && place <= mark)
+        {
+            // The source's offset moves on all the same: the row is accounted for.
+            Repeats++;
+            _rollLast = offset;
+            if (_rollFirst < 0)
+            {
+                _rollFirst = offset;
+                _rollStarted = DateTime.UtcNow;
+            }
+
+            return false;
+        }
+
+        _rollMarks[stream] = place;
 
         if (_rollFirst < 0)
         {
@@ -149,6 +195,7 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
     {
         if (_rollFirst < 0)
         {
+            LastRollFiles = 0;
             return Committed;
         }
 
@@ -165,14 +212,37 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
             Durable.SyncDirectory(directory);
         }
 
+        LastRollFiles = _parts.Count;
         _parts.Clear();
+        foreach (var (stream, place) in _rollMarks)
+        {
+            _committedMarks[stream] = place;
+        }
+
+        _rollMarks.Clear();
         var progress = Path.Combine(_root, ArchiveLayout.ProgressPath(_dataset.Name, Source));
-        await Durable.ReplaceAsync(progress, _rollLast.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        await Durable.ReplaceAsync(progress, ProgressText(_rollLast)).ConfigureAwait(false);
         Committed = _rollLast;
         _rollFirst = _rollLast = -1;
         _rollBytes = 0;
         Pending = 0;
         return Committed;
+    }
+
+    /// <summary>The committed offset on the first line, then each stream's site, device, metric (escaped) and last offset, tab-separated.</summary>
+    private string ProgressText(long committed)
+    {
+        var text = new System.Text.StringBuilder(32 + (_committedMarks.Count * 48));
+        text.Append(committed.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        foreach (var ((site, device, metric), place) in _committedMarks)
+        {
+            text.Append(Uri.EscapeDataString(site)).Append('\t')
+                .Append(Uri.EscapeDataString(device)).Append('\t')
+                .Append(Uri.EscapeDataString(metric)).Append('\t')
+                .Append(place.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        }
+
+        return text.ToString();
     }
 
     /// <summary>Abandons the roll under way (its hidden files are removed); nothing of it becomes visible.</summary>
@@ -208,7 +278,11 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var temporary = ArchiveLayout.TemporaryPath(path);
             var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20, useAsync: true);
-            var writer = await ParquetWriter.CreateAsync(dataset.Schema, stream, new ParquetOptions { CompressionMethod = CompressionMethod.Zstd }).ConfigureAwait(false);
+            // Zstandard at its default level: Parquet.Net's own default level compressed about a
+            // tenth of a file smaller and took ten times as long (measured: 2 M rows in 17.7 s
+            // against 1.5 s), which no collector keeps up with.
+            var options = new ParquetOptions { CompressionMethod = CompressionMethod.Zstd, CompressionLevel = System.IO.Compression.CompressionLevel.Optimal };
+            var writer = await ParquetWriter.CreateAsync(dataset.Schema, stream, options).ConfigureAwait(false);
             return new OpenPart(temporary, stream, writer);
         }
 

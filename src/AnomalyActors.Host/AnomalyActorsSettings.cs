@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using AnomalyActors.Archive;
 using AnomalyActors.Core.Configuration;
 using AnomalyActors.Ingestion;
 using AnomalyActors.Kafka;
@@ -21,7 +22,8 @@ public sealed record AnomalyActorsSettings(
     NodeSettings Node,
     IngestionSettings Ingestion,
     MqttSettings Mqtt,
-    KafkaSettings Kafka)
+    KafkaSettings Kafka,
+    ArchiveSettings Archive)
 {
     /// <summary>The configuration files (hocon/) under the environment's values and <paramref name="overrides"/>.</summary>
     public static AnomalyActorsSettings Load(Config? overrides = null, string? hoconDirectory = null)
@@ -44,6 +46,7 @@ public sealed record AnomalyActorsSettings(
         }
 
         var kafka = KafkaSettings.FromConfig(config, source);
+        var archive = ArchiveSettings.FromConfig(config, node.DataDirectory, source);
 
         // The node's cluster endpoint: Akka reads it itself, and reports a bad value as a nest of
         // exceptions without the key.
@@ -59,6 +62,6 @@ public sealed record AnomalyActorsSettings(
         // A key nobody reads is a typo (or a setting of another version): refused, with the nearest
         // known key. The property maps of the Kafka clients are librdkafka's to judge.
         source.RejectUnknownKeys(config, NodeSettings.Path, [$"{KafkaSettings.Path}.consumer-properties", $"{KafkaSettings.Path}.producer-properties"]);
-        return new AnomalyActorsSettings(config, source, node, ingestion, mqtt, kafka);
+        return new AnomalyActorsSettings(config, source, node, ingestion, mqtt, kafka, archive);
     }
 }

@@ -1,7 +1,9 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
+using AnomalyActors.Archive.Collecting;
 using AnomalyActors.Core.Configuration;
+using AnomalyActors.Core.Results;
 using AnomalyActors.Ingestion.DeadLetters;
 using AnomalyActors.Ingestion.Intake;
 using AnomalyActors.Kafka;
@@ -51,6 +53,12 @@ public sealed class AnomalyHost : IAsyncDisposable
     // One set for every session this member holds over time, so its status stays cumulative.
     private IngestionCounters? _siteSubscriberCounters;
 
+    /// <summary>The archive fed by this node's results sink (archive on, Kafka off), else null.</summary>
+    public LocalArchive? LocalArchive { get; private init; }
+
+    /// <summary>The archive's collector of the site's result topics (archive and Kafka on), else null.</summary>
+    public KafkaArchiveCollector? KafkaArchive { get; private set; }
+
     /// <summary>The Kafka consumer when <c>anomaly-actors.kafka.enabled</c> is on, else null.</summary>
     public KafkaIngestion? Kafka { get; private set; }
 
@@ -79,10 +87,14 @@ public sealed class AnomalyHost : IAsyncDisposable
         Func<ActorSystem, ResultsSink>? results = kafka.Enabled
             ? system => new ResultsSink(system.ActorOf(KafkaResultsActor.Props(kafkaOutputs!, kafkaMetrics), "results"), kafka.PublishEnriched)
             : null;
+        LocalArchive? localArchive = null;
+        Func<ActorSystem, Task<IResultsArchive>>? archive = settings.Archive.Enabled && !kafka.Enabled
+            ? async system => localArchive = await StartLocalArchiveAsync(settings, system).ConfigureAwait(false)
+            : null;
         AnomalyNode node;
         try
         {
-            node = await AnomalyNode.StartAsync(settings.Node, settings.Config, systemName, results).ConfigureAwait(false);
+            node = await AnomalyNode.StartAsync(settings.Node, settings.Config, systemName, results, archive).ConfigureAwait(false);
         }
         catch (RemotingBindException e)
         {
@@ -94,6 +106,11 @@ public sealed class AnomalyHost : IAsyncDisposable
         catch
         {
             kafkaOutputs?.Dispose();
+            if (localArchive is not null)
+            {
+                await localArchive.DisposeAsync().ConfigureAwait(false);
+            }
+
             throw;
         }
 
@@ -102,12 +119,17 @@ public sealed class AnomalyHost : IAsyncDisposable
         var host = new AnomalyHost(settings, node, kafkaOutputs, kafkaMetrics)
         {
             _report = report ?? (message => node.System.Log.Info("{0}", message)),
+            LocalArchive = localArchive,
         };
         try
         {
             if (kafka.Enabled)
             {
                 host.StartKafka();
+                if (settings.Archive.Enabled)
+                {
+                    host.StartKafkaArchive();
+                }
             }
 
             if (settings.Mqtt.Enabled)
@@ -132,6 +154,30 @@ public sealed class AnomalyHost : IAsyncDisposable
             await host.StopAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    private static async Task<LocalArchive> StartLocalArchiveAsync(AnomalyActorsSettings settings, ActorSystem system)
+    {
+        var archive = settings.Archive;
+        var source = archive.Source ?? LocalArchive.DefaultSource(archive.Site, settings.Node.DataDirectory);
+        var started = await LocalArchive.StartAsync(archive.Root, archive.LogDirectory, source, archive.Options, archive.IdlePoll,
+            e => system.Log.Error(e, "The archive stopped collecting into {0}; the result logs in {1} keep growing until a restart", archive.Root, archive.LogDirectory)).ConfigureAwait(false);
+        system.Log.Info("Archiving enriched readings and alerts into {0} as source {1}", archive.Root, source);
+        return started;
+    }
+
+    private void StartKafkaArchive()
+    {
+        var archive = Settings.Archive;
+        var kafka = Settings.Kafka;
+        var log = Node.System.Log;
+        KafkaArchive = KafkaArchiveCollector.Start(
+            archive.Root,
+            archive.Site,
+            archive.Options,
+            new KafkaArchiveSource(kafka.BootstrapServers, kafka.GroupId + "-archive", kafka.EnrichedTopic, kafka.AlertsTopic, kafka.SessionTimeout, kafka.ConsumerProperties),
+            message => log.Warning("{0}", message));
+        log.Info("Archiving Kafka topics {0} and {1} into {2}", kafka.AlertsTopic, kafka.EnrichedTopic, archive.Root);
     }
 
     private void StartKafka()
@@ -235,6 +281,7 @@ public sealed class AnomalyHost : IAsyncDisposable
         }
 
         await Node.StopAsync().ConfigureAwait(false);
+        await StopArchiveAsync().ConfigureAwait(false);
         if (Broker is not null)
         {
             await Broker.DisposeAsync().ConfigureAwait(false);
@@ -247,5 +294,28 @@ public sealed class AnomalyHost : IAsyncDisposable
         {
             await StopAsync().ConfigureAwait(false);
         }
+
+        await StopArchiveAsync().ConfigureAwait(false);
     }
+
+    /// <summary>Once the sink has stopped: the archive collects the rest of its logs and commits it.</summary>
+    private async Task StopArchiveAsync()
+    {
+        if (Interlocked.Exchange(ref _archiveStopped, 1) != 0)
+        {
+            return;
+        }
+
+        if (LocalArchive is not null)
+        {
+            await LocalArchive.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (KafkaArchive is not null)
+        {
+            await KafkaArchive.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private int _archiveStopped;
 }

@@ -61,7 +61,7 @@ public sealed class KafkaResultsActor : ReceiveActor
         var self = Self;
         foreach (var reading in scored.Readings)
         {
-            var message = new Message<string?, byte[]> { Key = scored.SensorId, Value = ResultRecords.EnrichedJson(stream, reading) };
+            var message = new Message<string?, byte[]> { Key = scored.SensorId, Value = ResultRecords.EnrichedJson(stream, scored.Detector, reading) };
             Produce(message);
 
             void Produce(Message<string?, byte[]> m) => _outputs.Produce(_outputs.Settings.EnrichedTopic, m, report =>

@@ -165,7 +165,7 @@ public sealed class SourceArchiveSpecs
         Assert.False(File.Exists(half));
         var offsets = Query(root, "SELECT \"offset\" FROM ENRICHED ORDER BY \"offset\"", r => r.GetInt64(0));
         Assert.Equal(Enumerable.Range(0, 600).Select(o => (long)o), offsets);
-        Assert.Equal("599", (await File.ReadAllTextAsync(Path.Combine(root, ArchiveLayout.ProgressPath("enriched", "kafka.enriched.0")))).Trim());
+        Assert.Equal("599", (await File.ReadAllLinesAsync(Path.Combine(root, ArchiveLayout.ProgressPath("enriched", "kafka.enriched.0"))))[0]);
     }
 
     [Fact]
@@ -186,5 +186,45 @@ public sealed class SourceArchiveSpecs
 
         // Assert
         Assert.Equal(200L, Query(root, "SELECT count(*) FROM ENRICHED", r => r.GetInt64(0)).Single());
+    }
+
+    [Fact]
+    public async Task Should_leave_out_rows_a_stream_sends_again_after_its_sensor_scored_them_twice()
+    {
+        // Arrange: rows 0..299 archived; a sensor's crash makes it score 200..299 again, and they
+        // come at new source offsets (300..399), before and after a restart of the archive.
+        var root = ScratchDirectory.Create("anomaly-actors-archive");
+        await using (var first = new SourceArchive<EnrichedRow>(root, EnrichedDataset.Instance, "node-a", Small))
+        {
+            await first.RecoverAsync();
+            for (var offset = 0L; offset < 300; offset++)
+            {
+                Assert.True(await first.AddAsync(offset, Row(offset)));
+            }
+
+            for (var offset = 300L; offset < 350; offset++)
+            {
+                Assert.False(await first.AddAsync(offset, Row(offset - 100)));
+            }
+
+            await first.RollAsync();
+        }
+
+        // Act
+        await using var again = new SourceArchive<EnrichedRow>(root, EnrichedDataset.Instance, "node-a", Small);
+        Assert.Equal(349, await again.RecoverAsync());
+        var taken = 0;
+        for (var offset = 350L; offset < 500; offset++)
+        {
+            // 250..299 repeated, then 300..399 new.
+            taken += await again.AddAsync(offset, Row(offset - 100)) ? 1 : 0;
+        }
+
+        await again.RollAsync();
+
+        // Assert
+        Assert.Equal(100, taken);
+        Assert.Equal(50, again.Repeats);
+        Assert.Equal([400L, 400L], Query(root, "SELECT count(*), count(DISTINCT \"offset\") FROM ENRICHED", r => new[] { r.GetInt64(0), r.GetInt64(1) }).Single());
     }
 }

@@ -9,7 +9,8 @@ namespace AnomalyActors.Core.Results;
 // these never cross the network and need no serializer entry.
 
 /// <summary>A sensor's scored readings for the enriched output; answered with <see cref="EnrichedWritten"/>.</summary>
-public sealed record PublishScored(string SensorId, ScoredReading[] Readings);
+/// <param name="Detector">What scored them (<see cref="DetectorSet.Version"/>).</param>
+public sealed record PublishScored(string SensorId, string Detector, ScoredReading[] Readings);
 
 /// <summary>Every record of one <see cref="PublishScored"/> is written.</summary>
 public sealed record EnrichedWritten(string SensorId, int Count);
@@ -19,3 +20,24 @@ public sealed record EnrichedWritten(string SensorId, int Count);
 /// in: not applied (offsets of two partitions cannot be ordered), dead-lettered by the sink instead.
 /// </summary>
 public sealed record RefusedReadings(ScoreReadings Slice, int BoundPartition);
+
+/// <summary>
+/// Where a node keeps results for the archive when no Kafka topic does: an append-only log on its
+/// own disk. Sensors record their scored readings straight into it (no message per slice) and make
+/// sure what they recorded is with the operating system before a snapshot covers it; the results
+/// sink records alerts and flushes before it confirms them.
+/// </summary>
+public interface IResultsArchive
+{
+    /// <summary>Appends a stream's scored readings; returns the position to pass to <see cref="EnsureDurable"/>. Any thread.</summary>
+    long Record(string sensorId, string detector, IReadOnlyList<ScoredReading> readings);
+
+    /// <summary>Returns once every record up to <paramref name="position"/> survives the process (not a power cut). Any thread.</summary>
+    void EnsureDurable(long position);
+
+    /// <summary>Appends an alert (the results sink only).</summary>
+    void Record(Events.IEpisodeEvent alert);
+
+    /// <summary>Makes everything recorded so far survive the process.</summary>
+    void Flush();
+}

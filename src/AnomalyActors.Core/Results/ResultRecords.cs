@@ -21,12 +21,14 @@ public static class ResultRecords
     public static string TypeOf(IEpisodeEvent alert) => alert is EpisodeOpened ? Open : Close;
 
     /// <summary>minor / major / critical by the opening grade; cleared when the episode closes.</summary>
-    public static string Severity(IEpisodeEvent alert) => alert switch
+    public static string Severity(IEpisodeEvent alert) => alert is EpisodeOpened o ? Severity(o.Grade) : "cleared";
+
+    /// <summary>The severity of an episode opened at <paramref name="grade"/>.</summary>
+    public static string Severity(double grade) => grade switch
     {
-        EpisodeOpened { Grade: >= 0.9 } => "critical",
-        EpisodeOpened { Grade: >= 0.5 } => "major",
-        EpisodeOpened => "minor",
-        _ => "cleared",
+        >= 0.9 => "critical",
+        >= 0.5 => "major",
+        _ => "minor",
     };
 
     /// <summary>The console line of an alert.</summary>
@@ -89,7 +91,7 @@ public static class ResultRecords
     }
 
     /// <summary>A scored reading with its prediction, band, score and episode, as one JSON object.</summary>
-    public static byte[] EnrichedJson(StreamId stream, in ScoredReading reading)
+    public static byte[] EnrichedJson(StreamId stream, string detector, in ScoredReading reading)
     {
         using var buffer = new MemoryStream(256);
         using (var json = new Utf8JsonWriter(buffer))
@@ -114,6 +116,8 @@ public static class ResultRecords
             {
                 json.WriteNull("episodeId");
             }
+
+            json.WriteString("detector", detector);
 
             json.WriteEndObject();
         }

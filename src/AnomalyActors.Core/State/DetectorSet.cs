@@ -24,9 +24,17 @@ public sealed class DetectorSet
 
         _detectors = detectors;
         Fingerprint = fingerprint ?? throw new ArgumentNullException(nameof(fingerprint));
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(fingerprint));
+        Version = string.Join("+", detectors.Select(d => d.Kind)) + "@" + Convert.ToHexStringLower(hash, 0, 4);
     }
 
     public string Fingerprint { get; }
+
+    /// <summary>
+    /// A short name of this configuration for output records: the detector kinds and a hash of
+    /// their options, e.g. <c>ewma+rcf@1f2e3d4c</c>; records scored under other options differ.
+    /// </summary>
+    public string Version { get; }
 
     public DetectorScore Update(long timestampMs, double value)
     {

@@ -205,6 +205,9 @@ public sealed class SensorState
     /// <summary>Recovery: an episode event found in the journal after the snapshot.</summary>
     public void Apply(IEpisodeEvent recorded) => RecordedThrough = Math.Max(RecordedThrough, recorded.Offset);
 
+    /// <summary>What scores this stream's readings (<see cref="DetectorSet.Version"/>).</summary>
+    public string DetectorVersion => _detectors.Version;
+
     public bool ShouldSnapshot(long everyReadings) => ReadingsSinceSnapshot >= everyReadings;
 
     public SensorSnapshot Capture()

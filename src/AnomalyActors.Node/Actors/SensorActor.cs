@@ -28,6 +28,9 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IEpisodeEvent> _newEvents = [];
     private readonly List<ScoredReading>? _scored;
+
+    // The archive log's position after this sensor's last recorded readings.
+    private long _recordedThrough = -1;
     private List<IEpisodeEvent>? _recovered;
 
     /// <summary>The log partition that sent the latest live slice: where checkpoints and re-delivery requests go.</summary>
@@ -41,7 +44,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         _wiring = wiring;
         _state = new SensorState(sensorId, detectors, wiring.Settings.CloseAfterInBand);
         _lifecycle = new SensorLifecycle(wiring.Durable, wiring.Settings.SnapshotEveryReadings);
-        _scored = wiring.Results.TakesEnriched ? [] : null;
+        _scored = wiring.Results.TakesEnriched || wiring.Results.Archive is not null ? [] : null;
         PersistenceId = "sensor-" + sensorId;
 
         Recover<SnapshotOffer>(offer =>
@@ -195,7 +198,15 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         _wiring.Metrics.Scored(_state.ReadingsScored - scoredBefore, _state.ReadingsRejected - rejectedBefore);
         if (_scored is { Count: > 0 })
         {
-            SendOutput(new PublishScored(_state.SensorId, _scored.ToArray()));
+            if (_wiring.Results.Archive is { } archive)
+            {
+                _recordedThrough = archive.Record(_state.SensorId, _state.DetectorVersion, _scored);
+            }
+            else
+            {
+                SendOutput(new PublishScored(_state.SensorId, _state.DetectorVersion, _scored.ToArray()));
+            }
+
             _scored.Clear();
         }
 
@@ -282,6 +293,8 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         switch (step)
         {
             case SensorStep.SaveSnapshot:
+                // No snapshot may cover a reading whose archive record a crash could still lose.
+                _wiring.Results.Archive?.EnsureDurable(_recordedThrough);
                 SaveSnapshot(_lifecycle.StartSnapshot(_state));
                 break;
             case SensorStep.Stop:

@@ -8,4 +8,5 @@ namespace AnomalyActors.Node.Actors;
 public sealed record SensorWiring(SensorSettings Settings, bool Durable, ResultsSink Results, NodeMetrics Metrics);
 
 /// <summary>The node's results sink and whether it takes the enriched record of every scored reading.</summary>
-public sealed record ResultsSink(IActorRef Actor, bool TakesEnriched);
+/// <param name="Archive">Where sensors record their scored readings themselves (the local archive), or null.</param>
+public sealed record ResultsSink(IActorRef Actor, bool TakesEnriched, AnomalyActors.Core.Results.IResultsArchive? Archive = null);

@@ -6,6 +6,7 @@ using Akka.Configuration;
 using Akka.Event;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Configuration;
+using AnomalyActors.Core.Results;
 using AnomalyActors.Node.Actors;
 using AnomalyActors.Node.Outputs;
 using AnomalyActors.Node.Persistence;
@@ -62,9 +63,12 @@ public sealed class AnomalyNode : IAsyncDisposable
     /// <summary>
     /// Starts a node on settings parsed already (everything is validated before the ActorSystem
     /// exists). <paramref name="results"/> creates the sink the sensors send their alerts, enriched
-    /// readings and refused readings to; by default the console, alerts.jsonl and the dead-letter file.
+    /// readings and refused readings to; by default the console, alerts.jsonl and the dead-letter
+    /// file, and what <paramref name="archive"/> opens (once the data directory is this node's) to
+    /// record results for the archive.
     /// </summary>
-    public static async Task<AnomalyNode> StartAsync(NodeSettings settings, Config config, string systemName, Func<ActorSystem, ResultsSink>? results = null)
+    public static async Task<AnomalyNode> StartAsync(
+        NodeSettings settings, Config config, string systemName, Func<ActorSystem, ResultsSink>? results = null, Func<ActorSystem, Task<IResultsArchive>>? archive = null)
     {
         if (settings.Cluster.Seeds.FirstOrDefault(s => s.System != systemName) is { } foreign)
         {
@@ -108,8 +112,9 @@ public sealed class AnomalyNode : IAsyncDisposable
             WarnIfRemotingLeavesTheMachine(system);
             await JoinClusterAsync(system, settings.Cluster);
 
+            var recorder = results is null && archive is not null ? await archive(system).ConfigureAwait(false) : null;
             var sink = results?.Invoke(system)
-                ?? new ResultsSink(system.ActorOf(FileResultsActor.Props(settings.Alerts, deadLetters, metrics), "results"), TakesEnriched: false);
+                ?? new ResultsSink(system.ActorOf(FileResultsActor.Props(settings.Alerts, deadLetters, metrics, recorder), "results"), TakesEnriched: false, recorder);
             var wiring = new SensorWiring(settings.Sensor, durable, sink, metrics);
             var sharding = ClusterSharding.Get(system);
             var extractor = new AnomalyMessageExtractor(MaxShards);

@@ -11,23 +11,27 @@ namespace AnomalyActors.Node.Outputs;
 
 /// <summary>
 /// The node's own results sink: episode opens and closes on the console and appended to a JSON-lines
-/// file, refused readings to the dead-letter file. An alert is confirmed to its sensor once it is in
-/// the file (or printed, without one); after a crash a repeat carries the same alert id.
+/// file, refused readings to the dead-letter file, and with an archive, alerts recorded for it (the
+/// sensors record their scored readings there themselves). An alert is confirmed to its sensor once
+/// it is in the file (or printed, without one) and recorded; after a crash a repeat carries the same
+/// alert id.
 /// </summary>
 public sealed class FileResultsActor : ReceiveActor
 {
     private readonly AlertSettings _settings;
     private readonly IDeadLetterSink? _deadLetters;
+    private readonly IResultsArchive? _archive;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private StreamWriter? _file;
 
     private readonly NodeMetrics _metrics;
 
-    public FileResultsActor(AlertSettings settings, IDeadLetterSink? deadLetters, NodeMetrics metrics)
+    public FileResultsActor(AlertSettings settings, IDeadLetterSink? deadLetters, NodeMetrics metrics, IResultsArchive? archive = null)
     {
         _settings = settings;
         _deadLetters = deadLetters;
         _metrics = metrics;
+        _archive = archive;
         Receive<IEpisodeEvent>(Write);
         Receive<RefusedReadings>(Refuse);
         // This sink keeps no enriched record; the wiring sends none, but a confirmation never hurts.
@@ -72,6 +76,20 @@ public sealed class FileResultsActor : ReceiveActor
             }
         }
 
+        if (_archive is not null)
+        {
+            try
+            {
+                _archive.Record(alert);
+                _archive.Flush();
+            }
+            catch (IOException e)
+            {
+                _log.Error(e, "Could not record alert {0} for the archive", alert.AlertId);
+                return;
+            }
+        }
+
         Sender.Tell(new AlertWritten(alert.AlertId));
     }
 
@@ -80,6 +98,6 @@ public sealed class FileResultsActor : ReceiveActor
         _deadLetters?.Write(ResultRecords.RefusedDeadLetter(refused, "intake", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
     }
 
-    public static Props Props(AlertSettings settings, IDeadLetterSink? deadLetters, NodeMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new FileResultsActor(settings, deadLetters, metrics));
+    public static Props Props(AlertSettings settings, IDeadLetterSink? deadLetters, NodeMetrics metrics, IResultsArchive? archive = null) =>
+        Akka.Actor.Props.Create(() => new FileResultsActor(settings, deadLetters, metrics, archive));
 }

@@ -1,0 +1,327 @@
+using System.Globalization;
+using System.Text.Json;
+using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Results;
+using Confluent.Kafka;
+
+namespace AnomalyActors.Archive.Collecting;
+
+/// <summary>Where the Kafka collector reads and how it reports.</summary>
+/// <param name="GroupId">The collectors' consumer group: the site's members share the partitions of both topics.</param>
+/// <param name="EnrichedTopic">"" when the site publishes no enriched records.</param>
+public sealed record KafkaArchiveSource(
+    string BootstrapServers,
+    string GroupId,
+    string EnrichedTopic,
+    string AlertsTopic,
+    TimeSpan SessionTimeout,
+    IReadOnlyDictionary<string, string> ConsumerProperties);
+
+/// <summary>
+/// The archive of a site with Kafka: one collector per member, in a consumer group of their own
+/// over the site's <c>enriched</c> and <c>alerts</c> topics, each assigned partition written as
+/// its own source (<c>site.topic.partition</c>, whichever member holds it). Offsets live in the
+/// archive, not in the group: on assignment the partition's progress is read and the consumer
+/// starts after it, and the progress advances only once the files of a roll are renamed into
+/// place; a revoked partition commits its roll first, so the next member starts where it ended.
+/// Records a sensor sent again after a crash (same stream and offset) are left out. A record that
+/// does not read as a result is counted and reported, and skipped.
+/// </summary>
+public sealed class KafkaArchiveCollector : IAsyncDisposable
+{
+    private readonly string _root;
+    private readonly string _site;
+    private readonly ArchiveOptions _options;
+    private readonly KafkaArchiveSource _source;
+    private readonly Action<string> _report;
+    private readonly Dictionary<TopicPartition, IPartitionFeed> _feeds = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Thread _thread;
+    private long _rowsCommitted;
+    private long _filesCommitted;
+    private long _rejected;
+
+    private KafkaArchiveCollector(string root, string site, ArchiveOptions options, KafkaArchiveSource source, Action<string> report)
+    {
+        _root = root;
+        _site = site;
+        _options = options;
+        _source = source;
+        _report = report;
+        _thread = new Thread(Run) { IsBackground = true, Name = "archive-collector" };
+    }
+
+    public long RowsCommitted => Interlocked.Read(ref _rowsCommitted);
+
+    public long FilesCommitted => Interlocked.Read(ref _filesCommitted);
+
+    /// <summary>Records that did not read as results (skipped).</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <param name="report">Told about failures and rejected records (the collector goes on).</param>
+    public static KafkaArchiveCollector Start(string root, string site, ArchiveOptions options, KafkaArchiveSource source, Action<string> report)
+    {
+        var collector = new KafkaArchiveCollector(root, site, options, source, report);
+        collector._thread.Start();
+        return collector;
+    }
+
+    /// <summary>Commits what the member holds, leaves the group and stops.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Task.Run(() => _thread.Join()).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private void Run()
+    {
+        var backoff = TimeSpan.FromSeconds(1);
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                Collect();
+                return;
+            }
+            catch (Exception e) when (!_stopping.IsCancellationRequested)
+            {
+                // Disk full, root unreachable, broker gone for good: start over from the archive's progress.
+                _report($"The archive collector failed ({e.GetType().Name}: {e.Message}); starting again in {backoff.TotalSeconds:0} s from the archive's progress");
+                AbandonAll();
+                _stopping.Token.WaitHandle.WaitOne(backoff);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+            }
+        }
+    }
+
+    private void Collect()
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = _source.BootstrapServers,
+            GroupId = _source.GroupId,
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            SessionTimeoutMs = (int)_source.SessionTimeout.TotalMilliseconds,
+        };
+        foreach (var (key, value) in _source.ConsumerProperties)
+        {
+            config.Set(key, value);
+        }
+
+        using var consumer = new ConsumerBuilder<string?, byte[]>(config)
+            .SetValueDeserializer(Deserializers.ByteArray)
+            .SetPartitionsAssignedHandler((_, assigned) => assigned.Select(Assign).ToList())
+            .SetPartitionsRevokedHandler((_, revoked) =>
+            {
+                foreach (var partition in revoked)
+                {
+                    Release(partition.TopicPartition, commit: true);
+                }
+            })
+            .SetPartitionsLostHandler((_, lost) =>
+            {
+                // Another member may hold them already: nothing of this member's roll may commit.
+                foreach (var partition in lost)
+                {
+                    Release(partition.TopicPartition, commit: false);
+                }
+            })
+            .SetErrorHandler((_, error) =>
+            {
+                if (error.IsFatal)
+                {
+                    _report($"The archive collector's consumer failed: {error.Reason}");
+                }
+            })
+            .Build();
+        var topics = new List<string> { _source.AlertsTopic };
+        if (_source.EnrichedTopic.Length > 0)
+        {
+            topics.Add(_source.EnrichedTopic);
+        }
+
+        consumer.Subscribe(topics);
+        var retention = new Retention(_root, _options.RetentionDays);
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
+                if (result?.Message is not null && _feeds.TryGetValue(result.TopicPartition, out var feed))
+                {
+                    if (!feed.Add(result.Offset.Value, result.Message.Value, out var reason))
+                    {
+                        Interlocked.Increment(ref _rejected);
+                        _report($"Archive: record {result.TopicPartitionOffset} is not a result record and is skipped: {reason}");
+                    }
+                }
+
+                var now = DateTime.UtcNow;
+                foreach (var due in _feeds.Values.Where(f => f.RollDue(now)).ToList())
+                {
+                    Commit(due);
+                }
+
+                retention.ApplyIfDue(now);
+            }
+
+            foreach (var feed in _feeds.Values)
+            {
+                Commit(feed);
+            }
+        }
+        finally
+        {
+            // Leaving the group revokes the partitions (their rolls are committed above).
+            consumer.Close();
+            AbandonAll();
+        }
+    }
+
+    private TopicPartitionOffset Assign(TopicPartition partition)
+    {
+        var source = $"{_site}.{partition.Topic}.{partition.Partition.Value}";
+        IPartitionFeed feed = partition.Topic == _source.AlertsTopic
+            ? new PartitionFeed<AlertRow>(new SourceArchive<AlertRow>(_root, AlertsDataset.Instance, source, _options), ReadAlert)
+            : new PartitionFeed<EnrichedRow>(new SourceArchive<EnrichedRow>(_root, EnrichedDataset.Instance, source, _options), ReadEnriched);
+        var committed = feed.Recover();
+        _feeds[partition] = feed;
+        return new TopicPartitionOffset(partition, committed >= 0 ? new Offset(committed + 1) : Offset.Beginning);
+    }
+
+    private void Release(TopicPartition partition, bool commit)
+    {
+        if (!_feeds.Remove(partition, out var feed))
+        {
+            return;
+        }
+
+        try
+        {
+            if (commit)
+            {
+                Commit(feed);
+            }
+        }
+        finally
+        {
+            feed.Dispose();
+        }
+    }
+
+    private void Commit(IPartitionFeed feed)
+    {
+        var (rows, files) = feed.Roll();
+        Interlocked.Add(ref _rowsCommitted, rows);
+        Interlocked.Add(ref _filesCommitted, files);
+    }
+
+    private void AbandonAll()
+    {
+        foreach (var feed in _feeds.Values)
+        {
+            feed.Dispose();
+        }
+
+        _feeds.Clear();
+    }
+
+    /// <summary>An enriched record as the results sink publishes it (<see cref="ResultRecords.EnrichedJson"/>).</summary>
+    public static EnrichedRow ReadEnriched(byte[] value)
+    {
+        using var json = JsonDocument.Parse(value);
+        var r = json.RootElement;
+        return new EnrichedRow(
+            r.GetProperty("ts").GetInt64(),
+            Text(r, "site"),
+            Text(r, "device"),
+            Text(r, "metric"),
+            r.GetProperty("value").GetDouble(),
+            NumberOrNaN(r, "prediction"),
+            NumberOrNaN(r, "low"),
+            NumberOrNaN(r, "high"),
+            r.GetProperty("score").GetDouble(),
+            r.GetProperty("anomaly").GetBoolean(),
+            r.TryGetProperty("episodeId", out var episode) && episode.ValueKind == JsonValueKind.String ? episode.GetString() : null,
+            r.GetProperty("offset").GetInt64(),
+            r.TryGetProperty("detector", out var detector) && detector.ValueKind == JsonValueKind.String ? detector.GetString()! : "unknown");
+    }
+
+    /// <summary>An alert as the results sink publishes it (<see cref="ResultRecords.AlertJson"/>).</summary>
+    public static AlertRow ReadAlert(byte[] value)
+    {
+        using var json = JsonDocument.Parse(value);
+        var r = json.RootElement;
+        var open = Text(r, "type") == ResultRecords.Open;
+        var grade = open ? r.GetProperty("grade").GetDouble() : r.GetProperty("peakGrade").GetDouble();
+        var time = DateTimeOffset.Parse(Text(r, "timestamp"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+        return new AlertRow(
+            time.ToUnixTimeMilliseconds(),
+            Text(r, "site"),
+            Text(r, "device"),
+            Text(r, "metric"),
+            Text(r, "alertId"),
+            open ? ResultRecords.Open : ResultRecords.Close,
+            open ? ResultRecords.Severity(grade) : "cleared",
+            r.GetProperty("episode").GetInt64(),
+            r.GetProperty("offset").GetInt64(),
+            open ? r.GetProperty("value").GetDouble() : double.NaN,
+            grade,
+            open ? -1 : r.GetProperty("outOfBandReadings").GetInt64());
+    }
+
+    private static string Text(JsonElement element, string name) =>
+        element.GetProperty(name).GetString() is { Length: > 0 } text ? text : throw new FormatException($"'{name}' is empty");
+
+    private static double NumberOrNaN(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : double.NaN;
+
+    private interface IPartitionFeed : IDisposable
+    {
+        long Recover();
+
+        bool Add(long offset, byte[] value, out string? reason);
+
+        bool RollDue(DateTime nowUtc);
+
+        (long Rows, int Files) Roll();
+    }
+
+    /// <summary>One partition's rows into its source. Runs on the collector's thread only.</summary>
+    private sealed class PartitionFeed<TRow>(SourceArchive<TRow> archive, Func<byte[], TRow> read) : IPartitionFeed
+    {
+        public long Recover() => archive.RecoverAsync().GetAwaiter().GetResult();
+
+        public bool Add(long offset, byte[] value, out string? reason)
+        {
+            TRow row;
+            try
+            {
+                row = read(value);
+            }
+            catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException or ArgumentException)
+            {
+                reason = e.Message;
+                return false;
+            }
+
+            reason = null;
+            archive.AddAsync(offset, row).GetAwaiter().GetResult();
+            return true;
+        }
+
+        public bool RollDue(DateTime nowUtc) => archive.RollDue(nowUtc);
+
+        public (long Rows, int Files) Roll()
+        {
+            var rows = archive.Pending;
+            archive.RollAsync().GetAwaiter().GetResult();
+            return (rows, rows > 0 ? archive.LastRollFiles : 0);
+        }
+
+        public void Dispose() => archive.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+}

@@ -1,0 +1,201 @@
+using System.Buffers.Binary;
+using System.Text;
+using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Protocol;
+using AnomalyActors.Core.Results;
+using AnomalyActors.Core.State;
+
+namespace AnomalyActors.Archive.Collecting;
+
+/// <summary>
+/// Result records in the node's result log: a compact binary form of a scored reading or an
+/// episode transition, read back as archive rows. The first byte is the record's layout, so a log
+/// written by an older version stays readable.
+/// </summary>
+public static class ResultCodec
+{
+    private const byte EnrichedV1 = 1;
+    private const byte AlertV1 = 2;
+
+    // Kind, then time, offset, episode, five numbers, the flag, two texts with their lengths.
+    private const int EnrichedFixedBytes = 1 + 3 * 8 + 5 * 8 + 1 + 2 + 2;
+    private const int AlertFixedBytes = 1 + 1 + 3 * 8 + 2 * 8 + 2;
+
+    /// <summary>Writes one scored reading of <paramref name="streamKey"/>; returns the bytes used.</summary>
+    public static int WriteEnriched(Span<byte> into, string streamKey, string detector, in ScoredReading reading)
+    {
+        into[0] = EnrichedV1;
+        BinaryPrimitives.WriteInt64LittleEndian(into[1..], reading.TimestampMs);
+        BinaryPrimitives.WriteInt64LittleEndian(into[9..], reading.Offset);
+        BinaryPrimitives.WriteInt64LittleEndian(into[17..], reading.Episode);
+        BinaryPrimitives.WriteDoubleLittleEndian(into[25..], reading.Value);
+        BinaryPrimitives.WriteDoubleLittleEndian(into[33..], reading.Prediction);
+        BinaryPrimitives.WriteDoubleLittleEndian(into[41..], reading.Low);
+        BinaryPrimitives.WriteDoubleLittleEndian(into[49..], reading.High);
+        BinaryPrimitives.WriteDoubleLittleEndian(into[57..], reading.Grade);
+        into[65] = reading.OutOfBand ? (byte)1 : (byte)0;
+        var at = 66;
+        at += WriteText(into[at..], streamKey);
+        at += WriteText(into[at..], detector);
+        return at;
+    }
+
+    /// <summary>The bytes <see cref="WriteEnriched"/> needs at most.</summary>
+    public static int MaxEnrichedBytes(string streamKey, string detector) =>
+        EnrichedFixedBytes + Encoding.UTF8.GetMaxByteCount(streamKey.Length) + Encoding.UTF8.GetMaxByteCount(detector.Length);
+
+    public static int MaxAlertBytes(IEpisodeEvent alert) => AlertFixedBytes + Encoding.UTF8.GetMaxByteCount(alert.SensorId.Length);
+
+    public static int WriteAlert(Span<byte> into, IEpisodeEvent alert)
+    {
+        into[0] = AlertV1;
+        into[1] = alert is EpisodeOpened ? (byte)1 : (byte)2;
+        BinaryPrimitives.WriteInt64LittleEndian(into[10..], alert.Offset);
+        BinaryPrimitives.WriteInt64LittleEndian(into[18..], alert.Episode);
+        switch (alert)
+        {
+            case EpisodeOpened o:
+                BinaryPrimitives.WriteInt64LittleEndian(into[2..], o.TimestampMs);
+                BinaryPrimitives.WriteDoubleLittleEndian(into[26..], o.Value);
+                BinaryPrimitives.WriteDoubleLittleEndian(into[34..], o.Grade);
+                break;
+            case EpisodeClosed c:
+                BinaryPrimitives.WriteInt64LittleEndian(into[2..], c.TimestampMs);
+                BinaryPrimitives.WriteInt64LittleEndian(into[26..], c.OutOfBandReadings);
+                BinaryPrimitives.WriteDoubleLittleEndian(into[34..], c.PeakGrade);
+                break;
+            default:
+                throw new ArgumentException($"Unknown episode event {alert.GetType().Name}.", nameof(alert));
+        }
+
+        return 42 + WriteText(into[42..], alert.SensorId);
+    }
+
+    /// <summary>Reads a record written by <see cref="WriteEnriched"/>.</summary>
+    public static EnrichedRow ReadEnriched(ReadOnlySpan<byte> from, StreamNames names)
+    {
+        if (from.Length < EnrichedFixedBytes || from[0] != EnrichedV1)
+        {
+            throw new InvalidDataException($"Not an enriched record (layout {(from.Length > 0 ? from[0] : -1)}, {from.Length} bytes).");
+        }
+
+        var at = 66;
+        var stream = names.Of(TextBytes(from, ref at));
+        var detector = names.Intern(TextBytes(from, ref at));
+        var episode = BinaryPrimitives.ReadInt64LittleEndian(from[17..]);
+        return new EnrichedRow(
+            BinaryPrimitives.ReadInt64LittleEndian(from[1..]),
+            stream.Site,
+            stream.Device,
+            stream.Metric,
+            BinaryPrimitives.ReadDoubleLittleEndian(from[25..]),
+            BinaryPrimitives.ReadDoubleLittleEndian(from[33..]),
+            BinaryPrimitives.ReadDoubleLittleEndian(from[41..]),
+            BinaryPrimitives.ReadDoubleLittleEndian(from[49..]),
+            BinaryPrimitives.ReadDoubleLittleEndian(from[57..]),
+            from[65] != 0,
+            episode > 0 ? AlertIds.For(stream.Key, episode) : null,
+            BinaryPrimitives.ReadInt64LittleEndian(from[9..]),
+            detector);
+    }
+
+    /// <summary>Reads a record written by <see cref="WriteAlert"/>.</summary>
+    public static AlertRow ReadAlert(ReadOnlySpan<byte> from, StreamNames names)
+    {
+        if (from.Length < AlertFixedBytes || from[0] != AlertV1)
+        {
+            throw new InvalidDataException($"Not an alert record (layout {(from.Length > 0 ? from[0] : -1)}, {from.Length} bytes).");
+        }
+
+        var at = 42;
+        var stream = names.Of(TextBytes(from, ref at));
+        var open = from[1] == 1;
+        var episode = BinaryPrimitives.ReadInt64LittleEndian(from[18..]);
+        var grade = BinaryPrimitives.ReadDoubleLittleEndian(from[34..]);
+        return new AlertRow(
+            BinaryPrimitives.ReadInt64LittleEndian(from[2..]),
+            stream.Site,
+            stream.Device,
+            stream.Metric,
+            AlertIds.For(stream.Key, episode),
+            open ? ResultRecords.Open : ResultRecords.Close,
+            open ? ResultRecords.Severity(grade) : "cleared",
+            episode,
+            BinaryPrimitives.ReadInt64LittleEndian(from[10..]),
+            open ? BinaryPrimitives.ReadDoubleLittleEndian(from[26..]) : double.NaN,
+            grade,
+            open ? -1 : BinaryPrimitives.ReadInt64LittleEndian(from[26..]));
+    }
+
+    private static int WriteText(Span<byte> into, string text)
+    {
+        var length = Encoding.UTF8.GetBytes(text, into[2..]);
+        if (length > ushort.MaxValue)
+        {
+            throw new ArgumentException("A text of a result record has at most 65535 bytes.", nameof(text));
+        }
+
+        BinaryPrimitives.WriteUInt16LittleEndian(into, (ushort)length);
+        return 2 + length;
+    }
+
+    private static ReadOnlySpan<byte> TextBytes(ReadOnlySpan<byte> from, ref int at)
+    {
+        int length = BinaryPrimitives.ReadUInt16LittleEndian(from[at..]);
+        var text = from.Slice(at + 2, length);
+        at += 2 + length;
+        return text;
+    }
+}
+
+/// <summary>
+/// Stream keys split into their parts once, and other texts shared, for rows read in bulk: a known
+/// key is found from its UTF-8 bytes without making a string.
+/// </summary>
+public sealed class StreamNames
+{
+    private const int Limit = 200_000;
+    private readonly Dictionary<string, StreamId> _streams = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
+
+    public StreamId Of(ReadOnlySpan<byte> key)
+    {
+        Span<char> chars = key.Length <= 512 ? stackalloc char[key.Length] : new char[key.Length];
+        chars = chars[..Encoding.UTF8.GetChars(key, chars)];
+        if (_streams.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var stream))
+        {
+            return stream;
+        }
+
+        if (_streams.Count >= Limit)
+        {
+            _streams.Clear();
+        }
+
+        var text = new string(chars);
+        stream = StreamId.Parse(text);
+        _streams[text] = stream;
+        return stream;
+    }
+
+    public StreamId Of(string key) => Of(Encoding.UTF8.GetBytes(key));
+
+    public string Intern(ReadOnlySpan<byte> utf8)
+    {
+        Span<char> chars = utf8.Length <= 512 ? stackalloc char[utf8.Length] : new char[utf8.Length];
+        chars = chars[..Encoding.UTF8.GetChars(utf8, chars)];
+        if (_texts.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var shared))
+        {
+            return shared;
+        }
+
+        if (_texts.Count >= Limit)
+        {
+            _texts.Clear();
+        }
+
+        var text = new string(chars);
+        _texts[text] = text;
+        return text;
+    }
+}

@@ -1,0 +1,322 @@
+using System.Buffers.Binary;
+using System.Globalization;
+
+namespace AnomalyActors.Archive.Collecting;
+
+/// <summary>
+/// A node's own append-only log of result records on its local disk, for when no Kafka topic holds
+/// them: the sink appends a record and confirms it to its sensor once the bytes are with the
+/// operating system (a killed process loses nothing it confirmed, as with the node's SQLite journal
+/// in its default mode); the archive collector reads it in offset order into Parquet files and
+/// deletes the segments its committed files cover. Offsets count records from 0 and never repeat.
+/// Frames are <c>[length][checksum][payload]</c>; a torn frame at the end (the process died in the
+/// middle of a write) is cut off when the log is opened. One process uses a log at a time (the
+/// data directory's lock).
+/// </summary>
+public sealed class ResultLog : IDisposable
+{
+    private const string SegmentExtension = ".log";
+    private const int HeaderBytes = 8;
+
+    /// <summary>The largest record accepted; far above any result record.</summary>
+    public const int MaxRecordBytes = 1 << 20;
+
+    private readonly string _directory;
+    private readonly long _segmentBytes;
+    private readonly object _gate = new();
+    private FileStream _tail;
+    private long _tailFirst;
+    private long _next;
+    private byte[] _buffer = new byte[64 * 1024];
+    private int _buffered;
+
+    // Where the last read ended, so the next one does not scan its segment from the start.
+    private (long Offset, string Path, long Position) _cursor = (-1, string.Empty, 0);
+
+    private ResultLog(string directory, long segmentBytes, FileStream tail, long tailFirst, long next)
+    {
+        _directory = directory;
+        _segmentBytes = segmentBytes;
+        _tail = tail;
+        _tailFirst = tailFirst;
+        _next = next;
+        Durable = next;
+    }
+
+    /// <summary>The first offset the log still holds.</summary>
+    public long First => Segments(_directory) is { Count: > 0 } segments ? segments[0].First : _tailFirst;
+
+    /// <summary>The offset the next record gets.</summary>
+    public long Next => Volatile.Read(ref _next);
+
+    /// <summary>Records below this offset are written to the operating system (readable, and kept if the process dies).</summary>
+    public long Durable
+    {
+        get => Volatile.Read(ref _durable);
+        private set => Volatile.Write(ref _durable, value);
+    }
+
+    private long _durable;
+
+    /// <summary>
+    /// Opens (or creates) the log in <paramref name="directory"/>, cutting off a torn last frame.
+    /// A new log numbers its records from <paramref name="startAt"/>.
+    /// </summary>
+    public static ResultLog Open(string directory, long startAt = 0, long segmentBytes = 64L * 1024 * 1024)
+    {
+        Directory.CreateDirectory(directory);
+        var segments = Segments(directory);
+        if (segments.Count == 0)
+        {
+            var first = Path.Combine(directory, SegmentName(startAt));
+            return new ResultLog(directory, segmentBytes, OpenForAppend(first), startAt, startAt);
+        }
+
+        var (tailFirst, tailPath) = segments[^1];
+        var (records, validBytes) = Scan(tailPath);
+        var tail = OpenForAppend(tailPath);
+        if (tail.Length != validBytes)
+        {
+            tail.SetLength(validBytes);
+        }
+
+        tail.Seek(validBytes, SeekOrigin.Begin);
+        return new ResultLog(directory, segmentBytes, tail, tailFirst, tailFirst + records);
+    }
+
+    /// <summary>Adds a record to the buffer; <see cref="Flush"/> makes it durable. Returns its offset.</summary>
+    public long Append(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length is 0 or > MaxRecordBytes)
+        {
+            throw new ArgumentException($"A result record has 1 to {MaxRecordBytes} bytes, not {payload.Length}.", nameof(payload));
+        }
+
+        lock (_gate)
+        {
+            var need = HeaderBytes + payload.Length;
+            if (_buffered + need > _buffer.Length)
+            {
+                WriteBuffer();
+                if (need > _buffer.Length)
+                {
+                    _buffer = new byte[need];
+                }
+            }
+
+            var frame = _buffer.AsSpan(_buffered, need);
+            BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], Checksum(payload));
+            payload.CopyTo(frame[HeaderBytes..]);
+            _buffered += need;
+            return _next++;
+        }
+    }
+
+    /// <summary>Hands every appended record to the operating system.</summary>
+    public void Flush()
+    {
+        lock (_gate)
+        {
+            WriteBuffer();
+            _tail.Flush();
+            Durable = _next;
+        }
+    }
+
+    /// <summary>
+    /// Reads records from <paramref name="from"/> on, up to <paramref name="max"/> of them and only
+    /// those already durable, calling <paramref name="record"/> with each offset and payload.
+    /// Returns how many were read.
+    /// </summary>
+    public int Read(long from, int max, Action<long, ReadOnlySpan<byte>> record)
+    {
+        long durable;
+        lock (_gate)
+        {
+            durable = Durable;
+        }
+
+        if (from >= durable)
+        {
+            return 0;
+        }
+
+        var segments = Segments(_directory);
+        var index = segments.FindLastIndex(s => s.First <= from);
+        if (index < 0)
+        {
+            throw new InvalidOperationException($"Result log {_directory} no longer holds offset {from} (it starts at {segments[0].First}).");
+        }
+
+        var count = 0;
+        var header = new byte[HeaderBytes];
+        var payload = new byte[4096];
+        for (; index < segments.Count && count < max; index++)
+        {
+            var (first, path) = segments[index];
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+            var offset = first;
+            if (_cursor.Offset == from && _cursor.Path == path)
+            {
+                stream.Seek(_cursor.Position, SeekOrigin.Begin);
+                offset = from;
+            }
+
+            while (count < max && offset < durable)
+            {
+                if (stream.Read(header) < HeaderBytes)
+                {
+                    break;
+                }
+
+                var length = BinaryPrimitives.ReadInt32LittleEndian(header);
+                if (length is <= 0 or > MaxRecordBytes)
+                {
+                    throw new InvalidDataException($"Result log segment {path} has a frame of {length} bytes at offset {offset}.");
+                }
+
+                if (payload.Length < length)
+                {
+                    payload = new byte[length];
+                }
+
+                stream.ReadExactly(payload, 0, length);
+                if (offset >= from)
+                {
+                    if (Checksum(payload.AsSpan(0, length)) != BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4)))
+                    {
+                        throw new InvalidDataException($"Result log segment {path}: record {offset} fails its checksum.");
+                    }
+
+                    record(offset, payload.AsSpan(0, length));
+                    count++;
+                }
+
+                offset++;
+            }
+
+            _cursor = (offset, path, stream.Position);
+        }
+
+        return count;
+    }
+
+    /// <summary>Deletes the segments whose records all lie below <paramref name="offset"/> (they are archived).</summary>
+    public void DeleteBelow(long offset)
+    {
+        lock (_gate)
+        {
+            if (_next - _tailFirst > 0 && _tail.Length >= _segmentBytes)
+            {
+                // Start a new segment so that the full one can go once it is archived.
+                WriteBuffer();
+                _tail.Flush();
+                _tail.Dispose();
+                _tailFirst = _next;
+                _tail = OpenForAppend(Path.Combine(_directory, SegmentName(_tailFirst)));
+            }
+
+            var segments = Segments(_directory);
+            for (var i = 0; i + 1 < segments.Count; i++)
+            {
+                if (segments[i + 1].First <= offset)
+                {
+                    File.Delete(segments[i].Path);
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            WriteBuffer();
+            _tail.Flush();
+            Durable = _next;
+            _tail.Dispose();
+        }
+    }
+
+    // The buffer holds exactly the records from Durable on: once written, all of them are durable.
+    private void WriteBuffer()
+    {
+        if (_buffered > 0)
+        {
+            _tail.Write(_buffer, 0, _buffered);
+            _buffered = 0;
+            Durable = _next;
+        }
+    }
+
+    private static FileStream OpenForAppend(string path)
+    {
+        // Unbuffered: the log keeps its own buffer, and Flush must reach the operating system.
+        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, 1);
+        stream.Seek(0, SeekOrigin.End);
+        return stream;
+    }
+
+    /// <summary>Counts the whole frames at the start of a segment and the bytes they take.</summary>
+    private static (long Records, long Bytes) Scan(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+        var header = new byte[HeaderBytes];
+        var payload = new byte[4096];
+        long records = 0, bytes = 0;
+        while (stream.Read(header) == HeaderBytes)
+        {
+            var length = BinaryPrimitives.ReadInt32LittleEndian(header);
+            if (length is <= 0 or > MaxRecordBytes || stream.Length - stream.Position < length)
+            {
+                break;
+            }
+
+            if (payload.Length < length)
+            {
+                payload = new byte[length];
+            }
+
+            stream.ReadExactly(payload, 0, length);
+            if (Checksum(payload.AsSpan(0, length)) != BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4)))
+            {
+                break;
+            }
+
+            records++;
+            bytes += HeaderBytes + length;
+        }
+
+        return (records, bytes);
+    }
+
+    private static List<(long First, string Path)> Segments(string directory)
+    {
+        var segments = new List<(long First, string Path)>();
+        foreach (var path in Directory.EnumerateFiles(directory, "*" + SegmentExtension))
+        {
+            if (long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var first))
+            {
+                segments.Add((first, path));
+            }
+        }
+
+        segments.Sort((a, b) => a.First.CompareTo(b.First));
+        return segments;
+    }
+
+    private static string SegmentName(long first) => first.ToString("D20", CultureInfo.InvariantCulture) + SegmentExtension;
+
+    // FNV-1a: tells a torn or overwritten frame from a whole one; not a defence against tampering.
+    private static uint Checksum(ReadOnlySpan<byte> data)
+    {
+        var hash = 2166136261u;
+        foreach (var b in data)
+        {
+            hash = (hash ^ b) * 16777619u;
+        }
+
+        return hash;
+    }
+}
