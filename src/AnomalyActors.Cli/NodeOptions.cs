@@ -12,6 +12,7 @@ internal static class NodeOptions
         new("config", "DIR", "Folder with anomaly-actors.conf and akka.conf (default: the hocon folder shipped with the program)."),
         new("data-dir", "DIR", "Where the SQLite database, alerts.jsonl and dead-letters.jsonl go (default from the config: ./data)."),
         new("persistence", "NAME", "sqlite (default), postgresql (set ANOMALY_ACTORS_POSTGRES) or none."),
+        new("archive", "DIR", "Collect enriched readings and alerts into a Parquet archive under DIR (anomaly-actors.archive; query it with query and describe)."),
         new("verbose", null, "Show Akka's informational log lines."),
     ];
 
@@ -21,6 +22,12 @@ internal static class NodeOptions
         if (args.Text("data-dir") is { } dataDir)
         {
             hocon.AppendLine(CultureInfo.InvariantCulture, $"anomaly-actors.data-dir = {Quote(Path.GetFullPath(dataDir))}");
+        }
+
+        if (args.Text("archive") is { } archive)
+        {
+            hocon.AppendLine("anomaly-actors.archive.enabled = on");
+            hocon.AppendLine(CultureInfo.InvariantCulture, $"anomaly-actors.archive.root = {Quote(Path.GetFullPath(archive))}");
         }
 
         if (args.Text("persistence") is { } persistence)

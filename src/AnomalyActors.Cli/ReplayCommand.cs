@@ -55,6 +55,12 @@ internal static class ReplayCommand
         }
 
         var (overrides, hocon) = NodeOptions.From(args, [.. extra]);
+        var archive = AnomalyActorsSettings.Load(overrides, hocon).Archive;
+        if (scratch is not null && archive.Enabled && archive.Root.StartsWith(scratch, StringComparison.Ordinal))
+        {
+            throw new UsageException("the archive is on but its root would be inside the replay's scratch data directory, which is removed afterwards: give --archive DIR (or --data-dir DIR)");
+        }
+
         var total = CountLines(file) - 1;
         var stopwatch = Stopwatch.StartNew();
         long sent = 0, bad = 0;
@@ -128,8 +134,15 @@ internal static class ReplayCommand
 
             var elapsed = stopwatch.Elapsed;
             progress.Done(sent + bad, metrics.ReadingsScored - scoredBefore, elapsed);
-            // Episode events are persisted after scoring; the graceful stop lets every sensor finish them.
+            // Episode events are persisted after scoring; the graceful stop lets every sensor finish
+            // them, and the archive commits what it holds.
             await host.StopAsync();
+            if (host.LocalArchive is { } archived)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Archived {archived.RowsCommitted:N0} rows in {archived.FilesCommitted:N0} file(s) under {archive.Root} (source {archived.Source})"));
+            }
+
             var opened = metrics.EpisodesOpened;
             var closed = metrics.EpisodesClosed;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
