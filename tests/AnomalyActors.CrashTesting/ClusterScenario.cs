@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using AnomalyActors.Archive;
+using AnomalyActors.Archive.Collecting;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -70,7 +72,8 @@ public sealed record ClusterOptions(
     string? KeepLogs = null,
     int ProduceRate = 0,
     ClusterSource Source = ClusterSource.Kafka,
-    ClusterSource? ReferenceSource = null)
+    ClusterSource? ReferenceSource = null,
+    bool Archive = false)
 {
     /// <summary>
     /// Where the single member of the reference run takes the same readings from: by default the
@@ -115,13 +118,15 @@ public sealed record ClusterReport(
     double ClusterRateOverall,
     long EnrichedRepeats,
     IReadOnlyList<string> Problems,
-    TimeSpan Elapsed)
+    TimeSpan Elapsed,
+    ArchiveAudit? Archive = null)
 {
     /// <summary>Every reading scored once and every state the reference's; false where states cannot be compared (see <see cref="ClusterOptions.OrderKept"/>).</summary>
     public bool ExactState => Options.OrderKept && StateMismatches == 0 && Lost == 0 && ScoredTwice == 0;
 
     /// <summary>Exact state, or where the order cannot be kept, every reading scored once.</summary>
-    public bool Passed => (Options.OrderKept ? ExactState : Lost == 0 && ScoredTwice == 0) && AlertIdsMissing == 0 && AlertIdsExtra == 0 && AnomaliesUnderTwoIds == 0 && Problems.Count == 0;
+    public bool Passed => (Options.OrderKept ? ExactState : Lost == 0 && ScoredTwice == 0) && AlertIdsMissing == 0 && AlertIdsExtra == 0 && AnomaliesUnderTwoIds == 0 && Problems.Count == 0
+        && (Archive is null || Archive.Exact);
 
     public double RatioToSingleNode => SingleRate > 0 ? ClusterRate / SingleRate : 0;
 
@@ -163,6 +168,7 @@ public sealed record ClusterReport(
         ["cluster_readings_per_s_with_disruption"] = Math.Round(ClusterRateOverall),
         ["enriched_repeats"] = EnrichedRepeats,
         ["problems"] = Problems,
+        ["archive"] = Archive,
         ["elapsed_s"] = Math.Round(Elapsed.TotalSeconds, 1),
         ["passed"] = Passed,
     });
@@ -242,6 +248,7 @@ public static class ClusterScenario
                 }
             }
 
+            var archive = options.Archive ? await AuditArchiveAsync(cluster, options, kafka, work, alerts, deadline, log) : null;
             var report = new ClusterReport(
                 options,
                 cluster.FailoverSeconds,
@@ -258,7 +265,8 @@ public static class ClusterScenario
                 cluster.OverallRate,
                 cluster.Repeats,
                 problems,
-                clock.Elapsed);
+                clock.Elapsed,
+                archive);
             log($"cluster: {report.ToJson()}");
             return report;
         }
@@ -275,6 +283,53 @@ public static class ClusterScenario
     }
 
     private static string TopicOf(string site, string kind) => $"{kind}-{site}";
+
+    private static string ArchiveRootOf(string work, string site) => Path.Combine(work, "archive-" + site);
+
+    /// <summary>
+    /// Collects what the members had not (a collector of this process in their group, until nothing
+    /// more comes), then reads the archive back: one enriched row per stream and offset for every
+    /// reading, every alert of the alerts topic once, nothing hidden left.
+    /// </summary>
+    private static async Task<ArchiveAudit> AuditArchiveAsync(SiteRun run, ClusterOptions options, MockKafkaCluster kafka, string work, AlertLog alerts, DateTime deadline, Action<string> log)
+    {
+        var root = ArchiveRootOf(work, run.Name);
+        var collector = KafkaArchiveCollector.Start(
+            root,
+            run.Name,
+            new ArchiveOptions(4L * 1024 * 1024, TimeSpan.FromMilliseconds(500), 131_072),
+            new KafkaArchiveSource(kafka.BootstrapServers, run.Name + "-archive", run.Topic("enriched"), run.Topic("alerts"), TimeSpan.FromSeconds(6), new Dictionary<string, string>()),
+            message => log($"cluster: {run.Name} archive: {message}"));
+        var clock = Stopwatch.StartNew();
+        var last = -1L;
+        var changed = clock.Elapsed;
+        await using (collector)
+        {
+            // The group's join alone takes seconds; then the rest of both topics goes by.
+            while (DateTime.UtcNow < deadline && (clock.Elapsed < TimeSpan.FromSeconds(10) || clock.Elapsed - changed < TimeSpan.FromSeconds(4)))
+            {
+                if (collector.RowsCommitted != last)
+                {
+                    last = collector.RowsCommitted;
+                    changed = clock.Elapsed;
+                }
+
+                await Task.Delay(200);
+            }
+        }
+
+        log($"cluster: {run.Name}: the final collector archived {collector.RowsCommitted:N0} rows the members had not");
+        using var query = ArchiveQuery.Open(root, ["enriched", "alerts"]);
+        async Task<long> Scalar(string sql) => Convert.ToInt64((await query.RunAsync(sql, TimeSpan.FromMinutes(2))).Rows[0][0], CultureInfo.InvariantCulture);
+        var rows = await Scalar("SELECT count(*) FROM enriched");
+        var distinct = await Scalar("SELECT count(*) FROM (SELECT DISTINCT site, device, metric, \"offset\" FROM enriched)");
+        var alertRows = await Scalar("SELECT count(*) FROM alerts");
+        var alertDistinct = await Scalar("SELECT count(*) FROM (SELECT DISTINCT alert_id, type FROM alerts)");
+        var files = Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories).Count();
+        var hidden = Directory.EnumerateFiles(root, ".*", SearchOption.AllDirectories).Count();
+        return new ArchiveAudit(rows, Math.Max(0, options.Readings - distinct), rows - distinct,
+            Math.Max(0, alerts.Ids.Count - alertDistinct), alertRows - alertDistinct, files, hidden);
+    }
 
     private sealed record SiteRun(
         string Name,
@@ -301,10 +356,25 @@ public static class ClusterScenario
         // A broker per run: sessions and queues of one run must not hold the other's messages.
         await using var mosquitto = options.Mqtt ? await MosquittoBroker.StartAsync() : null;
         var hocon = ShippedConfiguration.CopyTo(Path.Combine(work, "hocon-" + site.Name),
-            $"anomaly-actors.kafka.enriched-topic = \"{Topic("enriched")}\"",
-            $"anomaly-actors.kafka.alerts-topic = \"{Topic("alerts")}\"",
-            $"anomaly-actors.kafka.dead-letters-topic = \"{Topic("dead-letters")}\"",
-            "anomaly-actors.alerts.console = off");
+            [
+                $"anomaly-actors.kafka.enriched-topic = \"{Topic("enriched")}\"",
+                $"anomaly-actors.kafka.alerts-topic = \"{Topic("alerts")}\"",
+                $"anomaly-actors.kafka.dead-letters-topic = \"{Topic("dead-letters")}\"",
+                "anomaly-actors.alerts.console = off",
+                .. options.Archive && !options.Mqtt
+                    ? new[]
+                    {
+                        // Every member collects its share of the result topics into one root; small
+                        // rolls, so that the kill lands in the middle of some.
+                        "anomaly-actors.archive.enabled = on",
+                        $"anomaly-actors.archive.root = \"{ArchiveRootOf(work, site.Name)}\"",
+                        $"anomaly-actors.site = \"{site.Name}\"",
+                        "anomaly-actors.archive.roll-age = 500ms",
+                        "anomaly-actors.archive.roll-size-mb = 4",
+                        "anomaly-actors.archive.idle-poll = 20ms",
+                    }
+                    : [],
+            ]);
         var ports = Enumerable.Range(0, site.Members).Select(_ => FreePort.Next()).ToArray();
         using var isolated = site.Disruption == ClusterDisruption.Partition
             ? IsolatedMembers.Create(site.Members, ServicePorts(kafka, postgres, mosquitto))
@@ -577,6 +647,7 @@ public static class ClusterScenario
             $"anomaly-actors.kafka.readings-topic = \"{run.Topic("readings")}\"",
             "anomaly-actors.kafka.enriched-topic = \"\"",
             "anomaly-actors.mqtt.enabled = off",
+            "anomaly-actors.archive.enabled = off",
             "akka.remote.dot-netty.tcp.port = 0",
             "akka.loglevel = WARNING"));
         var clock = Stopwatch.StartNew();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AnomalyActors.Archive;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -23,7 +24,8 @@ public sealed record CrashOptions(
     long ReadingsPerDevice = 15_000,
     DeviceKind Kind = DeviceKind.Demo,
     int MaxInFlight = 2000,
-    TimeSpan Timeout = default)
+    TimeSpan Timeout = default,
+    bool Archive = false)
 {
     public TimeSpan Deadline => Timeout == default ? TimeSpan.FromMinutes(10) : Timeout;
 }
@@ -48,9 +50,11 @@ public sealed record CrashReport(
     long Reconnects,
     long Failed,
     TimeSpan Elapsed,
-    bool TimedOut)
+    bool TimedOut,
+    ArchiveAudit? Archive = null)
 {
-    public bool Exact => !TimedOut && Failed == 0 && ScoredTwice == 0 && Lost == 0 && AnomaliesUnderTwoIds == 0 && ClosedBeforeOpened == 0;
+    public bool Exact => !TimedOut && Failed == 0 && ScoredTwice == 0 && Lost == 0 && AnomaliesUnderTwoIds == 0 && ClosedBeforeOpened == 0
+        && (Archive is null || Archive.Exact);
 
     public string ToJson() => JsonSerializer.Serialize(new Dictionary<string, object?>
     {
@@ -71,8 +75,22 @@ public sealed record CrashReport(
         ["failed"] = Failed,
         ["elapsed_s"] = Math.Round(Elapsed.TotalSeconds, 1),
         ["timed_out"] = TimedOut,
+        ["archive"] = Archive,
         ["exact"] = Exact,
     });
+}
+
+/// <summary>What the archive holds after the kills, against what the sensors scored and alerted.</summary>
+/// <param name="Rows">Enriched rows in visible files.</param>
+/// <param name="Missing">Readings published (and scored) without an enriched row.</param>
+/// <param name="Duplicates">Enriched rows beyond one per stream and offset.</param>
+/// <param name="AlertsMissing">Alert transitions of the alerts file without a row in the alerts dataset.</param>
+/// <param name="AlertDuplicates">Rows of the alerts dataset beyond one per alert id and type.</param>
+/// <param name="Files">Visible Parquet files (all of them readable, or the query fails).</param>
+/// <param name="HiddenLeft">Files still being written after the last node stopped (should be none).</param>
+public sealed record ArchiveAudit(long Rows, long Missing, long Duplicates, long AlertsMissing, long AlertDuplicates, long Files, long HiddenLeft)
+{
+    public bool Exact => Missing == 0 && Duplicates == 0 && AlertsMissing == 0 && AlertDuplicates == 0 && HiddenLeft == 0;
 }
 
 /// <summary>
@@ -100,7 +118,24 @@ public static class CrashScenario
         var work = ScratchDirectory.Create("anomaly-actors-crash");
         var dataDirectory = Path.Combine(work, "data");
         // With an external broker the embedded one is switched off.
-        var hoconDirectory = ShippedConfiguration.CopyTo(Path.Combine(work, "hocon"), options.Broker == "embedded" ? [] : ["anomaly-actors.mqtt.broker.embedded = off"]);
+        var archiveRoot = Path.Combine(work, "archive");
+        var hoconDirectory = ShippedConfiguration.CopyTo(Path.Combine(work, "hocon"),
+        [
+            .. options.Broker == "embedded" ? Array.Empty<string>() : ["anomaly-actors.mqtt.broker.embedded = off"],
+            // Small rolls several times a second, so the kills land in the middle of files being
+            // written and renamed.
+            .. options.Archive
+                ? new[]
+                {
+                    "anomaly-actors.archive.enabled = on",
+                    $"anomaly-actors.archive.root = \"{archiveRoot}\"",
+                    "anomaly-actors.archive.roll-age = 200ms",
+                    "anomaly-actors.archive.roll-size-mb = 1",
+                    "anomaly-actors.archive.row-group-rows = 4096",
+                    "anomaly-actors.archive.idle-poll = 20ms",
+                }
+                : [],
+        ]);
         await using var mosquitto = options.Broker == "mosquitto" ? await MosquittoBroker.StartAsync() : null;
         var port = mosquitto?.Port ?? FreePort.Next();
 
@@ -157,9 +192,10 @@ public static class CrashScenario
             var (scored, twice, lost, settledInTime) = await ScoreInFinalNodeAsync(options, hoconDirectory, dataDirectory, port, result.Published, deadline, log);
             timedOut = !settledInTime;
             var alerts = AlertAudit.Read(Path.Combine(dataDirectory, "alerts.jsonl"));
+            var archive = options.Archive ? await AuditArchiveAsync(archiveRoot, published: result.Published, options, alerts) : null;
             return new CrashReport(
                 options, result.Published, scored, twice, lost, alerts.UnderTwoIds, alerts.ClosedBeforeOpened, alerts.Opens,
-                kills, result.Resent, result.Reconnects, result.Failed, clock.Elapsed, timedOut);
+                kills, result.Resent, result.Reconnects, result.Failed, clock.Elapsed, timedOut, archive);
         }
         catch (TimeoutException)
         {
@@ -172,6 +208,29 @@ public static class CrashScenario
             await node.StopAsync();
             ScratchDirectory.DeleteQuietly(work);
         }
+    }
+
+    /// <summary>Reads the archive back with DuckDB: one enriched row per stream and offset for every published reading, every alert once.</summary>
+    private static async Task<ArchiveAudit> AuditArchiveAsync(string root, long published, CrashOptions options, AlertAudit alerts)
+    {
+        var streams = options.Devices * (options.Kind == DeviceKind.Fan ? 2 : 1);
+        var expected = published * (options.Kind == DeviceKind.Fan ? 2 : 1);
+        using var query = ArchiveQuery.Open(root, ["enriched", "alerts"]);
+        async Task<long> Scalar(string sql) => Convert.ToInt64((await query.RunAsync(sql, TimeSpan.FromMinutes(2))).Rows[0][0], CultureInfo.InvariantCulture);
+        var rows = await Scalar("SELECT count(*) FROM enriched");
+        var distinct = await Scalar("SELECT count(*) FROM (SELECT DISTINCT site, device, metric, \"offset\" FROM enriched)");
+        var perStream = await Scalar("SELECT count(DISTINCT (site, device, metric)) FROM enriched");
+        var alertRows = await Scalar("SELECT count(*) FROM alerts");
+        var alertDistinct = await Scalar("SELECT count(*) FROM (SELECT DISTINCT alert_id, type FROM alerts)");
+        var files = Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories).Count();
+        var hidden = Directory.EnumerateFiles(root, ".*", SearchOption.AllDirectories).Count();
+        if (perStream != streams)
+        {
+            throw new InvalidOperationException($"the archive has {perStream} streams, expected {streams}");
+        }
+
+        return new ArchiveAudit(rows, Math.Max(0, expected - distinct), rows - distinct,
+            Math.Max(0, alerts.Transitions - alertDistinct), alertRows - alertDistinct, files, hidden);
     }
 
     private static TimeSpan Remaining(DateTime deadline)
@@ -370,15 +429,17 @@ public static class CrashScenario
     }
 
     /// <summary>The alerts file, checked for anomalies opened under two ids and closes without an open.</summary>
-    private sealed record AlertAudit(int Opens, int UnderTwoIds, int ClosedBeforeOpened)
+    /// <param name="Transitions">Distinct alert ids and types (an open and a close of one episode are two).</param>
+    private sealed record AlertAudit(int Opens, int UnderTwoIds, int ClosedBeforeOpened, int Transitions)
     {
         public static AlertAudit Read(string path)
         {
             if (!File.Exists(path))
             {
-                return new AlertAudit(0, 0, 0);
+                return new AlertAudit(0, 0, 0, 0);
             }
 
+            var transitions = new HashSet<string>(StringComparer.Ordinal);
             var idsByReading = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
             var opened = new HashSet<string>(StringComparer.Ordinal);
             var opens = 0;
@@ -393,6 +454,7 @@ public static class CrashScenario
                 using var json = JsonDocument.Parse(line);
                 var root = json.RootElement;
                 var id = root.GetProperty("alertId").GetString()!;
+                transitions.Add(id + " " + root.GetProperty("type").GetString());
                 if (root.GetProperty("type").GetString() == "open")
                 {
                     opens++;
@@ -411,7 +473,7 @@ public static class CrashScenario
                 }
             }
 
-            return new AlertAudit(opens, idsByReading.Values.Count(ids => ids.Count > 1), closedBeforeOpened);
+            return new AlertAudit(opens, idsByReading.Values.Count(ids => ids.Count > 1), closedBeforeOpened, transitions.Count);
         }
     }
 }

@@ -13,13 +13,17 @@ namespace AnomalyActors.Host.Tests;
 /// </summary>
 public sealed class CrashSpecs(ITestOutputHelper output)
 {
+    /// <param name="archive">
+    /// With the archive on (rolls several times a second, so kills land while files are written and
+    /// renamed), its files must also hold every reading and every alert exactly once.
+    /// </param>
     [Theory]
-    [InlineData("mosquitto", DeviceKind.Demo)]
-    [InlineData("embedded", DeviceKind.Fan)]
-    public async Task Should_score_every_reading_once_after_sigkills_at_full_speed(string broker, DeviceKind kind)
+    [InlineData("mosquitto", DeviceKind.Demo, false)]
+    [InlineData("embedded", DeviceKind.Fan, true)]
+    public async Task Should_score_every_reading_once_after_sigkills_at_full_speed(string broker, DeviceKind kind, bool archive)
     {
         var report = await CrashScenario.RunAsync(
-            new CrashOptions(broker, Kills: 2, Devices: 10, ReadingsPerDevice: 3_000, Kind: kind, Timeout: TimeSpan.FromMinutes(4)),
+            new CrashOptions(broker, Kills: 2, Devices: 10, ReadingsPerDevice: 3_000, Kind: kind, Timeout: TimeSpan.FromMinutes(4), Archive: archive),
             output.WriteLine);
 
         output.WriteLine(report.ToJson());
@@ -30,6 +34,17 @@ public sealed class CrashSpecs(ITestOutputHelper output)
         Assert.Equal(0, report.Lost);
         Assert.Equal(0, report.AnomaliesUnderTwoIds);
         Assert.Equal(0, report.ClosedBeforeOpened);
+        if (archive)
+        {
+            Assert.NotNull(report.Archive);
+            Assert.Equal(0, report.Archive.Missing);
+            Assert.Equal(0, report.Archive.Duplicates);
+            Assert.Equal(0, report.Archive.AlertsMissing);
+            Assert.Equal(0, report.Archive.AlertDuplicates);
+            Assert.Equal(0, report.Archive.HiddenLeft);
+            Assert.True(report.Archive.Files > 2, report.ToJson());
+        }
+
         Assert.True(report.Exact, report.ToJson());
     }
 }
