@@ -29,5 +29,6 @@ public static class Program
         ["mqtt"] = Mqtt.MqttHarness.Run,
         ["crash"] = Crash.CrashHarness.Run,
         ["cluster"] = Cluster.ClusterHarness.Run,
+        ["archive"] = Archive.ArchiveHarness.Run,
     };
 }
