@@ -319,16 +319,7 @@ public static class ClusterScenario
         }
 
         log($"cluster: {run.Name}: the final collector archived {collector.RowsCommitted:N0} rows the members had not");
-        using var query = ArchiveQuery.Open(root, ["enriched", "alerts"]);
-        async Task<long> Scalar(string sql) => Convert.ToInt64((await query.RunAsync(sql, TimeSpan.FromMinutes(2))).Rows[0][0], CultureInfo.InvariantCulture);
-        var rows = await Scalar("SELECT count(*) FROM enriched");
-        var distinct = await Scalar("SELECT count(*) FROM (SELECT DISTINCT site, device, metric, \"offset\" FROM enriched)");
-        var alertRows = await Scalar("SELECT count(*) FROM alerts");
-        var alertDistinct = await Scalar("SELECT count(*) FROM (SELECT DISTINCT alert_id, type FROM alerts)");
-        var files = Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories).Count();
-        var hidden = Directory.EnumerateFiles(root, ".*", SearchOption.AllDirectories).Count();
-        return new ArchiveAudit(rows, Math.Max(0, options.Readings - distinct), rows - distinct,
-            Math.Max(0, alerts.Ids.Count - alertDistinct), alertRows - alertDistinct, files, hidden);
+        return await ArchiveAudit.ReadAsync(root, options.Readings, alerts.Ids.Count);
     }
 
     private sealed record SiteRun(

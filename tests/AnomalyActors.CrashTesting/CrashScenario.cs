@@ -88,9 +88,38 @@ public sealed record CrashReport(
 /// <param name="AlertDuplicates">Rows of the alerts dataset beyond one per alert id and type.</param>
 /// <param name="Files">Visible Parquet files (all of them readable, or the query fails).</param>
 /// <param name="HiddenLeft">Files still being written after the last node stopped (should be none).</param>
-public sealed record ArchiveAudit(long Rows, long Missing, long Duplicates, long AlertsMissing, long AlertDuplicates, long Files, long HiddenLeft)
+/// <param name="Streams">Distinct streams with enriched rows.</param>
+public sealed record ArchiveAudit(long Rows, long Missing, long Duplicates, long AlertsMissing, long AlertDuplicates, long Files, long HiddenLeft, long Streams)
 {
     public bool Exact => Missing == 0 && Duplicates == 0 && AlertsMissing == 0 && AlertDuplicates == 0 && HiddenLeft == 0;
+
+    /// <summary>Reads an archive root with DuckDB, as users query it.</summary>
+    /// <param name="expectedReadings">Readings that were scored: each should have exactly one enriched row.</param>
+    /// <param name="expectedAlerts">Distinct alert transitions (alert id and open/close) the sink wrote.</param>
+    public static async Task<ArchiveAudit> ReadAsync(string root, long expectedReadings, long expectedAlerts)
+    {
+        using var query = ArchiveQuery.Open(root, ["enriched", "alerts"]);
+        async Task<long> Scalar(string sql) => Convert.ToInt64((await query.RunAsync(sql, TimeSpan.FromMinutes(2))).Rows[0][0], CultureInfo.InvariantCulture);
+        var rows = await Scalar("SELECT count(*) FROM enriched");
+        var distinct = await Scalar("SELECT count(*) FROM (SELECT DISTINCT site, device, metric, \"offset\" FROM enriched)");
+        var streams = await Scalar("SELECT count(DISTINCT (site, device, metric)) FROM enriched");
+        var alertRows = await Scalar("SELECT count(*) FROM alerts");
+        var alertDistinct = await Scalar("SELECT count(*) FROM (SELECT DISTINCT alert_id, type FROM alerts)");
+        var files = Directory.EnumerateFiles(root, "*" + ArchiveLayout.Extension, SearchOption.AllDirectories).Count();
+        var hidden = Directory.EnumerateFiles(root, ".*", SearchOption.AllDirectories).Count();
+        return new ArchiveAudit(rows, Math.Max(0, expectedReadings - distinct), rows - distinct,
+            Math.Max(0, expectedAlerts - alertDistinct), alertRows - alertDistinct, files, hidden, streams);
+    }
+
+    /// <summary>What is not exact, for an assertion message; empty when <see cref="Exact"/>.</summary>
+    public IReadOnlyList<string> Problems() =>
+    [
+        .. Missing > 0 ? [$"{Missing} readings without an enriched row"] : Array.Empty<string>(),
+        .. Duplicates > 0 ? [$"{Duplicates} enriched rows twice"] : Array.Empty<string>(),
+        .. AlertsMissing > 0 ? [$"{AlertsMissing} alerts missing"] : Array.Empty<string>(),
+        .. AlertDuplicates > 0 ? [$"{AlertDuplicates} alert rows twice"] : Array.Empty<string>(),
+        .. HiddenLeft > 0 ? [$"{HiddenLeft} hidden files left"] : Array.Empty<string>(),
+    ];
 }
 
 /// <summary>
@@ -210,27 +239,12 @@ public static class CrashScenario
         }
     }
 
-    /// <summary>Reads the archive back with DuckDB: one enriched row per stream and offset for every published reading, every alert once.</summary>
+    /// <summary>Reads the archive back: one enriched row per stream and offset for every published reading, every alert once.</summary>
     private static async Task<ArchiveAudit> AuditArchiveAsync(string root, long published, CrashOptions options, AlertAudit alerts)
     {
+        var audit = await ArchiveAudit.ReadAsync(root, expectedReadings: published * (options.Kind == DeviceKind.Fan ? 2 : 1), alerts.Transitions);
         var streams = options.Devices * (options.Kind == DeviceKind.Fan ? 2 : 1);
-        var expected = published * (options.Kind == DeviceKind.Fan ? 2 : 1);
-        using var query = ArchiveQuery.Open(root, ["enriched", "alerts"]);
-        async Task<long> Scalar(string sql) => Convert.ToInt64((await query.RunAsync(sql, TimeSpan.FromMinutes(2))).Rows[0][0], CultureInfo.InvariantCulture);
-        var rows = await Scalar("SELECT count(*) FROM enriched");
-        var distinct = await Scalar("SELECT count(*) FROM (SELECT DISTINCT site, device, metric, \"offset\" FROM enriched)");
-        var perStream = await Scalar("SELECT count(DISTINCT (site, device, metric)) FROM enriched");
-        var alertRows = await Scalar("SELECT count(*) FROM alerts");
-        var alertDistinct = await Scalar("SELECT count(*) FROM (SELECT DISTINCT alert_id, type FROM alerts)");
-        var files = Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories).Count();
-        var hidden = Directory.EnumerateFiles(root, ".*", SearchOption.AllDirectories).Count();
-        if (perStream != streams)
-        {
-            throw new InvalidOperationException($"the archive has {perStream} streams, expected {streams}");
-        }
-
-        return new ArchiveAudit(rows, Math.Max(0, expected - distinct), rows - distinct,
-            Math.Max(0, alerts.Transitions - alertDistinct), alertRows - alertDistinct, files, hidden);
+        return audit.Streams == streams ? audit : throw new InvalidOperationException($"the archive has {audit.Streams} streams, expected {streams}");
     }
 
     private static TimeSpan Remaining(DateTime deadline)

@@ -158,44 +158,27 @@ public sealed class StreamNames
     private readonly Dictionary<string, StreamId> _streams = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
 
-    public StreamId Of(ReadOnlySpan<byte> key)
-    {
-        Span<char> chars = key.Length <= 512 ? stackalloc char[key.Length] : new char[key.Length];
-        chars = chars[..Encoding.UTF8.GetChars(key, chars)];
-        if (_streams.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var stream))
-        {
-            return stream;
-        }
+    public StreamId Of(ReadOnlySpan<byte> key) => Find(_streams, key, StreamId.Parse);
 
-        if (_streams.Count >= Limit)
-        {
-            _streams.Clear();
-        }
+    public string Intern(ReadOnlySpan<byte> utf8) => Find(_texts, utf8, text => text);
 
-        var text = new string(chars);
-        stream = StreamId.Parse(text);
-        _streams[text] = stream;
-        return stream;
-    }
-
-    public StreamId Of(string key) => Of(Encoding.UTF8.GetBytes(key));
-
-    public string Intern(ReadOnlySpan<byte> utf8)
+    private static TValue Find<TValue>(Dictionary<string, TValue> known, ReadOnlySpan<byte> utf8, Func<string, TValue> create)
     {
         Span<char> chars = utf8.Length <= 512 ? stackalloc char[utf8.Length] : new char[utf8.Length];
         chars = chars[..Encoding.UTF8.GetChars(utf8, chars)];
-        if (_texts.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var shared))
+        if (known.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var value))
         {
-            return shared;
+            return value;
         }
 
-        if (_texts.Count >= Limit)
+        if (known.Count >= Limit)
         {
-            _texts.Clear();
+            known.Clear();
         }
 
         var text = new string(chars);
-        _texts[text] = text;
-        return text;
+        value = create(text);
+        known[text] = value;
+        return value;
     }
 }
