@@ -66,3 +66,22 @@ public static class ArchiveRetention
         }
     }
 }
+
+/// <summary>Retention by age, applied at start and then hourly by a collector.</summary>
+internal sealed class Retention(string root, int days)
+{
+    private DateTime _next = DateTime.MinValue;
+
+    public int FilesDeleted { get; private set; }
+
+    public void ApplyIfDue(DateTime nowUtc)
+    {
+        if (days <= 0 || nowUtc < _next)
+        {
+            return;
+        }
+
+        _next = nowUtc + TimeSpan.FromHours(1);
+        FilesDeleted += ArchiveRetention.Apply(root, days, nowUtc);
+    }
+}

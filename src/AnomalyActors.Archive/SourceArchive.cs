@@ -62,8 +62,11 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
     /// <summary>Rows left out because their stream had sent them before.</summary>
     public long Repeats { get; private set; }
 
-    /// <summary>How many files the last roll made visible (one per site and date in it).</summary>
-    public int LastRollFiles { get; private set; }
+    /// <summary>Rows in the rolls this instance committed.</summary>
+    public long RowsCommitted { get; private set; }
+
+    /// <summary>Files this instance made visible (a roll makes one per site and date in it).</summary>
+    public long FilesCommitted { get; private set; }
 
     /// <summary>Rows taken into the roll under way.</summary>
     public long Pending { get; private set; }
@@ -195,7 +198,6 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
     {
         if (_rollFirst < 0)
         {
-            LastRollFiles = 0;
             return Committed;
         }
 
@@ -212,7 +214,7 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
             Durable.SyncDirectory(directory);
         }
 
-        LastRollFiles = _parts.Count;
+        var files = _parts.Count;
         _parts.Clear();
         foreach (var (stream, place) in _rollMarks)
         {
@@ -223,6 +225,8 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
         var progress = Path.Combine(_root, ArchiveLayout.ProgressPath(_dataset.Name, Source));
         await Durable.ReplaceAsync(progress, ProgressText(_rollLast)).ConfigureAwait(false);
         Committed = _rollLast;
+        RowsCommitted += Pending;
+        FilesCommitted += files;
         _rollFirst = _rollLast = -1;
         _rollBytes = 0;
         Pending = 0;

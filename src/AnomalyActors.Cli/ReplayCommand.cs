@@ -55,7 +55,8 @@ internal static class ReplayCommand
         }
 
         var (overrides, hocon) = NodeOptions.From(args, [.. extra]);
-        var archive = AnomalyActorsSettings.Load(overrides, hocon).Archive;
+        var settings = AnomalyActorsSettings.Load(overrides, hocon);
+        var archive = settings.Archive;
         if (scratch is not null && archive.Enabled && archive.Root.StartsWith(scratch, StringComparison.Ordinal))
         {
             throw new UsageException("the archive is on but its root would be inside the replay's scratch data directory, which is removed afterwards: give --archive DIR (or --data-dir DIR)");
@@ -67,7 +68,7 @@ internal static class ReplayCommand
         var streams = new HashSet<string>(StringComparer.Ordinal);
         try
         {
-            await using var host = await AnomalyHost.StartAsync(overrides, hocon);
+            await using var host = await AnomalyHost.StartAsync(settings);
             var metrics = host.Node.Metrics;
             var scoredBefore = metrics.ReadingsScored;
             var intake = host.Intake;

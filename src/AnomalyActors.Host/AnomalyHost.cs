@@ -53,7 +53,7 @@ public sealed class AnomalyHost : IAsyncDisposable
     // One set for every session this member holds over time, so its status stays cumulative.
     private IngestionCounters? _siteSubscriberCounters;
 
-    /// <summary>The archive fed by this node's results sink (archive on, Kafka off), else null.</summary>
+    /// <summary>The archive fed by this node's sensors and results sink (archive on, Kafka off), else null.</summary>
     public LocalArchive? LocalArchive { get; private init; }
 
     /// <summary>The archive's collector of the site's result topics (archive and Kafka on), else null.</summary>

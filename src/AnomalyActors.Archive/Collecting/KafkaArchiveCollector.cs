@@ -287,7 +287,8 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
 
         bool RollDue(DateTime nowUtc);
 
-        (long Rows, int Files) Roll();
+        /// <summary>Commits the roll under way; returns the rows and files it added.</summary>
+        (long Rows, long Files) Roll();
     }
 
     /// <summary>One partition's rows into its source. Runs on the collector's thread only.</summary>
@@ -315,11 +316,11 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
 
         public bool RollDue(DateTime nowUtc) => archive.RollDue(nowUtc);
 
-        public (long Rows, int Files) Roll()
+        public (long Rows, long Files) Roll()
         {
-            var rows = archive.Pending;
+            var (rows, files) = (archive.RowsCommitted, archive.FilesCommitted);
             archive.RollAsync().GetAwaiter().GetResult();
-            return (rows, rows > 0 ? archive.LastRollFiles : 0);
+            return (archive.RowsCommitted - rows, archive.FilesCommitted - files);
         }
 
         public void Dispose() => archive.DisposeAsync().AsTask().GetAwaiter().GetResult();

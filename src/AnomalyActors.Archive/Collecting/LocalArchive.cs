@@ -7,12 +7,13 @@ using AnomalyActors.Core.State;
 namespace AnomalyActors.Archive.Collecting;
 
 /// <summary>
-/// The archive of a node without Kafka: its results sink records enriched readings and alerts in
-/// two result logs in the data directory (<see cref="IResultsArchive"/>), and a background loop
-/// collects each log into the archive root, rolling large files by size or age. A row is confirmed
-/// to its sensor once its log has it, so a crash loses nothing: the log still holds every row the
-/// archive has not committed, and the files of an uncommitted roll are removed and written again
-/// from it with the same offsets. Stopping collects what is left and commits it.
+/// The archive of a node without Kafka: sensors record their scored readings, and the results sink
+/// its alerts, in two result logs in the data directory (<see cref="IResultsArchive"/>), and a
+/// background loop collects each log into the archive root, rolling large files by size or age. A
+/// sensor snapshots only once its records are with the operating system, so a crash loses nothing:
+/// the log holds every row the archive has not committed (or the sensor scores it again), and the
+/// files of an uncommitted roll are removed and written again from it with the same offsets.
+/// Stopping collects what is left and commits it.
 /// </summary>
 public sealed class LocalArchive : IResultsArchive, IAsyncDisposable
 {
@@ -40,10 +41,10 @@ public sealed class LocalArchive : IResultsArchive, IAsyncDisposable
     public string Source => _enriched.Archive.Source;
 
     /// <summary>Rows collected into committed files since start.</summary>
-    public long RowsCommitted => _enriched.RowsCommitted + _alerts.RowsCommitted;
+    public long RowsCommitted => _enriched.Archive.RowsCommitted + _alerts.Archive.RowsCommitted;
 
     /// <summary>Files committed since start.</summary>
-    public long FilesCommitted => _enriched.FilesCommitted + _alerts.FilesCommitted;
+    public long FilesCommitted => _enriched.Archive.FilesCommitted + _alerts.Archive.FilesCommitted;
 
     /// <summary>The default source of a node: its machine and data directory, stable across restarts and unique per data directory.</summary>
     public static string DefaultSource(string site, string dataDirectory)
@@ -205,25 +206,6 @@ public sealed class LocalArchive : IResultsArchive, IAsyncDisposable
     }
 }
 
-/// <summary>Retention by age, applied at start and then hourly by a collector.</summary>
-internal sealed class Retention(string root, int days)
-{
-    private DateTime _next = DateTime.MinValue;
-
-    public int FilesDeleted { get; private set; }
-
-    public void ApplyIfDue(DateTime nowUtc)
-    {
-        if (days <= 0 || nowUtc < _next)
-        {
-            return;
-        }
-
-        _next = nowUtc + TimeSpan.FromHours(1);
-        FilesDeleted += ArchiveRetention.Apply(root, days, nowUtc);
-    }
-}
-
 /// <summary>One result log being collected into one dataset of the archive.</summary>
 internal sealed class LogFeed<TRow> : IAsyncDisposable
 {
@@ -245,10 +227,6 @@ internal sealed class LogFeed<TRow> : IAsyncDisposable
     public ResultLog Log { get; }
 
     public SourceArchive<TRow> Archive { get; }
-
-    public long RowsCommitted { get; private set; }
-
-    public long FilesCommitted { get; private set; }
 
     public static async Task<LogFeed<TRow>> OpenAsync(string root, string logDirectory, IArchiveDataset<TRow> dataset, string source, ArchiveOptions options, Decoder decode)
     {
@@ -289,10 +267,7 @@ internal sealed class LogFeed<TRow> : IAsyncDisposable
 
     public async Task CommitAsync()
     {
-        var rows = Archive.Pending;
         await Archive.RollAsync().ConfigureAwait(false);
-        RowsCommitted += rows;
-        FilesCommitted += Archive.LastRollFiles;
         Log.DeleteBelow(Archive.Committed + 1);
     }
 

@@ -120,7 +120,6 @@ public sealed class ResultLog : IDisposable
         {
             WriteBuffer();
             _tail.Flush();
-            Durable = _next;
         }
     }
 
@@ -131,12 +130,7 @@ public sealed class ResultLog : IDisposable
     /// </summary>
     public int Read(long from, int max, Action<long, ReadOnlySpan<byte>> record)
     {
-        long durable;
-        lock (_gate)
-        {
-            durable = Durable;
-        }
-
+        var durable = Durable;
         if (from >= durable)
         {
             return 0;
@@ -165,30 +159,21 @@ public sealed class ResultLog : IDisposable
 
             while (count < max && offset < durable)
             {
-                if (stream.Read(header) < HeaderBytes)
+                var frame = ReadFrame(stream, header, ref payload, verify: offset >= from, out var length);
+                if (frame == Frame.End)
                 {
                     break;
                 }
 
-                var length = BinaryPrimitives.ReadInt32LittleEndian(header);
-                if (length is <= 0 or > MaxRecordBytes)
+                if (frame != Frame.Whole)
                 {
-                    throw new InvalidDataException($"Result log segment {path} has a frame of {length} bytes at offset {offset}.");
+                    throw new InvalidDataException(frame == Frame.BadLength
+                        ? $"Result log segment {path} has a frame of {length} bytes at offset {offset}."
+                        : $"Result log segment {path}: record {offset} fails its checksum.");
                 }
 
-                if (payload.Length < length)
-                {
-                    payload = new byte[length];
-                }
-
-                stream.ReadExactly(payload, 0, length);
                 if (offset >= from)
                 {
-                    if (Checksum(payload.AsSpan(0, length)) != BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4)))
-                    {
-                        throw new InvalidDataException($"Result log segment {path}: record {offset} fails its checksum.");
-                    }
-
                     record(offset, payload.AsSpan(0, length));
                     count++;
                 }
@@ -232,9 +217,7 @@ public sealed class ResultLog : IDisposable
     {
         lock (_gate)
         {
-            WriteBuffer();
-            _tail.Flush();
-            Durable = _next;
+            Flush();
             _tail.Dispose();
         }
     }
@@ -265,30 +248,50 @@ public sealed class ResultLog : IDisposable
         var header = new byte[HeaderBytes];
         var payload = new byte[4096];
         long records = 0, bytes = 0;
-        while (stream.Read(header) == HeaderBytes)
+        while (ReadFrame(stream, header, ref payload, verify: true, out var length) == Frame.Whole)
         {
-            var length = BinaryPrimitives.ReadInt32LittleEndian(header);
-            if (length is <= 0 or > MaxRecordBytes || stream.Length - stream.Position < length)
-            {
-                break;
-            }
-
-            if (payload.Length < length)
-            {
-                payload = new byte[length];
-            }
-
-            stream.ReadExactly(payload, 0, length);
-            if (Checksum(payload.AsSpan(0, length)) != BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4)))
-            {
-                break;
-            }
-
             records++;
             bytes += HeaderBytes + length;
         }
 
         return (records, bytes);
+    }
+
+    private enum Frame
+    {
+        Whole,
+        End,
+        BadLength,
+        BadChecksum,
+    }
+
+    /// <summary>
+    /// Reads the next frame's payload into <paramref name="payload"/> (grown as needed). End: no
+    /// whole header left; a length out of bounds or beyond the file's end is BadLength.
+    /// </summary>
+    private static Frame ReadFrame(FileStream stream, byte[] header, ref byte[] payload, bool verify, out int length)
+    {
+        length = 0;
+        if (stream.Read(header) < HeaderBytes)
+        {
+            return Frame.End;
+        }
+
+        length = BinaryPrimitives.ReadInt32LittleEndian(header);
+        if (length is <= 0 or > MaxRecordBytes || stream.Length - stream.Position < length)
+        {
+            return Frame.BadLength;
+        }
+
+        if (payload.Length < length)
+        {
+            payload = new byte[length];
+        }
+
+        stream.ReadExactly(payload, 0, length);
+        return verify && Checksum(payload.AsSpan(0, length)) != BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4))
+            ? Frame.BadChecksum
+            : Frame.Whole;
     }
 
     private static List<(long First, string Path)> Segments(string directory)
