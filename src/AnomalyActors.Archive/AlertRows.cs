@@ -59,49 +59,60 @@ public sealed class AlertsDataset : IArchiveDataset<AlertRow>
     public int EstimatedBytes(in AlertRow row) =>
         6 * 8 + row.Site.Length + row.Device.Length + row.Metric.Length + row.AlertId.Length + row.Type.Length + row.Severity.Length;
 
-    public async Task WriteAsync(ParquetRowGroupWriter rowGroup, IReadOnlyList<AlertRow> rows)
+    public IRowGroupBuffer<AlertRow> NewRowGroup() => new RowGroup();
+
+    private sealed class RowGroup : IRowGroupBuffer<AlertRow>
     {
-        var n = rows.Count;
-        var times = new DateTime[n];
-        var sites = new string[n];
-        var devices = new string[n];
-        var metrics = new string[n];
-        var ids = new string[n];
-        var types = new string[n];
-        var severities = new string[n];
-        var episodes = new long[n];
-        var offsets = new long[n];
-        var values = new double?[n];
-        var grades = new double[n];
-        var outOfBand = new long?[n];
-        for (var i = 0; i < n; i++)
+        private readonly Column<DateTime> _times = new();
+        private readonly Column<string> _sites = new();
+        private readonly Column<string> _devices = new();
+        private readonly Column<string> _metrics = new();
+        private readonly Column<string> _ids = new();
+        private readonly Column<string> _types = new();
+        private readonly Column<string> _severities = new();
+        private readonly Column<long> _episodes = new();
+        private readonly Column<long> _offsets = new();
+        private readonly Column<double?> _values = new();
+        private readonly Column<double> _grades = new();
+        private readonly Column<long?> _outOfBand = new();
+
+        public int Count { get; private set; }
+
+        public void Add(in AlertRow row)
         {
-            var row = rows[i];
-            times[i] = DateTimeOffset.FromUnixTimeMilliseconds(row.TimestampMs).UtcDateTime;
-            sites[i] = row.Site;
-            devices[i] = row.Device;
-            metrics[i] = row.Metric;
-            ids[i] = row.AlertId;
-            types[i] = row.Type;
-            severities[i] = row.Severity;
-            episodes[i] = row.Episode;
-            offsets[i] = row.Offset;
-            values[i] = double.IsFinite(row.Value) ? row.Value : null;
-            grades[i] = row.Grade;
-            outOfBand[i] = row.OutOfBandReadings >= 0 ? row.OutOfBandReadings : null;
+            var i = Count;
+            _times.Set(i, DateTimeOffset.FromUnixTimeMilliseconds(row.TimestampMs).UtcDateTime);
+            _sites.Set(i, row.Site);
+            _devices.Set(i, row.Device);
+            _metrics.Set(i, row.Metric);
+            _ids.Set(i, row.AlertId);
+            _types.Set(i, row.Type);
+            _severities.Set(i, row.Severity);
+            _episodes.Set(i, row.Episode);
+            _offsets.Set(i, row.Offset);
+            _values.Set(i, double.IsFinite(row.Value) ? row.Value : null);
+            _grades.Set(i, row.Grade);
+            _outOfBand.Set(i, row.OutOfBandReadings >= 0 ? row.OutOfBandReadings : null);
+            Count = i + 1;
         }
 
-        await rowGroup.WriteAsync(Time, (ReadOnlyMemory<DateTime>)times).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Site, sites).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Device, devices).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Metric, metrics).ConfigureAwait(false);
-        await rowGroup.WriteAsync(AlertId, ids).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Type, types).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Severity, severities).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Episode, (ReadOnlyMemory<long>)episodes).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Offset, (ReadOnlyMemory<long>)offsets).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Value, (ReadOnlyMemory<double?>)values).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Grade, (ReadOnlyMemory<double>)grades).ConfigureAwait(false);
-        await rowGroup.WriteAsync(OutOfBand, (ReadOnlyMemory<long?>)outOfBand).ConfigureAwait(false);
+        public async Task WriteAsync(ParquetRowGroupWriter rowGroup)
+        {
+            var n = Count;
+            await rowGroup.WriteAsync(Time, _times.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Site, _sites.Segment(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Device, _devices.Segment(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Metric, _metrics.Segment(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(AlertId, _ids.Segment(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Type, _types.Segment(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Severity, _severities.Segment(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Episode, _episodes.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Offset, _offsets.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Value, _values.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Grade, _grades.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(OutOfBand, _outOfBand.Values(n)).ConfigureAwait(false);
+            _ids.Forget(n);
+            Count = 0;
+        }
     }
 }

@@ -45,8 +45,8 @@ public interface IArchiveDataset<TRow>
     /// <summary>A rough size of the row in a file, for rolling by size.</summary>
     int EstimatedBytes(in TRow row);
 
-    /// <summary>Writes the rows as one row group, every column in schema order.</summary>
-    Task WriteAsync(ParquetRowGroupWriter rowGroup, IReadOnlyList<TRow> rows);
+    /// <summary>An empty buffer for a row group of this dataset's rows.</summary>
+    IRowGroupBuffer<TRow> NewRowGroup();
 }
 
 /// <summary>The <c>enriched</c> dataset: every scored reading with its prediction, band, score and episode.</summary>
@@ -87,52 +87,63 @@ public sealed class EnrichedDataset : IArchiveDataset<EnrichedRow>
     public int EstimatedBytes(in EnrichedRow row) =>
         8 * 8 + row.Site.Length + row.Device.Length + row.Metric.Length + (row.AlertId?.Length ?? 0) + row.Detector.Length;
 
-    public async Task WriteAsync(ParquetRowGroupWriter rowGroup, IReadOnlyList<EnrichedRow> rows)
+    public IRowGroupBuffer<EnrichedRow> NewRowGroup() => new RowGroup();
+
+    private sealed class RowGroup : IRowGroupBuffer<EnrichedRow>
     {
-        var n = rows.Count;
-        var times = new DateTime[n];
-        var sites = new string[n];
-        var devices = new string[n];
-        var metrics = new string[n];
-        var values = new double[n];
-        var predictions = new double[n];
-        var lows = new double[n];
-        var highs = new double[n];
-        var scores = new double[n];
-        var anomalies = new bool[n];
-        var alerts = new string?[n];
-        var offsets = new long[n];
-        var detectors = new string[n];
-        for (var i = 0; i < n; i++)
+        private readonly Column<DateTime> _times = new();
+        private readonly Column<string> _sites = new();
+        private readonly Column<string> _devices = new();
+        private readonly Column<string> _metrics = new();
+        private readonly Column<double> _values = new();
+        private readonly Column<double> _predictions = new();
+        private readonly Column<double> _lows = new();
+        private readonly Column<double> _highs = new();
+        private readonly Column<double> _scores = new();
+        private readonly Column<bool> _anomalies = new();
+        private readonly Column<string?> _alerts = new();
+        private readonly Column<long> _offsets = new();
+        private readonly Column<string> _detectors = new();
+
+        public int Count { get; private set; }
+
+        public void Add(in EnrichedRow row)
         {
-            var row = rows[i];
-            times[i] = DateTimeOffset.FromUnixTimeMilliseconds(row.TimestampMs).UtcDateTime;
-            sites[i] = row.Site;
-            devices[i] = row.Device;
-            metrics[i] = row.Metric;
-            values[i] = row.Value;
-            predictions[i] = row.Prediction;
-            lows[i] = row.Low;
-            highs[i] = row.High;
-            scores[i] = row.Score;
-            anomalies[i] = row.Anomaly;
-            alerts[i] = row.AlertId;
-            offsets[i] = row.Offset;
-            detectors[i] = row.Detector;
+            var i = Count;
+            _times.Set(i, DateTimeOffset.FromUnixTimeMilliseconds(row.TimestampMs).UtcDateTime);
+            _sites.Set(i, row.Site);
+            _devices.Set(i, row.Device);
+            _metrics.Set(i, row.Metric);
+            _values.Set(i, row.Value);
+            _predictions.Set(i, row.Prediction);
+            _lows.Set(i, row.Low);
+            _highs.Set(i, row.High);
+            _scores.Set(i, row.Score);
+            _anomalies.Set(i, row.Anomaly);
+            _alerts.Set(i, row.AlertId);
+            _offsets.Set(i, row.Offset);
+            _detectors.Set(i, row.Detector);
+            Count = i + 1;
         }
 
-        await rowGroup.WriteAsync(Time, (ReadOnlyMemory<DateTime>)times).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Site, sites).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Device, devices).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Metric, metrics).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Value, (ReadOnlyMemory<double>)values).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Prediction, (ReadOnlyMemory<double>)predictions).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Low, (ReadOnlyMemory<double>)lows).ConfigureAwait(false);
-        await rowGroup.WriteAsync(High, (ReadOnlyMemory<double>)highs).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Score, (ReadOnlyMemory<double>)scores).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Anomaly, (ReadOnlyMemory<bool>)anomalies).ConfigureAwait(false);
-        await rowGroup.WriteAsync(AlertId, alerts!).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Offset, (ReadOnlyMemory<long>)offsets).ConfigureAwait(false);
-        await rowGroup.WriteAsync(Detector, detectors).ConfigureAwait(false);
+        public async Task WriteAsync(ParquetRowGroupWriter rowGroup)
+        {
+            var n = Count;
+            await rowGroup.WriteAsync(Time, _times.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Site, _sites.Segment(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Device, _devices.Segment(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Metric, _metrics.Segment(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Value, _values.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Prediction, _predictions.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Low, _lows.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(High, _highs.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Score, _scores.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Anomaly, _anomalies.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(AlertId, _alerts.Segment(n)!).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Offset, _offsets.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Detector, _detectors.Segment(n)).ConfigureAwait(false);
+            _alerts.Forget(n);
+            Count = 0;
+        }
     }
 }

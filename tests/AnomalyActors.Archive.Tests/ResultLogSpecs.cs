@@ -139,4 +139,67 @@ public sealed class ResultLogSpecs
         Assert.Throws<ArgumentException>(() => log.Append([]));
         Assert.Throws<ArgumentException>(() => log.Append(new byte[ResultLog.MaxRecordBytes + 1]));
     }
+
+    [Fact]
+    public void Should_read_the_records_of_a_log_written_with_the_earlier_checksum_and_go_on_after_them()
+    {
+        // Arrange: a segment as earlier versions wrote it, [length][FNV-1a][payload] per record.
+        var directory = ScratchDirectory.Create("anomaly-actors-result-log");
+        using (var segment = File.Create(Path.Combine(directory, 0L.ToString("D20") + ".log")))
+        {
+            for (var n = 0L; n < 20; n++)
+            {
+                var payload = Record(n);
+                segment.Write(BitConverter.GetBytes(payload.Length));
+                segment.Write(BitConverter.GetBytes(Fnv1a(payload)));
+                segment.Write(payload);
+            }
+        }
+
+        // Act
+        using var log = ResultLog.Open(directory);
+        var next = log.Append(Record(20));
+        log.Flush();
+
+        // Assert
+        Assert.Equal(20, next);
+        var records = ReadAll(log, 0);
+        Assert.Equal(Enumerable.Range(0, 21).Select(n => (long)n), records.Select(r => r.Offset));
+        Assert.All(records, r => Assert.Equal(Record(r.Offset), r.Payload));
+    }
+
+    [Fact]
+    public void Should_refuse_to_read_a_record_whose_bytes_changed_on_disk()
+    {
+        var directory = ScratchDirectory.Create("anomaly-actors-result-log");
+        using var log = ResultLog.Open(directory);
+        for (var n = 0L; n < 10; n++)
+        {
+            log.Append(Record(n));
+        }
+
+        log.Flush();
+        var segment = Directory.GetFiles(directory).Single();
+        var bytes = File.ReadAllBytes(segment);
+        var fifth = Enumerable.Range(0, 5).Sum(n => 8 + Record(n).Length);
+        using (var file = new FileStream(segment, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            file.Position = fifth + 8;
+            file.WriteByte((byte)(bytes[fifth + 8] ^ 0x40));
+        }
+
+        var error = Assert.Throws<InvalidDataException>(() => ReadAll(log, 0));
+        Assert.Contains("record 5 fails its checksum", error.Message);
+    }
+
+    private static uint Fnv1a(byte[] data)
+    {
+        var hash = 2166136261u;
+        foreach (var b in data)
+        {
+            hash = (hash ^ b) * 16777619u;
+        }
+
+        return hash;
+    }
 }

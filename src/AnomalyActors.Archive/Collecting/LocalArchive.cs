@@ -74,7 +74,9 @@ public sealed class LocalArchive : IResultsArchive, IAsyncDisposable
         }
 
         var archive = new LocalArchive(enriched, alerts, idlePoll, failed, new Retention(root, options.RetentionDays));
-        archive._loop = Task.Run(archive.CollectAsync);
+        // A thread of its own: a backlog of rows keeps the collector busy for long stretches, which
+        // on the thread pool would hold a thread the actors need.
+        archive._loop = Task.Factory.StartNew(archive.Collect, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         return archive;
     }
 
@@ -132,7 +134,7 @@ public sealed class LocalArchive : IResultsArchive, IAsyncDisposable
         }
         catch (Exception) when (_loop.IsCompleted)
         {
-            // Cancelled, or failed and reported already: the logs keep what was not committed.
+            // Failed and reported already: the logs keep what was not committed.
         }
 
         try
@@ -167,15 +169,17 @@ public sealed class LocalArchive : IResultsArchive, IAsyncDisposable
         {
             await _loop.ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (_loop.IsCompleted)
         {
+            // Failed and reported already.
         }
 
         _enriched.Log.Dispose();
         _alerts.Log.Dispose();
     }
 
-    private async Task CollectAsync()
+    // The archive's writes are synchronous (see SynchronousWrites), so waiting on them here keeps the work on this thread.
+    private void Collect()
     {
         try
         {
@@ -184,19 +188,16 @@ public sealed class LocalArchive : IResultsArchive, IAsyncDisposable
                 // Rows reach the log's file when its buffer fills or a sensor snapshots; a quiet
                 // node's last rows are handed over here, so they wait an idle poll at most.
                 Flush();
-                var read = await _enriched.PumpAsync(10_000).ConfigureAwait(false) + await _alerts.PumpAsync(10_000).ConfigureAwait(false);
+                var read = _enriched.PumpAsync(10_000).GetAwaiter().GetResult() + _alerts.PumpAsync(10_000).GetAwaiter().GetResult();
                 var now = DateTime.UtcNow;
-                await _enriched.CommitIfDueAsync(now).ConfigureAwait(false);
-                await _alerts.CommitIfDueAsync(now).ConfigureAwait(false);
+                _enriched.CommitIfDueAsync(now).GetAwaiter().GetResult();
+                _alerts.CommitIfDueAsync(now).GetAwaiter().GetResult();
                 _retention.ApplyIfDue(now);
                 if (read == 0)
                 {
-                    await Task.Delay(_idlePoll, _stopping.Token).ConfigureAwait(false);
+                    _stopping.Token.WaitHandle.WaitOne(_idlePoll);
                 }
             }
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
         }
         catch (Exception e)
         {

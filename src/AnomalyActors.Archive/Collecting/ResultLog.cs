@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.IO.Hashing;
 
 namespace AnomalyActors.Archive.Collecting;
 
@@ -9,7 +10,8 @@ namespace AnomalyActors.Archive.Collecting;
 /// operating system (a killed process loses nothing it confirmed, as with the node's SQLite journal
 /// in its default mode); the archive collector reads it in offset order into Parquet files and
 /// deletes the segments its committed files cover. Offsets count records from 0 and never repeat.
-/// Frames are <c>[length][checksum][payload]</c>; a torn frame at the end (the process died in the
+/// Frames are <c>[length][checksum][payload]</c>, the checksum a CRC-32 of the payload (flagged in
+/// the length's top bit; frames without the flag carry the FNV-1a of earlier versions); a torn frame at the end (the process died in the
 /// middle of a write) is cut off when the log is opened. One process uses a log at a time (the
 /// data directory's lock).
 /// </summary>
@@ -17,6 +19,7 @@ public sealed class ResultLog : IDisposable
 {
     private const string SegmentExtension = ".log";
     private const int HeaderBytes = 8;
+    private const int Crc32Flag = 1 << 30;
 
     /// <summary>The largest record accepted; far above any result record.</summary>
     public const int MaxRecordBytes = 1 << 20;
@@ -105,8 +108,8 @@ public sealed class ResultLog : IDisposable
             }
 
             var frame = _buffer.AsSpan(_buffered, need);
-            BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], Checksum(payload));
+            BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length | Crc32Flag);
+            BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], Crc32.HashToUInt32(payload));
             payload.CopyTo(frame[HeaderBytes..]);
             _buffered += need;
             return _next++;
@@ -150,6 +153,10 @@ public sealed class ResultLog : IDisposable
         {
             var (first, path) = segments[index];
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+
+            // Taken once (each Length asks the operating system): the durable records were written
+            // before the stream was opened, so they all lie within it.
+            var end = stream.Length;
             var offset = first;
             if (_cursor.Offset == from && _cursor.Path == path)
             {
@@ -159,7 +166,7 @@ public sealed class ResultLog : IDisposable
 
             while (count < max && offset < durable)
             {
-                var frame = ReadFrame(stream, header, ref payload, verify: offset >= from, out var length);
+                var frame = ReadFrame(stream, end, header, ref payload, verify: offset >= from, out var length);
                 if (frame == Frame.End)
                 {
                     break;
@@ -247,8 +254,9 @@ public sealed class ResultLog : IDisposable
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
         var header = new byte[HeaderBytes];
         var payload = new byte[4096];
+        var end = stream.Length;
         long records = 0, bytes = 0;
-        while (ReadFrame(stream, header, ref payload, verify: true, out var length) == Frame.Whole)
+        while (ReadFrame(stream, end, header, ref payload, verify: true, out var length) == Frame.Whole)
         {
             records++;
             bytes += HeaderBytes + length;
@@ -267,9 +275,10 @@ public sealed class ResultLog : IDisposable
 
     /// <summary>
     /// Reads the next frame's payload into <paramref name="payload"/> (grown as needed). End: no
-    /// whole header left; a length out of bounds or beyond the file's end is BadLength.
+    /// whole header left; a length out of bounds or beyond <paramref name="end"/> (the file's
+    /// length) is BadLength.
     /// </summary>
-    private static Frame ReadFrame(FileStream stream, byte[] header, ref byte[] payload, bool verify, out int length)
+    private static Frame ReadFrame(FileStream stream, long end, byte[] header, ref byte[] payload, bool verify, out int length)
     {
         length = 0;
         if (stream.Read(header) < HeaderBytes)
@@ -277,8 +286,10 @@ public sealed class ResultLog : IDisposable
             return Frame.End;
         }
 
-        length = BinaryPrimitives.ReadInt32LittleEndian(header);
-        if (length is <= 0 or > MaxRecordBytes || stream.Length - stream.Position < length)
+        var field = BinaryPrimitives.ReadInt32LittleEndian(header);
+        var crc = (field & Crc32Flag) != 0;
+        length = field & ~Crc32Flag;
+        if (length is <= 0 or > MaxRecordBytes || end - stream.Position < length)
         {
             return Frame.BadLength;
         }
@@ -289,7 +300,8 @@ public sealed class ResultLog : IDisposable
         }
 
         stream.ReadExactly(payload, 0, length);
-        return verify && Checksum(payload.AsSpan(0, length)) != BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4))
+        var data = payload.AsSpan(0, length);
+        return verify && (crc ? Crc32.HashToUInt32(data) : Fnv1a(data)) != BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4))
             ? Frame.BadChecksum
             : Frame.Whole;
     }
@@ -311,8 +323,8 @@ public sealed class ResultLog : IDisposable
 
     private static string SegmentName(long first) => first.ToString("D20", CultureInfo.InvariantCulture) + SegmentExtension;
 
-    // FNV-1a: tells a torn or overwritten frame from a whole one; not a defence against tampering.
-    private static uint Checksum(ReadOnlySpan<byte> data)
+    // Tells a torn or overwritten frame from a whole one in logs of earlier versions; not a defence against tampering.
+    private static uint Fnv1a(ReadOnlySpan<byte> data)
     {
         var hash = 2166136261u;
         foreach (var b in data)
