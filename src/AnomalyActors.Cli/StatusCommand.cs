@@ -41,8 +41,9 @@ internal static class StatusCommand
               stdout-loglevel = OFF
               actor {
                 provider = remote
-                serializers.anomaly-actors = "AnomalyActors.Core.Serialization.AnomalyActorsSerializer, AnomalyActors.Core"
-                serialization-bindings { "AnomalyActors.Core.Protocol.IAnomalyActorsMessage, AnomalyActors.Core" = anomaly-actors }
+                # The members' own serializers, so that their answer reads here as it was written.
+                serializers { {{Entries(config, "akka.actor.serializers")}} }
+                serialization-bindings { {{Entries(config, "akka.actor.serialization-bindings")}} }
               }
               # Any free port on this host's address: the member answers over the same connection.
               remote.dot-netty.tcp { hostname = {{NodeOptions.Quote(host)}}, port = 0 }
@@ -73,6 +74,10 @@ internal static class StatusCommand
             await system.Terminate().ConfigureAwait(false);
         }
     }
+
+    /// <summary>The entries of a HOCON object of the node's configuration, written out again as quoted key = value pairs.</summary>
+    private static string Entries(Config config, string path) =>
+        string.Join("\n", config.GetConfig(path).AsEnumerable().Select(entry => $"{NodeOptions.Quote(entry.Key)} = {NodeOptions.Quote(entry.Value.GetString())}"));
 
     private static Address MemberToAsk(string? given, Config config, Core.Configuration.ConfigOrigin origin)
     {

@@ -695,6 +695,21 @@ public static class ClusterScenario
     /// round over the sensors, keyed sensors/site/device/metric as the MQTT-to-Kafka bridge does.
     /// Returns each sensor's last offset (composed as the intake composes them).
     /// </summary>
+    /// <summary>Waits until round <paramref name="round"/> (one reading of every sensor) is due at <paramref name="rate"/> readings a second; 0 does not wait.</summary>
+    private static async Task PaceRoundAsync(Stopwatch clock, int round, int sensors, int rate, CancellationToken cancellation)
+    {
+        if (rate <= 0)
+        {
+            return;
+        }
+
+        var due = TimeSpan.FromSeconds((double)round * sensors / rate) - clock.Elapsed;
+        if (due > TimeSpan.Zero)
+        {
+            await Task.Delay(due, cancellation);
+        }
+    }
+
     private static async Task<IReadOnlyDictionary<string, long>?> ProduceAsync(MockKafkaCluster kafka, string topic, ClusterOptions options, int rate, Action<string> log)
     {
         var clock = Stopwatch.StartNew();
@@ -711,15 +726,7 @@ public static class ClusterScenario
         var values = Values(options);
         for (var r = 0; r < options.ReadingsPerSensor; r++)
         {
-            if (rate > 0)
-            {
-                // One round of every sensor at a time, paced to the rate.
-                var due = TimeSpan.FromSeconds((double)r * options.Sensors / rate) - clock.Elapsed;
-                if (due > TimeSpan.Zero)
-                {
-                    await Task.Delay(due);
-                }
-            }
+            await PaceRoundAsync(clock, r, options.Sensors, rate, CancellationToken.None);
 
             for (var s = 0; s < options.Sensors; s++)
             {
@@ -811,14 +818,7 @@ public static class ClusterScenario
             await connection.ConnectAsync(stop.Token);
             for (var r = 0; r < options.ReadingsPerSensor; r++)
             {
-                if (rate > 0)
-                {
-                    var due = TimeSpan.FromSeconds((double)r * options.Sensors / rate) - clock.Elapsed;
-                    if (due > TimeSpan.Zero)
-                    {
-                        await Task.Delay(due, stop.Token);
-                    }
-                }
+                await PaceRoundAsync(clock, r, options.Sensors, rate, stop.Token);
 
                 for (var s = c; s < options.Sensors; s += Connections)
                 {
