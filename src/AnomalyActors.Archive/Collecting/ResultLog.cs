@@ -11,9 +11,9 @@ namespace AnomalyActors.Archive.Collecting;
 /// in its default mode); the archive collector reads it in offset order into Parquet files and
 /// deletes the segments its committed files cover. Offsets count records from 0 and never repeat.
 /// Frames are <c>[length][checksum][payload]</c>, the checksum a CRC-32 of the payload (flagged in
-/// the length's top bit; frames without the flag carry the FNV-1a of earlier versions); a torn frame at the end (the process died in the
-/// middle of a write) is cut off when the log is opened. One process uses a log at a time (the
-/// data directory's lock).
+/// the length's top bit; frames without the flag carry the FNV-1a of earlier versions); a torn
+/// frame at the end (the process died in the middle of a write) is cut off when the log is opened.
+/// One process uses a log at a time (the data directory's lock).
 /// </summary>
 public sealed class ResultLog : IDisposable
 {
