@@ -7,7 +7,7 @@ namespace AnomalyActors.Benchmarks.Cluster;
 /// <summary>
 /// <c>cluster [--nodes 3] [--sensors 10000] [--readings-per-sensor 150] [--partitions 64]
 /// [--disruption kill|rolling-restart|kill-and-restart|partition (as root: members in network namespaces)] [--source kafka|mqtt-singleton|mqtt-shared] [--postgres CONNECTION]
-/// [--timeout SECONDS] [--keep-logs DIR] [--rate READINGS_PER_S]</c>: a site's
+/// [--timeout SECONDS] [--keep-logs DIR] [--rate READINGS_PER_S] [--restart-delay SECONDS (partition)]</c>: a site's
 /// members as `anomaly-actors run` processes on one PostgreSQL (a private one unless --postgres),
 /// results on a Kafka mock cluster, readings from its topic or from mosquitto (--source); one member alone scores the readings first (the reference and the
 /// single-node throughput), then the cluster scores the same readings while one member is killed
@@ -53,6 +53,7 @@ internal static class ClusterHarness
             Timeout: TimeSpan.FromSeconds(args.GetInt("timeout") ?? 1200),
             KeepLogs: args.Get("keep-logs"),
             ProduceRate: args.GetInt("rate") ?? 0,
+            RestartDelay: args.GetInt("restart-delay") is { } delay ? TimeSpan.FromSeconds(delay) : null,
             Source: sources[source]);
         if (options.Members < 2 || options.Sensors < 1 || options.ReadingsPerSensor < 1 || options.Partitions < 1)
         {
