@@ -41,6 +41,7 @@ public sealed class KafkaResultsActor : ReceiveActor
             Headers = KafkaOutputs.Headers(ResultRecords.AlertAttributes(alert)),
         };
         var self = Self;
+        var events = Context.System.EventStream;
         _outputs.Produce(_outputs.Settings.AlertsTopic, message, report =>
         {
             if (report.Error.IsError)
@@ -51,6 +52,7 @@ public sealed class KafkaResultsActor : ReceiveActor
 
             _metrics.AlertProduced();
             replyTo.Tell(new AlertWritten(alert.AlertId));
+            events.Publish(new AlertDelivered(alert));
         });
     }
 

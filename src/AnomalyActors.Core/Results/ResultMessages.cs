@@ -16,6 +16,13 @@ public sealed record PublishScored(string SensorId, string Detector, ScoredReadi
 public sealed record EnrichedWritten(string SensorId, int Count);
 
 /// <summary>
+/// An alert the node's results sink has written (file and console, or its topic): published on the
+/// actor system's event stream for watchers in the same process, such as the dashboard. Repeats
+/// after a crash carry the same alert id.
+/// </summary>
+public sealed record AlertDelivered(Events.IEpisodeEvent Alert);
+
+/// <summary>
 /// Readings of a stream that arrived on another partition than the one its state counts offsets
 /// in: not applied (offsets of two partitions cannot be ordered), dead-lettered by the sink instead.
 /// </summary>
@@ -40,4 +47,18 @@ public interface IResultsArchive
 
     /// <summary>Makes everything recorded so far survive the process.</summary>
     void Flush();
+}
+
+/// <summary>
+/// Where a node's dashboard follows chosen streams' scored readings live (value, prediction, band).
+/// A sensor asks <see cref="IsWatched"/> once per slice and scores without collecting its readings
+/// when nobody watches, so an unwatched stream pays one lookup per slice.
+/// </summary>
+public interface IScoredReadingsTap
+{
+    /// <summary>Whether the stream's scored readings are wanted now. Any thread.</summary>
+    bool IsWatched(string sensorId);
+
+    /// <summary>A watched stream's newly scored readings, in order; copied before it returns. Any thread.</summary>
+    void Record(string sensorId, IReadOnlyList<ScoredReading> readings);
 }

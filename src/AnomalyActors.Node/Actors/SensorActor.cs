@@ -28,6 +28,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IEpisodeEvent> _newEvents = [];
     private readonly List<ScoredReading>? _scored;
+    private readonly bool _sinkTakesScored;
 
     // The archive log's position after this sensor's last recorded readings.
     private long _recordedThrough = -1;
@@ -44,7 +45,8 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         _wiring = wiring;
         _state = new SensorState(sensorId, detectors, wiring.Settings.CloseAfterInBand);
         _lifecycle = new SensorLifecycle(wiring.Durable, wiring.Settings.SnapshotEveryReadings);
-        _scored = wiring.Results.TakesEnriched || wiring.Results.Archive is not null ? [] : null;
+        _sinkTakesScored = wiring.Results.TakesEnriched || wiring.Results.Archive is not null;
+        _scored = _sinkTakesScored || wiring.Tap is not null ? [] : null;
         PersistenceId = "sensor-" + sensorId;
 
         Recover<SnapshotOffer>(offer =>
@@ -162,7 +164,8 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         var scoredBefore = _state.ReadingsScored;
         var rejectedBefore = _state.ReadingsRejected;
         _newEvents.Clear();
-        var outcome = _state.Process(slice, _newEvents, _scored);
+        var watched = _wiring.Tap?.IsWatched(_state.SensorId) == true;
+        var outcome = _state.Process(slice, _newEvents, _sinkTakesScored || watched ? _scored : null);
         if (!slice.Replay && outcome.Verdict != SliceVerdict.ForeignPartition)
         {
             _partition = Sender;
@@ -198,11 +201,16 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         _wiring.Metrics.Scored(_state.ReadingsScored - scoredBefore, _state.ReadingsRejected - rejectedBefore);
         if (_scored is { Count: > 0 })
         {
+            if (watched)
+            {
+                _wiring.Tap!.Record(_state.SensorId, _scored);
+            }
+
             if (_wiring.Results.Archive is { } archive)
             {
                 _recordedThrough = archive.Record(_state.SensorId, _state.DetectorVersion, _scored);
             }
-            else
+            else if (_sinkTakesScored)
             {
                 SendOutput(new PublishScored(_state.SensorId, _state.DetectorVersion, _scored.ToArray()));
             }

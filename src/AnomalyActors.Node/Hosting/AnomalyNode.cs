@@ -65,10 +65,12 @@ public sealed class AnomalyNode : IAsyncDisposable
     /// exists). <paramref name="results"/> creates the sink the sensors send their alerts, enriched
     /// readings and refused readings to; by default the console, alerts.jsonl and the dead-letter
     /// file, and what <paramref name="archive"/> opens (once the data directory is this node's) to
-    /// record results for the archive.
+    /// record results for the archive. <paramref name="tap"/> follows watched streams' scored
+    /// readings (the dashboard).
     /// </summary>
     public static async Task<AnomalyNode> StartAsync(
-        NodeSettings settings, Config config, string systemName, Func<ActorSystem, ResultsSink>? results = null, Func<ActorSystem, Task<IResultsArchive>>? archive = null)
+        NodeSettings settings, Config config, string systemName, Func<ActorSystem, ResultsSink>? results = null, Func<ActorSystem, Task<IResultsArchive>>? archive = null,
+        IScoredReadingsTap? tap = null)
     {
         if (settings.Cluster.Seeds.FirstOrDefault(s => s.System != systemName) is { } foreign)
         {
@@ -115,7 +117,7 @@ public sealed class AnomalyNode : IAsyncDisposable
             var recorder = results is null && archive is not null ? await archive(system).ConfigureAwait(false) : null;
             var sink = results?.Invoke(system)
                 ?? new ResultsSink(system.ActorOf(FileResultsActor.Props(settings.Alerts, deadLetters, metrics, recorder), "results"), TakesEnriched: false, recorder);
-            var wiring = new SensorWiring(settings.Sensor, durable, sink, metrics);
+            var wiring = new SensorWiring(settings.Sensor, durable, sink, metrics, tap);
             var sharding = ClusterSharding.Get(system);
             var extractor = new AnomalyMessageExtractor(MaxShards);
             var sensors = await sharding.StartAsync(

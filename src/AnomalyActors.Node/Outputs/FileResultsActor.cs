@@ -91,6 +91,7 @@ public sealed class FileResultsActor : ReceiveActor
         }
 
         Sender.Tell(new AlertWritten(alert.AlertId));
+        Context.System.EventStream.Publish(new AlertDelivered(alert));
     }
 
     private void Refuse(RefusedReadings refused)
