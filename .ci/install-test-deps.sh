@@ -6,14 +6,15 @@
 # The tests start their own PostgreSQL (tests/AnomalyActors.Node.Tests/PostgresServer.cs) and their
 # own mosquitto on free loopback ports, so only the binaries are wanted: the distro services must not
 # be started. kcat checks the Kafka test cluster from outside the test process; ss (iproute2) reads
-# the kernel's socket buffers of the MQTT subscriber.
+# the kernel's socket buffers of the MQTT subscriber. chromium is the browser the dashboard's page is
+# tested in (Playwright drives it); prometheus brings promtool, which checks /metrics.
 set -euo pipefail
 
-packages=(postgresql sqlite3 mosquitto mosquitto-clients kcat iproute2)
+packages=(postgresql sqlite3 mosquitto mosquitto-clients kcat iproute2 chromium prometheus)
 
 have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
 have_command() { command -v "$1" >/dev/null || [[ -x "/usr/sbin/$1" ]]; }
-have_all() { have_postgres && have_command sqlite3 && have_command mosquitto && have_command mosquitto_pub && have_command kcat && have_command ss; }
+have_all() { have_postgres && have_command sqlite3 && have_command mosquitto && have_command mosquitto_pub && have_command kcat && have_command ss && have_command chromium && have_command promtool; }
 
 if [[ "${1:-}" == "--if-missing" ]] && have_all; then
     exit 0
@@ -63,6 +64,6 @@ if ! apt-get "${apt_opts[@]}" install -y --no-install-recommends "${packages[@]}
 fi
 
 if ! have_all; then
-    echo "install-test-deps: installed ${packages[*]} but initdb (/usr/lib/postgresql/*/bin), sqlite3, mosquitto, mosquitto_pub, kcat or ss is still missing" >&2
+    echo "install-test-deps: installed ${packages[*]} but initdb (/usr/lib/postgresql/*/bin), sqlite3, mosquitto, mosquitto_pub, kcat, ss, chromium or promtool is still missing" >&2
     exit 1
 fi

@@ -39,7 +39,8 @@ internal static class ReplayCommand
             ["aot"] = ReplayFormat.ArrayOfThings,
         });
         var batchSize = args.Int("batch", 10_000, minimum: 1, maximum: 10_000_000);
-        var extra = new List<string> { "anomaly-actors.mqtt.enabled = off" };
+        // A batch job: no broker, and no dashboard to hold a port a running node may need.
+        var extra = new List<string> { "anomaly-actors.mqtt.enabled = off", "anomaly-actors.web.enabled = off" };
         if (args.Text("detector") is { } detector)
         {
             extra.Add($"anomaly-actors.detection.default = [{NodeOptions.Quote(detector)}]");

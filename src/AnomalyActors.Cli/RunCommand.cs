@@ -19,6 +19,8 @@ internal static class RunCommand
             new("rate", "R", "Readings per second per simulated device (default 10)."),
             new("mqtt-port", "PORT", "Port of the embedded broker and the subscriber (default from the config: 1883)."),
             new("no-mqtt", null, "Do not start the broker or the subscriber."),
+            new("web-port", "PORT", "Port of the dashboard, its API and /metrics (default from the config: 8686; 0 = any free port)."),
+            new("no-web", null, "Do not start the dashboard."),
             new("duration", "SECONDS", "Stop by itself after this long (default: run until Ctrl+C)."),
             new("status-every", "SECONDS", "Print a status line this often (default 10; 0 = never)."),
             .. NodeOptions.Specs,
@@ -38,6 +40,16 @@ internal static class RunCommand
             var port = args.Int("mqtt-port", 1883, minimum: 1, maximum: 65535);
             extra.Add($"anomaly-actors.mqtt.broker.port = {port}");
             extra.Add($"anomaly-actors.mqtt.subscriber.port = {port}");
+        }
+
+        if (args.Text("web-port") is not null)
+        {
+            extra.Add($"anomaly-actors.web.port = {args.Int("web-port", 8686, minimum: 0, maximum: 65535)}");
+        }
+
+        if (args.Flag("no-web"))
+        {
+            extra.Add("anomaly-actors.web.enabled = off");
         }
 
         if (args.Flag("no-mqtt"))
@@ -73,6 +85,11 @@ internal static class RunCommand
         {
             var sub = host.Settings.Mqtt.Subscriber;
             Console.WriteLine($"MQTT: external broker {sub.Host}:{sub.Port}, topic filter '{sub.TopicFilter}', QoS {(int)sub.Qos}, one member of the cluster at a time as client '{sub.ClientId}'");
+        }
+
+        if (host.Dashboard is not null)
+        {
+            Console.WriteLine($"Dashboard: {host.Dashboard.Address} (JSON API under /api, Prometheus metrics at /metrics{(host.Settings.Web.Token is null ? string.Empty : "; token required")})");
         }
 
         if (host.Kafka is not null)

@@ -11,6 +11,7 @@ using AnomalyActors.Mqtt;
 using AnomalyActors.Mqtt.Clustering;
 using AnomalyActors.Node.Actors;
 using AnomalyActors.Node.Hosting;
+using AnomalyActors.Web.Series;
 
 namespace AnomalyActors.Host;
 
@@ -59,6 +60,9 @@ public sealed class AnomalyHost : IAsyncDisposable
     /// <summary>The archive's collector of the site's result topics (archive and Kafka on), else null.</summary>
     public KafkaArchiveCollector? KafkaArchive { get; private set; }
 
+    /// <summary>The dashboard, its API and /metrics when <c>anomaly-actors.web.enabled</c> is on, else null.</summary>
+    public NodeDashboard? Dashboard { get; private set; }
+
     /// <summary>The Kafka consumer when <c>anomaly-actors.kafka.enabled</c> is on, else null.</summary>
     public KafkaIngestion? Kafka { get; private set; }
 
@@ -88,13 +92,15 @@ public sealed class AnomalyHost : IAsyncDisposable
             ? system => new ResultsSink(system.ActorOf(KafkaResultsActor.Props(kafkaOutputs!, kafkaMetrics), "results"), kafka.PublishEnriched)
             : null;
         LocalArchive? localArchive = null;
+        // Created before the sensors, which record watched streams' readings into it.
+        var series = settings.Web.Enabled ? new SeriesStore(settings.Web.SeriesPoints, settings.Web.WatchedSensors) : null;
         Func<ActorSystem, Task<IResultsArchive>>? archive = settings.Archive.Enabled && !kafka.Enabled
             ? async system => localArchive = await StartLocalArchiveAsync(settings, system).ConfigureAwait(false)
             : null;
         AnomalyNode node;
         try
         {
-            node = await AnomalyNode.StartAsync(settings.Node, settings.Config, systemName, results, archive).ConfigureAwait(false);
+            node = await AnomalyNode.StartAsync(settings.Node, settings.Config, systemName, results, archive, series).ConfigureAwait(false);
         }
         catch (RemotingBindException e)
         {
@@ -123,6 +129,12 @@ public sealed class AnomalyHost : IAsyncDisposable
         };
         try
         {
+            if (settings.Web.Enabled)
+            {
+                // Before the sources: alerts of the first readings already reach the board.
+                host.Dashboard = await NodeDashboard.StartAsync(host, series!).ConfigureAwait(false);
+            }
+
             if (kafka.Enabled)
             {
                 host.StartKafka();
@@ -282,6 +294,7 @@ public sealed class AnomalyHost : IAsyncDisposable
 
         await Node.StopAsync().ConfigureAwait(false);
         await StopArchiveAsync().ConfigureAwait(false);
+        await StopDashboardAsync().ConfigureAwait(false);
         if (Broker is not null)
         {
             await Broker.DisposeAsync().ConfigureAwait(false);
@@ -296,7 +309,18 @@ public sealed class AnomalyHost : IAsyncDisposable
         }
 
         await StopArchiveAsync().ConfigureAwait(false);
+        await StopDashboardAsync().ConfigureAwait(false);
     }
+
+    private async Task StopDashboardAsync()
+    {
+        if (Interlocked.Exchange(ref _dashboardStopped, 1) == 0 && Dashboard is not null)
+        {
+            await Dashboard.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private int _dashboardStopped;
 
     /// <summary>Once the sink has stopped: the archive collects the rest of its logs and commits it.</summary>
     private async Task StopArchiveAsync()

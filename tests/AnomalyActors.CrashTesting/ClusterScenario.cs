@@ -644,6 +644,7 @@ public static class ClusterScenario
             "anomaly-actors.kafka.enriched-topic = \"\"",
             "anomaly-actors.mqtt.enabled = off",
             "anomaly-actors.archive.enabled = off",
+            "anomaly-actors.web.port = 0",
             "akka.remote.dot-netty.tcp.port = 0",
             "akka.loglevel = WARNING"));
         var clock = Stopwatch.StartNew();

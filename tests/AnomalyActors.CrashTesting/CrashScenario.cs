@@ -265,6 +265,7 @@ public static class CrashScenario
             $"anomaly-actors.mqtt.broker.port = {port}",
             $"anomaly-actors.mqtt.subscriber.port = {port}",
             "anomaly-actors.alerts.console = off",
+            "anomaly-actors.web.port = 0",
             "akka.loglevel = WARNING"));
         var generator = options.Kind == DeviceKind.Fan ? (IDeviceGenerator)new FanGenerator(new Random(0)) : new DemoSensorGenerator(new Random(0));
         var streams = Enumerable.Range(0, options.Devices)

@@ -41,6 +41,8 @@ public sealed class ConfigurationErrorSpecs
     [InlineData("  sensor {", "  sensor {{", "line ")]
     [InlineData("data-dir = \"data\"", "data-dir = \"data", "line 7, column 14: the quoted string")]
     [InlineData("trim-interval = 2s", "trim-intervall = 2s", "Missing configuration key 'anomaly-actors.intake.trim-interval'")]
+    [InlineData("recent-alerts = 1000", "recent-alert = 1000", "Missing configuration key 'anomaly-actors.web.recent-alerts'")]
+    [InlineData("host = \"127.0.0.1\"   # environment: ANOMALY_ACTORS_WEB_HOST", "host = \"0.0.0.0\"", "'anomaly-actors.web.host' is 0.0.0.0, beyond this machine, but 'anomaly-actors.web.token' is empty")]
     public void Should_refuse_a_bad_value_naming_the_key_the_value_and_the_file(string find, string replace, string expected)
     {
         var hocon = EditedCopy("anomaly-actors.conf", find, replace);
@@ -138,6 +140,8 @@ public sealed class ConfigurationErrorSpecs
     [Theory]
     [InlineData("ANOMALY_ACTORS_MQTT_PORT", "abc", "'anomaly-actors.mqtt.broker.port' is 'abc'; expected an integer from 0 to 65535")]
     [InlineData("ANOMALY_ACTORS_MQTT_PORT", "99999", "'anomaly-actors.mqtt.broker.port' is '99999'; expected an integer from 0 to 65535")]
+    [InlineData("ANOMALY_ACTORS_WEB_PORT", "http", "'anomaly-actors.web.port' is 'http'; expected an integer from 0 to 65535")]
+    [InlineData("ANOMALY_ACTORS_WEB_TOKEN", "short", "'anomaly-actors.web.token' must be at least 24 printable ASCII characters")]
     [InlineData("ANOMALY_ACTORS_PORT", "99999", "'akka.remote.dot-netty.tcp.port' is '99999'; expected an integer from 0 to 65535")]
     [InlineData("ANOMALY_ACTORS_SEEDS", "akka.tcp://anomaly-actors@127.0.0.1:4053, akka.tcp://anomaly-actors@127.0.0.1:4054",
         "'akka.cluster.seed-nodes' lists 2 seed node(s) (set by the environment variable ANOMALY_ACTORS_SEEDS), but 'anomaly-actors.persistence.provider' is sqlite")]

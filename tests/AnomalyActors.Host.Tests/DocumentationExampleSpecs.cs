@@ -26,6 +26,7 @@ public sealed class DocumentationExampleSpecs
         var config = ConfigurationFactory.ParseString($$"""
             anomaly-actors.data-dir = "{{Path.Combine(folder, "data")}}"
             anomaly-actors.alerts.console = off
+            anomaly-actors.web.port = 0
             anomaly-actors.mqtt.broker.port = {{port}}
             anomaly-actors.mqtt.subscriber.port = {{port}}
             """);

@@ -24,6 +24,7 @@ public static class HostFixture
         ConfigurationFactory.ParseString($$"""
             anomaly-actors.data-dir = "{{dataDirectory}}"
             anomaly-actors.alerts.console = off
+            anomaly-actors.web.port = 0
             anomaly-actors.intake.partitions = 4
             anomaly-actors.mqtt.broker.embedded = {{(embedded ? "on" : "off")}}
             anomaly-actors.mqtt.broker.port = {{mqttPort}}

@@ -44,8 +44,10 @@ public sealed class SafeDefaultsSpecs
             var (simulateExit, simulateOutput) = await CliProcess.RunAsync(directory, TimeSpan.FromSeconds(60),
                 "simulate", "--port", port.ToString(CultureInfo.InvariantCulture), "--devices", "1", "--count", "5", "--data-dir", "data");
 
-            // Assert: the broker's port among them, nothing on a wildcard or a network address
+            // Assert: the broker's and the dashboard's ports among them, nothing on a wildcard or a network address
             Assert.Contains($"127.0.0.1:{port}", listeners);
+            var dashboard = cli.Output.Split('\n').Single(line => line.StartsWith("Dashboard: http://127.0.0.1:", StringComparison.Ordinal));
+            Assert.Contains($"127.0.0.1:{new Uri(dashboard["Dashboard: ".Length..].Split(' ')[0]).Port}", listeners);
             Assert.All(listeners, address => Assert.True(IsLoopback(address), $"{address} is not a loopback address; all listeners: {string.Join(", ", listeners)}"));
             Assert.True(File.Exists(passwordFile), "no service password was generated");
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, OperatingSystem.IsWindows() ? UnixFileMode.UserRead | UnixFileMode.UserWrite : File.GetUnixFileMode(passwordFile));
@@ -70,6 +72,18 @@ public sealed class SafeDefaultsSpecs
         Assert.Null(mqtt.Subscriber.Password);
         Assert.All(mqtt.Broker.Users, user => Assert.Fail($"the shipped configuration has an account: {user.Username}"));
         Assert.False(mqtt.Broker.AllowAnonymous);
+    }
+
+    [Fact]
+    public void Should_ship_the_dashboard_on_loopback_without_a_token()
+    {
+        var (config, source) = Node.Hosting.NodeConfig.Load();
+
+        var web = Web.WebSettings.FromConfig(config, source);
+
+        Assert.True(web.Enabled);
+        Assert.True(web.OnLoopback);
+        Assert.Null(web.Token);
     }
 
     [Fact]

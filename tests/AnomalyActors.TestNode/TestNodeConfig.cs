@@ -20,6 +20,8 @@ public static class TestNodeConfig
               sensor.snapshot-interval = 1s
               sensor.journal-episodes = {{(journalEpisodes ? "on" : "off")}}
               alerts.console = off
+              # Many nodes at once: the dashboard's fixed default port would collide.
+              web.port = 0
               # Short series in tests: alarms may start early.
               detection.detectors.ewma.alarm-after = 100
             }

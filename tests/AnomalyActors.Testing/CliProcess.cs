@@ -63,6 +63,8 @@ public sealed class CliProcess : IDisposable
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;
+        // Many nodes run at once in the suite: the dashboard's fixed default port would collide.
+        info.Environment.TryAdd("ANOMALY_ACTORS_WEB_PORT", "0");
         info.WorkingDirectory = workingDirectory;
         var cli = new CliProcess(new Process { StartInfo = info }, onLine);
         cli.Process.OutputDataReceived += (_, e) => cli.Append(e.Data);

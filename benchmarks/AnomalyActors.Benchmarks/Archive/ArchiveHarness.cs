@@ -119,6 +119,8 @@ internal static class ArchiveHarness
             anomaly-actors {
               data-dir = "{{Path.Combine(work, "data")}}"
               alerts.console = off
+              # The dashboard stays on, as users run it, on any free port.
+              web.port = 0
               mqtt.enabled = off
               archive.enabled = {{(archive ? "on" : "off")}}
               archive.root = "{{root}}"

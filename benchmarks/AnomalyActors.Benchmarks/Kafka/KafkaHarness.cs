@@ -133,6 +133,8 @@ public static class KafkaHarness
               sensor.snapshot-every-readings = {{snapshotEvery}}
               sensor.snapshot-interval = {{snapshotInterval}}s
               alerts.console = off
+              # The dashboard stays on, as users run it, on any free port.
+              web.port = 0
               alerts.file = ""
               mqtt.enabled = off
               detection.detectors.ewma.alarm-after = 40

@@ -327,6 +327,8 @@ internal static class MqttHarness
               data-dir = "{{dataDirectory.Replace("\\", "/", StringComparison.Ordinal)}}"
               persistence.provider = {{o.Persistence}}
               alerts.console = off
+              # The dashboard stays on, as users run it, on any free port.
+              web.port = 0
               mqtt {
                 broker.embedded = {{(embedded ? "on" : "off")}}
                 broker.port = {{port}}

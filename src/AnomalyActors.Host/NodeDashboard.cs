@@ -1,0 +1,179 @@
+using System.Diagnostics.Metrics;
+using Akka.Actor;
+using Akka.Configuration;
+using AnomalyActors.Core.Configuration;
+using AnomalyActors.Core.Results;
+using AnomalyActors.Web;
+using AnomalyActors.Web.Alerts;
+using AnomalyActors.Web.Metrics;
+using AnomalyActors.Web.Series;
+using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Protocol;
+
+namespace AnomalyActors.Host;
+
+/// <summary>
+/// The dashboard of one node, wired to it: alerts its results sink delivers (and, at start, the tail
+/// of its alerts file) fill the board; acknowledgements are kept in the data directory; the node's
+/// counters are instruments of one <see cref="Meter"/> that <c>/metrics</c> exports.
+/// </summary>
+public sealed class NodeDashboard : IAsyncDisposable
+{
+    /// <summary>The alerts file is read from this far before its end at start: a few thousand alerts.</summary>
+    private const long AlertsFileTail = 4 * 1024 * 1024;
+
+    private readonly Meter _meter;
+    private readonly PrometheusExporter _exporter;
+    private readonly AcknowledgementLog _acknowledgements;
+    private readonly IActorRef _feed;
+
+    private readonly IntakeLagSampler? _intakeLag;
+
+    private NodeDashboard(Meter meter, PrometheusExporter exporter, AcknowledgementLog acknowledgements, IActorRef feed, AlertBoard board, DashboardServer server, IntakeLagSampler? intakeLag)
+    {
+        _intakeLag = intakeLag;
+        _meter = meter;
+        _exporter = exporter;
+        _acknowledgements = acknowledgements;
+        _feed = feed;
+        Board = board;
+        Server = server;
+    }
+
+    public AlertBoard Board { get; }
+    public DashboardServer Server { get; }
+    public Uri Address => Server.Address;
+
+    internal static async Task<NodeDashboard> StartAsync(AnomalyHost host, SeriesStore series)
+    {
+        var settings = host.Settings;
+        var board = new AlertBoard(settings.Web.RecentAlerts);
+        var system = host.Node.System;
+        // Subscribed before the file is read: an alert delivered meanwhile is applied twice, which
+        // the board ignores, rather than missed.
+        var meter = new Meter("AnomalyActors");
+        var exporter = new PrometheusExporter(meter);
+        var intakeLag = host.Settings.Kafka.Enabled ? null : new IntakeLagSampler(host.Node);
+        NodeInstruments.Register(meter, host, intakeLag);
+        var latency = NodeInstruments.AlertLatency(meter);
+        var feed = system.ActorOf(Props.Create(() => new AlertFeed(board, series, latency)), "dashboard-alerts");
+        system.EventStream.Subscribe(feed, typeof(AlertDelivered));
+        if (host.Node.Settings.Alerts.FilePath is { } alertsFile && File.Exists(alertsFile))
+        {
+            foreach (var line in TailLines(alertsFile, AlertsFileTail))
+            {
+                board.ApplyJson(line);
+            }
+        }
+
+        var acknowledgements = AcknowledgementLog.Open(Path.Combine(host.Node.Settings.DataDirectory, "acknowledgements.jsonl"), board);
+        try
+        {
+            var server = await DashboardServer.StartAsync(settings.Web, new DashboardSources(board, acknowledgements, series, exporter, () => Operations(host, intakeLag))).ConfigureAwait(false);
+            return new NodeDashboard(meter, exporter, acknowledgements, feed, board, server, intakeLag);
+        }
+        catch (IOException e)
+        {
+            system.Stop(feed);
+            if (intakeLag is not null)
+            {
+                await intakeLag.DisposeAsync().ConfigureAwait(false);
+            }
+
+            exporter.Dispose();
+            meter.Dispose();
+            acknowledgements.Dispose();
+            var key = $"{WebSettings.Path}.port";
+            throw new ConfigurationException(
+                $"Configuration key '{key}' is {settings.Web.Port} on {settings.Web.Address}: {e.Message}. Choose another port (ANOMALY_ACTORS_WEB_PORT), 0 for any free one, or switch the dashboard off (ANOMALY_ACTORS_WEB=off) ({settings.Source.Of(key)}).", e);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync().ConfigureAwait(false);
+        if (_intakeLag is not null)
+        {
+            await _intakeLag.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _exporter.Dispose();
+        _meter.Dispose();
+        _acknowledgements.Dispose();
+        _feed.Tell(PoisonPill.Instance);
+    }
+
+    private static OperationsView Operations(AnomalyHost host, IntakeLagSampler? intakeLag)
+    {
+        var metrics = host.Node.Metrics;
+        var deadLetters = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (reason, count) in NodeInstruments.DeadLettersByReason(host))
+        {
+            deadLetters[reason.ToString()] = count;
+        }
+
+        var members = new List<MemberView>();
+        var cluster = Akka.Cluster.Cluster.Get(host.Node.System);
+        var state = cluster.State;
+        foreach (var member in state.Members)
+        {
+            members.Add(new MemberView(member.Address.ToString(), member.Status.ToString(), !state.Unreachable.Contains(member), member.Address == cluster.SelfAddress));
+        }
+
+        return new OperationsView(host.Settings.Archive.Site, metrics.ReadingsScored, metrics.ReadingsDurable, metrics.EpisodesOpened, metrics.EpisodesClosed,
+            metrics.SnapshotsSaved, deadLetters, members, intakeLag?.Latest);
+    }
+
+    /// <summary>The whole lines of the last <paramref name="bytes"/> of a file (the first, cut one, dropped).</summary>
+    private static IEnumerable<byte[]> TailLines(string path, long bytes)
+    {
+        byte[] tail;
+        bool cut;
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        {
+            var start = Math.Max(0, file.Length - bytes);
+            cut = start > 0;
+            file.Position = start;
+            tail = new byte[file.Length - start];
+            file.ReadExactly(tail);
+        }
+
+        var from = 0;
+        if (cut)
+        {
+            var first = Array.IndexOf(tail, (byte)'\n');
+            from = first < 0 ? tail.Length : first + 1;
+        }
+
+        while (from < tail.Length)
+        {
+            var end = Array.IndexOf(tail, (byte)'\n', from);
+            var stop = end < 0 ? tail.Length : end;
+            if (stop > from)
+            {
+                yield return tail[from..stop];
+            }
+
+            from = stop + 1;
+        }
+    }
+
+    /// <summary>
+    /// Hands every delivered alert to the board; a stream that raises one is watched from then on,
+    /// and the time from its reading to its alert is recorded.
+    /// </summary>
+    private sealed class AlertFeed : ReceiveActor
+    {
+        public AlertFeed(AlertBoard board, SeriesStore series, Histogram<double> latency) => Receive<AlertDelivered>(delivered =>
+        {
+            board.Apply(delivered.Alert);
+            if (delivered.Alert is EpisodeOpened opened)
+            {
+                series.Watch(opened.SensorId);
+                var stream = StreamId.Parse(opened.SensorId);
+                var seconds = Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - opened.TimestampMs) / 1000.0;
+                latency.Record(seconds, new KeyValuePair<string, object?>("site", stream.Site), new KeyValuePair<string, object?>("metric", stream.Metric));
+            }
+        });
+    }
+}

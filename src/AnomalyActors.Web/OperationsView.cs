@@ -1,0 +1,25 @@
+namespace AnomalyActors.Web;
+
+/// <summary>What the operations panel shows of a node, read when asked (totals since the node started).</summary>
+/// <param name="DeadLettersByReason">Input that did not become scored readings, by reason.</param>
+/// <param name="Members">The cluster's members as this node sees them (itself alone on a single node).</param>
+/// <param name="Intake">The node's own intake's lag (null with Kafka as the intake, or while partitions do not answer).</param>
+public sealed record OperationsView(
+    string Site,
+    long ReadingsScored,
+    long ReadingsDurable,
+    long EpisodesOpened,
+    long EpisodesClosed,
+    long SnapshotsSaved,
+    IReadOnlyDictionary<string, long> DeadLettersByReason,
+    IReadOnlyList<MemberView> Members,
+    IntakeLagView? Intake = null);
+
+/// <summary>The intake's lag over the whole site, as of <paramref name="AtMs"/>.</summary>
+/// <param name="SensorsBehind">Sensors whose readings a partition still holds for them.</param>
+/// <param name="ReadingsRetained">Readings kept because some sensor has not snapshotted past them.</param>
+/// <param name="ReadingsStored">Readings made durable since the data directory was created.</param>
+public sealed record IntakeLagView(int SensorsBehind, long ReadingsRetained, long ReadingsStored, long AtMs);
+
+/// <param name="Status">Akka's member status (Up, Leaving, Exiting, Down, ...).</param>
+public sealed record MemberView(string Address, string Status, bool Reachable, bool Self);
