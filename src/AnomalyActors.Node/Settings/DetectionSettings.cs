@@ -1,7 +1,7 @@
-using System.Text.RegularExpressions;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using AnomalyActors.Core.Configuration;
+using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.State;
 using AnomalyActors.Detection;
 using AnomalyActors.Detection.Rcf;
@@ -14,7 +14,7 @@ namespace AnomalyActors.Node.Settings;
 /// </summary>
 public sealed class DetectionSettings
 {
-    private readonly IReadOnlyList<(Regex Match, string Pattern, DetectorOptions[] Detectors)> _overrides;
+    private readonly IReadOnlyList<(StreamGlob Match, string Pattern, DetectorOptions[] Detectors)> _overrides;
 
     public DetectionSettings(DetectorOptions[] defaults, IReadOnlyList<(string Pattern, DetectorOptions[] Detectors)> overrides)
     {
@@ -25,7 +25,7 @@ public sealed class DetectionSettings
         }
 
         Defaults = defaults;
-        _overrides = overrides.Select(o => (GlobToRegex(o.Pattern), o.Pattern, o.Detectors)).ToArray();
+        _overrides = overrides.Select(o => (new StreamGlob(o.Pattern), o.Pattern, o.Detectors)).ToArray();
     }
 
     public DetectorOptions[] Defaults { get; }
@@ -98,12 +98,6 @@ public sealed class DetectionSettings
         }
 
         return new DetectionSettings(defaults, overrides);
-    }
-
-    private static Regex GlobToRegex(string pattern)
-    {
-        var escaped = Regex.Escape(pattern).Replace("\\*", "[^/]*", StringComparison.Ordinal).Replace("\\?", "[^/]", StringComparison.Ordinal);
-        return new Regex("^" + escaped + "$", RegexOptions.CultureInvariant | RegexOptions.Compiled);
     }
 }
 
