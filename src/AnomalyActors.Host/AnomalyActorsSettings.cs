@@ -6,6 +6,7 @@ using AnomalyActors.Kafka;
 using AnomalyActors.Mqtt;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.Node.Settings;
+using AnomalyActors.Notifications;
 using AnomalyActors.Web;
 
 namespace AnomalyActors.Host;
@@ -25,7 +26,8 @@ public sealed record AnomalyActorsSettings(
     MqttSettings Mqtt,
     KafkaSettings Kafka,
     ArchiveSettings Archive,
-    WebSettings Web)
+    WebSettings Web,
+    NotificationSettings Notifications)
 {
     /// <summary>The configuration files (hocon/) under the environment's values and <paramref name="overrides"/>.</summary>
     public static AnomalyActorsSettings Load(Config? overrides = null, string? hoconDirectory = null)
@@ -50,6 +52,7 @@ public sealed record AnomalyActorsSettings(
         var kafka = KafkaSettings.FromConfig(config, source);
         var archive = ArchiveSettings.FromConfig(config, node.DataDirectory, source);
         var web = WebSettings.FromConfig(config, source);
+        var notifications = NotificationSettings.FromConfig(config, source);
 
         // The node's cluster endpoint: Akka reads it itself, and reports a bad value as a nest of
         // exceptions without the key.
@@ -65,6 +68,6 @@ public sealed record AnomalyActorsSettings(
         // A key nobody reads is a typo (or a setting of another version): refused, with the nearest
         // known key. The property maps of the Kafka clients are librdkafka's to judge.
         source.RejectUnknownKeys(config, NodeSettings.Path, [$"{KafkaSettings.Path}.consumer-properties", $"{KafkaSettings.Path}.producer-properties"]);
-        return new AnomalyActorsSettings(config, source, node, ingestion, mqtt, kafka, archive, web);
+        return new AnomalyActorsSettings(config, source, node, ingestion, mqtt, kafka, archive, web, notifications);
     }
 }

@@ -11,6 +11,7 @@ using AnomalyActors.Mqtt;
 using AnomalyActors.Mqtt.Clustering;
 using AnomalyActors.Node.Actors;
 using AnomalyActors.Node.Hosting;
+using AnomalyActors.Notifications;
 using AnomalyActors.Web.Series;
 
 namespace AnomalyActors.Host;
@@ -62,6 +63,9 @@ public sealed class AnomalyHost : IAsyncDisposable
 
     /// <summary>The dashboard, its API and /metrics when <c>anomaly-actors.web.enabled</c> is on, else null.</summary>
     public NodeDashboard? Dashboard { get; private set; }
+
+    /// <summary>Notifications of alert changes when <c>anomaly-actors.notifications</c> has a route, else null.</summary>
+    public Notifier? Notifier { get; private set; }
 
     /// <summary>The Kafka consumer when <c>anomaly-actors.kafka.enabled</c> is on, else null.</summary>
     public KafkaIngestion? Kafka { get; private set; }
@@ -133,6 +137,12 @@ public sealed class AnomalyHost : IAsyncDisposable
             {
                 // Before the sources: alerts of the first readings already reach the board.
                 host.Dashboard = await NodeDashboard.StartAsync(host, series!).ConfigureAwait(false);
+            }
+
+            if (settings.Notifications.Enabled)
+            {
+                host.Notifier = Notifier.Start(node.System, settings.Notifications, settings.Node.DataDirectory, host.Dashboard?.Address);
+                node.System.Log.Info("Notifying alert changes over {0} route(s) to {1}", settings.Notifications.Routes.Count, string.Join(", ", settings.Notifications.Channels.Select(c => c.Name)));
             }
 
             if (kafka.Enabled)
@@ -294,7 +304,7 @@ public sealed class AnomalyHost : IAsyncDisposable
 
         await Node.StopAsync().ConfigureAwait(false);
         await StopArchiveAsync().ConfigureAwait(false);
-        await StopDashboardAsync().ConfigureAwait(false);
+        await StopDashboardAndNotificationsAsync().ConfigureAwait(false);
         if (Broker is not null)
         {
             await Broker.DisposeAsync().ConfigureAwait(false);
@@ -309,11 +319,16 @@ public sealed class AnomalyHost : IAsyncDisposable
         }
 
         await StopArchiveAsync().ConfigureAwait(false);
-        await StopDashboardAsync().ConfigureAwait(false);
+        await StopDashboardAndNotificationsAsync().ConfigureAwait(false);
     }
 
-    private async Task StopDashboardAsync()
+    private async Task StopDashboardAndNotificationsAsync()
     {
+        if (Interlocked.Exchange(ref _notifierStopped, 1) == 0 && Notifier is not null)
+        {
+            await Notifier.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (Interlocked.Exchange(ref _dashboardStopped, 1) == 0 && Dashboard is not null)
         {
             await Dashboard.DisposeAsync().ConfigureAwait(false);
@@ -321,6 +336,7 @@ public sealed class AnomalyHost : IAsyncDisposable
     }
 
     private int _dashboardStopped;
+    private int _notifierStopped;
 
     /// <summary>Once the sink has stopped: the archive collects the rest of its logs and commits it.</summary>
     private async Task StopArchiveAsync()

@@ -38,6 +38,11 @@ internal static class NodeInstruments
                 "{reading}", "Readings the intake keeps because some sensor has not snapshotted past them (sampled every 5 s).");
         }
 
+        meter.CreateObservableCounter("anomaly_actors_notifications",
+            () => host.Notifier is { } notifier
+                ? notifier.Counters.All().Select(c => new Measurement<long>(c.Count, site, new KeyValuePair<string, object?>("channel", c.Channel), new KeyValuePair<string, object?>("outcome", c.Outcome)))
+                : [],
+            "{notification}", "Notification outcomes by channel: delivered (changes), failed (attempts), silenced, dropped, repeat-skipped.");
         var kafka = host.KafkaMetrics;
         Counter("anomaly_actors_kafka_messages_consumed", () => kafka.MessagesConsumed, "{message}", "Messages consumed from the readings topic.");
         Counter("anomaly_actors_kafka_alerts_produced", () => kafka.AlertsProduced, "{message}", "Alerts produced to the alerts topic.");

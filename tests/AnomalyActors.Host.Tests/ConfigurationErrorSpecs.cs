@@ -41,6 +41,8 @@ public sealed class ConfigurationErrorSpecs
     [InlineData("  sensor {", "  sensor {{", "line ")]
     [InlineData("data-dir = \"data\"", "data-dir = \"data", "line 7, column 14: the quoted string")]
     [InlineData("trim-interval = 2s", "trim-intervall = 2s", "Missing configuration key 'anomaly-actors.intake.trim-interval'")]
+    [InlineData("max-pending-per-channel = 10000", "max-pending-per-chanel = 10000", "Unknown configuration key 'anomaly-actors.notifications.max-pending-per-chanel'")]
+    [InlineData("    routes = []\n", "    routes = [ { channels = [pager] } ]\n", "names channel 'pager', but 'anomaly-actors.notifications.channels' has no such block")]
     [InlineData("recent-alerts = 1000", "recent-alert = 1000", "Missing configuration key 'anomaly-actors.web.recent-alerts'")]
     [InlineData("host = \"127.0.0.1\"   # environment: ANOMALY_ACTORS_WEB_HOST", "host = \"0.0.0.0\"", "'anomaly-actors.web.host' is 0.0.0.0, beyond this machine, but 'anomaly-actors.web.token' is empty")]
     public void Should_refuse_a_bad_value_naming_the_key_the_value_and_the_file(string find, string replace, string expected)

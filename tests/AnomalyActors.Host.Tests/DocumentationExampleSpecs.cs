@@ -54,4 +54,23 @@ public sealed class DocumentationExampleSpecs
     {
         Assert.Equal(ExampleIn("README.md", "mosquitto_pub "), ExampleIn(Path.Combine("hocon", "anomaly-actors.conf"), "mosquitto_pub "));
     }
+
+    [Fact]
+    public void Should_accept_the_readme_notifications_example()
+    {
+        // The fenced block that starts with the notifications section, as a user would paste it.
+        var lines = File.ReadAllLines(RepositoryFile("README.md"));
+        var start = Array.FindIndex(lines, l => l.StartsWith("anomaly-actors.notifications {", StringComparison.Ordinal));
+        var end = Array.FindIndex(lines, start, l => l == "```");
+        Assert.True(start >= 0 && end > start, "README.md has no notifications example");
+        Environment.SetEnvironmentVariable("OPS_HOOK_TOKEN", "example-token");
+        Environment.SetEnvironmentVariable("OPS_SMTP_PASSWORD", "example-password");
+        var (config, source) = Node.Hosting.NodeConfig.Load(ConfigurationFactory.ParseString(string.Join("\n", lines[start..end])));
+
+        var settings = AnomalyActorsSettings.FromConfig(config, source).Notifications;
+
+        Assert.Equal(2, settings.Channels.Count);
+        Assert.Equal(2, settings.Routes.Count);
+        Assert.Equal(2, settings.Silences.Count);
+    }
 }
