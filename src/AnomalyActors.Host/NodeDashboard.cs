@@ -52,7 +52,8 @@ public sealed class NodeDashboard : IAsyncDisposable
         // Subscribed before the file is read: an alert delivered meanwhile is applied twice, which
         // the board ignores, rather than missed.
         var meter = new Meter("AnomalyActors");
-        var exporter = new PrometheusExporter(meter);
+        // The node's site on every series that does not carry a stream's site already.
+        var exporter = new PrometheusExporter([meter, host.Node.Metrics.Meter], new Dictionary<string, string> { ["site"] = settings.Archive.Site });
         var intakeLag = host.Settings.Kafka.Enabled ? null : new IntakeLagSampler(host.Node);
         NodeInstruments.Register(meter, host, intakeLag);
         var latency = NodeInstruments.AlertLatency(meter);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using AnomalyActors.Core.Events;
 
 namespace AnomalyActors.Node;
@@ -8,6 +9,24 @@ namespace AnomalyActors.Node;
 /// </summary>
 public sealed class NodeMetrics
 {
+    /// <summary>Buckets of the storage timings, in seconds: a fast local disk to a stalled database.</summary>
+    private static readonly double[] StorageBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    private readonly Histogram<double> _snapshotSeconds;
+    private readonly Histogram<double> _journalSeconds;
+
+    public NodeMetrics()
+    {
+        _snapshotSeconds = Meter.CreateHistogram<double>("anomaly_actors_snapshot_save_seconds", "s",
+            "Seconds from a sensor's snapshot request to the store's confirmation.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = StorageBuckets });
+        _journalSeconds = Meter.CreateHistogram<double>("anomaly_actors_journal_write_seconds", "s",
+            "Seconds from an intake partition's write of a chunk of readings to the journal's confirmation (writes pipeline, so it includes waiting behind earlier ones).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = StorageBuckets });
+    }
+
+    /// <summary>The timings the actors record, as instruments; counters above are read by whoever exports them.</summary>
+    public Meter Meter { get; } = new("AnomalyActors.Node");
+
     private long _readingsScored;
     private long _readingsRejected;
     private long _readingsDurable;
@@ -49,6 +68,12 @@ public sealed class NodeMetrics
         }
     }
 
+    internal void ChunkStored(int readings, TimeSpan written)
+    {
+        _journalSeconds.Record(written.TotalSeconds);
+        ChunkStored(readings);
+    }
+
     internal void ChunkStored(int readings)
     {
         Interlocked.Increment(ref _chunksStored);
@@ -62,7 +87,11 @@ public sealed class NodeMetrics
 
     internal void ResentStored(long readings) => Interlocked.Add(ref _resentStored, readings);
 
-    internal void SnapshotSaved() => Interlocked.Increment(ref _snapshotsSaved);
+    internal void SnapshotSaved(TimeSpan took)
+    {
+        _snapshotSeconds.Record(took.TotalSeconds);
+        Interlocked.Increment(ref _snapshotsSaved);
+    }
 
     internal void Refused(int readings) => Interlocked.Add(ref _readingsRefused, readings);
 

@@ -53,6 +53,7 @@ public sealed class NodeDashboardSpecs
             Assert.Contains($"anomaly_actors_episodes_opened_total{{site=\"local\"}} {host.Node.Metrics.EpisodesOpened.ToString(CultureInfo.InvariantCulture)}\n", metrics);
             Assert.Contains("anomaly_actors_dead_letters_total{reason=\"InvalidJson\",site=\"local\"} 0\n", metrics);
             Assert.Contains("anomaly_actors_intake_readings_retained{site=\"local\"} ", metrics);
+            Assert.Matches("anomaly_actors_journal_write_seconds_count\\{site=\"local\"\\} [1-9]", metrics);
             // Every episode opened here was delivered live, so each is in the latency histogram.
             Assert.Contains($"anomaly_actors_alert_latency_seconds_count{{metric=\"iotValue\",site=\"site-1\"}} {host.Node.Metrics.EpisodesOpened.ToString(CultureInfo.InvariantCulture)}\n", metrics);
             // A stream is watched from its first alert on: its page has the readings scored since.

@@ -62,6 +62,22 @@ public sealed class PrometheusExporterSpecs
     }
 
     [Fact]
+    public void Should_add_constant_labels_to_series_without_them()
+    {
+        using var node = new Meter("AnomalyActors.Tests.Node");
+        using var host = new Meter("AnomalyActors.Tests.Host");
+        using var exporter = new PrometheusExporter([node, host], new Dictionary<string, string> { ["site"] = "dc1" });
+        node.CreateCounter<long>("writes").Add(2);
+        host.CreateCounter<long>("alerts").Add(1, new KeyValuePair<string, object?>("site", "dc2"));
+
+        var text = exporter.Scrape();
+
+        Assert.Contains("writes_total{site=\"dc1\"} 2\n", text);
+        Assert.Contains("alerts_total{site=\"dc2\"} 1\n", text);
+        Promtool.AssertAccepts(text);
+    }
+
+    [Fact]
     public void Should_export_only_the_instruments_of_its_own_meter()
     {
         using var mine = new Meter("AnomalyActors.Tests.Mine");

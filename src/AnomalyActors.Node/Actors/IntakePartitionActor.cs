@@ -243,6 +243,7 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
             // Nothing to retain or trim: the log exists only in this message.
             var previousOffsets = _state.Apply(stored, ++_volatileSequenceNr);
             _state.Deleted(_volatileSequenceNr);
+            _metrics.ChunkStored(stored.Chunk.Count);
             Stored(stored, previousOffsets, ack, replyTo);
             return;
         }
@@ -253,9 +254,11 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
         // LastSequenceNr counts written events only; each write under way takes the next number.
         var previous = _state.Apply(stored, LastSequenceNr + _writing.Count + 1);
         _writing.Enqueue((replyTo, command));
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         PersistAsync(stored, s =>
         {
             _writing.Dequeue();
+            _metrics.ChunkStored(s.Chunk.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started));
             Stored(s, previous, ack, replyTo);
             StopIfHandedOff();
         });
@@ -271,7 +274,6 @@ public sealed class IntakePartitionActor : ReceivePersistentActor, IWithTimers
 
     private void Stored(ChunkStored stored, long[] previousOffsets, ChunkAppended ack, IActorRef replyTo)
     {
-        _metrics.ChunkStored(stored.Chunk.Count);
         replyTo.Tell(ack);
         Deliver(stored, previousOffsets);
     }

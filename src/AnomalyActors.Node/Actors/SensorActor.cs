@@ -29,6 +29,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
     private readonly List<IEpisodeEvent> _newEvents = [];
     private readonly List<ScoredReading>? _scored;
     private readonly bool _sinkTakesScored;
+    private long _snapshotStarted;
 
     // The archive log's position after this sensor's last recorded readings.
     private long _recordedThrough = -1;
@@ -289,7 +290,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
 
     private void SnapshotSaved(SaveSnapshotSuccess success)
     {
-        _wiring.Metrics.SnapshotSaved();
+        _wiring.Metrics.SnapshotSaved(System.Diagnostics.Stopwatch.GetElapsedTime(_snapshotStarted));
         var next = _lifecycle.SnapshotSaved(_state, out var checkpoint);
         _partition?.Tell(new ReportCheckpoint(_state.PartitionId, _state.SensorId, checkpoint));
         DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr, success.Metadata.Timestamp.AddTicks(-1)));
@@ -303,6 +304,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
             case SensorStep.SaveSnapshot:
                 // No snapshot may cover a reading whose archive record a crash could still lose.
                 _wiring.Results.Archive?.EnsureDurable(_recordedThrough);
+                _snapshotStarted = System.Diagnostics.Stopwatch.GetTimestamp();
                 SaveSnapshot(_lifecycle.StartSnapshot(_state));
                 break;
             case SensorStep.Stop:

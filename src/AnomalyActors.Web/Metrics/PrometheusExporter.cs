@@ -23,14 +23,22 @@ public sealed class PrometheusExporter : IDisposable
     private readonly List<Family> _order = [];
 
     public PrometheusExporter(Meter meter)
+        : this([meter])
     {
+    }
+
+    /// <param name="meters">Whose instruments are exported (by instance, so two nodes in one process stay apart).</param>
+    /// <param name="constantLabels">Labels every series gets unless its own tags have them (the node's site).</param>
+    public PrometheusExporter(IReadOnlyList<Meter> meters, IReadOnlyDictionary<string, string>? constantLabels = null)
+    {
+        var constant = (constantLabels ?? new Dictionary<string, string>()).Select(l => new KeyValuePair<string, object?>(l.Key, l.Value)).ToArray();
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (ReferenceEquals(instrument.Meter, meter))
+            if (meters.Any(m => ReferenceEquals(instrument.Meter, m)))
             {
                 lock (_lock)
                 {
-                    var family = new Family(instrument);
+                    var family = new Family(instrument, constant);
                     _families[instrument] = family;
                     _order.Add(family);
                 }
@@ -100,9 +108,11 @@ public sealed class PrometheusExporter : IDisposable
         private readonly double[] _buckets;
         private readonly Dictionary<string, Series> _series = new(StringComparer.Ordinal);
         private readonly bool _observable;
+        private readonly KeyValuePair<string, object?>[] _constant;
 
-        public Family(Instrument instrument)
+        public Family(Instrument instrument, KeyValuePair<string, object?>[] constant)
         {
+            _constant = constant;
             _observable = instrument.IsObservable;
             var type = instrument.GetType().IsGenericType ? instrument.GetType().GetGenericTypeDefinition() : instrument.GetType();
             _kind = type == typeof(Counter<>) ? Kind.Counter
@@ -126,7 +136,7 @@ public sealed class PrometheusExporter : IDisposable
 
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            var labels = Labels(tags);
+            var labels = Labels(tags, _constant);
             if (!_series.TryGetValue(labels, out var series))
             {
                 _series[labels] = series = new Series(_buckets.Length);
@@ -205,14 +215,15 @@ public sealed class PrometheusExporter : IDisposable
             : double.IsNaN(value) ? "NaN"
             : value.ToString("R", CultureInfo.InvariantCulture);
 
-        private static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        private static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags, KeyValuePair<string, object?>[] constant)
         {
-            if (tags.Length == 0)
+            if (tags.Length == 0 && constant.Length == 0)
             {
                 return string.Empty;
             }
 
-            var sorted = tags.ToArray();
+            var all = tags.ToArray();
+            var sorted = all.Concat(constant.Where(c => !all.Any(t => t.Key == c.Key))).ToArray();
             Array.Sort(sorted, (a, b) => string.CompareOrdinal(a.Key, b.Key));
             var text = new StringBuilder();
             foreach (var (key, value) in sorted)
