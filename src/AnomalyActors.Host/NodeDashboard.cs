@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.Event;
 using AnomalyActors.Core.Configuration;
 using AnomalyActors.Core.Results;
 using AnomalyActors.Web;
@@ -9,6 +10,7 @@ using AnomalyActors.Web.Metrics;
 using AnomalyActors.Web.Series;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Protocol;
+using AnomalyActors.Kafka;
 
 namespace AnomalyActors.Host;
 
@@ -28,10 +30,13 @@ public sealed class NodeDashboard : IAsyncDisposable
     private readonly IActorRef _feed;
 
     private readonly IntakeLagSampler? _intakeLag;
+    private readonly KafkaTopicSampler? _topics;
 
-    private NodeDashboard(Meter meter, PrometheusExporter exporter, AcknowledgementLog acknowledgements, IActorRef feed, AlertBoard board, DashboardServer server, IntakeLagSampler? intakeLag)
+    private NodeDashboard(Meter meter, PrometheusExporter exporter, AcknowledgementLog acknowledgements, IActorRef feed, AlertBoard board, DashboardServer server,
+        IntakeLagSampler? intakeLag, KafkaTopicSampler? topics)
     {
         _intakeLag = intakeLag;
+        _topics = topics;
         _meter = meter;
         _exporter = exporter;
         _acknowledgements = acknowledgements;
@@ -55,7 +60,8 @@ public sealed class NodeDashboard : IAsyncDisposable
         // The node's site on every series that does not carry a stream's site already.
         var exporter = new PrometheusExporter([meter, host.Node.Metrics.Meter], new Dictionary<string, string> { ["site"] = settings.Archive.Site });
         var intakeLag = host.Settings.Kafka.Enabled ? null : new IntakeLagSampler(host.Node);
-        NodeInstruments.Register(meter, host, intakeLag);
+        var topics = host.Settings.Kafka.Enabled ? new KafkaTopicSampler(host.Settings.Kafka, message => system.Log.Warning("{0}", message)) : null;
+        NodeInstruments.Register(meter, host, intakeLag, topics);
         var latency = NodeInstruments.AlertLatency(meter);
         var feed = system.ActorOf(Props.Create(() => new AlertFeed(board, series, latency)), "dashboard-alerts");
         system.EventStream.Subscribe(feed, typeof(AlertDelivered));
@@ -70,8 +76,8 @@ public sealed class NodeDashboard : IAsyncDisposable
         var acknowledgements = AcknowledgementLog.Open(Path.Combine(host.Node.Settings.DataDirectory, "acknowledgements.jsonl"), board);
         try
         {
-            var server = await DashboardServer.StartAsync(settings.Web, new DashboardSources(board, acknowledgements, series, exporter, () => Operations(host, intakeLag))).ConfigureAwait(false);
-            return new NodeDashboard(meter, exporter, acknowledgements, feed, board, server, intakeLag);
+            var server = await DashboardServer.StartAsync(settings.Web, new DashboardSources(board, acknowledgements, series, exporter, () => Operations(host, intakeLag, topics))).ConfigureAwait(false);
+            return new NodeDashboard(meter, exporter, acknowledgements, feed, board, server, intakeLag, topics);
         }
         catch (IOException e)
         {
@@ -79,6 +85,11 @@ public sealed class NodeDashboard : IAsyncDisposable
             if (intakeLag is not null)
             {
                 await intakeLag.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (topics is not null)
+            {
+                await topics.DisposeAsync().ConfigureAwait(false);
             }
 
             exporter.Dispose();
@@ -98,13 +109,18 @@ public sealed class NodeDashboard : IAsyncDisposable
             await _intakeLag.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_topics is not null)
+        {
+            await _topics.DisposeAsync().ConfigureAwait(false);
+        }
+
         _exporter.Dispose();
         _meter.Dispose();
         _acknowledgements.Dispose();
         _feed.Tell(PoisonPill.Instance);
     }
 
-    private static OperationsView Operations(AnomalyHost host, IntakeLagSampler? intakeLag)
+    private static OperationsView Operations(AnomalyHost host, IntakeLagSampler? intakeLag, KafkaTopicSampler? topics)
     {
         var metrics = host.Node.Metrics;
         var deadLetters = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -122,7 +138,8 @@ public sealed class NodeDashboard : IAsyncDisposable
         }
 
         return new OperationsView(host.Settings.Archive.Site, metrics.ReadingsScored, metrics.ReadingsDurable, metrics.EpisodesOpened, metrics.EpisodesClosed,
-            metrics.SnapshotsSaved, deadLetters, members, intakeLag?.Latest);
+            metrics.SnapshotsSaved, deadLetters, members, intakeLag?.Latest,
+            topics?.Latest is { } sample ? new KafkaTopicsView([.. sample.Topics.Select(t => new TopicSizeView(t.Topic, t.Partitions, t.Messages))], sample.ReadingsLag, sample.AtMs) : null);
     }
 
     /// <summary>The whole lines of the last <paramref name="bytes"/> of a file (the first, cut one, dropped).</summary>

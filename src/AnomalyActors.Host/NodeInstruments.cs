@@ -10,7 +10,7 @@ namespace AnomalyActors.Host;
 /// </summary>
 internal static class NodeInstruments
 {
-    public static void Register(Meter meter, AnomalyHost host, IntakeLagSampler? intakeLag)
+    public static void Register(Meter meter, AnomalyHost host, IntakeLagSampler? intakeLag, Kafka.KafkaTopicSampler? topics)
     {
         var site = new KeyValuePair<string, object?>("site", host.Settings.Archive.Site);
         void Counter(string name, Func<long> read, string unit, string description) =>
@@ -43,6 +43,20 @@ internal static class NodeInstruments
                 ? notifier.Counters.All().Select(c => new Measurement<long>(c.Count, site, new KeyValuePair<string, object?>("channel", c.Channel), new KeyValuePair<string, object?>("outcome", c.Outcome)))
                 : [],
             "{notification}", "Notification outcomes by channel: delivered (changes), failed (attempts), silenced, dropped, repeat-skipped.");
+        if (topics is not null)
+        {
+            meter.CreateObservableGauge("anomaly_actors_kafka_topic_messages",
+                () => topics.Latest is { } sample
+                    ? sample.Topics.Select(t => new Measurement<long>(t.Messages, site, new KeyValuePair<string, object?>("topic", t.Topic)))
+                    : [],
+                "{message}", "Messages each of the site's topics holds (high minus low watermark; sampled every 10 s).");
+            meter.CreateObservableGauge("anomaly_actors_kafka_consumer_lag",
+                () => topics.Latest is { ReadingsLag: { } lag }
+                    ? [new Measurement<long>(lag, site, new KeyValuePair<string, object?>("topic", host.Settings.Kafka.ReadingsTopic))]
+                    : Array.Empty<Measurement<long>>(),
+                "{message}", "Messages of the readings topic beyond the node's committed offsets (sampled every 10 s).");
+        }
+
         var kafka = host.KafkaMetrics;
         Counter("anomaly_actors_kafka_messages_consumed", () => kafka.MessagesConsumed, "{message}", "Messages consumed from the readings topic.");
         Counter("anomaly_actors_kafka_alerts_produced", () => kafka.AlertsProduced, "{message}", "Alerts produced to the alerts topic.");

@@ -13,7 +13,15 @@ public sealed record OperationsView(
     long SnapshotsSaved,
     IReadOnlyDictionary<string, long> DeadLettersByReason,
     IReadOnlyList<MemberView> Members,
-    IntakeLagView? Intake = null);
+    IntakeLagView? Intake = null,
+    KafkaTopicsView? Kafka = null);
+
+/// <summary>The site's Kafka topics as of <paramref name="AtMs"/>.</summary>
+/// <param name="ReadingsLag">Readings of the readings topic beyond the node's committed offsets.</param>
+public sealed record KafkaTopicsView(IReadOnlyList<TopicSizeView> Topics, long? ReadingsLag, long AtMs);
+
+/// <param name="Messages">Messages the topic holds now.</param>
+public sealed record TopicSizeView(string Topic, int Partitions, long Messages);
 
 /// <summary>The intake's lag over the whole site, as of <paramref name="AtMs"/>.</summary>
 /// <param name="SensorsBehind">Sensors whose readings a partition still holds for them.</param>

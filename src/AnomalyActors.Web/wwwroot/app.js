@@ -176,6 +176,9 @@
       document.getElementById("op-intake").textContent = op.intake
         ? `${op.intake.sensorsBehind.toLocaleString()} sensors behind, ${op.intake.readingsRetained.toLocaleString()} readings retained`
         : "-";
+      document.getElementById("op-kafka").textContent = op.kafka
+        ? op.kafka.topics.map(t => `${t.topic}: ${t.messages.toLocaleString()}`).join(", ") + (op.kafka.readingsLag === null ? "" : `; lag ${op.kafka.readingsLag.toLocaleString()}`)
+        : "-";
       const letters = Object.entries(op.deadLettersByReason).filter(([, n]) => n > 0);
       document.getElementById("op-dead-letters").textContent = letters.length ? letters.map(([r, n]) => `${r}: ${n}`).join(", ") : "none";
       document.getElementById("op-members").textContent = op.members.map(m => `${m.address} ${m.status}${m.reachable ? "" : " (unreachable)"}`).join("; ");
