@@ -107,7 +107,8 @@ public sealed class DashboardServer : IAsyncDisposable
             var filter = new AlertFilter(Value(query["site"]), Value(query["severity"]), Value(query["state"]), Value(query["device"]), Value(query["metric"]));
             return Results.Json(new { counts = board.Counts(), alerts = board.Recent(filter, limit) }, Json);
         });
-        app.MapGet("/api/alerts/events", (HttpContext context) => StreamAlertsAsync(context, board, stopping));
+        app.MapGet("/api/alerts/events", (HttpContext context) =>
+            StreamEventsAsync(context, stopping, ending => board.WatchAsync(1024, ending), "alert", row => row));
         app.MapPost("/api/alerts/acknowledge", async (HttpContext context) =>
         {
             // A JSON body needs a CORS preflight, which this server never grants, so a page of
@@ -156,25 +157,39 @@ public sealed class DashboardServer : IAsyncDisposable
             var alerts = board.Recent(new AlertFilter(Site: stream.Site, Device: stream.Device, Metric: stream.Metric), MaxLimit);
             return Results.Json(new { sensorId = stream.Key, points = SeriesColumns.Of(watched.Points()), alerts }, Json);
         });
-        app.MapGet("/api/series/events", (HttpContext context) => SensorOf(context) is { } stream
-            ? StreamSeriesAsync(context, series, stream.Key, stopping)
-            : WriteProblemAsync(context, "expected ?sensor=<site>/<device>/<metric>"));
+        app.MapGet("/api/series/events", (HttpContext context) =>
+        {
+            if (SensorOf(context) is not { } stream)
+            {
+                return WriteProblemAsync(context, "expected ?sensor=<site>/<device>/<metric>");
+            }
+
+            // Watched while someone looks: a quiet stream stays among the watched ones.
+            var watched = series.Watch(stream.Key);
+            return StreamEventsAsync(context, stopping, ending => watched.WatchAsync(256, ending), "points", SeriesColumns.Of, () => series.Watch(stream.Key));
+        });
         app.MapGet("/metrics", () => Results.Text(metrics.Scrape(), PrometheusExporter.ContentType, Encoding.UTF8));
         app.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
     }
 
-    /// <summary>Server-Sent Events: every changed alert row as a JSON <c>data:</c> line, until the client or the node goes.</summary>
-    private static async Task StreamAlertsAsync(HttpContext context, AlertBoard board, CancellationToken stopping)
+    /// <summary>
+    /// Server-Sent Events: each item as an <paramref name="eventName"/> event whose data is its JSON,
+    /// a comment after every quiet <see cref="KeepAlive"/> (then <paramref name="onQuiet"/> runs),
+    /// until the client or the node goes.
+    /// </summary>
+    private static async Task StreamEventsAsync<T>(
+        HttpContext context, CancellationToken stopping, Func<CancellationToken, IAsyncEnumerable<T>> watch, string eventName, Func<T, object> payload, Action? onQuiet = null)
     {
         using var ending = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
         var response = context.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-store";
         var body = response.Body;
+        var header = Encoding.UTF8.GetBytes($"event: {eventName}\ndata: ");
         await body.WriteAsync("retry: 2000\n\n"u8.ToArray(), ending.Token).ConfigureAwait(false);
         await body.FlushAsync(ending.Token).ConfigureAwait(false);
-        await using var rows = board.WatchAsync(1024, ending.Token).GetAsyncEnumerator(ending.Token);
-        var next = rows.MoveNextAsync().AsTask();
+        await using var items = watch(ending.Token).GetAsyncEnumerator(ending.Token);
+        var next = items.MoveNextAsync().AsTask();
         try
         {
             while (!ending.IsCancellationRequested)
@@ -187,14 +202,14 @@ public sealed class DashboardServer : IAsyncDisposable
                         break;
                     }
 
-                    var json = JsonSerializer.SerializeToUtf8Bytes(rows.Current, Json);
-                    await body.WriteAsync("event: alert\ndata: "u8.ToArray(), ending.Token).ConfigureAwait(false);
-                    await body.WriteAsync(json, ending.Token).ConfigureAwait(false);
+                    await body.WriteAsync(header, ending.Token).ConfigureAwait(false);
+                    await body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(payload(items.Current), Json), ending.Token).ConfigureAwait(false);
                     await body.WriteAsync("\n\n"u8.ToArray(), ending.Token).ConfigureAwait(false);
-                    next = rows.MoveNextAsync().AsTask();
+                    next = items.MoveNextAsync().AsTask();
                 }
                 else
                 {
+                    onQuiet?.Invoke();
                     await body.WriteAsync(": keep-alive\n\n"u8.ToArray(), ending.Token).ConfigureAwait(false);
                 }
 
@@ -207,66 +222,6 @@ public sealed class DashboardServer : IAsyncDisposable
         catch (IOException)
         {
             // The client went away mid-write.
-        }
-        finally
-        {
-            await ending.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await next.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
-    }
-
-    /// <summary>Server-Sent Events: every batch of a watched stream's new readings as a <c>points</c> event (columns as in /api/series).</summary>
-    private static async Task StreamSeriesAsync(HttpContext context, SeriesStore series, string sensorId, CancellationToken stopping)
-    {
-        using var ending = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
-        var response = context.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-store";
-        var body = response.Body;
-        var watched = series.Watch(sensorId);
-        await body.WriteAsync("retry: 2000\n\n"u8.ToArray(), ending.Token).ConfigureAwait(false);
-        await body.FlushAsync(ending.Token).ConfigureAwait(false);
-        await using var batches = watched.WatchAsync(256, ending.Token).GetAsyncEnumerator(ending.Token);
-        var next = batches.MoveNextAsync().AsTask();
-        try
-        {
-            while (!ending.IsCancellationRequested)
-            {
-                var tick = Task.Delay(KeepAlive, ending.Token);
-                if (await Task.WhenAny(next, tick).ConfigureAwait(false) == next)
-                {
-                    if (!await next.ConfigureAwait(false))
-                    {
-                        break;
-                    }
-
-                    var json = JsonSerializer.SerializeToUtf8Bytes(SeriesColumns.Of(batches.Current), Json);
-                    await body.WriteAsync("event: points\ndata: "u8.ToArray(), ending.Token).ConfigureAwait(false);
-                    await body.WriteAsync(json, ending.Token).ConfigureAwait(false);
-                    await body.WriteAsync("\n\n"u8.ToArray(), ending.Token).ConfigureAwait(false);
-                    next = batches.MoveNextAsync().AsTask();
-                }
-                else
-                {
-                    // Watched while someone looks: the stream stays among the watched ones.
-                    series.Watch(sensorId);
-                    await body.WriteAsync(": keep-alive\n\n"u8.ToArray(), ending.Token).ConfigureAwait(false);
-                }
-
-                await body.FlushAsync(ending.Token).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        catch (IOException)
-        {
         }
         finally
         {

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Threading.Channels;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.Results;
@@ -20,7 +19,7 @@ public sealed class AlertBoard
     // Oldest first, by when the board first saw the alert.
     private readonly LinkedList<AlertView> _order = new();
     private readonly Dictionary<string, Acknowledgement> _acknowledgements = new(StringComparer.Ordinal);
-    private readonly List<Channel<AlertView>> _watchers = [];
+    private readonly Broadcast<AlertView> _changes = new();
     private readonly Lock _lock = new();
     private long _version;
 
@@ -187,43 +186,7 @@ public sealed class AlertBoard
     /// Every row that changes from now on, until <paramref name="stopping"/>. A watcher that lags by
     /// more than <paramref name="backlog"/> changes loses the oldest of them.
     /// </summary>
-    public async IAsyncEnumerable<AlertView> WatchAsync(int backlog, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken stopping)
-    {
-        var channel = Channel.CreateBounded<AlertView>(new BoundedChannelOptions(backlog)
-        {
-            FullMode = BoundedChannelFullMode.DropOldest,
-            SingleReader = true,
-        });
-        lock (_lock)
-        {
-            _watchers.Add(channel);
-        }
-
-        try
-        {
-            while (true)
-            {
-                AlertView row;
-                try
-                {
-                    row = await channel.Reader.ReadAsync(stopping).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    yield break;
-                }
-
-                yield return row;
-            }
-        }
-        finally
-        {
-            lock (_lock)
-            {
-                _watchers.Remove(channel);
-            }
-        }
-    }
+    public IAsyncEnumerable<AlertView> WatchAsync(int backlog, CancellationToken stopping) => _changes.WatchAsync(backlog, stopping);
 
     private void Opened(string alertId, StreamId stream, long timestampMs, double value, double grade)
     {
@@ -321,24 +284,7 @@ public sealed class AlertBoard
         return row;
     }
 
-    private void Publish(AlertView row)
-    {
-        Channel<AlertView>[] watchers;
-        lock (_lock)
-        {
-            if (_watchers.Count == 0)
-            {
-                return;
-            }
-
-            watchers = [.. _watchers];
-        }
-
-        foreach (var watcher in watchers)
-        {
-            watcher.Writer.TryWrite(row);
-        }
-    }
+    private void Publish(AlertView row) => _changes.Publish(row);
 
     /// <summary>The alert in words, as a notification would say it.</summary>
     private static string TextOf(AlertView row)

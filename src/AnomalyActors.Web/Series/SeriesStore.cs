@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using AnomalyActors.Core.Results;
 using AnomalyActors.Core.State;
 
@@ -69,7 +68,7 @@ public sealed class SeriesStore : IScoredReadingsTap
 public sealed class SensorSeries
 {
     private readonly ScoredReading[] _ring;
-    private readonly List<Channel<ScoredReading[]>> _watchers = [];
+    private readonly Broadcast<ScoredReading[]> _batches = new();
     private readonly Lock _lock = new();
     private long _count;
     private long _lastTouched;
@@ -89,7 +88,6 @@ public sealed class SensorSeries
     internal void Append(IReadOnlyList<ScoredReading> readings)
     {
         var added = new ScoredReading[readings.Count];
-        Channel<ScoredReading[]>[] watchers;
         lock (_lock)
         {
             for (var i = 0; i < readings.Count; i++)
@@ -97,14 +95,9 @@ public sealed class SensorSeries
                 added[i] = readings[i];
                 _ring[(int)(_count++ % _ring.Length)] = readings[i];
             }
-
-            watchers = _watchers.Count == 0 ? [] : [.. _watchers];
         }
 
-        foreach (var watcher in watchers)
-        {
-            watcher.Writer.TryWrite(added);
-        }
+        _batches.Publish(added);
     }
 
     /// <summary>The readings kept, oldest first.</summary>
@@ -124,37 +117,5 @@ public sealed class SensorSeries
     }
 
     /// <summary>Every batch of new readings from now on until <paramref name="stopping"/>; a lagging watcher loses the oldest batches.</summary>
-    public async IAsyncEnumerable<ScoredReading[]> WatchAsync(int backlog, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken stopping)
-    {
-        var channel = Channel.CreateBounded<ScoredReading[]>(new BoundedChannelOptions(backlog) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
-        lock (_lock)
-        {
-            _watchers.Add(channel);
-        }
-
-        try
-        {
-            while (true)
-            {
-                ScoredReading[] batch;
-                try
-                {
-                    batch = await channel.Reader.ReadAsync(stopping).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    yield break;
-                }
-
-                yield return batch;
-            }
-        }
-        finally
-        {
-            lock (_lock)
-            {
-                _watchers.Remove(channel);
-            }
-        }
-    }
+    public IAsyncEnumerable<ScoredReading[]> WatchAsync(int backlog, CancellationToken stopping) => _batches.WatchAsync(backlog, stopping);
 }
