@@ -30,6 +30,7 @@ public sealed class NotificationDispatcher : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _logger = Context.GetLogger();
     private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, OpenAlert> _open = new(StringComparer.Ordinal);
+    private IActorRef? _flushing;
 
     public NotificationDispatcher(
         NotificationSettings settings, NotificationLog log, IReadOnlyDictionary<string, INotificationChannel> channels, NotificationCounters counters, Uri? dashboard, Func<DateTimeOffset>? now = null)
@@ -45,6 +46,7 @@ public sealed class NotificationDispatcher : ReceiveActor, IWithTimers
         Receive<Sent>(Delivered);
         Receive<SendFailed>(Failed);
         Receive<RemindOpen>(_ => Remind());
+        Receive<FlushAll>(_ => FlushNow());
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -57,6 +59,20 @@ public sealed class NotificationDispatcher : ReceiveActor, IWithTimers
         if (_settings.Routes.Count == 0)
         {
             return;
+        }
+
+        // What a stop or a crash caught between its acceptance and its delivery goes out now.
+        foreach (var (routeName, channel, notice) in _log.Undelivered())
+        {
+            if (_settings.Routes.FirstOrDefault(r => r.Name == routeName) is { } route && route.Channels.Contains(channel) && _channels.ContainsKey(channel))
+            {
+                Enqueue(route, channel, notice);
+                Track(route, notice, _now());
+            }
+            else
+            {
+                _logger.Warning("Notification of {0} for route {1} and channel {2} was not delivered before the restart, and the configuration no longer has them; dropped", notice.AlertId, routeName, channel);
+            }
         }
 
         var shortest = _settings.Routes.Min(r => r.RepeatInterval) / 2;
@@ -77,16 +93,32 @@ public sealed class NotificationDispatcher : ReceiveActor, IWithTimers
         {
             foreach (var channel in route.Channels)
             {
-                if (_log.WasDelivered(route.Name, channel, notice))
+                switch (Accepted(route, channel, notice))
                 {
-                    _counters.Count("repeat-skipped", channel);
-                    continue;
+                    case Acceptance.New:
+                        Enqueue(route, channel, notice);
+                        break;
+                    case Acceptance.AlreadyDelivered:
+                        _counters.Count("repeat-skipped", channel);
+                        break;
                 }
-
-                Enqueue(route, channel, notice);
             }
 
             Track(route, notice, now);
+        }
+    }
+
+    private Acceptance Accepted(Route route, string channel, AlertNotice notice)
+    {
+        try
+        {
+            return _log.Accept(route.Name, channel, notice);
+        }
+        catch (IOException e)
+        {
+            // Sent anyway; only a crash before its delivery would lose it now.
+            _logger.Error(e, "Could not record notification of {0} for channel {1}", notice.AlertId, channel);
+            return Acceptance.New;
         }
     }
 
@@ -115,6 +147,31 @@ public sealed class NotificationDispatcher : ReceiveActor, IWithTimers
         if (!group.InFlight && !Timers.IsTimerActive(id))
         {
             Timers.StartSingleTimer(id, new Flush(id), route.GroupWait);
+        }
+    }
+
+    /// <summary>
+    /// The node stops: every group goes out now instead of after its group wait, and the asker hears
+    /// <see cref="Flushed"/> once nothing is in flight (a group whose channel fails stays undelivered).
+    /// </summary>
+    private void FlushNow()
+    {
+        _flushing = Sender;
+        foreach (var group in _groups.Values.ToList())
+        {
+            Timers.Cancel(group.Id);
+            Send(group.Id);
+        }
+
+        ReplyIfFlushed();
+    }
+
+    private void ReplyIfFlushed()
+    {
+        if (_flushing is not null && _groups.Values.All(g => !g.InFlight))
+        {
+            _flushing.Tell(Flushed.Instance);
+            _flushing = null;
         }
     }
 
@@ -149,14 +206,20 @@ public sealed class NotificationDispatcher : ReceiveActor, IWithTimers
 
         _counters.Count("delivered", group.Channel, sent.Batch.Notices.Count);
         group.Pending.RemoveAll(p => sent.Batch.Notices.Contains(p));
-        if (group.Pending.Count > 0)
-        {
-            Timers.StartSingleTimer(group.Id, new Flush(group.Id), group.Route.GroupWait);
-        }
-        else
+        if (group.Pending.Count == 0)
         {
             _groups.Remove(group.Id);
         }
+        else if (_flushing is not null)
+        {
+            Send(group.Id);
+        }
+        else
+        {
+            Timers.StartSingleTimer(group.Id, new Flush(group.Id), group.Route.GroupWait);
+        }
+
+        ReplyIfFlushed();
     }
 
     private void Failed(SendFailed failed)
@@ -168,6 +231,7 @@ public sealed class NotificationDispatcher : ReceiveActor, IWithTimers
         var backoff = TimeSpan.FromTicks(Math.Min(_settings.MaxBackoff.Ticks, _settings.MinBackoff.Ticks * (1L << Math.Min(group.Failures - 1, 30))));
         _logger.Warning("Notification to channel {0} failed ({1}); trying again in {2:0.#} s", group.Channel, failed.Error?.Message, backoff.TotalSeconds);
         Timers.StartSingleTimer(group.Id, new Flush(group.Id), backoff);
+        ReplyIfFlushed();
     }
 
     /// <summary>Remembers when an open alert was last notified per route, for reminders; a close forgets it.</summary>
@@ -233,6 +297,26 @@ public sealed class NotificationDispatcher : ReceiveActor, IWithTimers
     private sealed class RemindOpen
     {
         public static readonly RemindOpen Instance = new();
+    }
+}
+
+/// <summary>Send every waiting group now; answered with <see cref="Flushed"/>.</summary>
+public sealed class FlushAll
+{
+    public static readonly FlushAll Instance = new();
+
+    private FlushAll()
+    {
+    }
+}
+
+/// <summary>Nothing is in flight any more after a <see cref="FlushAll"/>.</summary>
+public sealed class Flushed
+{
+    public static readonly Flushed Instance = new();
+
+    private Flushed()
+    {
     }
 }
 

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using AnomalyActors.Core.Results;
 using AnomalyActors.Notifications.Channels;
 
@@ -10,6 +11,9 @@ namespace AnomalyActors.Notifications;
 /// </summary>
 public sealed class Notifier : IAsyncDisposable
 {
+    /// <summary>How long a stopping node waits for notifications in flight (within the phase's 10 s).</summary>
+    public static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(8);
+
     private readonly ActorSystem _system;
     private readonly IActorRef _dispatcher;
     private readonly NotificationLog _log;
@@ -40,6 +44,21 @@ public sealed class Notifier : IAsyncDisposable
         var counters = new NotificationCounters();
         var dispatcher = system.ActorOf(NotificationDispatcher.Props(settings, log, channels, counters, dashboard), "notifications");
         system.EventStream.Subscribe(dispatcher, typeof(AlertDelivered));
+        // The sensors' final alerts are written while the node stops: they go out before the actor
+        // system ends, without waiting for their group wait.
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-notifications", async () =>
+        {
+            try
+            {
+                await dispatcher.Ask<Flushed>(FlushAll.Instance, FlushTimeout).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException)
+            {
+                system.Log.Warning("Notifications still in flight after {0} s at the stop; they are not recorded as delivered", FlushTimeout.TotalSeconds);
+            }
+
+            return Akka.Done.Instance;
+        });
         return new Notifier(system, dispatcher, log, channels, counters);
     }
 

@@ -20,15 +20,15 @@ public sealed class NodeNotificationSpecs
         // Arrange: the receiver fails its first two requests
         await using var sink = new WebhookSink(System.Net.HttpStatusCode.ServiceUnavailable, System.Net.HttpStatusCode.InternalServerError);
         var dataDirectory = HostFixture.NewDataDirectory();
+        var port = HostFixture.FreePortNumber();
         Config NodeConfig() => ConfigurationFactory.ParseString($$"""
             anomaly-actors.notifications {
               channels { ops { type = webhook, url = "{{sink.Url}}" } }
               routes = [ { channels = [ops], group-wait = 200ms } ]
               retry.min-backoff = 100ms
             }
-            """).WithFallback(HostFixture.Config(dataDirectory, HostFixture.FreePortNumber()));
+            """).WithFallback(HostFixture.Config(dataDirectory, port));
         var config = NodeConfig();
-        var port = config.GetInt("anomaly-actors.mqtt.broker.port");
         await using (var host = await AnomalyHost.StartAsync(config))
         {
             // Act
@@ -52,14 +52,28 @@ public sealed class NodeNotificationSpecs
             Assert.Equal(2, host.Notifier!.Counters.Of("failed", "ops"));
         }
 
-        // A restart on the same data directory sends nothing again.
+        // A restart on the same data directory sends nothing again, and a stop sends what waits in its
+        // group (here for a group wait far longer than the test) before the node ends.
         var before = sink.Requests.Count;
-        await using (var again = await AnomalyHost.StartAsync(NodeConfig()))
+        var waitLong = ConfigurationFactory.ParseString("anomaly-actors.notifications.routes = [ { channels = [ops], group-wait = 10m } ]").WithFallback(NodeConfig());
+        long changesAfter;
+        await using (var again = await AnomalyHost.StartAsync(waitLong))
         {
             await Task.Delay(1000);
+            Assert.Equal(before, sink.Requests.Count);
+            var simulator = new DeviceSimulator(new SimulatorOptions(
+                "127.0.0.1", port, HostFixture.Username, HostFixture.Password, DeviceKind.Demo, Devices, 1,
+                RatePerDevice: 0, ReadingsPerDevice: 300, Qos: MqttQualityOfServiceLevel.AtLeastOnce, Seed: 9));
+            await simulator.RunAsync();
+            await HostFixture.AwaitAsync(() => again.Node.Metrics.ReadingsScored >= Devices * 300, TimeSpan.FromSeconds(60), () => "scoring after the restart");
+            changesAfter = again.Node.Metrics.EpisodesOpened + again.Node.Metrics.EpisodesClosed;
+            await again.StopAsync();
         }
 
-        Assert.Equal(before, sink.Requests.Count);
+        Assert.True(changesAfter > 0, "no episode after the restart");
+        var all = HostFixture.ReadAlerts(dataDirectory).Select(a => (a.AlertId, a.Type == "open" ? "firing" : "resolved")).ToList();
+        Assert.Equal(all.Count, Delivered(sink).Count);
+        Assert.Equal(all.ToHashSet(), Delivered(sink).ToHashSet());
     }
 
     private static List<(string AlertId, string Status)> Delivered(WebhookSink sink) =>

@@ -166,6 +166,53 @@ public sealed class NotificationDispatcherSpecs : TestKit
     }
 
     [Fact]
+    public async Task Should_send_every_waiting_group_at_once_when_flushed_for_a_stop()
+    {
+        await using var sink = new WebhookSink();
+        using var webhook = new WebhookChannel(new WebhookSettings("hook", sink.Url, TimeSpan.FromSeconds(5), null));
+        var (dispatcher, log, counters) = StartDispatcher(Settings(RouteTo("hook", groupWait: TimeSpan.FromMinutes(10))), webhook);
+        dispatcher.Tell(new AlertDelivered(Open("s1/fan-1/rpm", 1)));
+        dispatcher.Tell(new AlertDelivered(Open("s2/fan-1/rpm", 1)));
+        await Task.Delay(300);
+        Assert.Empty(sink.Requests);
+
+        await dispatcher.Ask<Flushed>(FlushAll.Instance, Wait);
+
+        Assert.Equal(2, sink.Requests.Count);
+        Assert.Equal(2, counters.Of("delivered", "hook"));
+        Assert.Equal(2, log.Count);
+        await dispatcher.GracefulStop(Wait);
+        log.Dispose();
+    }
+
+    [Fact]
+    public async Task Should_send_after_a_restart_what_was_accepted_and_not_delivered()
+    {
+        // Arrange: a receiver that is not there (nothing listens on its port)
+        var down = new Uri($"http://127.0.0.1:{FreePort.Next()}/hook");
+        using (var unreachable = new WebhookChannel(new WebhookSettings("hook", down, TimeSpan.FromSeconds(2), null)))
+        {
+            var (dispatcher, log, counters) = StartDispatcher(Settings(RouteTo("hook")), unreachable);
+            dispatcher.Tell(new AlertDelivered(Open("s1/fan-1/rpm", 1)));
+            await AwaitConditionAsync(() => Task.FromResult(counters.Of("failed", "hook") >= 1), Wait);
+
+            // Act: the node goes (a crash would leave the same file behind)
+            Sys.Stop(dispatcher);
+            log.Dispose();
+        }
+
+        // Assert: the next run sends it
+        await using var sink = new WebhookSink();
+        using var webhook = new WebhookChannel(new WebhookSettings("hook", sink.Url, TimeSpan.FromSeconds(5), null));
+        var (again, againLog, againCounters) = StartDispatcher(Settings(RouteTo("hook")), webhook);
+        await AwaitConditionAsync(() => Task.FromResult(againCounters.Of("delivered", "hook") == 1), Wait);
+        Assert.Equal("s1/fan-1/rpm#1", Assert.Single(Assert.Single(sink.Requests).Body.GetProperty("alerts").EnumerateArray()).GetProperty("labels").GetProperty("alert_id").GetString());
+        Assert.Empty(againLog.Undelivered());
+        await again.GracefulStop(Wait);
+        againLog.Dispose();
+    }
+
+    [Fact]
     public async Task Should_group_by_the_routes_labels()
     {
         await using var sink = new WebhookSink();
