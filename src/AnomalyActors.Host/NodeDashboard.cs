@@ -77,6 +77,12 @@ public sealed class NodeDashboard : IAsyncDisposable
         try
         {
             var server = await DashboardServer.StartAsync(settings.Web, new DashboardSources(board, acknowledgements, series, exporter, () => Operations(host, intakeLag, topics))).ConfigureAwait(false);
+            if (Listeners.ClearTextWarning("The dashboard", settings.Web.Address.ToString(), server.Address.Port,
+                    "Every request needs the token, but it travels in clear text: put a TLS-terminating proxy in front.") is { } warning)
+            {
+                system.Log.Warning(warning);
+            }
+
             return new NodeDashboard(meter, exporter, acknowledgements, feed, board, server, intakeLag, topics);
         }
         catch (IOException e)

@@ -115,6 +115,61 @@ public sealed class SafeDefaultsSpecs
     }
 
     [NamespaceFact]
+    public async Task Should_refuse_a_dashboard_beyond_loopback_without_a_token_and_every_request_without_it()
+    {
+        // Arrange: a namespace of the test's own, with an address that is not loopback
+        using var ns = NetworkNamespace.Create();
+        ns.AddAddress("10.211.0.1/24");
+        const string Token = "0123456789abcdef0123456789abcdef";
+        CliProcess Start(string? token)
+        {
+            var start = ns.StartInfo("dotnet", CliProcess.Program, "run", "--duration", "30", "--no-mqtt", "--web-port", "8686");
+            start.Environment["ANOMALY_ACTORS_WEB_HOST"] = "10.211.0.1";
+            if (token is not null)
+            {
+                start.Environment["ANOMALY_ACTORS_WEB_TOKEN"] = token;
+            }
+
+            return CliProcess.Start(HostFixture.NewDataDirectory(), start);
+        }
+
+        // A raw HTTP/1.0 request from inside the namespace (bash's /dev/tcp): its status line.
+        string StatusOf(string path, string? token) => ns.Exec("bash", "-c",
+            "exec 3<>/dev/tcp/10.211.0.1/8686; printf 'GET " + path + " HTTP/1.0\\r\\nHost: 10.211.0.1\\r\\n" +
+            (token is null ? string.Empty : "Authorization: Bearer " + token + "\\r\\n") + "\\r\\n' >&3; head -n 1 <&3").Trim();
+
+        // Act + Assert: without a token the node does not start
+        using (var refused = Start(token: null))
+        {
+            Assert.True(refused.Process.WaitForExit(90_000), refused.Output);
+            Assert.Equal(3, refused.Process.ExitCode);
+            Assert.Contains("'anomaly-actors.web.host' is 10.211.0.1, beyond this machine, but 'anomaly-actors.web.token' is empty", refused.Output);
+        }
+
+        // ...with one, every request needs it
+        using var cli = Start(Token);
+        try
+        {
+            await HostFixture.AwaitAsync(() => cli.Output.Contains("Ctrl+C stops", StringComparison.Ordinal) || cli.Process.HasExited, TimeSpan.FromSeconds(90), () => cli.Output);
+            Assert.False(cli.Process.HasExited, cli.Output);
+            Assert.Contains("Dashboard: http://10.211.0.1:8686/", cli.Output);
+            Assert.Contains("The dashboard listens on 10.211.0.1:8686, beyond this machine, without TLS", cli.Output);
+            foreach (var path in new[] { "/api/alerts", "/metrics", "/" })
+            {
+                Assert.Contains(" 401 ", StatusOf(path, token: null));
+                Assert.Contains(" 401 ", StatusOf(path, Token + "x"));
+            }
+
+            Assert.Contains(" 200 ", StatusOf("/api/alerts", Token));
+            Assert.Contains(" 200 ", StatusOf("/metrics", Token));
+        }
+        finally
+        {
+            cli.Stop();
+        }
+    }
+
+    [NamespaceFact]
     public async Task Should_warn_when_a_listener_is_configured_beyond_loopback_without_tls()
     {
         // Arrange: a namespace of the test's own, with an address that is not loopback
