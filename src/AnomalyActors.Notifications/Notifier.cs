@@ -11,8 +11,8 @@ namespace AnomalyActors.Notifications;
 /// </summary>
 public sealed class Notifier : IAsyncDisposable
 {
-    /// <summary>How long a stopping node waits for notifications in flight (within the phase's 10 s).</summary>
-    public static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(8);
+    /// <summary>How long a stopping node waits for notifications in flight (within the phase's default 5 s).</summary>
+    public static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(4);
 
     private readonly ActorSystem _system;
     private readonly IActorRef _dispatcher;
