@@ -292,9 +292,10 @@ public static class ClusterScenario
     private static string ArchiveRootOf(string work, string site) => Path.Combine(work, "archive-" + site);
 
     /// <summary>
-    /// Collects what the members had not (a collector of this process in their group, until nothing
-    /// more comes), then reads the archive back: one enriched row per stream and offset for every
-    /// reading, every alert of the alerts topic once, nothing hidden left.
+    /// Collects what the members had not (a collector of this process in their group, until the
+    /// archive holds every reading or the deadline passes), then reads the archive back: one
+    /// enriched row per stream and offset for every reading, every alert of the alerts topic once,
+    /// nothing hidden left.
     /// </summary>
     private static async Task<ArchiveAudit> AuditArchiveAsync(SiteRun run, ClusterOptions options, MockKafkaCluster kafka, string work, AlertLog alerts, DateTime deadline, Action<string> log)
     {
@@ -310,20 +311,36 @@ public static class ClusterScenario
         var changed = clock.Elapsed;
         await using (collector)
         {
-            // The group's join alone takes seconds; then the rest of both topics goes by.
-            while (DateTime.UtcNow < deadline && (clock.Elapsed < TimeSpan.FromSeconds(10) || clock.Elapsed - changed < TimeSpan.FromSeconds(4)))
+            // The group's join alone takes seconds (longer on a loaded machine, and after members
+            // that were killed until their sessions expire); then the rest of both topics goes by.
+            // Once nothing new was committed for 4 s the archive is read back; rows still missing
+            // mean the collector has not caught up yet, so it goes on until the deadline.
+            while (DateTime.UtcNow < deadline)
             {
+                await Task.Delay(200);
                 if (collector.RowsCommitted != last)
                 {
                     last = collector.RowsCommitted;
                     changed = clock.Elapsed;
+                    continue;
                 }
 
-                await Task.Delay(200);
+                if (clock.Elapsed < TimeSpan.FromSeconds(10) || clock.Elapsed - changed < TimeSpan.FromSeconds(4))
+                {
+                    continue;
+                }
+
+                var audit = await ArchiveAudit.ReadAsync(root, options.Readings, alerts.Ids.Count);
+                if (audit.Missing == 0 && audit.AlertsMissing == 0)
+                {
+                    break;
+                }
+
+                changed = clock.Elapsed;
             }
         }
 
-        log($"cluster: {run.Name}: the final collector archived {collector.RowsCommitted:N0} rows the members had not");
+        log($"cluster: {run.Name}: the final collector archived {collector.RowsCommitted:N0} rows the members had not (in {clock.Elapsed.TotalSeconds:0.0} s)");
         return await ArchiveAudit.ReadAsync(root, options.Readings, alerts.Ids.Count);
     }
 
