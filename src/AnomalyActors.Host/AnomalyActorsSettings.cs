@@ -7,6 +7,7 @@ using AnomalyActors.Mqtt;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.Node.Settings;
 using AnomalyActors.Notifications;
+using AnomalyActors.Notifications.Log;
 using AnomalyActors.Web;
 
 namespace AnomalyActors.Host;
@@ -68,6 +69,7 @@ public sealed record AnomalyActorsSettings(
         // A key nobody reads is a typo (or a setting of another version): refused, with the nearest
         // known key. The property maps of the Kafka clients are librdkafka's to judge.
         source.RejectUnknownKeys(config, NodeSettings.Path, [$"{KafkaSettings.Path}.consumer-properties", $"{KafkaSettings.Path}.producer-properties"]);
-        return new AnomalyActorsSettings(config, source, node, ingestion, mqtt, kafka, archive, web, notifications);
+        // The modules' own Akka settings (serializer bindings) under everything else.
+        return new AnomalyActorsSettings(config.WithFallback(NotificationSerializer.AkkaConfig), source, node, ingestion, mqtt, kafka, archive, web, notifications);
     }
 }

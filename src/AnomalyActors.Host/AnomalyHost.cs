@@ -141,7 +141,7 @@ public sealed class AnomalyHost : IAsyncDisposable
 
             if (settings.Notifications.Enabled)
             {
-                host.Notifier = Notifier.Start(node.System, settings.Notifications, settings.Node.DataDirectory, host.Dashboard?.Address);
+                host.Notifier = Notifier.Start(node.System, settings.Notifications, host.Dashboard?.Address, settings.Node.Cluster.Clustered);
                 node.System.Log.Info("Notifying alert changes over {0} route(s) to {1}", settings.Notifications.Routes.Count, string.Join(", ", settings.Notifications.Channels.Select(c => c.Name)));
             }
 

@@ -13,8 +13,12 @@ public sealed record NotificationSettings(
     IReadOnlyList<Silence> Silences,
     TimeSpan MinBackoff,
     TimeSpan MaxBackoff,
-    int MaxPendingPerChannel)
+    int MaxPendingPerChannel,
+    TimeSpan LogRetention)
 {
+    /// <summary>How long the log remembers a delivered change by default: far beyond any crash's replay of an alert.</summary>
+    public static readonly TimeSpan DefaultLogRetention = TimeSpan.FromDays(7);
+
     public const string Path = "anomaly-actors.notifications";
 
     /// <summary>Nothing to send: no route.</summary>
@@ -102,7 +106,8 @@ public sealed record NotificationSettings(
             silences,
             c.PositiveDuration("retry.min-backoff", TimeSpan.FromSeconds(1)),
             c.PositiveDuration("retry.max-backoff", TimeSpan.FromMinutes(5)),
-            c.Int("max-pending-per-channel", 10_000, 1, 10_000_000));
+            c.Int("max-pending-per-channel", 10_000, 1, 10_000_000),
+            c.PositiveDuration("log-retention", DefaultLogRetention));
         return settings;
     }
 

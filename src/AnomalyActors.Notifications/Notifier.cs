@@ -1,38 +1,51 @@
 using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Event;
 using AnomalyActors.Core.Results;
 using AnomalyActors.Notifications.Channels;
+using AnomalyActors.Notifications.Log;
 
 namespace AnomalyActors.Notifications;
 
 /// <summary>
-/// A node's notifications: the dispatcher fed by every alert the node's results sink delivers, its
-/// channels, and the log of what was delivered (notifications.jsonl in the data directory).
+/// A node's notifications: the dispatcher with its channels and its log (persisted in the node's
+/// journal), fed by every alert the node's results sink delivers. In a cluster the dispatcher is a
+/// singleton: every member forwards its alerts to the one member that sends for the whole site, so
+/// an alert a sensor repeats on another member after a crash is still notified once.
 /// </summary>
 public sealed class Notifier : IAsyncDisposable
 {
     /// <summary>How long a stopping node waits for notifications in flight (within the phase's default 5 s).</summary>
     public static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(4);
 
+    public const string DispatcherName = "notifications";
+
     private readonly ActorSystem _system;
     private readonly IActorRef _dispatcher;
-    private readonly NotificationLog _log;
+    private readonly IActorRef _forwarder;
+    private readonly bool _clustered;
     private readonly IReadOnlyDictionary<string, INotificationChannel> _channels;
 
-    private Notifier(ActorSystem system, IActorRef dispatcher, NotificationLog log, IReadOnlyDictionary<string, INotificationChannel> channels, NotificationCounters counters)
+    private Notifier(ActorSystem system, IActorRef dispatcher, IActorRef forwarder, bool clustered, IReadOnlyDictionary<string, INotificationChannel> channels, NotificationCounters counters)
     {
         _system = system;
         _dispatcher = dispatcher;
-        _log = log;
+        _forwarder = forwarder;
+        _clustered = clustered;
         _channels = channels;
         Counters = counters;
     }
 
+    /// <summary>Outcomes of the dispatcher while it runs on this node (in a cluster, on the member holding it).</summary>
     public NotificationCounters Counters { get; }
 
+    /// <summary>The dispatcher (or, in a cluster, the proxy that reaches it), for asking <see cref="GetNotificationLogStatus"/>.</summary>
+    public IActorRef Dispatcher => _dispatcher;
+
     /// <param name="dashboard">The dashboard's address, for links in the messages; null without one.</param>
+    /// <param name="clustered">One dispatcher for the whole cluster (a singleton) instead of one on this node.</param>
     /// <param name="channels">Channels by name instead of those the settings describe (tests).</param>
-    public static Notifier Start(ActorSystem system, NotificationSettings settings, string dataDirectory, Uri? dashboard, IReadOnlyDictionary<string, INotificationChannel>? channels = null)
+    public static Notifier Start(ActorSystem system, NotificationSettings settings, Uri? dashboard, bool clustered, IReadOnlyDictionary<string, INotificationChannel>? channels = null)
     {
         channels ??= settings.Channels.ToDictionary(c => c.Name, c => c switch
         {
@@ -40,43 +53,81 @@ public sealed class Notifier : IAsyncDisposable
             EmailSettings email => new EmailChannel(email),
             _ => throw new ArgumentException($"unknown channel {c}"),
         });
-        var log = NotificationLog.Open(Path.Combine(dataDirectory, "notifications.jsonl"));
         var counters = new NotificationCounters();
-        var dispatcher = system.ActorOf(NotificationDispatcher.Props(settings, log, channels, counters, dashboard), "notifications");
-        system.EventStream.Subscribe(dispatcher, typeof(AlertDelivered));
-        // The sensors' final alerts are written while the node stops: they go out before the actor
-        // system ends, without waiting for their group wait.
-        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-notifications", async () =>
+        var dispatcherProps = NotificationDispatcher.Supervised(settings, channels, counters, dashboard);
+        IActorRef dispatcher;
+        var shutdown = CoordinatedShutdown.Get(system);
+        if (clustered)
         {
-            try
-            {
-                await dispatcher.Ask<Flushed>(FlushAll.Instance, FlushTimeout).ConfigureAwait(false);
-            }
-            catch (AskTimeoutException)
-            {
-                system.Log.Warning("Notifications still in flight after {0} s at the stop; they are not recorded as delivered", FlushTimeout.TotalSeconds);
-            }
+            // Handed over with a flush: the next member's dispatcher recovers what is still waiting.
+            system.ActorOf(ClusterSingletonManager.Props(dispatcherProps, StopAfterFlush.Instance, ClusterSingletonManagerSettings.Create(system)), DispatcherName);
+            dispatcher = system.ActorOf(ClusterSingletonProxy.Props($"/user/{DispatcherName}", ClusterSingletonProxySettings.Create(system)), DispatcherName + "-proxy");
+        }
+        else
+        {
+            dispatcher = system.ActorOf(dispatcherProps, DispatcherName);
+        }
 
-            return Akka.Done.Instance;
-        });
-        return new Notifier(system, dispatcher, log, channels, counters);
+        var forwarder = system.ActorOf(NotificationForwarder.Props(dispatcher), "notification-forwarder");
+        system.EventStream.Subscribe(forwarder, typeof(AlertDelivered));
+        if (clustered)
+        {
+            // The sensors' final alerts are written when their shards stop, before the member leaves;
+            // they reach the dispatcher while it can still be reached.
+            shutdown.AddTask(CoordinatedShutdown.PhaseClusterExiting, "drain-notifications", () => DrainAsync(system, forwarder));
+        }
+        else
+        {
+            // The sensors' final alerts go out before the actor system ends, without waiting for
+            // their group wait; what a failing channel holds stays in the log for the next start.
+            shutdown.AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-notifications", async () =>
+            {
+                await DrainAsync(system, forwarder).ConfigureAwait(false);
+                await StopDispatcherAsync(dispatcher).ConfigureAwait(false);
+                return Akka.Done.Instance;
+            });
+        }
+
+        return new Notifier(system, dispatcher, forwarder, clustered, channels, counters);
+    }
+
+    private static async Task<Akka.Done> DrainAsync(ActorSystem system, IActorRef forwarder)
+    {
+        try
+        {
+            await forwarder.Ask<Drained>(Drain.Instance, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            system.Log.Warning("The notification dispatcher did not take this node's last alert changes in time; they are not notified unless a sensor repeats them");
+        }
+
+        return Akka.Done.Instance;
+    }
+
+    private static async Task StopDispatcherAsync(IActorRef dispatcher)
+    {
+        try
+        {
+            await dispatcher.GracefulStop(FlushTimeout + TimeSpan.FromSeconds(1), StopAfterFlush.Instance).ConfigureAwait(false);
+        }
+        catch (TaskCanceledException)
+        {
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
         if (!_system.WhenTerminated.IsCompleted)
         {
-            _system.EventStream.Unsubscribe(_dispatcher);
-            try
+            _system.EventStream.Unsubscribe(_forwarder);
+            if (!_clustered)
             {
-                await _dispatcher.GracefulStop(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-            }
-            catch (TaskCanceledException)
-            {
+                await DrainAsync(_system, _forwarder).ConfigureAwait(false);
+                await StopDispatcherAsync(_dispatcher).ConfigureAwait(false);
             }
         }
 
-        _log.Dispose();
         foreach (var channel in _channels.Values)
         {
             channel.Dispose();

@@ -78,7 +78,8 @@ public sealed record ClusterOptions(
     ClusterSource Source = ClusterSource.Kafka,
     ClusterSource? ReferenceSource = null,
     bool Archive = false,
-    TimeSpan? RestartDelay = null)
+    TimeSpan? RestartDelay = null,
+    bool Notifications = false)
 {
     /// <summary>
     /// Where the single member of the reference run takes the same readings from: by default the
@@ -124,14 +125,15 @@ public sealed record ClusterReport(
     long EnrichedRepeats,
     IReadOnlyList<string> Problems,
     TimeSpan Elapsed,
-    ArchiveAudit? Archive = null)
+    ArchiveAudit? Archive = null,
+    NotificationAudit? Notifications = null)
 {
     /// <summary>Every reading scored once and every state the reference's; false where states cannot be compared (see <see cref="ClusterOptions.OrderKept"/>).</summary>
     public bool ExactState => Options.OrderKept && StateMismatches == 0 && Lost == 0 && ScoredTwice == 0;
 
     /// <summary>Exact state, or where the order cannot be kept, every reading scored once.</summary>
     public bool Passed => (Options.OrderKept ? ExactState : Lost == 0 && ScoredTwice == 0) && AlertIdsMissing == 0 && AlertIdsExtra == 0 && AnomaliesUnderTwoIds == 0 && Problems.Count == 0
-        && (Archive is null || Archive.Exact);
+        && (Archive is null || Archive.Exact) && (Notifications is null || Notifications.Exact);
 
     public double RatioToSingleNode => SingleRate > 0 ? ClusterRate / SingleRate : 0;
 
@@ -174,6 +176,7 @@ public sealed record ClusterReport(
         ["enriched_repeats"] = EnrichedRepeats,
         ["problems"] = Problems,
         ["archive"] = Archive,
+        ["notifications"] = Notifications,
         ["elapsed_s"] = Math.Round(Elapsed.TotalSeconds, 1),
         ["passed"] = Passed,
     });
@@ -210,8 +213,10 @@ public static class ClusterScenario
         var problems = new List<string>();
         try
         {
+            // The cluster's notifications: every member hands its alert changes to the site's one dispatcher.
+            await using var webhook = options.Notifications ? new WebhookSink() : null;
             var single = await RunSiteAsync(new Site("single", 1, null), options with { Source = options.Reference }, kafka, postgres, work, deadline, log);
-            var cluster = await RunSiteAsync(new Site("cluster", options.Members, options.Disruption), options, kafka, postgres, work, deadline, log);
+            var cluster = await RunSiteAsync(new Site("cluster", options.Members, options.Disruption, webhook?.Url), options, kafka, postgres, work, deadline, log);
             problems.AddRange(single.Problems);
             problems.AddRange(cluster.Problems);
             if (single.FinalOffsets is { } singleOffsets && cluster.FinalOffsets is { } clusterOffsets
@@ -254,6 +259,12 @@ public static class ClusterScenario
             }
 
             var archive = options.Archive ? await AuditArchiveAsync(cluster, options, kafka, work, alerts, deadline, log) : null;
+            var notifications = webhook is null ? null : NotificationAudit.Of(webhook, alerts);
+            if (notifications is not null)
+            {
+                log($"cluster: notifications: {notifications.Delivered:N0} changes delivered for {alerts.Ids.Count:N0} on the alerts topic ({alerts.Repeats:N0} alert records repeated there), {notifications.Missing} missing, {notifications.Repeated} delivered more than once");
+            }
+
             var report = new ClusterReport(
                 options,
                 cluster.FailoverSeconds,
@@ -271,7 +282,8 @@ public static class ClusterScenario
                 cluster.Repeats,
                 problems,
                 clock.Elapsed,
-                archive);
+                archive,
+                notifications);
             log($"cluster: {report.ToJson()}");
             return report;
         }
@@ -282,7 +294,8 @@ public static class ClusterScenario
         }
     }
 
-    private sealed record Site(string Name, int Members, ClusterDisruption? Disruption)
+    /// <param name="Notify">A webhook that the members' notifications go to, or null for none.</param>
+    private sealed record Site(string Name, int Members, ClusterDisruption? Disruption, Uri? Notify = null)
     {
         public string Topic(string kind) => TopicOf(Name, kind);
     }
@@ -374,6 +387,13 @@ public static class ClusterScenario
                 $"anomaly-actors.kafka.alerts-topic = \"{Topic("alerts")}\"",
                 $"anomaly-actors.kafka.dead-letters-topic = \"{Topic("dead-letters")}\"",
                 "anomaly-actors.alerts.console = off",
+                .. site.Notify is { } hook
+                    ? new[]
+                    {
+                        $"anomaly-actors.notifications.channels.hook {{ type = webhook, url = \"{hook}\" }}",
+                        "anomaly-actors.notifications.routes = [ { channels = [hook], group-by = [site], group-wait = 200ms } ]",
+                    }
+                    : [],
                 .. options.Archive && !options.Mqtt
                     ? new[]
                     {
@@ -661,6 +681,8 @@ public static class ClusterScenario
             "anomaly-actors.kafka.enriched-topic = \"\"",
             "anomaly-actors.mqtt.enabled = off",
             "anomaly-actors.archive.enabled = off",
+            // Recovering the run's database to read its states, not a member: it notifies nothing.
+            "anomaly-actors.notifications.routes = []",
             "anomaly-actors.web.port = 0",
             "akka.remote.dot-netty.tcp.port = 0",
             "akka.loglevel = WARNING"));
@@ -1218,7 +1240,9 @@ public static class ClusterScenario
     }
 
     /// <summary>A run's alerts topic: every (alert id, open/close), and anomalies opened under more than one id.</summary>
-    private sealed record AlertLog(HashSet<string> Ids, int UnderTwoIds)
+    /// <param name="Ids">Alert ids with their change ("id open", "id close").</param>
+    /// <param name="Repeats">Records beyond the first of an id and change (a sensor repeating its alert after the kill).</param>
+    internal sealed record AlertLog(HashSet<string> Ids, int UnderTwoIds, long Repeats)
     {
         public const int Partitions = 4;
 
@@ -1231,6 +1255,7 @@ public static class ClusterScenario
                 EnableAutoCommit = false,
             }).Build();
             var ids = new HashSet<string>(StringComparer.Ordinal);
+            long repeats = 0;
             var opened = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
             for (var p = 0; p < Partitions; p++)
             {
@@ -1254,7 +1279,11 @@ public static class ClusterScenario
                     var root = json.RootElement;
                     var id = root.GetProperty("alertId").GetString()!;
                     var type = root.GetProperty("type").GetString()!;
-                    ids.Add($"{id} {type}");
+                    if (!ids.Add($"{id} {type}"))
+                    {
+                        repeats++;
+                    }
+
                     if (type == "open")
                     {
                         var reading = $"{root.GetProperty("site").GetString()}/{root.GetProperty("device").GetString()}/{root.GetProperty("metric").GetString()}@{root.GetProperty("timestamp").GetString()}";
@@ -1273,7 +1302,27 @@ public static class ClusterScenario
                 }
             }
 
-            return new AlertLog(ids, opened.Values.Count(s => s.Count > 1));
+            return new AlertLog(ids, opened.Values.Count(s => s.Count > 1), repeats);
         }
+    }
+}
+
+/// <summary>What the cluster's webhook received against what its alerts topic holds.</summary>
+/// <param name="Delivered">Alert changes (id and firing or resolved) in requests answered 200.</param>
+/// <param name="Missing">Changes on the alerts topic never delivered.</param>
+/// <param name="Repeated">Deliveries beyond the first of a change.</param>
+/// <param name="Unknown">Changes delivered that the alerts topic does not hold.</param>
+public sealed record NotificationAudit(int Delivered, int Missing, int Repeated, int Unknown)
+{
+    public bool Exact => Missing == 0 && Repeated == 0 && Unknown == 0;
+
+    internal static NotificationAudit Of(WebhookSink webhook, ClusterScenario.AlertLog alerts)
+    {
+        var delivered = webhook.Requests.Where(r => r.Answer == System.Net.HttpStatusCode.OK)
+            .SelectMany(r => r.Body.GetProperty("alerts").EnumerateArray())
+            .Select(a => $"{a.GetProperty("labels").GetProperty("alert_id").GetString()} {(a.GetProperty("status").GetString() == "firing" ? "open" : "close")}")
+            .ToList();
+        var distinct = delivered.ToHashSet(StringComparer.Ordinal);
+        return new NotificationAudit(distinct.Count, alerts.Ids.Count(id => !distinct.Contains(id)), delivered.Count - distinct.Count, distinct.Count(id => !alerts.Ids.Contains(id)));
     }
 }

@@ -25,11 +25,16 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output)
     public async Task Should_end_in_the_single_node_state_when_a_member_is_killed_mid_stream()
     {
         var report = await ClusterScenario.RunAsync(
-            new ClusterOptions(Members: 3, Sensors: 10_000, ReadingsPerSensor: 60, Partitions: 16, Timeout: TimeSpan.FromMinutes(8), Archive: true),
+            new ClusterOptions(Members: 3, Sensors: 10_000, ReadingsPerSensor: 60, Partitions: 16, Timeout: TimeSpan.FromMinutes(8), Archive: true, Notifications: true),
             output.WriteLine);
 
         Assert.NotNull(report.FailoverSeconds);
         AssertExact(report);
+
+        // The site's one dispatcher (a singleton) took every member's alerts: each change delivered
+        // once, including the alerts the killed member's sensors repeated on the survivors.
+        Assert.NotNull(report.Notifications);
+        Assert.True(report.Notifications.Exact, $"notifications: {report.Notifications}");
 
         // The members' collectors share the result topics' partitions and one archive root; the
         // killed member's unfinished rolls are cleaned up and written again by whoever took over.

@@ -5,17 +5,17 @@ using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.Results;
 using AnomalyActors.Notifications.Channels;
+using AnomalyActors.Notifications.Log;
 using AnomalyActors.Testing;
 using Xunit;
 
 namespace AnomalyActors.Notifications.Tests;
 
-public sealed class NotificationDispatcherSpecs : TestKit
+public sealed class NotificationDispatcherSpecs() : TestKit(ShippedAkkaConfig.Local)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
     private static readonly DateTimeOffset Start = new(2026, 12, 6, 12, 0, 0, TimeSpan.Zero);
     private DateTimeOffset _now = Start;
-    private readonly string _directory = ScratchDirectory.Create("anomaly-actors-notifications");
 
     private static EpisodeOpened Open(string sensor, long episode, double grade = 0.95) => new(sensor, episode, episode * 10, Start.ToUnixTimeMilliseconds(), 115.5, grade);
 
@@ -25,16 +25,17 @@ public sealed class NotificationDispatcherSpecs : TestKit
         new("r1", new StreamGlob(match), minSeverity, [channel], groupBy ?? ["site"], groupWait ?? TimeSpan.FromMilliseconds(200), repeat ?? TimeSpan.FromHours(4));
 
     private static NotificationSettings Settings(Route route, params Silence[] silences) =>
-        new([], [route], silences, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), 10_000);
+        new([], [route], silences, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), 10_000, NotificationSettings.DefaultLogRetention);
 
-    private (IActorRef Dispatcher, NotificationLog Log, NotificationCounters Counters) StartDispatcher(NotificationSettings settings, INotificationChannel channel)
+    private (IActorRef Dispatcher, NotificationCounters Counters) StartDispatcher(NotificationSettings settings, INotificationChannel channel)
     {
-        var log = NotificationLog.Open(Path.Combine(_directory, "notifications.jsonl"));
         var counters = new NotificationCounters();
-        var dispatcher = Sys.ActorOf(NotificationDispatcher.Props(settings, log, new Dictionary<string, INotificationChannel> { [channel.Name] = channel }, counters,
+        var dispatcher = Sys.ActorOf(NotificationDispatcher.Props(settings, new Dictionary<string, INotificationChannel> { [channel.Name] = channel }, counters,
             new Uri("http://127.0.0.1:8686/"), () => _now));
-        return (dispatcher, log, counters);
+        return (dispatcher, counters);
     }
+
+    private static Task<NotificationLogStatus> LogOf(IActorRef dispatcher) => dispatcher.Ask<NotificationLogStatus>(GetNotificationLogStatus.Instance, Wait);
 
     [Fact]
     public async Task Should_record_exactly_one_delivery_when_a_webhook_fails_first_and_never_send_a_change_twice()
@@ -42,14 +43,14 @@ public sealed class NotificationDispatcherSpecs : TestKit
         await using var sink = new WebhookSink(HttpStatusCode.InternalServerError);
         using var webhook = new WebhookChannel(new WebhookSettings("hook", sink.Url, TimeSpan.FromSeconds(5), "s3cret-token"));
         var settings = Settings(RouteTo("hook"));
-        var (dispatcher, log, counters) = StartDispatcher(settings, webhook);
+        var (dispatcher, counters) = StartDispatcher(settings, webhook);
 
         dispatcher.Tell(new AlertDelivered(Open("s1/cpu-fan/rpm", 1)));
         await AwaitConditionAsync(() => Task.FromResult(counters.Of("delivered", "hook") == 1), Wait);
 
         Assert.Equal([HttpStatusCode.InternalServerError, HttpStatusCode.OK], sink.Requests.Select(r => r.Answer));
         Assert.Equal(1, counters.Of("failed", "hook"));
-        Assert.Equal(1, log.Count);
+        Assert.Equal(1, (await LogOf(dispatcher)).Settled);
         var (_, body, authorization) = sink.Requests.Last();
         Assert.Equal("Bearer s3cret-token", authorization);
         Assert.Equal("4", body.GetProperty("version").GetString());
@@ -67,10 +68,9 @@ public sealed class NotificationDispatcherSpecs : TestKit
         await Task.Delay(1000);
         Assert.Equal(2, sink.Requests.Count);
 
-        // A restart on the same data directory: the repeat is still known; the close is new.
+        // A restart on the same journal: the repeat is still known; the close is new.
         await dispatcher.GracefulStop(Wait);
-        log.Dispose();
-        var (again, againLog, againCounters) = StartDispatcher(settings, webhook);
+        var (again, againCounters) = StartDispatcher(settings, webhook);
         again.Tell(new AlertDelivered(Open("s1/cpu-fan/rpm", 1)));
         again.Tell(new AlertDelivered(Close("s1/cpu-fan/rpm", 1)));
         await AwaitConditionAsync(() => Task.FromResult(againCounters.Of("delivered", "hook") == 1), Wait);
@@ -82,7 +82,6 @@ public sealed class NotificationDispatcherSpecs : TestKit
         Assert.Equal("resolved", Assert.Single(resolved.GetProperty("alerts").EnumerateArray()).GetProperty("status").GetString());
         Assert.Equal(1, againCounters.Of("repeat-skipped", "hook"));
         await again.GracefulStop(Wait);
-        againLog.Dispose();
     }
 
     [Fact]
@@ -90,7 +89,7 @@ public sealed class NotificationDispatcherSpecs : TestKit
     {
         await using var smtp = new SmtpSink();
         using var email = new EmailChannel(new EmailSettings("ops-mail", "127.0.0.1", smtp.Port, SmtpTls.None, null, null, "anomaly-actors@example.com", ["ops@example.com"], TimeSpan.FromSeconds(10)));
-        var (dispatcher, log, counters) = StartDispatcher(Settings(RouteTo("ops-mail", minSeverity: 1, groupWait: TimeSpan.FromMilliseconds(500))), email);
+        var (dispatcher, counters) = StartDispatcher(Settings(RouteTo("ops-mail", minSeverity: 1, groupWait: TimeSpan.FromMilliseconds(500))), email);
 
         dispatcher.Tell(new AlertDelivered(Open("s1/CPU-FAN/rpm", 1, grade: 0.95)));
         dispatcher.Tell(new AlertDelivered(Open("s1/pump-2/flow", 1, grade: 0.2)));
@@ -114,9 +113,8 @@ public sealed class NotificationDispatcherSpecs : TestKit
         Assert.Equal("2 anomaly notifications (1 firing, 1 resolved) for site s1", grouped.Subject);
         Assert.Contains("[firing] [critical]", grouped.TextBody);
         Assert.Contains("[resolved] [critical]", grouped.TextBody);
-        Assert.Equal(4, log.Count);
+        Assert.Equal(4, (await LogOf(dispatcher)).Settled);
         await dispatcher.GracefulStop(Wait);
-        log.Dispose();
     }
 
     [Fact]
@@ -125,7 +123,7 @@ public sealed class NotificationDispatcherSpecs : TestKit
         await using var sink = new WebhookSink();
         using var webhook = new WebhookChannel(new WebhookSettings("hook", sink.Url, TimeSpan.FromSeconds(5), null));
         var silence = new Silence(new StreamGlob("s1/boiler-*/*"), Start.AddMinutes(30), null, "boiler service");
-        var (dispatcher, log, counters) = StartDispatcher(Settings(RouteTo("hook"), silence), webhook);
+        var (dispatcher, counters) = StartDispatcher(Settings(RouteTo("hook"), silence), webhook);
 
         dispatcher.Tell(new AlertDelivered(Open("s1/boiler-7/temp", 1)));
         dispatcher.Tell(new AlertDelivered(Open("s1/fan-1/rpm", 1)));
@@ -138,7 +136,6 @@ public sealed class NotificationDispatcherSpecs : TestKit
         await AwaitConditionAsync(() => Task.FromResult(sink.Requests.Count == 2), Wait);
         Assert.Equal("resolved", sink.Requests.Last().Body.GetProperty("status").GetString());
         await dispatcher.GracefulStop(Wait);
-        log.Dispose();
     }
 
     [Fact]
@@ -146,7 +143,7 @@ public sealed class NotificationDispatcherSpecs : TestKit
     {
         await using var sink = new WebhookSink();
         using var webhook = new WebhookChannel(new WebhookSettings("hook", sink.Url, TimeSpan.FromSeconds(5), null));
-        var (dispatcher, log, counters) = StartDispatcher(Settings(RouteTo("hook", repeat: TimeSpan.FromSeconds(1))), webhook);
+        var (dispatcher, counters) = StartDispatcher(Settings(RouteTo("hook", repeat: TimeSpan.FromSeconds(1))), webhook);
 
         dispatcher.Tell(new AlertDelivered(Open("s1/fan-1/rpm", 1)));
         await AwaitConditionAsync(() => Task.FromResult(sink.Requests.Count == 1), Wait);
@@ -160,9 +157,8 @@ public sealed class NotificationDispatcherSpecs : TestKit
         await Task.Delay(1500);
         Assert.Equal(3, sink.Requests.Count);
         // Reminders are not changes: the log holds the open and the close only.
-        Assert.Equal(2, log.Count);
+        Assert.Equal(2, (await LogOf(dispatcher)).Settled);
         await dispatcher.GracefulStop(Wait);
-        log.Dispose();
     }
 
     [Fact]
@@ -170,7 +166,7 @@ public sealed class NotificationDispatcherSpecs : TestKit
     {
         await using var sink = new WebhookSink();
         using var webhook = new WebhookChannel(new WebhookSettings("hook", sink.Url, TimeSpan.FromSeconds(5), null));
-        var (dispatcher, log, counters) = StartDispatcher(Settings(RouteTo("hook", groupWait: TimeSpan.FromMinutes(10))), webhook);
+        var (dispatcher, counters) = StartDispatcher(Settings(RouteTo("hook", groupWait: TimeSpan.FromMinutes(10))), webhook);
         dispatcher.Tell(new AlertDelivered(Open("s1/fan-1/rpm", 1)));
         dispatcher.Tell(new AlertDelivered(Open("s2/fan-1/rpm", 1)));
         await Task.Delay(300);
@@ -180,9 +176,31 @@ public sealed class NotificationDispatcherSpecs : TestKit
 
         Assert.Equal(2, sink.Requests.Count);
         Assert.Equal(2, counters.Of("delivered", "hook"));
-        Assert.Equal(2, log.Count);
+        Assert.Equal(2, (await LogOf(dispatcher)).Settled);
         await dispatcher.GracefulStop(Wait);
-        log.Dispose();
+    }
+
+    [Fact]
+    public async Task Should_send_what_waits_and_stop_when_handed_over_and_leave_nothing_for_the_next_dispatcher()
+    {
+        await using var sink = new WebhookSink();
+        using var webhook = new WebhookChannel(new WebhookSettings("hook", sink.Url, TimeSpan.FromSeconds(5), null));
+        var settings = Settings(RouteTo("hook", groupWait: TimeSpan.FromMinutes(10)));
+        var channels = new Dictionary<string, INotificationChannel> { ["hook"] = webhook };
+        var supervised = Sys.ActorOf(NotificationDispatcher.Supervised(settings, channels, new NotificationCounters(), null));
+        supervised.Tell(new AlertDelivered(Open("s1/fan-1/rpm", 1)));
+        await AwaitConditionAsync(async () => (await LogOf(supervised)).Pending == 1, Wait);
+
+        // What a cluster singleton's hand-over (or a node's stop) sends the dispatcher's supervisor.
+        Assert.True(await supervised.GracefulStop(Wait, StopAfterFlush.Instance));
+
+        Assert.Single(sink.Requests);
+        var (next, nextCounters) = StartDispatcher(settings, webhook);
+        Assert.Equal(new NotificationLogStatus(1, 0), await LogOf(next));
+        next.Tell(new AlertDelivered(Open("s1/fan-1/rpm", 1)));
+        await AwaitConditionAsync(() => Task.FromResult(nextCounters.Of("repeat-skipped", "hook") == 1), Wait);
+        Assert.Single(sink.Requests);
+        await next.GracefulStop(Wait);
     }
 
     [Fact]
@@ -192,24 +210,22 @@ public sealed class NotificationDispatcherSpecs : TestKit
         var down = new Uri($"http://127.0.0.1:{FreePort.Next()}/hook");
         using (var unreachable = new WebhookChannel(new WebhookSettings("hook", down, TimeSpan.FromSeconds(2), null)))
         {
-            var (dispatcher, log, counters) = StartDispatcher(Settings(RouteTo("hook")), unreachable);
+            var (dispatcher, counters) = StartDispatcher(Settings(RouteTo("hook")), unreachable);
             dispatcher.Tell(new AlertDelivered(Open("s1/fan-1/rpm", 1)));
             await AwaitConditionAsync(() => Task.FromResult(counters.Of("failed", "hook") >= 1), Wait);
 
-            // Act: the node goes (a crash would leave the same file behind)
-            Sys.Stop(dispatcher);
-            log.Dispose();
+            // Act: the dispatcher goes without a flush (as in a crash, the journal has the acceptance)
+            await dispatcher.GracefulStop(Wait);
         }
 
         // Assert: the next run sends it
         await using var sink = new WebhookSink();
         using var webhook = new WebhookChannel(new WebhookSettings("hook", sink.Url, TimeSpan.FromSeconds(5), null));
-        var (again, againLog, againCounters) = StartDispatcher(Settings(RouteTo("hook")), webhook);
+        var (again, againCounters) = StartDispatcher(Settings(RouteTo("hook")), webhook);
         await AwaitConditionAsync(() => Task.FromResult(againCounters.Of("delivered", "hook") == 1), Wait);
         Assert.Equal("s1/fan-1/rpm#1", Assert.Single(Assert.Single(sink.Requests).Body.GetProperty("alerts").EnumerateArray()).GetProperty("labels").GetProperty("alert_id").GetString());
-        Assert.Empty(againLog.Undelivered());
+        Assert.Equal(new NotificationLogStatus(1, 0), await LogOf(again));
         await again.GracefulStop(Wait);
-        againLog.Dispose();
     }
 
     [Fact]
@@ -217,7 +233,7 @@ public sealed class NotificationDispatcherSpecs : TestKit
     {
         await using var sink = new WebhookSink();
         using var webhook = new WebhookChannel(new WebhookSettings("hook", sink.Url, TimeSpan.FromSeconds(5), null));
-        var (dispatcher, log, _) = StartDispatcher(Settings(RouteTo("hook", groupWait: TimeSpan.FromMilliseconds(500))), webhook);
+        var (dispatcher, _) = StartDispatcher(Settings(RouteTo("hook", groupWait: TimeSpan.FromMilliseconds(500))), webhook);
 
         foreach (var sensor in new[] { "s1/a/x", "s1/b/x", "s2/c/x" })
         {
@@ -229,6 +245,5 @@ public sealed class NotificationDispatcherSpecs : TestKit
         var bySite = sink.Requests.ToDictionary(r => r.Body.GetProperty("groupLabels").GetProperty("site").GetString()!, r => r.Body.GetProperty("alerts").GetArrayLength());
         Assert.Equal(new Dictionary<string, int> { ["s1"] = 2, ["s2"] = 1 }, bySite);
         await dispatcher.GracefulStop(Wait);
-        log.Dispose();
     }
 }
