@@ -98,13 +98,15 @@ public sealed class AnomalyHost : IAsyncDisposable
         LocalArchive? localArchive = null;
         // Created before the sensors, which record watched streams' readings into it.
         var series = settings.Web.Enabled ? new SeriesStore(settings.Web.SeriesPoints, settings.Web.WatchedSensors) : null;
+        // In a cluster the sensors also send watched streams' readings to other members' dashboards.
+        var relay = series is not null && settings.Node.Cluster.Clustered ? new SeriesRelay(series) : null;
         Func<ActorSystem, Task<IResultsArchive>>? archive = settings.Archive.Enabled && !kafka.Enabled
             ? async system => localArchive = await StartLocalArchiveAsync(settings, system).ConfigureAwait(false)
             : null;
         AnomalyNode node;
         try
         {
-            node = await AnomalyNode.StartAsync(settings.Node, settings.Config, systemName, results, archive, series).ConfigureAwait(false);
+            node = await AnomalyNode.StartAsync(settings.Node, settings.Config, systemName, results, archive, (IScoredReadingsTap?)relay ?? series).ConfigureAwait(false);
         }
         catch (RemotingBindException e)
         {
@@ -136,7 +138,7 @@ public sealed class AnomalyHost : IAsyncDisposable
             if (settings.Web.Enabled)
             {
                 // Before the sources: alerts of the first readings already reach the board.
-                host.Dashboard = await NodeDashboard.StartAsync(host, series!).ConfigureAwait(false);
+                host.Dashboard = await NodeDashboard.StartAsync(host, series!, relay).ConfigureAwait(false);
             }
 
             if (settings.Notifications.Enabled)

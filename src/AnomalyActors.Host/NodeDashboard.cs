@@ -15,9 +15,12 @@ using AnomalyActors.Kafka;
 namespace AnomalyActors.Host;
 
 /// <summary>
-/// The dashboard of one node, wired to it: alerts its results sink delivers (and, at start, the tail
-/// of its alerts file) fill the board; acknowledgements are kept in the data directory; the node's
-/// counters are instruments of one <see cref="Meter"/> that <c>/metrics</c> exports.
+/// The dashboard of one node, wired to it. The board shows the site's alerts: with Kafka, those of
+/// the site's alerts topic (its tail at start, then live), which every member writes; otherwise this
+/// node's own (the tail of its alerts file at start, then live) and, in a cluster, every other
+/// member's live. Acknowledgements are kept in the data directory, and in a cluster every member
+/// records one made on any member's dashboard. The node's counters are instruments of one
+/// <see cref="Meter"/> that <c>/metrics</c> exports.
 /// </summary>
 public sealed class NodeDashboard : IAsyncDisposable
 {
@@ -32,9 +35,12 @@ public sealed class NodeDashboard : IAsyncDisposable
     private readonly IntakeLagSampler? _intakeLag;
     private readonly KafkaTopicSampler? _topics;
 
+    private readonly AlertsTopicFollower? _follower;
+
     private NodeDashboard(Meter meter, PrometheusExporter exporter, AcknowledgementLog acknowledgements, IActorRef feed, AlertBoard board, DashboardServer server,
-        IntakeLagSampler? intakeLag, KafkaTopicSampler? topics)
+        IntakeLagSampler? intakeLag, KafkaTopicSampler? topics, AlertsTopicFollower? follower)
     {
+        _follower = follower;
         _intakeLag = intakeLag;
         _topics = topics;
         _meter = meter;
@@ -49,13 +55,12 @@ public sealed class NodeDashboard : IAsyncDisposable
     public DashboardServer Server { get; }
     public Uri Address => Server.Address;
 
-    internal static async Task<NodeDashboard> StartAsync(AnomalyHost host, SeriesStore series)
+    /// <param name="relay">In a cluster, where this node's sensors send watched streams' readings for other members.</param>
+    internal static async Task<NodeDashboard> StartAsync(AnomalyHost host, SeriesStore series, SeriesRelay? relay)
     {
         var settings = host.Settings;
         var board = new AlertBoard(settings.Web.RecentAlerts);
         var system = host.Node.System;
-        // Subscribed before the file is read: an alert delivered meanwhile is applied twice, which
-        // the board ignores, rather than missed.
         var meter = new Meter("AnomalyActors");
         // The node's site on every series that does not carry a stream's site already.
         var exporter = new PrometheusExporter([meter, host.Node.Metrics.Meter], new Dictionary<string, string> { ["site"] = settings.Archive.Site });
@@ -63,9 +68,24 @@ public sealed class NodeDashboard : IAsyncDisposable
         var topics = host.Settings.Kafka.Enabled ? new KafkaTopicSampler(host.Settings.Kafka, message => system.Log.Warning("{0}", message)) : null;
         NodeInstruments.Register(meter, host, intakeLag, topics);
         var latency = NodeInstruments.AlertLatency(meter);
-        var feed = system.ActorOf(Props.Create(() => new AlertFeed(board, series, latency)), "dashboard-alerts");
+        var clustered = host.Node.Settings.Cluster.Clustered;
+        var source = host.Settings.Kafka.Enabled ? BoardSource.AlertsTopic : clustered ? BoardSource.Cluster : BoardSource.Node;
+        var acknowledgements = AcknowledgementLog.Open(Path.Combine(host.Node.Settings.DataDirectory, "acknowledgements.jsonl"), board);
+        // Subscribed before the alerts file is read: an alert delivered meanwhile is applied twice,
+        // which the board ignores, rather than missed.
+        var feed = system.ActorOf(DashboardFeed.Props(board, series, relay, latency, acknowledgements, source, settings.Web.RecentAlerts), DashboardFeed.Name);
         system.EventStream.Subscribe(feed, typeof(AlertDelivered));
-        if (host.Node.Settings.Alerts.FilePath is { } alertsFile && File.Exists(alertsFile))
+        if (clustered)
+        {
+            acknowledgements.Acknowledged = a => feed.Tell(new DashboardFeed.ShareAcknowledgement(new AlertAcknowledged(a.AlertId, a.By, a.AtMs)));
+        }
+
+        AlertsTopicFollower? follower = null;
+        if (source == BoardSource.AlertsTopic)
+        {
+            follower = new AlertsTopicFollower(host.Settings.Kafka, settings.Web.RecentAlerts, value => board.ApplyJson(value), message => system.Log.Warning("{0}", message));
+        }
+        else if (host.Node.Settings.Alerts.FilePath is { } alertsFile && File.Exists(alertsFile))
         {
             foreach (var line in TailLines(alertsFile, AlertsFileTail))
             {
@@ -73,7 +93,6 @@ public sealed class NodeDashboard : IAsyncDisposable
             }
         }
 
-        var acknowledgements = AcknowledgementLog.Open(Path.Combine(host.Node.Settings.DataDirectory, "acknowledgements.jsonl"), board);
         try
         {
             var server = await DashboardServer.StartAsync(settings.Web, new DashboardSources(board, acknowledgements, series, exporter, () => Operations(host, intakeLag, topics))).ConfigureAwait(false);
@@ -83,11 +102,16 @@ public sealed class NodeDashboard : IAsyncDisposable
                 system.Log.Warning(warning);
             }
 
-            return new NodeDashboard(meter, exporter, acknowledgements, feed, board, server, intakeLag, topics);
+            return new NodeDashboard(meter, exporter, acknowledgements, feed, board, server, intakeLag, topics, follower);
         }
         catch (IOException e)
         {
             system.Stop(feed);
+            if (follower is not null)
+            {
+                await follower.DisposeAsync().ConfigureAwait(false);
+            }
+
             if (intakeLag is not null)
             {
                 await intakeLag.DisposeAsync().ConfigureAwait(false);
@@ -110,6 +134,11 @@ public sealed class NodeDashboard : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync().ConfigureAwait(false);
+        if (_follower is not null)
+        {
+            await _follower.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (_intakeLag is not null)
         {
             await _intakeLag.DisposeAsync().ConfigureAwait(false);
@@ -180,24 +209,5 @@ public sealed class NodeDashboard : IAsyncDisposable
 
             from = stop + 1;
         }
-    }
-
-    /// <summary>
-    /// Hands every delivered alert to the board; a stream that raises one is watched from then on,
-    /// and the time from its reading to its alert is recorded.
-    /// </summary>
-    private sealed class AlertFeed : ReceiveActor
-    {
-        public AlertFeed(AlertBoard board, SeriesStore series, Histogram<double> latency) => Receive<AlertDelivered>(delivered =>
-        {
-            board.Apply(delivered.Alert);
-            if (delivered.Alert is EpisodeOpened opened)
-            {
-                series.Watch(opened.SensorId);
-                var stream = StreamId.Parse(opened.SensorId);
-                var seconds = Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - opened.TimestampMs) / 1000.0;
-                latency.Record(seconds, new KeyValuePair<string, object?>("site", stream.Site), new KeyValuePair<string, object?>("metric", stream.Metric));
-            }
-        });
     }
 }

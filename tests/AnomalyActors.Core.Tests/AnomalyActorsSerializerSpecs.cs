@@ -4,6 +4,7 @@ using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.Queries;
+using AnomalyActors.Core.Results;
 using AnomalyActors.Core.Serialization;
 using AnomalyActors.Core.State;
 using Xunit;
@@ -44,6 +45,10 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         [typeof(DeliveryConfirmed)] = "dc",
         [typeof(GetSiteStatus)] = "gq",
         [typeof(SiteStatus)] = "sq",
+        [typeof(AlertAcknowledged)] = "ak",
+        [typeof(DashboardGreeting)] = "dg",
+        [typeof(WatchSeries)] = "ws",
+        [typeof(SeriesPoints)] = "sp",
     };
 
     private static readonly Dictionary<string, Func<object>> Samples = new()
@@ -81,6 +86,10 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         ["gp"] = () => new GetPartitionStatus(3),
         ["ps"] = () => new PartitionStatus(3, 1_000, 4, 900, 12),
         ["gq"] = () => new GetSiteStatus(),
+        ["ak"] = () => new AlertAcknowledged("site-1/dev-A/temp#3", "ünïcødé operator", long.MinValue),
+        ["dg"] = () => new DashboardGreeting(Answer: true),
+        ["ws"] = () => new WatchSeries("site-1/dev-A/temp"),
+        ["sp"] = () => new SeriesPoints("site-1/dev-A/temp", [new ScoredReading(5, -1, double.NaN, -0.0, double.NegativeInfinity, double.MaxValue, 0.97, true, long.MaxValue), default]),
         ["sq"] = () => new SiteStatus(
             "akka.tcp://anomaly-actors@127.0.0.1:4053",
             new[] { new MemberView("akka.tcp://anomaly-actors@127.0.0.1:4053", "Up", 34, 3_300, 3), new MemberView("akka.tcp://anomaly-actors@[::1]:4054", "Up, unreachable", 0, 0, 0) },

@@ -23,6 +23,27 @@ public sealed record EnrichedWritten(string SensorId, int Count);
 public sealed record AlertDelivered(Events.IEpisodeEvent Alert);
 
 /// <summary>
+/// An operator acknowledged an alert on one member's dashboard: sent to every other member's
+/// dashboard, which records it too.
+/// </summary>
+public sealed record AlertAcknowledged(string AlertId, string By, long AtMs) : Protocol.IAnomalyActorsMessage;
+
+/// <summary>
+/// One member's dashboard feed greets another's (<paramref name="Answer"/> false) or answers a
+/// greeting: from then on each sends the other its alerts and acknowledgements.
+/// </summary>
+public sealed record DashboardGreeting(bool Answer) : Protocol.IAnomalyActorsMessage;
+
+/// <summary>
+/// A member's dashboard shows a stream's page: the member whose sensor scores the stream sends it
+/// the readings it keeps and every new one. Sent again while the page stays watched.
+/// </summary>
+public sealed record WatchSeries(string SensorId) : Protocol.IAnomalyActorsMessage;
+
+/// <summary>A stream's scored readings, for another member's dashboard that watches it.</summary>
+public sealed record SeriesPoints(string SensorId, ScoredReading[] Points) : Protocol.IAnomalyActorsMessage;
+
+/// <summary>
 /// Readings of a stream that arrived on another partition than the one its state counts offsets
 /// in: not applied (offsets of two partitions cannot be ordered), dead-lettered by the sink instead.
 /// </summary>

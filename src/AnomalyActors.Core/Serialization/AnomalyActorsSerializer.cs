@@ -6,6 +6,7 @@ using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.Queries;
+using AnomalyActors.Core.Results;
 using AnomalyActors.Core.State;
 
 namespace AnomalyActors.Core.Serialization;
@@ -57,6 +58,10 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         [typeof(DeliveryConfirmed)] = "dc",
         [typeof(GetSiteStatus)] = "gq",
         [typeof(SiteStatus)] = "sq",
+        [typeof(AlertAcknowledged)] = "ak",
+        [typeof(DashboardGreeting)] = "dg",
+        [typeof(WatchSeries)] = "ws",
+        [typeof(SeriesPoints)] = "sp",
     };
 
     public AnomalyActorsSerializer(ExtendedActorSystem system)
@@ -131,9 +136,31 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
             "gp" => new GetPartitionStatus(r.ReadInt32()),
             "gq" => new GetSiteStatus(),
             "sq" => ReadSiteStatus(r),
+            "ak" => new AlertAcknowledged(r.ReadString(), r.ReadString(), r.ReadInt64()),
+            "dg" => new DashboardGreeting(r.ReadBoolean()),
+            "ws" => new WatchSeries(r.ReadString()),
+            "sp" => ReadSeriesPoints(r),
             "ps" => new PartitionStatus(r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32()),
             _ => throw new SerializationException($"Unknown manifest '{manifest}'."),
         };
+    }
+
+    private static SeriesPoints ReadSeriesPoints(BinaryReader r)
+    {
+        var sensorId = r.ReadString();
+        var count = r.ReadInt32();
+        if (count < 0 || count > r.BaseStream.Length / 65)
+        {
+            throw new SerializationException($"Series of {count} points in {r.BaseStream.Length} bytes.");
+        }
+
+        var points = new ScoredReading[count];
+        for (var i = 0; i < count; i++)
+        {
+            points[i] = new ScoredReading(r.ReadInt64(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadBoolean(), r.ReadInt64());
+        }
+
+        return new SeriesPoints(sensorId, points);
     }
 
     private static SiteStatus ReadSiteStatus(BinaryReader r)
@@ -158,6 +185,34 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 WriteChunk(w, m.Chunk);
                 WriteMarks(w, m.Sources);
                 WriteChunkDeliveries(w, m.Deliveries);
+                break;
+            case WatchSeries m:
+                w.Write(m.SensorId);
+                break;
+            case SeriesPoints m:
+                w.Write(m.SensorId);
+                w.Write(m.Points.Length);
+                foreach (var p in m.Points)
+                {
+                    w.Write(p.Offset);
+                    w.Write(p.TimestampMs);
+                    w.Write(p.Value);
+                    w.Write(p.Prediction);
+                    w.Write(p.Low);
+                    w.Write(p.High);
+                    w.Write(p.Grade);
+                    w.Write(p.OutOfBand);
+                    w.Write(p.Episode);
+                }
+
+                break;
+            case DashboardGreeting m:
+                w.Write(m.Answer);
+                break;
+            case AlertAcknowledged m:
+                w.Write(m.AlertId);
+                w.Write(m.By);
+                w.Write(m.AtMs);
                 break;
             case EpisodeOpened m:
                 w.Write(m.SensorId);

@@ -45,6 +45,12 @@ public sealed class AcknowledgementLog : IDisposable
         return new AcknowledgementLog(file);
     }
 
+    /// <summary>
+    /// Told of each acknowledgement made here (not of those <see cref="Record"/> takes), once it is
+    /// on disk: in a cluster, the other members' dashboards record it too.
+    /// </summary>
+    public Action<Acknowledgement>? Acknowledged { get; set; }
+
     /// <summary>Records and applies an acknowledgement; false when the board holds no such alert.</summary>
     public bool Acknowledge(AlertBoard board, string alertId, string by, long nowMs)
     {
@@ -60,6 +66,30 @@ public sealed class AcknowledgementLog : IDisposable
         }
 
         var acknowledgement = new Acknowledgement(alertId, name, nowMs);
+        Append(acknowledgement);
+        var applied = board.Acknowledge(acknowledgement);
+        Acknowledged?.Invoke(acknowledgement);
+        return applied;
+    }
+
+    /// <summary>
+    /// Records an acknowledgement made on another member's dashboard, once: kept even when this
+    /// board does not hold the alert (yet), as at start.
+    /// </summary>
+    public void Record(AlertBoard board, Acknowledgement acknowledgement)
+    {
+        if (board.IsAcknowledged(acknowledgement.AlertId))
+        {
+            return;
+        }
+
+        var cleaned = acknowledgement with { By = Clean(acknowledgement.By) };
+        Append(cleaned);
+        board.Acknowledge(cleaned, evenIfUnknown: true);
+    }
+
+    private void Append(Acknowledgement acknowledgement)
+    {
         var line = JsonSerializer.SerializeToUtf8Bytes(acknowledgement, JsonSerializerOptions.Web);
         lock (_lock)
         {
@@ -67,8 +97,6 @@ public sealed class AcknowledgementLog : IDisposable
             _file.WriteByte((byte)'\n');
             _file.Flush(flushToDisk: true);
         }
-
-        return board.Acknowledge(acknowledgement);
     }
 
     public void Dispose()

@@ -127,6 +127,15 @@ public sealed class AlertBoard
         return true;
     }
 
+    /// <summary>Whether an acknowledgement of the alert is known (held for an alert not on the board too).</summary>
+    public bool IsAcknowledged(string alertId)
+    {
+        lock (_lock)
+        {
+            return _acknowledgements.ContainsKey(alertId);
+        }
+    }
+
     public AlertView? Find(string alertId)
     {
         lock (_lock)

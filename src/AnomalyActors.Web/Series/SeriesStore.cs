@@ -27,21 +27,48 @@ public sealed class SeriesStore : IScoredReadingsTap
 
     public int Watched => _watched.Count;
 
+    /// <summary>
+    /// Told (on the caller's thread) when a stream page starts being watched: in a cluster the member
+    /// whose sensor scores the stream is asked for its readings.
+    /// </summary>
+    public Action<string>? Started { get; set; }
+
     public bool IsWatched(string sensorId) => _watched.ContainsKey(sensorId);
 
+    /// <summary>A watched stream's newly scored readings from this node's sensor.</summary>
     public void Record(string sensorId, IReadOnlyList<ScoredReading> readings)
     {
         if (_watched.TryGetValue(sensorId, out var series))
         {
-            series.Append(readings);
+            series.Append(readings, scoredHere: true);
+        }
+    }
+
+    /// <summary>A watched stream's readings as another member's sensor scored them.</summary>
+    public void RecordFromPeer(string sensorId, ScoredReading[] readings)
+    {
+        if (_watched.TryGetValue(sensorId, out var series))
+        {
+            series.Append(readings, scoredHere: false);
         }
     }
 
     /// <summary>Starts watching a stream (or marks it as used now); its readings from now on are kept.</summary>
-    public SensorSeries Watch(string sensorId)
+    /// <param name="announce">Tell <see cref="Started"/> (not for a stream whose sensor is known to be here, as one that just raised an alert).</param>
+    public SensorSeries Watch(string sensorId, bool announce = true)
     {
-        var series = _watched.GetOrAdd(sensorId, id => new SensorSeries(id, _pointsPerSensor));
+        var created = false;
+        var series = _watched.GetOrAdd(sensorId, id =>
+        {
+            created = true;
+            return new SensorSeries(id, _pointsPerSensor);
+        });
         series.Touch();
+        if (created && announce)
+        {
+            Started?.Invoke(sensorId);
+        }
+
         if (_watched.Count > _maxSensors)
         {
             lock (_evicting)
@@ -85,9 +112,19 @@ public sealed class SensorSeries
 
     internal void Touch() => Volatile.Write(ref _lastTouched, Environment.TickCount64);
 
-    internal void Append(IReadOnlyList<ScoredReading> readings)
+    /// <summary>Whether any reading kept was scored on this node (and so is this node's to send to other members).</summary>
+    public bool ScoredHere => Volatile.Read(ref _scoredHere);
+
+    private bool _scoredHere;
+
+    internal void Append(IReadOnlyList<ScoredReading> readings, bool scoredHere)
     {
         var added = new ScoredReading[readings.Count];
+        if (scoredHere)
+        {
+            Volatile.Write(ref _scoredHere, true);
+        }
+
         lock (_lock)
         {
             for (var i = 0; i < readings.Count; i++)

@@ -1,0 +1,121 @@
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+
+namespace AnomalyActors.Kafka;
+
+/// <summary>
+/// Follows the site's alerts topic from its last few records on: every member of a cluster writes
+/// its alerts there, so a dashboard fed from it shows the whole site's alerts, at start and live,
+/// whichever member raised them. Reads with assigned partitions and no consumer group (nothing is
+/// committed); partitions added later are picked up at the next check.
+/// </summary>
+public sealed class AlertsTopicFollower : IAsyncDisposable
+{
+    private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan PartitionCheck = TimeSpan.FromSeconds(30);
+
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private long _records;
+
+    /// <param name="tail">How many of the newest records to start from (over all partitions at most, newest first in each).</param>
+    /// <param name="onAlert">Each record's value, in partition order; called on the follower's own thread.</param>
+    public AlertsTopicFollower(KafkaSettings settings, int tail, Action<byte[]> onAlert, Action<string> warn)
+    {
+        _loop = Task.Factory.StartNew(() => Follow(settings, tail, onAlert, warn, _stop.Token), _stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <summary>Records handed on so far.</summary>
+    public long Records => Interlocked.Read(ref _records);
+
+    private void Follow(KafkaSettings settings, int tail, Action<byte[]> onAlert, Action<string> warn, CancellationToken stopping)
+    {
+        var consumerConfig = new ConsumerConfig
+        {
+            BootstrapServers = settings.BootstrapServers,
+            GroupId = settings.GroupId + "-dashboard",
+            EnableAutoCommit = false,
+            EnablePartitionEof = false,
+        };
+        var adminConfig = new AdminClientConfig { BootstrapServers = settings.BootstrapServers };
+        foreach (var (key, value) in settings.ConsumerProperties)
+        {
+            consumerConfig.Set(key, value);
+            adminConfig.Set(key, value);
+        }
+
+        using var admin = new AdminClientBuilder(adminConfig).Build();
+        using var consumer = new ConsumerBuilder<Ignore, byte[]>(consumerConfig).SetValueDeserializer(Deserializers.ByteArray).Build();
+        var assigned = new HashSet<int>();
+        var failing = false;
+        var nextCheck = DateTime.UtcNow;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                if (DateTime.UtcNow >= nextCheck)
+                {
+                    nextCheck = DateTime.UtcNow + PartitionCheck;
+                    var partitions = admin.GetMetadata(settings.AlertsTopic, BrokerTimeout).Topics.SingleOrDefault(t => t.Topic == settings.AlertsTopic)?.Partitions
+                        .Select(p => p.PartitionId).Where(p => !assigned.Contains(p)).ToList() ?? [];
+                    if (partitions.Count > 0)
+                    {
+                        // At start the newest records of each partition, so that about 'tail' show in all;
+                        // a partition added later is read from its beginning.
+                        var perPartition = assigned.Count == 0 ? Math.Max(1, tail / partitions.Count) : long.MaxValue;
+                        var starts = partitions.Select(p =>
+                        {
+                            var partition = new TopicPartition(settings.AlertsTopic, p);
+                            var marks = consumer.QueryWatermarkOffsets(partition, BrokerTimeout);
+                            var from = perPartition == long.MaxValue ? marks.Low.Value : Math.Max(marks.Low.Value, marks.High.Value - perPartition);
+                            return new TopicPartitionOffset(partition, new Offset(from));
+                        }).ToList();
+                        consumer.IncrementalAssign(starts);
+                        assigned.UnionWith(partitions);
+                    }
+                }
+
+                if (assigned.Count == 0)
+                {
+                    stopping.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+                    continue;
+                }
+
+                var result = consumer.Consume(TimeSpan.FromMilliseconds(500));
+                if (result?.Message?.Value is { } value)
+                {
+                    onAlert(value);
+                    Interlocked.Increment(ref _records);
+                }
+
+                failing = false;
+            }
+            catch (KafkaException e)
+            {
+                if (!failing)
+                {
+                    warn($"The dashboard could not read alerts topic {settings.AlertsTopic} at {settings.BootstrapServers}: {e.Error.Reason}; trying again");
+                }
+
+                failing = true;
+                stopping.WaitHandle.WaitOne(TimeSpan.FromSeconds(2));
+            }
+        }
+
+        consumer.Close();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+}
