@@ -109,24 +109,41 @@ public sealed class KafkaSite(MockKafkaCluster cluster, string name, int partiti
             }
         }
 
+        // The client's queue holds 100,000 messages: when it is full, wait for deliveries (bounded).
+        void Produce(Message<string, byte[]> message, Action<DeliveryReport<string, byte[]>> report)
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    producer.Produce(Readings, message, report);
+                    return;
+                }
+                catch (ProduceException<string, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull && attempt < 600)
+                {
+                    producer.Poll(TimeSpan.FromMilliseconds(100));
+                }
+            }
+        }
+
         var count = 0L;
         var malformedQueue = new Queue<(string Key, byte[] Payload)>(malformed ?? []);
         foreach (var reading in readings)
         {
             var key = reading.StreamKey;
-            producer.Produce(Readings, Message(reading), r => Report(key, r, true));
+            Produce(Message(reading), r => Report(key, r, true));
             count++;
             if (malformedQueue.Count > 0 && count % 997 == 0)
             {
                 var (badKey, payload) = malformedQueue.Dequeue();
-                producer.Produce(Readings, new Message<string, byte[]> { Key = badKey, Value = payload }, r => Report(badKey, r, false));
+                Produce(new Message<string, byte[]> { Key = badKey, Value = payload }, r => Report(badKey, r, false));
             }
         }
 
         while (malformedQueue.Count > 0)
         {
             var (badKey, payload) = malformedQueue.Dequeue();
-            producer.Produce(Readings, new Message<string, byte[]> { Key = badKey, Value = payload }, r => Report(badKey, r, false));
+            Produce(new Message<string, byte[]> { Key = badKey, Value = payload }, r => Report(badKey, r, false));
         }
 
         await Task.Run(() => producer.Flush(TimeSpan.FromSeconds(120)));
