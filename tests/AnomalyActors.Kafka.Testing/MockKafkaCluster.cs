@@ -65,6 +65,15 @@ public sealed class MockKafkaCluster : IDisposable
     /// <summary>Disconnects the broker and refuses new connections until <see cref="BrokerUp"/>.</summary>
     public void BrokerDown(int brokerId) => Check(Native.rd_kafka_mock_broker_set_down(Live(), brokerId), "broker down");
 
+    /// <summary>Deletes a partition's records before an offset, as retention would: its log start moves there.</summary>
+    public void DeleteRecordsBefore(string topic, int partition, long offset)
+    {
+        lock (_gate)
+        {
+            Check(Native.rd_kafka_mock_partition_delete_records(Live(), topic, partition, offset), "delete records");
+        }
+    }
+
     public void BrokerUp(int brokerId) => Check(Native.rd_kafka_mock_broker_set_up(Live(), brokerId), "broker up");
 
     /// <summary>Moves a partition's leadership (e.g. away from a broker that is down).</summary>
@@ -157,5 +166,6 @@ public sealed class MockKafkaCluster : IDisposable
         [DllImport(Lib)] public static extern int rd_kafka_mock_broker_set_up(IntPtr cluster, int brokerId);
         [DllImport(Lib)] public static extern int rd_kafka_mock_partition_set_leader(IntPtr cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int partition, int brokerId);
         [DllImport(Lib)] public static extern void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr cluster, int delayMs);
+        [DllImport(Lib)] public static extern int rd_kafka_mock_partition_delete_records(IntPtr cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int partition, long offset);
     }
 }
