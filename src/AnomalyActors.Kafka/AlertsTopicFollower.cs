@@ -30,20 +30,9 @@ public sealed class AlertsTopicFollower : IAsyncDisposable
 
     private void Follow(KafkaSettings settings, int tail, Action<byte[]> onAlert, Action<string> warn, CancellationToken stopping)
     {
-        var consumerConfig = new ConsumerConfig
-        {
-            BootstrapServers = settings.BootstrapServers,
-            GroupId = settings.GroupId + "-dashboard",
-            EnableAutoCommit = false,
-            EnablePartitionEof = false,
-        };
-        var adminConfig = new AdminClientConfig { BootstrapServers = settings.BootstrapServers };
-        foreach (var (key, value) in settings.ConsumerProperties)
-        {
-            consumerConfig.Set(key, value);
-            adminConfig.Set(key, value);
-        }
-
+        var consumerConfig = settings.ReaderConfig("-dashboard");
+        consumerConfig.EnablePartitionEof = false;
+        var adminConfig = settings.AdminConfig();
         using var admin = new AdminClientBuilder(adminConfig).Build();
         using var consumer = new ConsumerBuilder<Ignore, byte[]>(consumerConfig).SetValueDeserializer(Deserializers.ByteArray).Build();
         var assigned = new HashSet<int>();

@@ -28,6 +28,40 @@ public sealed record KafkaSettings(
     /// <summary>Whether the node talks to Kafka at all (as a source, a results sink or a bridge).</summary>
     public bool Used => Enabled || BridgeMqtt;
 
+    /// <summary>
+    /// A consumer of the site's cluster that never commits (it reads assigned partitions or
+    /// watermarks), in the group named <see cref="GroupId"/> and <paramref name="groupSuffix"/>,
+    /// with the configured consumer properties (security) on top.
+    /// </summary>
+    public Confluent.Kafka.ConsumerConfig ReaderConfig(string groupSuffix)
+    {
+        var config = new Confluent.Kafka.ConsumerConfig
+        {
+            BootstrapServers = BootstrapServers,
+            GroupId = GroupId + groupSuffix,
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+        };
+        foreach (var (key, value) in ConsumerProperties)
+        {
+            config.Set(key, value);
+        }
+
+        return config;
+    }
+
+    /// <summary>An admin client's configuration for the site's cluster, with the consumer properties (security).</summary>
+    public Confluent.Kafka.AdminClientConfig AdminConfig()
+    {
+        var config = new Confluent.Kafka.AdminClientConfig { BootstrapServers = BootstrapServers };
+        foreach (var (key, value) in ConsumerProperties)
+        {
+            config.Set(key, value);
+        }
+
+        return config;
+    }
+
     public static KafkaSettings FromConfig(Config root, ConfigOrigin source)
     {
         var c = new SettingsReader(root, Path, source);

@@ -31,19 +31,8 @@ public sealed class KafkaTopicSampler : IAsyncDisposable
 
     private async Task SampleAsync(Action<string> warn, CancellationToken stopping)
     {
-        var consumerConfig = new ConsumerConfig
-        {
-            BootstrapServers = _settings.BootstrapServers,
-            GroupId = _settings.GroupId + "-watermarks",
-            EnableAutoCommit = false,
-        };
-        var adminConfig = new AdminClientConfig { BootstrapServers = _settings.BootstrapServers };
-        foreach (var (key, value) in _settings.ConsumerProperties)
-        {
-            consumerConfig.Set(key, value);
-            adminConfig.Set(key, value);
-        }
-
+        var consumerConfig = _settings.ReaderConfig("-watermarks");
+        var adminConfig = _settings.AdminConfig();
         using var admin = new AdminClientBuilder(adminConfig).Build();
         using var consumer = new ConsumerBuilder<Ignore, Ignore>(consumerConfig).Build();
         var topics = new[] { _settings.ReadingsTopic, _settings.AlertsTopic, _settings.EnrichedTopic, _settings.DeadLettersTopic }

@@ -100,17 +100,7 @@ public sealed class PartitionRereader(KafkaSettings settings, IngestionSettings 
 
     private void Read(int partitionId, Dictionary<string, Request> requests)
     {
-        var config = new ConsumerConfig
-        {
-            BootstrapServers = settings.BootstrapServers,
-            GroupId = settings.GroupId + "-redelivery",
-            EnableAutoCommit = false,
-            EnableAutoOffsetStore = false,
-        };
-        foreach (var (key, value) in settings.ConsumerProperties)
-        {
-            config.Set(key, value);
-        }
+        var config = settings.ReaderConfig("-redelivery");
 
         using var consumer = new ConsumerBuilder<string?, byte[]>(config).SetValueDeserializer(Deserializers.ByteArray).Build();
         var partition = new TopicPartition(settings.ReadingsTopic, partitionId);
