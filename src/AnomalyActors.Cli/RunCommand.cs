@@ -23,11 +23,17 @@ internal static class RunCommand
             new("no-web", null, "Do not start the dashboard."),
             new("duration", "SECONDS", "Stop by itself after this long (default: run until Ctrl+C)."),
             new("status-every", "SECONDS", "Print a status line this often (default 10; 0 = never)."),
+            new("role", "site|global", "site (default): a node of a site. global: the global layer, copying every site of anomaly-actors.global.sites to the global Kafka and showing all their alerts."),
             .. NodeOptions.Specs,
         ]);
 
     public static async Task<int> ExecuteAsync(ParsedArguments args, CancellationToken stopping)
     {
+        if (args.Choice("role", "site", new Dictionary<string, string> { ["site"] = "site", ["global"] = "global" }) == "global")
+        {
+            return await RunGlobalAsync(args, stopping);
+        }
+
         var simulate = args.Int("simulate", 0, minimum: 0, maximum: 100_000);
         var kind = args.Choice("kind", DeviceKind.Demo, new Dictionary<string, DeviceKind> { ["demo"] = DeviceKind.Demo, ["fan"] = DeviceKind.Fan });
         var sites = args.Int("sites", 1, minimum: 1);
@@ -157,6 +163,68 @@ internal static class RunCommand
         Console.WriteLine("Stopped.");
         return ExitCodes.Ok;
     }
+
+    /// <summary>The global layer until Ctrl+C (or the duration): links to every configured site and the dashboard of all of them.</summary>
+    private static async Task<int> RunGlobalAsync(ParsedArguments args, CancellationToken stopping)
+    {
+        foreach (var siteOnly in new[] { "simulate", "mqtt-port", "persistence", "archive" })
+        {
+            if (args.Text(siteOnly) is not null)
+            {
+                throw new UsageException($"--{siteOnly} is for a site's node, not for --role global");
+            }
+        }
+
+        var duration = args.Double("duration", 0);
+        var statusEvery = args.Double("status-every", 10);
+        var extra = new List<string>();
+        if (args.Text("web-port") is not null)
+        {
+            extra.Add($"anomaly-actors.web.port = {args.Int("web-port", 8686, minimum: 0, maximum: 65535)}");
+        }
+
+        if (args.Flag("no-web"))
+        {
+            extra.Add("anomaly-actors.web.enabled = off");
+        }
+
+        var (overrides, hocon) = NodeOptions.From(args, [.. extra]);
+        await using var global = await GlobalHost.StartAsync(overrides, hocon, message => Console.WriteLine($"global: {message}"));
+        var settings = global.Settings.Global;
+        Console.WriteLine($"AnomalyActors global layer up: {settings.Sites.Count} site(s) ({string.Join(", ", settings.Sites.Select(s => s.Name))}) copied to {settings.BootstrapServers}");
+        if (global.Dashboard is not null)
+        {
+            Console.WriteLine($"Dashboard: {global.Dashboard.Address} (every site's alerts and each link's health; JSON API under /api, Prometheus metrics at /metrics)");
+        }
+
+        Console.WriteLine("Ctrl+C stops it.");
+        using var runFor = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        if (duration > 0)
+        {
+            runFor.CancelAfter(TimeSpan.FromSeconds(duration));
+        }
+
+        var started = DateTime.UtcNow;
+        try
+        {
+            while (!runFor.IsCancellationRequested)
+            {
+                await Task.Delay(statusEvery > 0 ? TimeSpan.FromSeconds(statusEvery) : Timeout.InfiniteTimeSpan, runFor.Token);
+                Console.WriteLine(GlobalStatus(global, DateTime.UtcNow - started));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        Console.WriteLine(GlobalStatus(global, DateTime.UtcNow - started));
+        return ExitCodes.Ok;
+    }
+
+    private static string GlobalStatus(GlobalHost global, TimeSpan elapsed) =>
+        string.Create(CultureInfo.InvariantCulture, $"[{elapsed:hh\\:mm\\:ss}] {global.Board.Count:N0} alerts on the board; ")
+        + string.Join("; ", global.Links.Select(l => string.Create(CultureInfo.InvariantCulture,
+            $"{l.Site}: {(l.Reachable ? "reachable" : "UNREACHABLE")}, {l.LagRecords:N0} records behind ({l.LagSeconds:0} s), {l.Replicated:N0} copied{(l.LostRecords > 0 ? $", {l.LostRecords:N0} LOST" : string.Empty)}")));
 
     /// <summary>This run's counts, then the totals since the data directory was created (what an operator checking for loss compares).</summary>
     private static async Task<string> StatusAsync(AnomalyHost host, TimeSpan elapsed)

@@ -8,6 +8,7 @@ using AnomalyActors.Node.Hosting;
 using AnomalyActors.Node.Settings;
 using AnomalyActors.Notifications;
 using AnomalyActors.Notifications.Log;
+using AnomalyActors.Replication;
 using AnomalyActors.Web;
 
 namespace AnomalyActors.Host;
@@ -28,7 +29,8 @@ public sealed record AnomalyActorsSettings(
     KafkaSettings Kafka,
     ArchiveSettings Archive,
     WebSettings Web,
-    NotificationSettings Notifications)
+    NotificationSettings Notifications,
+    GlobalSettings Global)
 {
     /// <summary>The configuration files (hocon/) under the environment's values and <paramref name="overrides"/>.</summary>
     public static AnomalyActorsSettings Load(Config? overrides = null, string? hoconDirectory = null)
@@ -54,6 +56,7 @@ public sealed record AnomalyActorsSettings(
         var archive = ArchiveSettings.FromConfig(config, node.DataDirectory, source);
         var web = WebSettings.FromConfig(config, source);
         var notifications = NotificationSettings.FromConfig(config, source);
+        var global = GlobalSettings.FromConfig(config, source);
 
         // The node's cluster endpoint: Akka reads it itself, and reports a bad value as a nest of
         // exceptions without the key.
@@ -70,6 +73,6 @@ public sealed record AnomalyActorsSettings(
         // known key. The property maps of the Kafka clients are librdkafka's to judge.
         source.RejectUnknownKeys(config, NodeSettings.Path, [$"{KafkaSettings.Path}.consumer-properties", $"{KafkaSettings.Path}.producer-properties"]);
         // The modules' own Akka settings (serializer bindings) under everything else.
-        return new AnomalyActorsSettings(config.WithFallback(NotificationSerializer.AkkaConfig), source, node, ingestion, mqtt, kafka, archive, web, notifications);
+        return new AnomalyActorsSettings(config.WithFallback(NotificationSerializer.AkkaConfig), source, node, ingestion, mqtt, kafka, archive, web, notifications, global);
     }
 }

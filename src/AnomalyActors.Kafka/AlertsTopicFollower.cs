@@ -4,10 +4,11 @@ using Confluent.Kafka.Admin;
 namespace AnomalyActors.Kafka;
 
 /// <summary>
-/// Follows the site's alerts topic from its last few records on: every member of a cluster writes
-/// its alerts there, so a dashboard fed from it shows the whole site's alerts, at start and live,
-/// whichever member raised them. Reads with assigned partitions and no consumer group (nothing is
-/// committed); partitions added later are picked up at the next check.
+/// Follows alerts topics from their last few records on: the site's alerts topic, which every member
+/// of a cluster writes, so a dashboard fed from it shows the whole site's alerts, at start and live,
+/// whichever member raised them; or, on the global layer, every site's replicated alerts topic.
+/// Reads with assigned partitions and no consumer group (nothing is committed); partitions (and
+/// topics) that appear later are picked up at the next check.
 /// </summary>
 public sealed class AlertsTopicFollower : IAsyncDisposable
 {
@@ -18,24 +19,28 @@ public sealed class AlertsTopicFollower : IAsyncDisposable
     private readonly Task _loop;
     private long _records;
 
-    /// <param name="tail">How many of the newest records to start from (over all partitions at most, newest first in each).</param>
+    /// <param name="tail">How many of the newest records to start from (over all partitions of a topic at most, newest first in each).</param>
     /// <param name="onAlert">Each record's value, in partition order; called on the follower's own thread.</param>
     public AlertsTopicFollower(KafkaSettings settings, int tail, Action<byte[]> onAlert, Action<string> warn)
+        : this(settings.ReaderConfig("-dashboard"), settings.AdminConfig(), [settings.AlertsTopic], tail, onAlert, warn)
     {
-        _loop = Task.Factory.StartNew(() => Follow(settings, tail, onAlert, warn, _stop.Token), _stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <param name="consumerConfig">A reader's configuration (it never commits).</param>
+    public AlertsTopicFollower(ConsumerConfig consumerConfig, AdminClientConfig adminConfig, IReadOnlyList<string> topics, int tail, Action<byte[]> onAlert, Action<string> warn)
+    {
+        _loop = Task.Factory.StartNew(() => Follow(consumerConfig, adminConfig, topics, tail, onAlert, warn, _stop.Token), _stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     /// <summary>Records handed on so far.</summary>
     public long Records => Interlocked.Read(ref _records);
 
-    private void Follow(KafkaSettings settings, int tail, Action<byte[]> onAlert, Action<string> warn, CancellationToken stopping)
+    private void Follow(ConsumerConfig consumerConfig, AdminClientConfig adminConfig, IReadOnlyList<string> topics, int tail, Action<byte[]> onAlert, Action<string> warn, CancellationToken stopping)
     {
-        var consumerConfig = settings.ReaderConfig("-dashboard");
         consumerConfig.EnablePartitionEof = false;
-        var adminConfig = settings.AdminConfig();
         using var admin = new AdminClientBuilder(adminConfig).Build();
         using var consumer = new ConsumerBuilder<Ignore, byte[]>(consumerConfig).SetValueDeserializer(Deserializers.ByteArray).Build();
-        var assigned = new HashSet<int>();
+        var assigned = new HashSet<TopicPartition>();
         var failing = false;
         var nextCheck = DateTime.UtcNow;
         while (!stopping.IsCancellationRequested)
@@ -45,16 +50,21 @@ public sealed class AlertsTopicFollower : IAsyncDisposable
                 if (DateTime.UtcNow >= nextCheck)
                 {
                     nextCheck = DateTime.UtcNow + PartitionCheck;
-                    var partitions = admin.GetMetadata(settings.AlertsTopic, BrokerTimeout).Topics.SingleOrDefault(t => t.Topic == settings.AlertsTopic)?.Partitions
-                        .Select(p => p.PartitionId).Where(p => !assigned.Contains(p)).ToList() ?? [];
-                    if (partitions.Count > 0)
+                    foreach (var topic in topics)
                     {
+                        var known = assigned.Any(tp => tp.Topic == topic);
+                        var partitions = admin.GetMetadata(topic, BrokerTimeout).Topics.SingleOrDefault(t => t.Topic == topic && !t.Error.IsError)?.Partitions
+                            .Select(p => new TopicPartition(topic, p.PartitionId)).Where(tp => !assigned.Contains(tp)).ToList() ?? [];
+                        if (partitions.Count == 0)
+                        {
+                            continue;
+                        }
+
                         // At start the newest records of each partition, so that about 'tail' show in all;
                         // a partition added later is read from its beginning.
-                        var perPartition = assigned.Count == 0 ? Math.Max(1, tail / partitions.Count) : long.MaxValue;
-                        var starts = partitions.Select(p =>
+                        var perPartition = known ? long.MaxValue : Math.Max(1, tail / partitions.Count);
+                        var starts = partitions.Select(partition =>
                         {
-                            var partition = new TopicPartition(settings.AlertsTopic, p);
                             var marks = consumer.QueryWatermarkOffsets(partition, BrokerTimeout);
                             var from = perPartition == long.MaxValue ? marks.Low.Value : Math.Max(marks.Low.Value, marks.High.Value - perPartition);
                             return new TopicPartitionOffset(partition, new Offset(from));
@@ -83,7 +93,7 @@ public sealed class AlertsTopicFollower : IAsyncDisposable
             {
                 if (!failing)
                 {
-                    warn($"The dashboard could not read alerts topic {settings.AlertsTopic} at {settings.BootstrapServers}: {e.Error.Reason}; trying again");
+                    warn($"The dashboard could not read alerts topics {string.Join(", ", topics)} at {consumerConfig.BootstrapServers}: {e.Error.Reason}; trying again");
                 }
 
                 failing = true;

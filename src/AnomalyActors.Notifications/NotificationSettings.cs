@@ -40,7 +40,7 @@ public sealed record NotificationSettings(
 
         var routes = new List<Route>();
         var i = 0;
-        foreach (var block in Blocks(c, "routes"))
+        foreach (var block in c.Blocks("routes"))
         {
             var key = $"{c.Key("routes")}[{i}]";
             var names = block.List("channels");
@@ -74,7 +74,7 @@ public sealed record NotificationSettings(
 
         var silences = new List<Silence>();
         i = 0;
-        foreach (var block in Blocks(c, "silences"))
+        foreach (var block in c.Blocks("silences"))
         {
             DateTimeOffset? until = null;
             if (block.OptionalText("until") is { } text)
@@ -160,22 +160,6 @@ public sealed record NotificationSettings(
         return Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value
             ? value
             : throw new ConfigurationException($"'{block.Key(key)}' names the environment variable {variable}, which is not set ({block.Origin.Of(block.Key(key))}).");
-    }
-
-    private static IEnumerable<SettingsReader> Blocks(SettingsReader c, string key)
-    {
-        c.Has(key);
-        var list = c.Section.GetValue(key);
-        if (list is null || list.IsEmpty)
-        {
-            yield break;
-        }
-
-        var i = 0;
-        foreach (var entry in list.GetArray())
-        {
-            yield return SettingsReader.ForBlock(new Config(new HoconRoot(entry)), $"{c.Key(key)}[{i++}]", c.Origin);
-        }
     }
 }
 

@@ -14,7 +14,14 @@ public sealed record OperationsView(
     IReadOnlyDictionary<string, long> DeadLettersByReason,
     IReadOnlyList<MemberView> Members,
     IntakeLagView? Intake = null,
-    KafkaTopicsView? Kafka = null);
+    KafkaTopicsView? Kafka = null,
+    IReadOnlyList<ReplicationView>? Replication = null);
+
+/// <summary>A site's link to the global layer as of <paramref name="AtMs"/> (on a global node).</summary>
+/// <param name="LagRecords">Records of the site's result topics not copied yet.</param>
+/// <param name="LagSeconds">Since the link was last caught up, while it is behind.</param>
+/// <param name="LostRecords">Records the site deleted before they were copied.</param>
+public sealed record ReplicationView(string Site, bool Reachable, long LagRecords, double LagSeconds, long Replicated, long LostRecords, long AtMs);
 
 /// <summary>The site's Kafka topics as of <paramref name="AtMs"/>.</summary>
 /// <param name="ReadingsLag">Readings of the readings topic beyond the node's committed offsets.</param>

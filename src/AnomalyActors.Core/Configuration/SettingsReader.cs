@@ -64,6 +64,23 @@ public readonly struct SettingsReader
     /// </summary>
     public static SettingsReader ForBlock(Config block, string path, ConfigOrigin origin) => new(path, origin, block);
 
+    /// <summary>The blocks of a list (<c>key = [ { ... }, { ... } ]</c>), each read under its element's key path; none when the key is absent.</summary>
+    public IEnumerable<SettingsReader> Blocks(string key)
+    {
+        Has(key);
+        var list = _section.GetValue(key);
+        if (list is null || list.IsEmpty)
+        {
+            yield break;
+        }
+
+        var i = 0;
+        foreach (var entry in list.GetArray())
+        {
+            yield return ForBlock(new Config(new Akka.Configuration.Hocon.HoconRoot(entry)), $"{Key(key)}[{i++}]", Origin);
+        }
+    }
+
     public string Key(string key) => $"{Path}.{key}";
 
     public string Text(string key)

@@ -46,6 +46,7 @@ public static class NodeConfig
         ("ANOMALY_ACTORS_WEB_HOST", "anomaly-actors.web.host"),
         ("ANOMALY_ACTORS_WEB_PORT", "anomaly-actors.web.port"),
         ("ANOMALY_ACTORS_WEB_TOKEN", "anomaly-actors.web.token"),
+        ("ANOMALY_ACTORS_GLOBAL_KAFKA", "anomaly-actors.global.bootstrap-servers"),
         ("ANOMALY_ACTORS_LOGLEVEL", "akka.loglevel"),
         ("ANOMALY_ACTORS_HOST", "akka.remote.dot-netty.tcp.hostname"),
         ("ANOMALY_ACTORS_PORT", "akka.remote.dot-netty.tcp.port"),

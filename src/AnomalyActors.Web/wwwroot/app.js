@@ -182,6 +182,9 @@
       const letters = Object.entries(op.deadLettersByReason).filter(([, n]) => n > 0);
       document.getElementById("op-dead-letters").textContent = letters.length ? letters.map(([r, n]) => `${r}: ${n}`).join(", ") : "none";
       document.getElementById("op-members").textContent = op.members.map(m => `${m.address} ${m.status}${m.reachable ? "" : " (unreachable)"}`).join("; ");
+      document.getElementById("op-replication").textContent = op.replication
+        ? op.replication.map(r => `${r.site}: ${r.reachable ? "reachable" : "UNREACHABLE"}, ${r.lagRecords.toLocaleString()} behind (${Math.round(r.lagSeconds)} s), ${r.replicated.toLocaleString()} copied${r.lostRecords > 0 ? `, ${r.lostRecords.toLocaleString()} LOST` : ""}`).join("; ")
+        : "-";
       if (last) {
         const rate = (op.readingsScored - last.scored) * 1000 / Math.max(1, now - last.at);
         document.getElementById("op-rate").textContent = Math.round(rate).toLocaleString();

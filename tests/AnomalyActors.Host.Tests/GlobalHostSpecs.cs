@@ -1,0 +1,138 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Akka.Configuration;
+using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Results;
+using AnomalyActors.Kafka.Testing;
+using AnomalyActors.Testing;
+using Confluent.Kafka;
+using Xunit;
+
+namespace AnomalyActors.Host.Tests;
+
+/// <summary>
+/// The global layer over two sites, each with its own Kafka (three mock clusters): every alert of
+/// both sites shows once on the global dashboard, repeats included, with each link's health in the
+/// operations panel and in /metrics.
+/// </summary>
+public sealed class GlobalHostSpecs : IDisposable
+{
+    private const int AlertsPerSite = 40;
+    private readonly MockKafkaCluster _dc1 = new(brokers: 1);
+    private readonly MockKafkaCluster _dc2 = new(brokers: 1);
+    private readonly MockKafkaCluster _global = new(brokers: 1);
+
+    public GlobalHostSpecs()
+    {
+        _dc1.CreateTopic("alerts", 4);
+        _dc2.CreateTopic("alerts", 4);
+        _global.CreateTopic("dc1.alerts", 4);
+        _global.CreateTopic("dc2.alerts", 4);
+        _global.CreateTopic("anomaly-actors.replication-offsets", 2);
+        _global.CreateTopic("anomaly-actors.replication-status", 1);
+    }
+
+    public void Dispose()
+    {
+        _dc1.Dispose();
+        _dc2.Dispose();
+        _global.Dispose();
+    }
+
+    /// <summary>A site's alerts as its results sink writes them, then the first ten again (a sensor repeating its alerts after a crash).</summary>
+    private static async Task ProduceAlertsAsync(MockKafkaCluster site, string name)
+    {
+        using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = site.BootstrapServers }).Build();
+        var alerts = Enumerable.Range(0, AlertsPerSite)
+            .Select(i => new EpisodeOpened($"{name}/device-{i}/temp", 1, i, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 100 + i, 0.9))
+            .ToList();
+        foreach (var alert in alerts.Concat(alerts.Take(10)))
+        {
+            await producer.ProduceAsync("alerts", new Message<string, string> { Key = alert.SensorId, Value = ResultRecords.AlertJson(alert) });
+        }
+    }
+
+    [Fact]
+    public async Task Should_show_every_alert_of_both_sites_once_with_each_links_health()
+    {
+        await ProduceAlertsAsync(_dc1, "dc1");
+        await ProduceAlertsAsync(_dc2, "dc2");
+        var config = ConfigurationFactory.ParseString($$"""
+            anomaly-actors.data-dir = "{{HostFixture.NewDataDirectory()}}"
+            anomaly-actors.web.port = 0
+            anomaly-actors.global {
+              bootstrap-servers = "{{_global.BootstrapServers}}"
+              heartbeat-interval = 500ms
+              sites = [
+                { name = dc1, bootstrap-servers = "{{_dc1.BootstrapServers}}" }
+                { name = dc2, bootstrap-servers = "{{_dc2.BootstrapServers}}", alerts-topic = "alerts" }
+              ]
+            }
+            """);
+        var warnings = new List<string>();
+        await using var global = await GlobalHost.StartAsync(config, report: w =>
+        {
+            lock (warnings)
+            {
+                warnings.Add(w);
+            }
+        });
+        using var client = new HttpClient { BaseAddress = global.Dashboard!.Address };
+
+        JsonElement[] alerts = [];
+        await HostFixture.AwaitAsync(
+            () => (alerts = [.. client.GetFromJsonAsync<JsonElement>("/api/alerts?limit=1000").Result.GetProperty("alerts").EnumerateArray()]).Length >= 2 * AlertsPerSite,
+            TimeSpan.FromSeconds(60),
+            () => $"{alerts.Length} of {2 * AlertsPerSite} alerts on the global board; warnings: {string.Join(" | ", warnings)}");
+        Assert.Equal(2 * AlertsPerSite, alerts.Length);
+        Assert.Equal(2 * AlertsPerSite, alerts.Select(a => a.GetProperty("alertId").GetString()).Distinct().Count());
+        Assert.Equal(AlertsPerSite, alerts.Count(a => a.GetProperty("site").GetString() == "dc2"));
+
+        // Both links caught up and reachable, in the operations panel and in /metrics
+        JsonElement replication = default;
+        await HostFixture.AwaitAsync(
+            () => (replication = client.GetFromJsonAsync<JsonElement>("/api/operations").Result.GetProperty("replication")).EnumerateArray()
+                .All(r => r.GetProperty("reachable").GetBoolean() && r.GetProperty("lagRecords").GetInt64() == 0 && r.GetProperty("replicated").GetInt64() == AlertsPerSite + 10),
+            TimeSpan.FromSeconds(30),
+            () => $"both links caught up: {replication}");
+        Assert.Equal(["dc1", "dc2"], replication.EnumerateArray().Select(r => r.GetProperty("site").GetString()!));
+        var metrics = await client.GetStringAsync("/metrics");
+        Assert.Contains("anomaly_actors_replication_lag_records{site=\"dc1\"} 0\n", metrics);
+        Assert.Contains("anomaly_actors_replication_reachable{site=\"dc2\"} 1\n", metrics);
+        Assert.Contains($"anomaly_actors_replication_records_total{{site=\"dc1\"}} {AlertsPerSite + 10}\n", metrics);
+        Promtool.AssertAccepts(metrics);
+    }
+
+    [Fact]
+    public async Task Should_run_as_the_global_role_from_the_command_line_and_print_each_links_health()
+    {
+        await ProduceAlertsAsync(_dc1, "dc1");
+        var work = HostFixture.NewDataDirectory();
+        var hocon = AnomalyActors.CrashTesting.ShippedConfiguration.CopyTo(Path.Combine(work, "hocon"),
+            $"anomaly-actors.global.bootstrap-servers = \"{_global.BootstrapServers}\"",
+            "anomaly-actors.global.heartbeat-interval = 500ms",
+            $"anomaly-actors.global.sites = [ {{ name = dc1, bootstrap-servers = \"{_dc1.BootstrapServers}\" }} ]");
+
+        var (code, output) = await CliProcess.RunAsync(work, TimeSpan.FromSeconds(90),
+            "run", "--role", "global", "--config", hocon, "--data-dir", Path.Combine(work, "data"), "--web-port", "0", "--duration", "10", "--status-every", "2");
+
+        Assert.True(code == 0, output);
+        Assert.Contains("AnomalyActors global layer up: 1 site(s) (dc1) copied to", output);
+        Assert.Contains($"{AlertsPerSite} alerts on the board; dc1: reachable, 0 records behind (0 s), {AlertsPerSite + 10} copied", output);
+    }
+
+    [Fact]
+    public async Task Should_refuse_to_start_without_the_global_kafka_or_a_site()
+    {
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => GlobalHost.StartAsync(ConfigurationFactory.ParseString($"anomaly-actors.data-dir = \"{HostFixture.NewDataDirectory()}\"")));
+        Assert.Contains("anomaly-actors.global.bootstrap-servers", error.Message);
+
+        var typo = ConfigurationFactory.ParseString($$"""
+            anomaly-actors.data-dir = "{{HostFixture.NewDataDirectory()}}"
+            anomaly-actors.global { bootstrap-servers = "127.0.0.1:1", sites = [ { name = dc1, bootstrap-server = "127.0.0.1:2" } ] }
+            """);
+        error = await Assert.ThrowsAsync<ConfigurationException>(() => GlobalHost.StartAsync(typo));
+        Assert.Contains("anomaly-actors.global.sites[0]", error.Message);
+    }
+}
