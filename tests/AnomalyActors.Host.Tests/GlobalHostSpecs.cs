@@ -136,3 +136,25 @@ public sealed class GlobalHostSpecs : IDisposable
         Assert.Contains("anomaly-actors.global.sites[0]", error.Message);
     }
 }
+
+/// <summary>The demo command: two whole sites (Kafka, node, devices) and the global layer on one machine.</summary>
+public sealed class DemoCommandSpecs
+{
+    [Fact]
+    public async Task Should_show_every_alert_of_two_sites_in_the_global_view()
+    {
+        var work = HostFixture.NewDataDirectory();
+
+        var (code, output) = await CliProcess.RunAsync(work, TimeSpan.FromMinutes(3),
+            "demo", "--sites", "2", "--devices", "4", "--rate", "25", "--duration", "15", "--status-every", "5", "--web-port", "0", "--data-dir", Path.Combine(work, "demo"));
+
+        Assert.True(code == 0, output);
+        Assert.Contains("Site dc1: Kafka 127.0.0.1:", output);
+        Assert.Contains("Site dc2: Kafka 127.0.0.1:", output);
+        var summary = System.Text.RegularExpressions.Regex.Match(output, @"The global view shows all (\d+) alerts of 2 sites\.");
+        Assert.True(summary.Success, output);
+        Assert.True(int.Parse(summary.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, output);
+        var last = output.Split('\n').Last(l => l.Contains("|| global view:", StringComparison.Ordinal));
+        Assert.Matches(@"dc1: [\d,]+ readings, [1-9][\d,]* alerts \| dc2: [\d,]+ readings, [1-9][\d,]* alerts", last);
+    }
+}

@@ -16,6 +16,7 @@ public enum DeviceKind
 /// <param name="RatePerDevice">Readings per second per device; 0 publishes as fast as the broker takes them.</param>
 /// <param name="ReadingsPerDevice">Messages per device; 0 runs until cancelled.</param>
 /// <param name="MaxInFlight">QoS 1 publishes a connection may have unacknowledged (at most the broker's receive maximum). A broker that acknowledges only durable messages allows about this many per batch delay, per connection.</param>
+/// <param name="SiteNames">The sites' names in the devices' topics, instead of site-1.. (<paramref name="Sites"/> is then their number).</param>
 /// <param name="PerDeviceConnections">One connection per device with the device id as username (for brokers that confine devices to their topics); otherwise one shared connection.</param>
 public sealed record SimulatorOptions(
     string Host,
@@ -33,7 +34,8 @@ public sealed record SimulatorOptions(
     int MaxInFlight = 2000,
     bool Tls = false,
     bool AllowUntrustedCertificates = false,
-    int AnomalyWarmUp = 50)
+    int AnomalyWarmUp = 50,
+    IReadOnlyList<string>? SiteNames = null)
 {
     public void Validate()
     {
@@ -81,7 +83,7 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
             ? new FanGenerator(random, warmUp: options.AnomalyWarmUp)
             : new DemoSensorGenerator(random, warmUp: options.AnomalyWarmUp);
         var devices = Enumerable.Range(0, options.Devices)
-            .Select(i => new Device(SiteName(i % options.Sites), DeviceName(i)))
+            .Select(i => new Device(options.SiteNames is { Count: > 0 } names ? names[i % names.Count] : SiteName(i % options.Sites), DeviceName(i)))
             .ToArray();
         var connections = await ConnectAsync(devices, cancellation).ConfigureAwait(false);
         _connections = connections;

@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Akka.Configuration;
+using AnomalyActors.Kafka.Embedded;
+using AnomalyActors.Mqtt.Simulation;
+
+namespace AnomalyActors.Host.Demo;
+
+/// <param name="Sites">Sites dc1, dc2, ...: each with its own Kafka, its own node and simulated devices.</param>
+/// <param name="DevicesPerSite">Simulated devices publishing to each site's embedded MQTT broker.</param>
+/// <param name="Rate">Readings per second per device.</param>
+/// <param name="WebPort">The global dashboard's port (the sites' dashboards take any free port).</param>
+public sealed record DemoOptions(int Sites, int DevicesPerSite, double Rate, string WorkDirectory, int WebPort);
+
+/// <summary>One site of the demo: its Kafka, its node, its devices.</summary>
+public sealed record DemoSite(string Name, EmbeddedKafka Kafka, AnomalyHost Node);
+
+/// <summary>
+/// The whole multi-site layout on one machine: N sites, each with its own embedded Kafka (librdkafka's
+/// mock cluster, in memory), its own node (MQTT bridged to the site's Kafka, results to its topics)
+/// and simulated devices, and a global layer with its own Kafka that links every site and shows all
+/// their alerts. Each site's stream keys start with its name, so alert ids never collide globally.
+/// </summary>
+public sealed class MultiSiteDemo : IAsyncDisposable
+{
+    private readonly EmbeddedKafka _globalKafka;
+    private readonly CancellationTokenSource _stopDevices = new();
+    private readonly List<Task<SimulationResult>> _devices = [];
+
+    private MultiSiteDemo(EmbeddedKafka globalKafka, IReadOnlyList<DemoSite> sites, GlobalHost global)
+    {
+        _globalKafka = globalKafka;
+        Sites = sites;
+        Global = global;
+    }
+
+    public IReadOnlyList<DemoSite> Sites { get; }
+
+    public GlobalHost Global { get; }
+
+    public static async Task<MultiSiteDemo> StartAsync(DemoOptions options, Action<string> report)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Sites, 1);
+        var globalKafka = new EmbeddedKafka(brokers: 1);
+        var sites = new List<DemoSite>();
+        GlobalHost? global = null;
+        try
+        {
+            globalKafka.CreateTopic("anomaly-actors.replication-offsets", 2);
+            globalKafka.CreateTopic("anomaly-actors.replication-status", 1);
+            for (var i = 1; i <= options.Sites; i++)
+            {
+                var name = $"dc{i}";
+                globalKafka.CreateTopic($"{name}.alerts", 4);
+                var kafka = new EmbeddedKafka(brokers: 1);
+                kafka.CreateTopic("readings", 4);
+                kafka.CreateTopic("alerts", 4);
+                kafka.CreateTopic("dead-letters", 1);
+                try
+                {
+                    var node = await AnomalyHost.StartAsync(ConfigurationFactory.ParseString(string.Join(Environment.NewLine,
+                        $"anomaly-actors.data-dir = {Quoted(Path.Combine(options.WorkDirectory, name))}",
+                        $"anomaly-actors.site = {name}",
+                        "anomaly-actors.alerts.console = off",
+                        "anomaly-actors.kafka.enabled = on",
+                        "anomaly-actors.kafka.bridge-mqtt = on",
+                        $"anomaly-actors.kafka.bootstrap-servers = {Quoted(kafka.BootstrapServers)}",
+                        $"anomaly-actors.kafka.group-id = {name}",
+                        "anomaly-actors.kafka.readings-topic = readings",
+                        "anomaly-actors.kafka.enriched-topic = \"\"",
+                        "anomaly-actors.kafka.alerts-topic = alerts",
+                        "anomaly-actors.kafka.dead-letters-topic = dead-letters",
+                        $"anomaly-actors.mqtt.broker.port = {FreePort()}",
+                        "anomaly-actors.web.port = 0",
+                        // The demo prints its own lines; Akka's informational ones would drown them.
+                        "akka.loglevel = WARNING",
+                        "akka.remote.dot-netty.tcp.port = 0")), systemName: $"anomaly-actors-{name}", report: report).ConfigureAwait(false);
+                    sites.Add(new DemoSite(name, kafka, node));
+                }
+                catch
+                {
+                    kafka.Dispose();
+                    throw;
+                }
+            }
+
+            global = await GlobalHost.StartAsync(ConfigurationFactory.ParseString(string.Join(Environment.NewLine,
+                [
+                    $"anomaly-actors.data-dir = {Quoted(Path.Combine(options.WorkDirectory, "global"))}",
+                    $"anomaly-actors.web.port = {options.WebPort}",
+                    $"anomaly-actors.global.bootstrap-servers = {Quoted(globalKafka.BootstrapServers)}",
+                    "anomaly-actors.global.heartbeat-interval = 1s",
+                    $"anomaly-actors.global.sites = [ {string.Join(", ", sites.Select(s => $"{{ name = {s.Name}, bootstrap-servers = {Quoted(s.Kafka.BootstrapServers)}, alerts-topic = alerts }}"))} ]",
+                ])), report: report).ConfigureAwait(false);
+        }
+        catch
+        {
+            await StopAsync(sites, global).ConfigureAwait(false);
+            globalKafka.Dispose();
+            throw;
+        }
+
+        var demo = new MultiSiteDemo(globalKafka, sites, global);
+        foreach (var site in sites)
+        {
+            var sub = site.Node.Settings.Mqtt.Subscriber;
+            var simulator = new DeviceSimulator(new SimulatorOptions(
+                "127.0.0.1", site.Node.Settings.Mqtt.Broker.Port, sub.Username, sub.Password, DeviceKind.Demo, options.DevicesPerSite, 1, options.Rate,
+                Seed: site.Name.GetHashCode(StringComparison.Ordinal), SiteNames: [site.Name]), report);
+            demo._devices.Add(simulator.RunAsync(demo._stopDevices.Token));
+        }
+
+        return demo;
+    }
+
+    /// <summary>Alerts each site raised, and how many of them the global board shows.</summary>
+    public string Describe()
+    {
+        var line = string.Join(" | ", Sites.Select(s => string.Create(CultureInfo.InvariantCulture,
+            $"{s.Name}: {s.Node.Node.Metrics.ReadingsScored:N0} readings, {s.Node.Node.Metrics.EpisodesOpened:N0} alerts")));
+        var links = string.Join(", ", Global.Links.Select(l => string.Create(CultureInfo.InvariantCulture,
+            $"{l.Site} {(l.Reachable ? string.Empty : "UNREACHABLE, ")}{l.LagRecords:N0} behind")));
+        return string.Create(CultureInfo.InvariantCulture, $"{line} || global view: {Global.Board.Count:N0} alerts ({links})");
+    }
+
+    /// <summary>Whether the global board shows every alert the sites raised (as many as it holds).</summary>
+    public bool GlobalCaughtUp =>
+        Global.Links.All(l => l.Reachable && l.LagRecords == 0)
+        && Global.Board.Count == Math.Min(Global.Settings.Web.RecentAlerts, Sites.Sum(s => s.Node.Node.Metrics.EpisodesOpened));
+
+    /// <summary>Stops the devices (what they published is still scored and copied).</summary>
+    public async Task StopDevicesAsync()
+    {
+        await _stopDevices.CancelAsync().ConfigureAwait(false);
+        foreach (var devices in _devices)
+        {
+            try
+            {
+                await devices.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopDevicesAsync().ConfigureAwait(false);
+        await StopAsync(Sites, Global).ConfigureAwait(false);
+        _globalKafka.Dispose();
+        _stopDevices.Dispose();
+    }
+
+    private static async Task StopAsync(IReadOnlyList<DemoSite> sites, GlobalHost? global)
+    {
+        if (global is not null)
+        {
+            await global.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var site in sites)
+        {
+            await site.Node.DisposeAsync().ConfigureAwait(false);
+            site.Kafka.Dispose();
+        }
+    }
+
+    private static string Quoted(string text) => "\"" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
