@@ -74,16 +74,17 @@ public sealed class GlobalHost : IAsyncDisposable
         var dataLock = DataDirectoryLock.Acquire(settings.Node.DataDirectory);
         var links = global.Sites.Select(site => SiteLink.Start(global.LinkOf(site), report)).ToList();
         var board = new AlertBoard(settings.Web.RecentAlerts);
+        var feed = new GlobalAlertFeed(board, global.Sites.ToDictionary(s => SiteLinkSettings.TopicsOf(s.Name, s.AlertsTopic, null)[0].Target, s => s.Name, StringComparer.Ordinal), report);
         var follower = new AlertsTopicFollower(
             new ConsumerConfig { BootstrapServers = global.BootstrapServers, GroupId = "anomaly-actors-global-view", EnableAutoCommit = false, EnableAutoOffsetStore = false },
             new AdminClientConfig { BootstrapServers = global.BootstrapServers },
             [.. global.Sites.Select(s => SiteLinkSettings.TopicsOf(s.Name, s.AlertsTopic, null)[0].Target)],
             settings.Web.RecentAlerts,
-            value => board.ApplyJson(value),
+            feed.Apply,
             report);
         var acknowledgements = AcknowledgementLog.Open(Path.Combine(settings.Node.DataDirectory, "acknowledgements.jsonl"), board);
         var meter = new Meter("AnomalyActors.Global");
-        RegisterInstruments(meter, links);
+        RegisterInstruments(meter, links, feed);
         var exporter = new PrometheusExporter([meter], new Dictionary<string, string> { ["site"] = "global" });
         DashboardServer? dashboard = null;
         try
@@ -111,7 +112,7 @@ public sealed class GlobalHost : IAsyncDisposable
         return new GlobalHost(settings, dataLock, links, board, follower, acknowledgements, meter, exporter, dashboard);
     }
 
-    private static void RegisterInstruments(Meter meter, IReadOnlyList<SiteLink> links)
+    private static void RegisterInstruments(Meter meter, IReadOnlyList<SiteLink> links, GlobalAlertFeed feed)
     {
         IEnumerable<Measurement<T>> Each<T>(Func<LinkStatus, T> value)
             where T : struct =>
@@ -121,6 +122,8 @@ public sealed class GlobalHost : IAsyncDisposable
         meter.CreateObservableGauge("anomaly_actors_replication_reachable", () => Each(s => s.Reachable ? 1 : 0), description: "Whether a site's Kafka answered the link's last check.");
         meter.CreateObservableCounter("anomaly_actors_replication_records_total", () => Each(s => s.Replicated), description: "Records a site's link copied since the global node started.");
         meter.CreateObservableCounter("anomaly_actors_replication_lost_records_total", () => Each(s => s.LostRecords), description: "Records a site deleted before its link copied them.");
+        meter.CreateObservableCounter("anomaly_actors_global_foreign_site_alerts_total", () => Each(s => feed.Foreign.GetValueOrDefault(s.Site)),
+            description: "Alerts a site's link copied that name another site's streams (their ids could collide in the global view).");
     }
 
     private static OperationsView Operations(IReadOnlyList<SiteLink> links)

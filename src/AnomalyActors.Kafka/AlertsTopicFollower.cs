@@ -22,12 +22,13 @@ public sealed class AlertsTopicFollower : IAsyncDisposable
     /// <param name="tail">How many of the newest records to start from (over all partitions of a topic at most, newest first in each).</param>
     /// <param name="onAlert">Each record's value, in partition order; called on the follower's own thread.</param>
     public AlertsTopicFollower(KafkaSettings settings, int tail, Action<byte[]> onAlert, Action<string> warn)
-        : this(settings.ReaderConfig("-dashboard"), settings.AdminConfig(), [settings.AlertsTopic], tail, onAlert, warn)
+        : this(settings.ReaderConfig("-dashboard"), settings.AdminConfig(), [settings.AlertsTopic], tail, (_, value) => onAlert(value), warn)
     {
     }
 
     /// <param name="consumerConfig">A reader's configuration (it never commits).</param>
-    public AlertsTopicFollower(ConsumerConfig consumerConfig, AdminClientConfig adminConfig, IReadOnlyList<string> topics, int tail, Action<byte[]> onAlert, Action<string> warn)
+    /// <param name="onAlert">Each record's topic and value, in partition order; called on the follower's own thread.</param>
+    public AlertsTopicFollower(ConsumerConfig consumerConfig, AdminClientConfig adminConfig, IReadOnlyList<string> topics, int tail, Action<string, byte[]> onAlert, Action<string> warn)
     {
         _loop = Task.Factory.StartNew(() => Follow(consumerConfig, adminConfig, topics, tail, onAlert, warn, _stop.Token), _stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
@@ -35,7 +36,7 @@ public sealed class AlertsTopicFollower : IAsyncDisposable
     /// <summary>Records handed on so far.</summary>
     public long Records => Interlocked.Read(ref _records);
 
-    private void Follow(ConsumerConfig consumerConfig, AdminClientConfig adminConfig, IReadOnlyList<string> topics, int tail, Action<byte[]> onAlert, Action<string> warn, CancellationToken stopping)
+    private void Follow(ConsumerConfig consumerConfig, AdminClientConfig adminConfig, IReadOnlyList<string> topics, int tail, Action<string, byte[]> onAlert, Action<string> warn, CancellationToken stopping)
     {
         consumerConfig.EnablePartitionEof = false;
         using var admin = new AdminClientBuilder(adminConfig).Build();
@@ -83,7 +84,7 @@ public sealed class AlertsTopicFollower : IAsyncDisposable
                 var result = consumer.Consume(TimeSpan.FromMilliseconds(500));
                 if (result?.Message?.Value is { } value)
                 {
-                    onAlert(value);
+                    onAlert(result.Topic, value);
                     Interlocked.Increment(ref _records);
                 }
 

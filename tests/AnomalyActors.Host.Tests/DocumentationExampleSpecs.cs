@@ -73,4 +73,20 @@ public sealed class DocumentationExampleSpecs
         Assert.Equal(2, settings.Routes.Count);
         Assert.Equal(2, settings.Silences.Count);
     }
+
+    [Fact]
+    public void Should_accept_the_readme_global_example()
+    {
+        var lines = File.ReadAllLines(RepositoryFile("README.md"));
+        var start = Array.FindIndex(lines, l => l.StartsWith("anomaly-actors.global {", StringComparison.Ordinal));
+        var end = Array.FindIndex(lines, start, l => l == "```");
+        Assert.True(start >= 0 && end > start, "README.md has no global layer example");
+        var (config, source) = Node.Hosting.NodeConfig.Load(ConfigurationFactory.ParseString(string.Join("\n", lines[start..end])));
+
+        var global = AnomalyActorsSettings.FromConfig(config, source).Global;
+
+        Assert.Equal(["dc1", "dc2"], global.Sites.Select(s => s.Name));
+        Assert.Equal("enriched", global.Sites[1].EnrichedTopic);
+        Assert.Equal(["dc2.alerts", "dc2.enriched"], global.LinkOf(global.Sites[1]).Topics.Select(t => t.Target));
+    }
 }

@@ -41,11 +41,11 @@ public sealed class GlobalHostSpecs : IDisposable
     }
 
     /// <summary>A site's alerts as its results sink writes them, then the first ten again (a sensor repeating its alerts after a crash).</summary>
-    private static async Task ProduceAlertsAsync(MockKafkaCluster site, string name)
+    private static async Task ProduceAlertsAsync(MockKafkaCluster site, string name, string? streamSite = null)
     {
         using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = site.BootstrapServers }).Build();
         var alerts = Enumerable.Range(0, AlertsPerSite)
-            .Select(i => new EpisodeOpened($"{name}/device-{i}/temp", 1, i, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 100 + i, 0.9))
+            .Select(i => new EpisodeOpened($"{streamSite ?? name}/device-{i}/temp", 1, i, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 100 + i, 0.9))
             .ToList();
         foreach (var alert in alerts.Concat(alerts.Take(10)))
         {
@@ -120,6 +120,39 @@ public sealed class GlobalHostSpecs : IDisposable
         Assert.True(code == 0, output);
         Assert.Contains("AnomalyActors global layer up: 1 site(s) (dc1) copied to", output);
         Assert.Contains($"{AlertsPerSite} alerts on the board; dc1: reachable, 0 records behind (0 s), {AlertsPerSite + 10} copied", output);
+    }
+
+    [Fact]
+    public async Task Should_warn_when_a_sites_alerts_name_streams_of_another_site()
+    {
+        // dc1's devices publish under the simulator's default site name, as a careless set-up would.
+        await ProduceAlertsAsync(_dc1, "dc1", streamSite: "site-1");
+        var config = ConfigurationFactory.ParseString($$"""
+            anomaly-actors.data-dir = "{{HostFixture.NewDataDirectory()}}"
+            anomaly-actors.web.port = 0
+            anomaly-actors.global {
+              bootstrap-servers = "{{_global.BootstrapServers}}"
+              sites = [ { name = dc1, bootstrap-servers = "{{_dc1.BootstrapServers}}" } ]
+            }
+            """);
+        var warnings = new List<string>();
+        await using var global = await GlobalHost.StartAsync(config, report: w =>
+        {
+            lock (warnings)
+            {
+                warnings.Add(w);
+            }
+        });
+        using var client = new HttpClient { BaseAddress = global.Dashboard!.Address };
+
+        await HostFixture.AwaitAsync(
+            () => client.GetStringAsync("/metrics").Result.Contains($"anomaly_actors_global_foreign_site_alerts_total{{site=\"dc1\"}} {AlertsPerSite + 10}\n", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(60),
+            () => $"every copied alert of dc1 counted as naming another site: {client.GetStringAsync("/metrics").Result}");
+        lock (warnings)
+        {
+            Assert.Single(warnings, w => w.StartsWith("Site dc1's alerts name streams of site 'site-1'", StringComparison.Ordinal));
+        }
     }
 
     [Fact]
