@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Akka.Configuration;
+using AnomalyActors.Core.Configuration;
 
 namespace AnomalyActors.Cli;
 
@@ -21,13 +22,13 @@ internal static class NodeOptions
         var hocon = new StringBuilder();
         if (args.Text("data-dir") is { } dataDir)
         {
-            hocon.AppendLine(CultureInfo.InvariantCulture, $"anomaly-actors.data-dir = {Quote(Path.GetFullPath(dataDir))}");
+            hocon.AppendLine(CultureInfo.InvariantCulture, $"anomaly-actors.data-dir = {HoconText.Quote(Path.GetFullPath(dataDir))}");
         }
 
         if (args.Text("archive") is { } archive)
         {
             hocon.AppendLine("anomaly-actors.archive.enabled = on");
-            hocon.AppendLine(CultureInfo.InvariantCulture, $"anomaly-actors.archive.root = {Quote(Path.GetFullPath(archive))}");
+            hocon.AppendLine(CultureInfo.InvariantCulture, $"anomaly-actors.archive.root = {HoconText.Quote(Path.GetFullPath(archive))}");
         }
 
         if (args.Text("persistence") is { } persistence)
@@ -70,7 +71,4 @@ internal static class NodeOptions
 
         return directory is null ? null : Path.GetFullPath(directory);
     }
-
-    public static string Quote(string value) =>
-        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }

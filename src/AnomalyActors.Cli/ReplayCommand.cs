@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using AnomalyActors.Core.Configuration;
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Protocol;
 using AnomalyActors.Host;
@@ -43,7 +44,7 @@ internal static class ReplayCommand
         var extra = new List<string> { "anomaly-actors.mqtt.enabled = off", "anomaly-actors.web.enabled = off" };
         if (args.Text("detector") is { } detector)
         {
-            extra.Add($"anomaly-actors.detection.default = [{NodeOptions.Quote(detector)}]");
+            extra.Add($"anomaly-actors.detection.default = [{HoconText.Quote(detector)}]");
             extra.Add("anomaly-actors.detection.overrides = []");
         }
 
@@ -52,7 +53,7 @@ internal static class ReplayCommand
         if (args.Text("data-dir") is null)
         {
             scratch = Path.Combine(Path.GetTempPath(), $"anomaly-actors-replay-{Guid.NewGuid():N}");
-            extra.Add($"anomaly-actors.data-dir = {NodeOptions.Quote(scratch)}");
+            extra.Add($"anomaly-actors.data-dir = {HoconText.Quote(scratch)}");
         }
 
         var (overrides, hocon) = NodeOptions.From(args, [.. extra]);

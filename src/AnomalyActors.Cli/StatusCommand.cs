@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
+using AnomalyActors.Core.Configuration;
 using AnomalyActors.Core.Queries;
 using AnomalyActors.Node.Clustering;
 using AnomalyActors.Node.Hosting;
@@ -46,7 +47,7 @@ internal static class StatusCommand
                 serialization-bindings { {{Entries(config, "akka.actor.serialization-bindings")}} }
               }
               # Any free port on this host's address: the member answers over the same connection.
-              remote.dot-netty.tcp { hostname = {{NodeOptions.Quote(host)}}, port = 0 }
+              remote.dot-netty.tcp { hostname = {{HoconText.Quote(host)}}, port = 0 }
               coordinated-shutdown.run-by-clr-shutdown-hook = off
             }
             """);
@@ -77,7 +78,7 @@ internal static class StatusCommand
 
     /// <summary>The entries of a HOCON object of the node's configuration, written out again as quoted key = value pairs.</summary>
     private static string Entries(Config config, string path) =>
-        string.Join("\n", config.GetConfig(path).AsEnumerable().Select(entry => $"{NodeOptions.Quote(entry.Key)} = {NodeOptions.Quote(entry.Value.GetString())}"));
+        string.Join("\n", config.GetConfig(path).AsEnumerable().Select(entry => $"{HoconText.Quote(entry.Key)} = {HoconText.Quote(entry.Value.GetString())}"));
 
     private static Address MemberToAsk(string? given, Config config, Core.Configuration.ConfigOrigin origin)
     {

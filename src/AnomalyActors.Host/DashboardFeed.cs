@@ -45,7 +45,6 @@ internal sealed class DashboardFeed : ReceiveActor, IWithTimers
     private readonly HashSet<string> _watchedHere = new(StringComparer.Ordinal);
     private readonly SeriesRelay? _relay;
     private readonly SeriesStore _series;
-    private readonly bool _clustered;
     private readonly int _keep;
 
     /// <param name="relay">
@@ -59,7 +58,6 @@ internal sealed class DashboardFeed : ReceiveActor, IWithTimers
         _relay = relay;
         _keep = keep;
         _series = series;
-        _clustered = relay is not null;
         Receive<AlertDelivered>(delivered =>
         {
             if (source != BoardSource.AlertsTopic)
@@ -159,9 +157,11 @@ internal sealed class DashboardFeed : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    private bool Clustered => _relay is not null;
+
     protected override void PreStart()
     {
-        if (!_clustered)
+        if (!Clustered)
         {
             return;
         }
@@ -177,7 +177,7 @@ internal sealed class DashboardFeed : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
-        if (_clustered)
+        if (Clustered)
         {
             _series.Started = null;
             Cluster.Get(Context.System).Unsubscribe(Self);

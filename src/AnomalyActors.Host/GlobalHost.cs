@@ -74,11 +74,13 @@ public sealed class GlobalHost : IAsyncDisposable
         var dataLock = DataDirectoryLock.Acquire(settings.Node.DataDirectory);
         var links = global.Sites.Select(site => SiteLink.Start(global.LinkOf(site), report)).ToList();
         var board = new AlertBoard(settings.Web.RecentAlerts);
-        var feed = new GlobalAlertFeed(board, global.Sites.ToDictionary(s => SiteLinkSettings.TopicsOf(s.Name, s.AlertsTopic, null)[0].Target, s => s.Name, StringComparer.Ordinal), report);
+        // Each site's alerts as copied to the global Kafka, and the site they came from.
+        var siteOfTopic = global.Sites.ToDictionary(s => SiteLinkSettings.TopicsOf(s.Name, s.AlertsTopic, null)[0].Target, s => s.Name, StringComparer.Ordinal);
+        var feed = new GlobalAlertFeed(board, siteOfTopic, report);
         var follower = new AlertsTopicFollower(
             new ConsumerConfig { BootstrapServers = global.BootstrapServers, GroupId = "anomaly-actors-global-view", EnableAutoCommit = false, EnableAutoOffsetStore = false },
             new AdminClientConfig { BootstrapServers = global.BootstrapServers },
-            [.. global.Sites.Select(s => SiteLinkSettings.TopicsOf(s.Name, s.AlertsTopic, null)[0].Target)],
+            [.. siteOfTopic.Keys],
             settings.Web.RecentAlerts,
             feed.Apply,
             report);

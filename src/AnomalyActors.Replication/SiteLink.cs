@@ -39,6 +39,7 @@ public sealed class SiteLink : IAsyncDisposable
     private readonly Action<ReplicationGap> _gap;
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<TopicPartition, long> _stored = [];
+    private readonly Dictionary<string, string> _targetOf;
     private readonly Task _loop;
     private LinkStatus _status;
     private long _replicated;
@@ -50,6 +51,7 @@ public sealed class SiteLink : IAsyncDisposable
         _settings = settings;
         _warn = warn;
         _gap = gap ?? (_ => { });
+        _targetOf = settings.Topics.ToDictionary(t => t.Source, t => t.Target, StringComparer.Ordinal);
         _caughtUpAtMs = Now;
         _status = new LinkStatus(settings.Site, false, 0, 0, 0, 0, Now);
         _loop = Task.Factory.StartNew(() => Run(_stop.Token), _stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -152,8 +154,7 @@ public sealed class SiteLink : IAsyncDisposable
         var next = new Dictionary<TopicPartition, long>();
         foreach (var record in batch)
         {
-            var target = _settings.Topics.First(t => t.Source == record.Topic).Target;
-            producer.Produce(target, new Message<byte[]?, byte[]?>
+            producer.Produce(_targetOf[record.Topic], new Message<byte[]?, byte[]?>
             {
                 Key = record.Message.Key,
                 Value = record.Message.Value,
@@ -182,11 +183,7 @@ public sealed class SiteLink : IAsyncDisposable
 
         foreach (var (partition, offset) in next)
         {
-            producer.Produce(_settings.OffsetsTopic, new Message<byte[]?, byte[]?>
-            {
-                Key = Encoding.UTF8.GetBytes(OffsetKey(_settings.Site, partition)),
-                Value = Encoding.UTF8.GetBytes(offset.ToString(CultureInfo.InvariantCulture)),
-            }, report =>
+            StoreOffset(producer, partition, offset, report =>
             {
                 if (report.Error.IsError)
                 {
@@ -369,12 +366,16 @@ public sealed class SiteLink : IAsyncDisposable
         _gap(gap);
         // The gap is the new start: recorded, so that a restart does not report it again.
         _stored[partition] = to;
+        StoreOffset(producer, partition, to, null);
+    }
+
+    /// <summary>A source partition's next offset to copy, for the offsets topic on the global side.</summary>
+    private void StoreOffset(IProducer<byte[]?, byte[]?> producer, TopicPartition partition, long next, Action<DeliveryReport<byte[]?, byte[]?>>? report) =>
         producer.Produce(_settings.OffsetsTopic, new Message<byte[]?, byte[]?>
         {
             Key = Encoding.UTF8.GetBytes(OffsetKey(_settings.Site, partition)),
-            Value = Encoding.UTF8.GetBytes(to.ToString(CultureInfo.InvariantCulture)),
-        });
-    }
+            Value = Encoding.UTF8.GetBytes(next.ToString(CultureInfo.InvariantCulture)),
+        }, report);
 
     /// <summary>Lag from the high watermarks the site last answered with; unreachable when it does not answer now.</summary>
     private void Heartbeat(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Configuration;
+using AnomalyActors.Core.Configuration;
 using AnomalyActors.Kafka.Embedded;
 using AnomalyActors.Mqtt.Simulation;
 
@@ -60,12 +61,12 @@ public sealed class MultiSiteDemo : IAsyncDisposable
                 try
                 {
                     var node = await AnomalyHost.StartAsync(ConfigurationFactory.ParseString(string.Join(Environment.NewLine,
-                        $"anomaly-actors.data-dir = {Quoted(Path.Combine(options.WorkDirectory, name))}",
+                        $"anomaly-actors.data-dir = {HoconText.Quote(Path.Combine(options.WorkDirectory, name))}",
                         $"anomaly-actors.site = {name}",
                         "anomaly-actors.alerts.console = off",
                         "anomaly-actors.kafka.enabled = on",
                         "anomaly-actors.kafka.bridge-mqtt = on",
-                        $"anomaly-actors.kafka.bootstrap-servers = {Quoted(kafka.BootstrapServers)}",
+                        $"anomaly-actors.kafka.bootstrap-servers = {HoconText.Quote(kafka.BootstrapServers)}",
                         $"anomaly-actors.kafka.group-id = {name}",
                         "anomaly-actors.kafka.readings-topic = readings",
                         "anomaly-actors.kafka.enriched-topic = \"\"",
@@ -87,11 +88,11 @@ public sealed class MultiSiteDemo : IAsyncDisposable
 
             global = await GlobalHost.StartAsync(ConfigurationFactory.ParseString(string.Join(Environment.NewLine,
                 [
-                    $"anomaly-actors.data-dir = {Quoted(Path.Combine(options.WorkDirectory, "global"))}",
+                    $"anomaly-actors.data-dir = {HoconText.Quote(Path.Combine(options.WorkDirectory, "global"))}",
                     $"anomaly-actors.web.port = {options.WebPort}",
-                    $"anomaly-actors.global.bootstrap-servers = {Quoted(globalKafka.BootstrapServers)}",
+                    $"anomaly-actors.global.bootstrap-servers = {HoconText.Quote(globalKafka.BootstrapServers)}",
                     "anomaly-actors.global.heartbeat-interval = 1s",
-                    $"anomaly-actors.global.sites = [ {string.Join(", ", sites.Select(s => $"{{ name = {s.Name}, bootstrap-servers = {Quoted(s.Kafka.BootstrapServers)}, alerts-topic = alerts }}"))} ]",
+                    $"anomaly-actors.global.sites = [ {string.Join(", ", sites.Select(s => $"{{ name = {s.Name}, bootstrap-servers = {HoconText.Quote(s.Kafka.BootstrapServers)}, alerts-topic = alerts }}"))} ]",
                 ])), report: report).ConfigureAwait(false);
         }
         catch
@@ -166,8 +167,6 @@ public sealed class MultiSiteDemo : IAsyncDisposable
             site.Kafka.Dispose();
         }
     }
-
-    private static string Quoted(string text) => "\"" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
     private static int FreePort()
     {

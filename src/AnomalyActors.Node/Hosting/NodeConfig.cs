@@ -88,17 +88,14 @@ public static class NodeConfig
             if (!string.IsNullOrEmpty(value))
             {
                 lines.Add(ListKeys.Contains(key)
-                    ? $"{key} = [{string.Join(", ", value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Quote))}]"
-                    : $"{key} = {Quote(value)}");
+                    ? $"{key} = [{string.Join(", ", value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(HoconText.Quote))}]"
+                    : $"{key} = {HoconText.Quote(value)}");
                 keys[key] = variable;
             }
         }
 
         return (lines.Count == 0 ? Config.Empty : ConfigurationFactory.ParseString(string.Join("\n", lines)), keys);
     }
-
-    private static string Quote(string value) =>
-        $"\"{value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\"";
 
     private static Config Parse(string path)
     {

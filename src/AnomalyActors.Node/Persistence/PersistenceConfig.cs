@@ -3,6 +3,7 @@ using Akka.Actor.Setup;
 using Akka.Configuration;
 using Akka.Persistence.Sql.Config;
 using LinqToDB;
+using AnomalyActors.Core.Configuration;
 using AnomalyActors.Node.Settings;
 using Microsoft.Data.Sqlite;
 
@@ -78,7 +79,7 @@ public static class PersistenceConfig
 
     private static Config Sql(string connectionString, string providerName)
     {
-        var quoted = Quote(connectionString);
+        var quoted = HoconText.Quote(connectionString);
         // The plugin's own reference configuration (class names, table mappings) sits underneath.
         return ConfigurationFactory.ParseString($$"""
             akka.persistence.journal.sql { connection-string = {{quoted}}, provider-name = "{{providerName}}" }
@@ -109,7 +110,4 @@ public static class PersistenceConfig
                 $"Cannot use the SQLite database '{file}' (anomaly-actors.persistence.sqlite.file inside anomaly-actors.data-dir): {e.Message}", e);
         }
     }
-
-    private static string Quote(string value) =>
-        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }
