@@ -25,9 +25,9 @@ public sealed record ArchiveSettings(
         var site = new SettingsReader(root, "anomaly-actors", origin);
         var c = new SettingsReader(root, Path, origin);
         var siteName = site.Text("site");
-        if (!ArchiveLayout.IsValidName(siteName))
+        if (!SiteName.IsValid(siteName))
         {
-            throw site.Invalid("site", siteName, "1-120 letters, digits, '.', '_' or '-', not starting with '.'");
+            throw site.Invalid("site", siteName, SiteName.Rule);
         }
 
         var source = c.OptionalText("source");

@@ -91,7 +91,7 @@ public sealed class AnomalyHost : IAsyncDisposable
 
         var kafka = settings.Kafka;
         var kafkaMetrics = new KafkaMetrics();
-        var kafkaOutputs = kafka.Used ? new KafkaOutputs(kafka, "anomaly-actors-" + systemName) : null;
+        var kafkaOutputs = kafka.Used ? new KafkaOutputs(kafka, "anomaly-actors-" + systemName, settings.Node.Site) : null;
         Func<ActorSystem, ResultsSink>? results = kafka.Enabled
             ? system => new ResultsSink(system.ActorOf(KafkaResultsActor.Props(kafkaOutputs!, kafkaMetrics), "results"), kafka.PublishEnriched)
             : null;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using AnomalyActors.Core.DeadLetters;
+using AnomalyActors.Core.Results;
 using AnomalyActors.Streams.Kafka;
 using Confluent.Kafka;
 
@@ -13,9 +14,12 @@ namespace AnomalyActors.Kafka;
 /// </summary>
 public sealed class KafkaOutputs : IDisposable
 {
-    public KafkaOutputs(KafkaSettings settings, string clientId)
+    /// <param name="site">This site's name, which every record produced here carries.</param>
+    public KafkaOutputs(KafkaSettings settings, string clientId, string site)
     {
         Settings = settings;
+        Site = site;
+        _origin = Header(ResultRecords.OriginAttribute, site);
         var producerSettings = ProducerSettings<string?, byte[]>.Create(Serializers.Utf8!, Serializers.ByteArray)
             .WithBootstrapServers(settings.BootstrapServers)
             .WithProperty("client.id", clientId)
@@ -30,7 +34,15 @@ public sealed class KafkaOutputs : IDisposable
         Producer = producerSettings.CreateProducer();
     }
 
+    private readonly Header _origin;
+
     public KafkaSettings Settings { get; }
+
+    /// <summary>The site whose records these are.</summary>
+    public string Site { get; }
+
+    /// <summary>The header naming this site, for a record that carries no other headers.</summary>
+    public Headers OriginOnly() => [_origin];
 
     public IProducer<string?, byte[]> Producer { get; }
 
@@ -91,6 +103,7 @@ public sealed class KafkaDeadLetterSink(KafkaOutputs outputs, KafkaMetrics metri
             Value = deadLetter.Payload.ToArray(),
             Headers =
             [
+                KafkaOutputs.Header(ResultRecords.OriginAttribute, outputs.Site),
                 KafkaOutputs.Header("source", deadLetter.Source),
                 KafkaOutputs.Header("topic", deadLetter.Topic),
                 KafkaOutputs.Header("reason", deadLetter.Reason.ToString()),

@@ -37,8 +37,8 @@ public sealed class KafkaResultsActor : ReceiveActor
         var message = new Message<string?, byte[]>
         {
             Key = alert.AlertId,
-            Value = Encoding.UTF8.GetBytes(ResultRecords.AlertJson(alert)),
-            Headers = KafkaOutputs.Headers(ResultRecords.AlertAttributes(alert)),
+            Value = Encoding.UTF8.GetBytes(ResultRecords.AlertJson(alert, _outputs.Site)),
+            Headers = KafkaOutputs.Headers(ResultRecords.AlertAttributes(alert, _outputs.Site)),
         };
         var self = Self;
         var events = Context.System.EventStream;
@@ -63,7 +63,12 @@ public sealed class KafkaResultsActor : ReceiveActor
         var self = Self;
         foreach (var reading in scored.Readings)
         {
-            var message = new Message<string?, byte[]> { Key = scored.SensorId, Value = ResultRecords.EnrichedJson(stream, scored.Detector, reading) };
+            var message = new Message<string?, byte[]>
+            {
+                Key = scored.SensorId,
+                Value = ResultRecords.EnrichedJson(stream, scored.Detector, reading, _outputs.Site),
+                Headers = _outputs.OriginOnly(),
+            };
             Produce(message);
 
             void Produce(Message<string?, byte[]> m) => _outputs.Produce(_outputs.Settings.EnrichedTopic, m, report =>

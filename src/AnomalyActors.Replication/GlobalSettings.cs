@@ -24,9 +24,9 @@ public sealed record GlobalSettings(
         foreach (var site in c.Blocks("sites"))
         {
             var name = site.Text("name");
-            if (name.Contains('/') || name.Contains('|') || name.Contains('.') || name.Any(char.IsWhiteSpace))
+            if (!SiteName.IsValid(name))
             {
-                throw site.Invalid("name", name, "a site name without '/', '|', '.' or spaces (it names the global topics)");
+                throw site.Invalid("name", name, SiteName.Rule + " (it names the site's topics on the global Kafka)");
             }
 
             if (sites.Any(s => s.Name == name))

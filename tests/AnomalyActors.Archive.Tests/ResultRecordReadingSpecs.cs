@@ -20,7 +20,7 @@ public sealed class ResultRecordReadingSpecs
         var buffer = new byte[ResultCodec.MaxEnrichedBytes(Stream.Key, "ewma@1234abcd")];
         var length = ResultCodec.WriteEnriched(buffer, Stream.Key, "ewma@1234abcd", reading);
 
-        var fromTopic = KafkaArchiveCollector.ReadEnriched(ResultRecords.EnrichedJson(Stream, "ewma@1234abcd", reading));
+        var fromTopic = KafkaArchiveCollector.ReadEnriched(ResultRecords.EnrichedJson(Stream, "ewma@1234abcd", reading, "dc1"));
         var fromLog = ResultCodec.ReadEnriched(buffer.AsSpan(0, length), new StreamNames());
 
         var expected = new EnrichedRow(1_765_000_000_123, "plant", "fan-1", "rpm", 12.5, 11.0, double.NaN, 14.0, 0.93, true, "plant/fan-1/rpm#7", 4711, "ewma@1234abcd");
@@ -41,7 +41,7 @@ public sealed class ResultRecordReadingSpecs
             var buffer = new byte[ResultCodec.MaxAlertBytes(alert)];
             var length = ResultCodec.WriteAlert(buffer, alert);
 
-            var fromTopic = KafkaArchiveCollector.ReadAlert(Encoding.UTF8.GetBytes(ResultRecords.AlertJson(alert)));
+            var fromTopic = KafkaArchiveCollector.ReadAlert(Encoding.UTF8.GetBytes(ResultRecords.AlertJson(alert, "dc1")));
             var fromLog = ResultCodec.ReadAlert(buffer.AsSpan(0, length), new StreamNames());
 
             Assert.Equal(fromLog, fromTopic);

@@ -45,6 +45,7 @@ public sealed class ConfigurationErrorSpecs
     [InlineData("    routes = []\n", "    routes = [ { channels = [pager] } ]\n", "names channel 'pager', but 'anomaly-actors.notifications.channels' has no such block")]
     [InlineData("recent-alerts = 1000", "recent-alert = 1000", "Missing configuration key 'anomaly-actors.web.recent-alerts'")]
     [InlineData("host = \"127.0.0.1\"   # environment: ANOMALY_ACTORS_WEB_HOST", "host = \"0.0.0.0\"", "'anomaly-actors.web.host' is 0.0.0.0, beyond this machine, but 'anomaly-actors.web.token' is empty")]
+    [InlineData("site = \"local\"", "site = \"eu.west\"", "'anomaly-actors.site' is 'eu.west'; expected 1-64 letters, digits, '_' or '-'")]
     public void Should_refuse_a_bad_value_naming_the_key_the_value_and_the_file(string find, string replace, string expected)
     {
         var hocon = EditedCopy("anomaly-actors.conf", find, replace);

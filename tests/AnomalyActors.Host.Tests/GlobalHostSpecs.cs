@@ -41,7 +41,8 @@ public sealed class GlobalHostSpecs : IDisposable
     }
 
     /// <summary>A site's alerts as its results sink writes them, then the first ten again (a sensor repeating its alerts after a crash).</summary>
-    private static async Task ProduceAlertsAsync(MockKafkaCluster site, string name, string? streamSite = null)
+    /// <param name="origin">The site the records say produced them (the site itself unless a link is misdirected).</param>
+    private static async Task ProduceAlertsAsync(MockKafkaCluster site, string name, string? streamSite = null, string? origin = null)
     {
         using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = site.BootstrapServers }).Build();
         var alerts = Enumerable.Range(0, AlertsPerSite)
@@ -49,7 +50,7 @@ public sealed class GlobalHostSpecs : IDisposable
             .ToList();
         foreach (var alert in alerts.Concat(alerts.Take(10)))
         {
-            await producer.ProduceAsync("alerts", new Message<string, string> { Key = alert.SensorId, Value = ResultRecords.AlertJson(alert) });
+            await producer.ProduceAsync("alerts", new Message<string, string> { Key = alert.SensorId, Value = ResultRecords.AlertJson(alert, origin ?? name) });
         }
     }
 
@@ -122,11 +123,14 @@ public sealed class GlobalHostSpecs : IDisposable
         Assert.Contains($"{AlertsPerSite} alerts on the board; dc1: reachable, 0 records behind (0 s), {AlertsPerSite + 10} copied", output);
     }
 
-    [Fact]
-    public async Task Should_warn_when_a_sites_alerts_name_streams_of_another_site()
+    [Theory]
+    // dc1's devices publish under the simulator's default site name, as a careless set-up would.
+    [InlineData("site-1", "dc1", "Site dc1's alerts name streams of site 'site-1'")]
+    // The link configured for dc1 is given dc2's Kafka: what it copies says dc2 produced it.
+    [InlineData("dc2", "dc2", "The link of site dc1 copies alerts produced by site 'dc2'")]
+    public async Task Should_warn_when_a_links_alerts_belong_to_another_site(string streamSite, string origin, string warning)
     {
-        // dc1's devices publish under the simulator's default site name, as a careless set-up would.
-        await ProduceAlertsAsync(_dc1, "dc1", streamSite: "site-1");
+        await ProduceAlertsAsync(_dc1, "dc1", streamSite, origin);
         var config = ConfigurationFactory.ParseString($$"""
             anomaly-actors.data-dir = "{{HostFixture.NewDataDirectory()}}"
             anomaly-actors.web.port = 0
@@ -148,10 +152,10 @@ public sealed class GlobalHostSpecs : IDisposable
         await HostFixture.AwaitAsync(
             () => client.GetStringAsync("/metrics").Result.Contains($"anomaly_actors_global_foreign_site_alerts_total{{site=\"dc1\"}} {AlertsPerSite + 10}\n", StringComparison.Ordinal),
             TimeSpan.FromSeconds(60),
-            () => $"every copied alert of dc1 counted as naming another site: {client.GetStringAsync("/metrics").Result}");
+            () => $"every copied alert of dc1 counted as another site's: {client.GetStringAsync("/metrics").Result}");
         lock (warnings)
         {
-            Assert.Single(warnings, w => w.StartsWith("Site dc1's alerts name streams of site 'site-1'", StringComparison.Ordinal));
+            Assert.Single(warnings, w => w.StartsWith(warning, StringComparison.Ordinal));
         }
     }
 

@@ -43,7 +43,7 @@ public sealed class KafkaDashboardSpecs : IDisposable
             var other = new EpisodeOpened("board/other-member-device/temp", 1, 7, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 99.5, 0.97);
             using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = _cluster.BootstrapServers }).Build())
             {
-                await producer.ProduceAsync(site.Alerts, new Message<string, byte[]> { Key = other.SensorId, Value = Encoding.UTF8.GetBytes(ResultRecords.AlertJson(other)) });
+                await producer.ProduceAsync(site.Alerts, new Message<string, byte[]> { Key = other.SensorId, Value = Encoding.UTF8.GetBytes(ResultRecords.AlertJson(other, "local")) });
             }
 
             await NodeFixture.AwaitAsync(() => Total(client) == alertsOfThisNode + 1, TimeSpan.FromSeconds(5), "another member's alert on the board");

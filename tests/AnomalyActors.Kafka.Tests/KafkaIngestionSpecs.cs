@@ -62,6 +62,8 @@ public sealed class KafkaIngestionSpecs : IDisposable
         Assert.All(alerts, a =>
         {
             var id = StreamId.Parse(a.Message.Key[..a.Message.Key.IndexOf('#')]);
+            Assert.Equal("big", Header(a, "origin"));
+            Assert.Equal("big", JsonDocument.Parse(a.Message.Value).RootElement.GetProperty("origin").GetString());
             Assert.Equal(id.Site, Header(a, "site"));
             Assert.Equal(id.Device, Header(a, "device"));
             Assert.Equal(id.Metric, Header(a, "metric"));
@@ -78,12 +80,16 @@ public sealed class KafkaIngestionSpecs : IDisposable
         Assert.Equal(110_000, byOffset.Select(e => (e.Key, e.RootElement.GetProperty("offset").GetInt64())).Distinct().Count());
         Assert.Contains(byOffset, e => e.RootElement.GetProperty("anomaly").GetBoolean() && e.RootElement.GetProperty("episodeId").ValueKind == JsonValueKind.String);
         Assert.All(byOffset.Take(100), e => Assert.True(e.RootElement.TryGetProperty("prediction", out _) && e.RootElement.TryGetProperty("high", out _)));
+        // Every record names the site that produced it, in its headers (and in the JSON of results).
+        Assert.All(byOffset, e => Assert.Equal("big", e.RootElement.GetProperty("origin").GetString()));
+        Assert.All(enriched, e => Assert.Equal("big", Header(e, "origin")));
 
         // Dead letters: every malformed message, raw, with its reason; nothing else.
         var deadLetters = site.ReadAll(site.DeadLetters, 1);
         Assert.Equal(
             Malformed.Select(m => (Convert.ToHexString(m.Payload), m.Reason)).Order(),
             deadLetters.Select(d => (Convert.ToHexString(d.Message.Value), Header(d, "reason"))).Order());
+        Assert.All(deadLetters, d => Assert.Equal("big", Header(d, "origin")));
     }
 
     [Fact]

@@ -52,6 +52,7 @@ public sealed class KafkaSite(MockKafkaCluster cluster, string name, int partiti
               commit-interval = 100ms
               session-timeout = 3s
             }
+            anomaly-actors.site = "{{name}}"
             anomaly-actors.sensor.journal-episodes = {{(journalEpisodes ? "on" : "off")}}
             anomaly-actors.detection.detectors.ewma.alarm-after = {{alarmAfter}}
             anomaly-actors.alerts.file = ""

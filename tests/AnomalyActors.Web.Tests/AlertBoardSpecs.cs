@@ -79,8 +79,8 @@ public sealed class AlertBoardSpecs
     public void Should_read_alerts_in_their_json_form_and_refuse_anything_else()
     {
         var board = new AlertBoard(10);
-        Assert.True(board.ApplyJson(Encoding.UTF8.GetBytes(ResultRecords.AlertJson(Open("s1/fan-1/rpm", 7)))));
-        Assert.True(board.ApplyJson(Encoding.UTF8.GetBytes(ResultRecords.AlertJson(Close("s1/fan-1/rpm", 7)))));
+        Assert.True(board.ApplyJson(Encoding.UTF8.GetBytes(ResultRecords.AlertJson(Open("s1/fan-1/rpm", 7), "s1"))));
+        Assert.True(board.ApplyJson(Encoding.UTF8.GetBytes(ResultRecords.AlertJson(Close("s1/fan-1/rpm", 7), "s1"))));
         Assert.False(board.ApplyJson("{\"alertId\": 5}"u8));
         Assert.False(board.ApplyJson("not json at all"u8));
         Assert.False(board.ApplyJson("{\"alertId\":\"x\",\"type\":\"open\",\"site\":\"a\",\"device\":\"b\",\"metric\":\"c\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"value\":\"high\"}"u8));

@@ -18,6 +18,13 @@ public static class ResultRecords
     public const string Open = "open";
     public const string Close = "close";
 
+    /// <summary>
+    /// The header (and JSON field) naming the site that produced a record. A stream's own name starts
+    /// with the site its devices publish under, which a careless device configuration can get wrong;
+    /// this one is the producing site's configured name.
+    /// </summary>
+    public const string OriginAttribute = "origin";
+
     public static string TypeOf(IEpisodeEvent alert) => alert is EpisodeOpened ? Open : Close;
 
     /// <summary>minor / major / critical by the opening grade; cleared when the episode closes.</summary>
@@ -42,7 +49,8 @@ public static class ResultRecords
     };
 
     /// <summary>An alert as one JSON object (a line of the alerts file, the value of an alerts message).</summary>
-    public static string AlertJson(IEpisodeEvent alert)
+    /// <param name="origin">The site (data centre) that raised it; its streams' names may say another site.</param>
+    public static string AlertJson(IEpisodeEvent alert, string origin)
     {
         var stream = StreamId.Parse(alert.SensorId);
         using var buffer = new MemoryStream(256);
@@ -50,6 +58,7 @@ public static class ResultRecords
         {
             json.WriteStartObject();
             json.WriteString("alertId", alert.AlertId);
+            json.WriteString(OriginAttribute, origin);
             json.WriteString("type", TypeOf(alert));
             json.WriteString("site", stream.Site);
             json.WriteString("device", stream.Device);
@@ -76,12 +85,13 @@ public static class ResultRecords
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
-    /// <summary>What a consumer filters alerts by without parsing them: site, device, metric, severity, type.</summary>
-    public static KeyValuePair<string, string>[] AlertAttributes(IEpisodeEvent alert)
+    /// <summary>What a consumer filters alerts by without parsing them: origin, site, device, metric, severity, type.</summary>
+    public static KeyValuePair<string, string>[] AlertAttributes(IEpisodeEvent alert, string origin)
     {
         var stream = StreamId.Parse(alert.SensorId);
         return
         [
+            new(OriginAttribute, origin),
             new("site", stream.Site),
             new("device", stream.Device),
             new("metric", stream.Metric),
@@ -91,12 +101,13 @@ public static class ResultRecords
     }
 
     /// <summary>A scored reading with its prediction, band, score and episode, as one JSON object.</summary>
-    public static byte[] EnrichedJson(StreamId stream, string detector, in ScoredReading reading)
+    public static byte[] EnrichedJson(StreamId stream, string detector, in ScoredReading reading, string origin)
     {
         using var buffer = new MemoryStream(256);
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
+            json.WriteString(OriginAttribute, origin);
             json.WriteString("site", stream.Site);
             json.WriteString("device", stream.Device);
             json.WriteString("metric", stream.Metric);

@@ -116,7 +116,7 @@ public sealed class AnomalyNode : IAsyncDisposable
 
             var recorder = results is null && archive is not null ? await archive(system).ConfigureAwait(false) : null;
             var sink = results?.Invoke(system)
-                ?? new ResultsSink(system.ActorOf(FileResultsActor.Props(settings.Alerts, deadLetters, metrics, recorder), "results"), TakesEnriched: false, recorder);
+                ?? new ResultsSink(system.ActorOf(FileResultsActor.Props(settings.Alerts, settings.Site, deadLetters, metrics, recorder), "results"), TakesEnriched: false, recorder);
             var wiring = new SensorWiring(settings.Sensor, durable, sink, metrics, tap);
             var sharding = ClusterSharding.Get(system);
             var extractor = new AnomalyMessageExtractor(MaxShards);

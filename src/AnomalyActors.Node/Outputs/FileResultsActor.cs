@@ -19,6 +19,7 @@ namespace AnomalyActors.Node.Outputs;
 public sealed class FileResultsActor : ReceiveActor
 {
     private readonly AlertSettings _settings;
+    private readonly string _site;
     private readonly IDeadLetterSink? _deadLetters;
     private readonly IResultsArchive? _archive;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -26,9 +27,11 @@ public sealed class FileResultsActor : ReceiveActor
 
     private readonly NodeMetrics _metrics;
 
-    public FileResultsActor(AlertSettings settings, IDeadLetterSink? deadLetters, NodeMetrics metrics, IResultsArchive? archive = null)
+    /// <param name="site">The site written into every alert as its origin.</param>
+    public FileResultsActor(AlertSettings settings, string site, IDeadLetterSink? deadLetters, NodeMetrics metrics, IResultsArchive? archive = null)
     {
         _settings = settings;
+        _site = site;
         _deadLetters = deadLetters;
         _metrics = metrics;
         _archive = archive;
@@ -64,7 +67,7 @@ public sealed class FileResultsActor : ReceiveActor
         {
             try
             {
-                _file.WriteLine(ResultRecords.AlertJson(alert));
+                _file.WriteLine(ResultRecords.AlertJson(alert, _site));
                 _metrics.AlertLineWritten();
             }
             catch (IOException e)
@@ -99,6 +102,6 @@ public sealed class FileResultsActor : ReceiveActor
         _deadLetters?.Write(ResultRecords.RefusedDeadLetter(refused, "intake", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
     }
 
-    public static Props Props(AlertSettings settings, IDeadLetterSink? deadLetters, NodeMetrics metrics, IResultsArchive? archive = null) =>
-        Akka.Actor.Props.Create(() => new FileResultsActor(settings, deadLetters, metrics, archive));
+    public static Props Props(AlertSettings settings, string site, IDeadLetterSink? deadLetters, NodeMetrics metrics, IResultsArchive? archive = null) =>
+        Akka.Actor.Props.Create(() => new FileResultsActor(settings, site, deadLetters, metrics, archive));
 }

@@ -25,12 +25,21 @@ public sealed record NodeSettings(
     /// <summary>The Akka cluster this node joins; no seeds: a cluster of its own.</summary>
     public ClusterSettings Cluster { get; init; } = ClusterSettings.Single;
 
+    /// <summary>This site's name (<c>anomaly-actors.site</c>): every record the node produces carries it.</summary>
+    public string Site { get; init; } = "local";
+
     public const string Path = "anomaly-actors";
 
     public static NodeSettings FromConfig(Config root, ConfigOrigin source)
     {
         var c = new SettingsReader(root, Path, source);
         var dataDirectory = System.IO.Path.GetFullPath(c.Text("data-dir"));
+        var site = c.Text("site");
+        if (!SiteName.IsValid(site))
+        {
+            throw c.Invalid("site", site, SiteName.Rule);
+        }
+
         var persistence = PersistenceSettings.FromConfig(c.Child("persistence"), dataDirectory);
         return new NodeSettings(
             dataDirectory,
@@ -42,6 +51,7 @@ public sealed record NodeSettings(
             DetectionSettings.FromConfig(c.Child("detection")))
         {
             Cluster = ClusterSettings.FromConfig(root, source, persistence.Provider),
+            Site = site,
         };
     }
 }
