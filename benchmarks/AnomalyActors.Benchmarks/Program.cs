@@ -30,5 +30,6 @@ public static class Program
         ["crash"] = Crash.CrashHarness.Run,
         ["cluster"] = Cluster.ClusterHarness.Run,
         ["archive"] = Archive.ArchiveHarness.Run,
+        ["multisite"] = MultiSite.MultiSiteHarness.Run,
     };
 }

@@ -45,6 +45,7 @@ public sealed class SiteLink : IAsyncDisposable
     private long _replicated;
     private long _lost;
     private long _caughtUpAtMs;
+    private DateTime? _unreachableSince;
 
     private SiteLink(SiteLinkSettings settings, Action<string> warn, Action<ReplicationGap>? gap)
     {
@@ -83,25 +84,44 @@ public sealed class SiteLink : IAsyncDisposable
             ClientId = $"anomaly-actors-replicator-{_settings.Site}",
         }, _settings.GlobalProperties)).Build();
         LoadStoredOffsets(stopping);
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(With(new ConsumerConfig
-        {
-            BootstrapServers = _settings.SourceBootstrap,
-            // Required by the client; never joined or committed to (partitions are assigned).
-            GroupId = $"anomaly-actors-replicator-{_settings.Site}",
-            EnableAutoCommit = false,
-            EnableAutoOffsetStore = false,
-            AutoOffsetReset = AutoOffsetReset.Error,
-            ClientId = $"anomaly-actors-replicator-{_settings.Site}",
-        }, _settings.SourceProperties)).Build();
-        Assign(consumer, producer, stopping);
-        var nextHeartbeat = DateTime.UtcNow;
         var batch = new List<ConsumeResult<byte[]?, byte[]?>>(_settings.MaxBatch);
+        while (!stopping.IsCancellationRequested)
+        {
+            // A reader of its own each time the site comes back: connections that lived through a
+            // cut can sit behind requests the site never answered, for as long as the socket timeout.
+            using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(With(new ConsumerConfig
+            {
+                BootstrapServers = _settings.SourceBootstrap,
+                // Required by the client; never joined or committed to (partitions are assigned).
+                GroupId = $"anomaly-actors-replicator-{_settings.Site}",
+                EnableAutoCommit = false,
+                EnableAutoOffsetStore = false,
+                AutoOffsetReset = AutoOffsetReset.Error,
+                ClientId = $"anomaly-actors-replicator-{_settings.Site}",
+            }, _settings.SourceProperties)).Build();
+            if (!Assign(consumer, producer))
+            {
+                stopping.WaitHandle.WaitOne(RetryAfter);
+                continue;
+            }
+
+            CopyWhileReachable(consumer, producer, batch, stopping);
+        }
+    }
+
+    /// <summary>Copies batch after batch until the link stops or a heartbeat finds the site gone.</summary>
+    private void CopyWhileReachable(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, List<ConsumeResult<byte[]?, byte[]?>> batch, CancellationToken stopping)
+    {
+        var nextHeartbeat = DateTime.UtcNow;
         while (!stopping.IsCancellationRequested)
         {
             if (DateTime.UtcNow >= nextHeartbeat)
             {
                 nextHeartbeat = DateTime.UtcNow + _settings.HeartbeatInterval;
-                Heartbeat(consumer, producer);
+                if (!Heartbeat(consumer, producer))
+                {
+                    return;
+                }
             }
 
             batch.Clear();
@@ -286,53 +306,61 @@ public sealed class SiteLink : IAsyncDisposable
         }
     }
 
-    /// <summary>Every partition of the site's topics, from its stored offset (or its beginning); retried until the site answers.</summary>
-    private void Assign(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, CancellationToken stopping)
+    /// <summary>Every partition of the site's topics, from its stored offset (or its beginning); false when the site does not answer.</summary>
+    private bool Assign(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer)
     {
-        var warned = false;
-        while (!stopping.IsCancellationRequested)
+        try
         {
-            try
+            using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
+            var starts = new List<TopicPartitionOffset>();
+            foreach (var topic in _settings.Topics)
             {
-                using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
-                var starts = new List<TopicPartitionOffset>();
-                foreach (var topic in _settings.Topics)
+                var metadata = admin.GetMetadata(topic.Source, _settings.BrokerTimeout).Topics.Single();
+                if (metadata.Error.IsError)
                 {
-                    var metadata = admin.GetMetadata(topic.Source, _settings.BrokerTimeout).Topics.Single();
-                    if (metadata.Error.IsError)
-                    {
-                        throw new KafkaException(metadata.Error);
-                    }
-
-                    foreach (var p in metadata.Partitions)
-                    {
-                        var partition = new TopicPartition(topic.Source, p.PartitionId);
-                        var marks = consumer.QueryWatermarkOffsets(partition, _settings.BrokerTimeout);
-                        var next = _stored.TryGetValue(partition, out var stored) ? stored : marks.Low.Value;
-                        if (next < marks.Low.Value)
-                        {
-                            ReportGap(producer, partition, next, marks.Low.Value);
-                            next = marks.Low.Value;
-                        }
-
-                        starts.Add(new TopicPartitionOffset(partition, new Offset(next)));
-                    }
+                    throw new KafkaException(metadata.Error);
                 }
 
-                consumer.Assign(starts);
-                return;
-            }
-            catch (KafkaException e)
-            {
-                Publish(reachable: false, Status.LagRecords);
-                if (!warned)
+                foreach (var p in metadata.Partitions)
                 {
-                    _warn($"Replication of site {_settings.Site}: its Kafka at {_settings.SourceBootstrap} does not answer ({e.Error.Reason}); trying again every {RetryAfter.TotalSeconds:0} s");
-                    warned = true;
-                }
+                    var partition = new TopicPartition(topic.Source, p.PartitionId);
+                    var marks = consumer.QueryWatermarkOffsets(partition, _settings.BrokerTimeout);
+                    var next = _stored.TryGetValue(partition, out var stored) ? stored : marks.Low.Value;
+                    if (next < marks.Low.Value)
+                    {
+                        ReportGap(producer, partition, next, marks.Low.Value);
+                        next = marks.Low.Value;
+                    }
 
-                stopping.WaitHandle.WaitOne(RetryAfter);
+                    starts.Add(new TopicPartitionOffset(partition, new Offset(next)));
+                }
             }
+
+            consumer.Assign(starts);
+            if (_unreachableSince is { } since)
+            {
+                _warn($"Replication of site {_settings.Site}: its Kafka answers again after {(DateTime.UtcNow - since).TotalSeconds:0} s; catching up");
+                _unreachableSince = null;
+            }
+
+            return true;
+        }
+        catch (KafkaException e)
+        {
+            Unreachable(e.Error.Reason, producer);
+            return false;
+        }
+    }
+
+    /// <summary>The site stopped answering: said once per outage, and the status shows it.</summary>
+    private void Unreachable(string reason, IProducer<byte[]?, byte[]?> producer)
+    {
+        Publish(reachable: false, Status.LagRecords);
+        WriteStatus(producer);
+        if (_unreachableSince is null)
+        {
+            _unreachableSince = DateTime.UtcNow;
+            _warn($"Replication of site {_settings.Site}: its Kafka at {_settings.SourceBootstrap} does not answer ({reason}); trying again every {RetryAfter.TotalSeconds:0} s");
         }
     }
 
@@ -378,10 +406,10 @@ public sealed class SiteLink : IAsyncDisposable
         }, report);
 
     /// <summary>Lag from the high watermarks the site last answered with; unreachable when it does not answer now.</summary>
-    private void Heartbeat(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer)
+    /// <returns>Whether the site answered.</returns>
+    private bool Heartbeat(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer)
     {
         long lag = 0;
-        var reachable = true;
         foreach (var partition in consumer.Assignment)
         {
             try
@@ -391,15 +419,20 @@ public sealed class SiteLink : IAsyncDisposable
                 var next = _stored.TryGetValue(partition, out var stored) ? stored : marks.Low.Value;
                 lag += Math.Max(0, marks.High.Value - next);
             }
-            catch (KafkaException)
+            catch (KafkaException e)
             {
-                reachable = false;
-                lag = Status.LagRecords;
-                break;
+                Unreachable(e.Error.Reason, producer);
+                return false;
             }
         }
 
-        Publish(reachable, lag);
+        Publish(reachable: true, lag);
+        WriteStatus(producer);
+        return true;
+    }
+
+    private void WriteStatus(IProducer<byte[]?, byte[]?> producer)
+    {
         var status = Status;
         producer.Produce(_settings.StatusTopic, new Message<byte[]?, byte[]?>
         {

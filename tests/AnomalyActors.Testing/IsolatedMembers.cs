@@ -23,6 +23,7 @@ public sealed class IsolatedMembers : IDisposable
     private readonly string[] _hubLinks;
     private readonly List<Socket> _listeners = [];
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<int, ServiceGate> _gates = [];
 
     private IsolatedMembers(NetworkNamespace hub, NetworkNamespace[] members, string[] hubLinks)
     {
@@ -111,20 +112,87 @@ public sealed class IsolatedMembers : IDisposable
     /// <summary>Brings the link back.</summary>
     public void Heal(int member) => _hub.Exec("ip", "link", "set", _hubLinks[member], "up");
 
+    /// <summary>
+    /// Cuts every member off the service at <paramref name="port"/> (a site's Kafka across a WAN): what is
+    /// sent either way is held, new connections wait, as when packets are lost on a cut line; the
+    /// service itself and everything else on this machine go on reaching it.
+    /// </summary>
+    public void CutService(int port) => GateOf(port).Close();
+
+    /// <summary>Brings the service back: what was held is delivered, as TCP retransmits after a cut.</summary>
+    public void HealService(int port) => GateOf(port).Open();
+
+    /// <summary>
+    /// A port on this machine's 127.0.0.1 that reaches 127.0.0.1:<paramref name="port"/> inside member
+    /// <paramref name="member"/>'s namespace (e.g. its dashboard, for the test to read).
+    /// </summary>
+    public int Expose(int member, int port)
+    {
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(64);
+        _listeners.Add(listener);
+        var ns = _members[member];
+        _ = Task.Run(async () =>
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                Socket accepted;
+                try
+                {
+                    accepted = await listener.AcceptAsync(_stopping.Token);
+                }
+                catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+                {
+                    return;
+                }
+
+                _ = Task.Run(() => PipeAsync(accepted, () => InNamespace(ns, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)), port, ServiceGate.AlwaysOpen));
+            }
+        });
+        return ((IPEndPoint)listener.LocalEndPoint!).Port;
+    }
+
+    private ServiceGate GateOf(int port)
+    {
+        lock (_gates)
+        {
+            return _gates.TryGetValue(port, out var gate) ? gate : throw new ArgumentException($"port {port} is not forwarded to the members", nameof(port));
+        }
+    }
+
     private void Forward(NetworkNamespace ns, int port)
     {
         var listener = ListenInside(ns, port);
         _listeners.Add(listener);
-        _ = Task.Run(() => AcceptAsync(listener, port));
+        ServiceGate gate;
+        lock (_gates)
+        {
+            if (!_gates.TryGetValue(port, out gate!))
+            {
+                _gates[port] = gate = new ServiceGate();
+            }
+        }
+
+        _ = Task.Run(() => AcceptAsync(listener, port, gate));
     }
 
     /// <summary>
     /// A socket belongs to the network namespace of the thread that creates it: a thread of its own
     /// enters the member's namespace, creates and binds the listener, and goes back.
     /// </summary>
-    private static Socket ListenInside(NetworkNamespace ns, int port)
+    private static Socket ListenInside(NetworkNamespace ns, int port) => InNamespace(ns, () =>
     {
-        Socket? listener = null;
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        socket.Listen(64);
+        return socket;
+    });
+
+    /// <summary>A socket made inside <paramref name="ns"/>: it stays there whatever thread uses it later.</summary>
+    private static Socket InNamespace(NetworkNamespace ns, Func<Socket> create)
+    {
+        Socket? made = null;
         Exception? failure = null;
         var thread = new Thread(() =>
         {
@@ -139,10 +207,7 @@ public sealed class IsolatedMembers : IDisposable
 
                 try
                 {
-                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                    socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                    socket.Listen(64);
-                    listener = socket;
+                    made = create();
                 }
                 finally
                 {
@@ -160,10 +225,10 @@ public sealed class IsolatedMembers : IDisposable
         });
         thread.Start();
         thread.Join();
-        return listener ?? throw new InvalidOperationException($"listening on 127.0.0.1:{port} in {ns.Name} failed", failure);
+        return made ?? throw new InvalidOperationException($"making a socket in {ns.Name} failed", failure);
     }
 
-    private async Task AcceptAsync(Socket listener, int port)
+    private async Task AcceptAsync(Socket listener, int port, ServiceGate gate)
     {
         while (!_stopping.IsCancellationRequested)
         {
@@ -177,22 +242,26 @@ public sealed class IsolatedMembers : IDisposable
                 return;
             }
 
-            _ = Task.Run(() => PipeAsync(accepted, port));
+            _ = Task.Run(() => PipeAsync(accepted, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp), port, gate));
         }
     }
 
-    private async Task PipeAsync(Socket inside, int port)
+    /// <summary>Relays <paramref name="accepted"/> to 127.0.0.1:<paramref name="port"/> on a socket <paramref name="connect"/> makes, through <paramref name="gate"/>.</summary>
+    private async Task PipeAsync(Socket accepted, Func<Socket> connect, int port, ServiceGate gate)
     {
-        using var outside = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var inside = accepted;
+        using var outside = connect();
+        outside.NoDelay = true;
         inside.NoDelay = true;
         try
         {
+            await gate.PassAsync(_stopping.Token);
             await outside.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), _stopping.Token);
             await using var a = new NetworkStream(inside, ownsSocket: true);
             await using var b = new NetworkStream(outside, ownsSocket: false);
 
             // Either side closing ends both, as a direct connection would.
-            await Task.WhenAny(a.CopyToAsync(b, _stopping.Token), b.CopyToAsync(a, _stopping.Token));
+            await Task.WhenAny(CopyAsync(a, b, gate), CopyAsync(b, a, gate));
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -201,6 +270,22 @@ public sealed class IsolatedMembers : IDisposable
         finally
         {
             inside.Dispose();
+        }
+    }
+
+    private async Task CopyAsync(Stream from, Stream to, ServiceGate gate)
+    {
+        var buffer = new byte[64 * 1024];
+        while (true)
+        {
+            var read = await from.ReadAsync(buffer, _stopping.Token);
+            if (read == 0)
+            {
+                return;
+            }
+
+            await gate.PassAsync(_stopping.Token);
+            await to.WriteAsync(buffer.AsMemory(0, read), _stopping.Token);
         }
     }
 
@@ -218,6 +303,33 @@ public sealed class IsolatedMembers : IDisposable
         }
 
         _hub.Dispose();
+    }
+
+    /// <summary>Open lets bytes through; closed holds them (and new connections) until it opens again.</summary>
+    private sealed class ServiceGate
+    {
+        private TaskCompletionSource _open = Opened();
+
+        public static ServiceGate AlwaysOpen { get; } = new();
+
+        public Task PassAsync(CancellationToken stopping) => Volatile.Read(ref _open).Task.WaitAsync(stopping);
+
+        public void Close()
+        {
+            if (Volatile.Read(ref _open).Task.IsCompleted)
+            {
+                Volatile.Write(ref _open, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            }
+        }
+
+        public void Open() => Volatile.Read(ref _open).TrySetResult();
+
+        private static TaskCompletionSource Opened()
+        {
+            var open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            open.SetResult();
+            return open;
+        }
     }
 
     [DllImport("libc", SetLastError = true)]

@@ -43,56 +43,22 @@ public sealed class MultiSiteDemo : IAsyncDisposable
     public static async Task<MultiSiteDemo> StartAsync(DemoOptions options, Action<string> report)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Sites, 1);
-        var globalKafka = new EmbeddedKafka(brokers: 1);
+        var names = Enumerable.Range(1, options.Sites).Select(i => $"dc{i}").ToList();
+        var globalKafka = StartGlobalKafka(names);
         var sites = new List<DemoSite>();
         GlobalHost? global = null;
         try
         {
-            globalKafka.CreateTopic("anomaly-actors.replication-offsets", 2);
-            globalKafka.CreateTopic("anomaly-actors.replication-status", 1);
-            for (var i = 1; i <= options.Sites; i++)
+            foreach (var name in names)
             {
-                var name = $"dc{i}";
-                globalKafka.CreateTopic($"{name}.alerts", 4);
-                var kafka = new EmbeddedKafka(brokers: 1);
-                kafka.CreateTopic("readings", 4);
-                kafka.CreateTopic("alerts", 4);
-                kafka.CreateTopic("dead-letters", 1);
-                try
-                {
-                    var node = await AnomalyHost.StartAsync(ConfigurationFactory.ParseString(string.Join(Environment.NewLine,
-                        $"anomaly-actors.data-dir = {HoconText.Quote(Path.Combine(options.WorkDirectory, name))}",
-                        $"anomaly-actors.site = {name}",
-                        "anomaly-actors.alerts.console = off",
-                        "anomaly-actors.kafka.enabled = on",
-                        "anomaly-actors.kafka.bridge-mqtt = on",
-                        $"anomaly-actors.kafka.bootstrap-servers = {HoconText.Quote(kafka.BootstrapServers)}",
-                        $"anomaly-actors.kafka.group-id = {name}",
-                        "anomaly-actors.kafka.readings-topic = readings",
-                        "anomaly-actors.kafka.enriched-topic = \"\"",
-                        "anomaly-actors.kafka.alerts-topic = alerts",
-                        "anomaly-actors.kafka.dead-letters-topic = dead-letters",
-                        $"anomaly-actors.mqtt.broker.port = {FreePort()}",
-                        "anomaly-actors.web.port = 0",
-                        // The demo prints its own lines; Akka's informational ones would drown them.
-                        "akka.loglevel = WARNING",
-                        "akka.remote.dot-netty.tcp.port = 0")), systemName: $"anomaly-actors-{name}", report: report).ConfigureAwait(false);
-                    sites.Add(new DemoSite(name, kafka, node));
-                }
-                catch
-                {
-                    kafka.Dispose();
-                    throw;
-                }
+                sites.Add(await StartSiteAsync(name, Path.Combine(options.WorkDirectory, name), report).ConfigureAwait(false));
             }
 
             global = await GlobalHost.StartAsync(ConfigurationFactory.ParseString(string.Join(Environment.NewLine,
                 [
                     $"anomaly-actors.data-dir = {HoconText.Quote(Path.Combine(options.WorkDirectory, "global"))}",
                     $"anomaly-actors.web.port = {options.WebPort}",
-                    $"anomaly-actors.global.bootstrap-servers = {HoconText.Quote(globalKafka.BootstrapServers)}",
-                    "anomaly-actors.global.heartbeat-interval = 1s",
-                    $"anomaly-actors.global.sites = [ {string.Join(", ", sites.Select(s => $"{{ name = {s.Name}, bootstrap-servers = {HoconText.Quote(s.Kafka.BootstrapServers)}, alerts-topic = alerts }}"))} ]",
+                    .. GlobalConfig(sites, globalKafka.BootstrapServers),
                 ])), report: report).ConfigureAwait(false);
         }
         catch
@@ -105,14 +71,76 @@ public sealed class MultiSiteDemo : IAsyncDisposable
         var demo = new MultiSiteDemo(globalKafka, sites, global);
         foreach (var site in sites)
         {
-            var sub = site.Node.Settings.Mqtt.Subscriber;
-            var simulator = new DeviceSimulator(new SimulatorOptions(
-                "127.0.0.1", site.Node.Settings.Mqtt.Broker.Port, sub.Username, sub.Password, DeviceKind.Demo, options.DevicesPerSite, 1, options.Rate,
-                Seed: site.Name.GetHashCode(StringComparison.Ordinal), SiteNames: [site.Name]), report);
-            demo._devices.Add(simulator.RunAsync(demo._stopDevices.Token));
+            demo._devices.Add(Devices(site, options.DevicesPerSite, options.Rate, report).RunAsync(demo._stopDevices.Token));
         }
 
         return demo;
+    }
+
+    /// <summary>The global Kafka (in memory) with the replication topics and each site's copied alerts topic.</summary>
+    public static EmbeddedKafka StartGlobalKafka(IEnumerable<string> siteNames)
+    {
+        var kafka = new EmbeddedKafka(brokers: 1);
+        kafka.CreateTopic("anomaly-actors.replication-offsets", 2);
+        kafka.CreateTopic("anomaly-actors.replication-status", 1);
+        foreach (var name in siteNames)
+        {
+            kafka.CreateTopic($"{name}.alerts", 4);
+        }
+
+        return kafka;
+    }
+
+    /// <summary>One whole site: its Kafka (in memory) and its node, MQTT bridged to that Kafka, results to its topics.</summary>
+    public static async Task<DemoSite> StartSiteAsync(string name, string dataDirectory, Action<string> report)
+    {
+        var kafka = new EmbeddedKafka(brokers: 1);
+        kafka.CreateTopic("readings", 4);
+        kafka.CreateTopic("alerts", 4);
+        kafka.CreateTopic("dead-letters", 1);
+        try
+        {
+            var node = await AnomalyHost.StartAsync(ConfigurationFactory.ParseString(string.Join(Environment.NewLine,
+                $"anomaly-actors.data-dir = {HoconText.Quote(dataDirectory)}",
+                $"anomaly-actors.site = {name}",
+                "anomaly-actors.alerts.console = off",
+                "anomaly-actors.kafka.enabled = on",
+                "anomaly-actors.kafka.bridge-mqtt = on",
+                $"anomaly-actors.kafka.bootstrap-servers = {HoconText.Quote(kafka.BootstrapServers)}",
+                $"anomaly-actors.kafka.group-id = {name}",
+                "anomaly-actors.kafka.readings-topic = readings",
+                "anomaly-actors.kafka.enriched-topic = \"\"",
+                "anomaly-actors.kafka.alerts-topic = alerts",
+                "anomaly-actors.kafka.dead-letters-topic = dead-letters",
+                $"anomaly-actors.mqtt.broker.port = {FreePort()}",
+                "anomaly-actors.web.port = 0",
+                // The demo prints its own lines; Akka's informational ones would drown them.
+                "akka.loglevel = WARNING",
+                "akka.remote.dot-netty.tcp.port = 0")), systemName: $"anomaly-actors-{name}", report: report).ConfigureAwait(false);
+            return new DemoSite(name, kafka, node);
+        }
+        catch
+        {
+            kafka.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The global layer's configuration for these sites (links every site's alerts topic; heartbeat every second).</summary>
+    public static IReadOnlyList<string> GlobalConfig(IEnumerable<DemoSite> sites, string globalBootstrap) =>
+    [
+        $"anomaly-actors.global.bootstrap-servers = {HoconText.Quote(globalBootstrap)}",
+        "anomaly-actors.global.heartbeat-interval = 1s",
+        $"anomaly-actors.global.sites = [ {string.Join(", ", sites.Select(s => $"{{ name = {s.Name}, bootstrap-servers = {HoconText.Quote(s.Kafka.BootstrapServers)}, alerts-topic = alerts }}"))} ]",
+    ];
+
+    /// <summary>Simulated devices publishing under the site's name to its node's embedded MQTT broker (1% of readings are spikes).</summary>
+    public static DeviceSimulator Devices(DemoSite site, int devices, double rate, Action<string> report)
+    {
+        var sub = site.Node.Settings.Mqtt.Subscriber;
+        return new DeviceSimulator(new SimulatorOptions(
+            "127.0.0.1", site.Node.Settings.Mqtt.Broker.Port, sub.Username, sub.Password, DeviceKind.Demo, devices, 1, rate,
+            Seed: site.Name.Aggregate(17, (hash, c) => unchecked((hash * 31) + c)), SiteNames: [site.Name]), report);
     }
 
     /// <summary>Alerts each site raised, and how many of them the global board shows.</summary>
