@@ -7,7 +7,7 @@ namespace AnomalyActors.Replication;
 
 /// <summary>What a link last knew: whether the site's Kafka answered, how far behind it is, what it replicated and lost.</summary>
 /// <param name="LagRecords">Records in the site's topics not replicated yet (as of the last answer).</param>
-/// <param name="LagSeconds">Since the link was last caught up, while it is behind (0 when caught up).</param>
+/// <param name="LagSeconds">Age of the oldest record not copied yet, to a heartbeat interval (0 when caught up); while the site does not answer, at least the time since it last did.</param>
 /// <param name="LostRecords">Records the site's Kafka deleted (retention) before the link could copy them.</param>
 public sealed record LinkStatus(string Site, bool Reachable, long LagRecords, double LagSeconds, long Replicated, long LostRecords, long AtMs);
 
@@ -44,8 +44,13 @@ public sealed class SiteLink : IAsyncDisposable
     private LinkStatus _status;
     private long _replicated;
     private long _lost;
-    private long _caughtUpAtMs;
+    private long _answeredAtMs;
     private DateTime? _unreachableSince;
+
+    // The site's high watermarks as each heartbeat saw them, oldest first, while not all copied: the
+    // oldest one's time is how far behind the link is (to a heartbeat interval), whatever arrived since.
+    private readonly Queue<(long AtMs, Dictionary<TopicPartition, long> High)> _marks = new();
+    private const int MaxMarks = 10_000;
 
     private SiteLink(SiteLinkSettings settings, Action<string> warn, Action<ReplicationGap>? gap)
     {
@@ -53,7 +58,7 @@ public sealed class SiteLink : IAsyncDisposable
         _warn = warn;
         _gap = gap ?? (_ => { });
         _targetOf = settings.Topics.ToDictionary(t => t.Source, t => t.Target, StringComparer.Ordinal);
-        _caughtUpAtMs = Now;
+        _answeredAtMs = Now;
         _status = new LinkStatus(settings.Site, false, 0, 0, 0, 0, Now);
         _loop = Task.Factory.StartNew(() => Run(_stop.Token), _stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
@@ -333,6 +338,7 @@ public sealed class SiteLink : IAsyncDisposable
                     }
 
                     starts.Add(new TopicPartitionOffset(partition, new Offset(next)));
+                    _stored.TryAdd(partition, next);
                 }
             }
 
@@ -410,6 +416,7 @@ public sealed class SiteLink : IAsyncDisposable
     private bool Heartbeat(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer)
     {
         long lag = 0;
+        var highs = new Dictionary<TopicPartition, long>();
         foreach (var partition in consumer.Assignment)
         {
             try
@@ -418,12 +425,25 @@ public sealed class SiteLink : IAsyncDisposable
                 var marks = consumer.QueryWatermarkOffsets(partition, _settings.BrokerTimeout);
                 var next = _stored.TryGetValue(partition, out var stored) ? stored : marks.Low.Value;
                 lag += Math.Max(0, marks.High.Value - next);
+                highs[partition] = marks.High.Value;
             }
             catch (KafkaException e)
             {
                 Unreachable(e.Error.Reason, producer);
                 return false;
             }
+        }
+
+        _answeredAtMs = Now;
+        _marks.Enqueue((_answeredAtMs, highs));
+        while (_marks.Count > 0 && _marks.Peek().High.All(h => _stored.TryGetValue(h.Key, out var next) && next >= h.Value))
+        {
+            _marks.Dequeue();
+        }
+
+        if (_marks.Count > MaxMarks)
+        {
+            _marks.Dequeue();
         }
 
         Publish(reachable: true, lag);
@@ -444,12 +464,14 @@ public sealed class SiteLink : IAsyncDisposable
     private void Publish(bool reachable, long lag)
     {
         var now = Now;
-        if (reachable && lag == 0)
+        var behindSinceMs = _marks.Count > 0 && lag > 0 ? _marks.Peek().AtMs : now;
+        if (!reachable)
         {
-            _caughtUpAtMs = now;
+            // Whatever it last said, nothing is known since the site last answered.
+            behindSinceMs = Math.Min(behindSinceMs, _answeredAtMs);
         }
 
-        var lagSeconds = reachable && lag == 0 ? 0 : (now - _caughtUpAtMs) / 1000.0;
+        var lagSeconds = (now - behindSinceMs) / 1000.0;
         Volatile.Write(ref _status, new LinkStatus(_settings.Site, reachable, lag, lagSeconds, Interlocked.Read(ref _replicated), Interlocked.Read(ref _lost), now));
     }
 

@@ -19,7 +19,7 @@ public sealed record OperationsView(
 
 /// <summary>A site's link to the global layer as of <paramref name="AtMs"/> (on a global node).</summary>
 /// <param name="LagRecords">Records of the site's result topics not copied yet.</param>
-/// <param name="LagSeconds">Since the link was last caught up, while it is behind.</param>
+/// <param name="LagSeconds">Age of the oldest record not copied yet, to a heartbeat interval (0 when caught up).</param>
 /// <param name="LostRecords">Records the site deleted before they were copied.</param>
 public sealed record ReplicationView(string Site, bool Reachable, long LagRecords, double LagSeconds, long Replicated, long LostRecords, long AtMs);
 

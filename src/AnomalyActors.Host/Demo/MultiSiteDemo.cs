@@ -58,6 +58,7 @@ public sealed class MultiSiteDemo : IAsyncDisposable
                 [
                     $"anomaly-actors.data-dir = {HoconText.Quote(Path.Combine(options.WorkDirectory, "global"))}",
                     $"anomaly-actors.web.port = {options.WebPort}",
+                    "akka.loglevel = WARNING",
                     .. GlobalConfig(sites, globalKafka.BootstrapServers),
                 ])), report: report).ConfigureAwait(false);
         }

@@ -217,7 +217,8 @@ public sealed class AnomalyNode : IAsyncDisposable
         }
     }
 
-    private static async Task JoinClusterAsync(ActorSystem system, AnomalyActors.Node.Settings.ClusterSettings settings)
+    /// <summary>Joins the configured seeds (or forms a cluster of its own without any) and waits until this member is up.</summary>
+    public static async Task JoinClusterAsync(ActorSystem system, AnomalyActors.Node.Settings.ClusterSettings settings)
     {
         var cluster = Cluster.Get(system);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -88,7 +88,8 @@ public sealed record ClusterSettings(IReadOnlyList<Akka.Actor.Address> Seeds, IR
             }
         }
 
-        if (seeds.Count > 0 && provider != PersistenceProvider.PostgreSql)
+        // Without a store (the global layer, a throwaway site) there is nothing to share.
+        if (seeds.Count > 0 && provider == PersistenceProvider.Sqlite)
         {
             var providerKey = NodeSettings.Path + ".persistence.provider";
             throw new ConfigurationException(
