@@ -17,7 +17,7 @@ namespace AnomalyActors.Cli
 
     public static class Cli
     {
-        public static readonly IReadOnlyList<CommandSpec> Commands = [RunCommand.Spec, SimulateCommand.Spec, ReplayCommand.Spec, StatusCommand.Spec, QueryCommand.QuerySpec, QueryCommand.DescribeSpec, DemoCommand.Spec];
+        public static readonly IReadOnlyList<CommandSpec> Commands = [RunCommand.Spec, SimulateCommand.Spec, ReplayCommand.Spec, StatusCommand.Spec, AlertsCommand.Spec, QueryCommand.QuerySpec, QueryCommand.DescribeSpec, DemoCommand.Spec];
 
         public static async Task<int> RunAsync(string[] args)
         {
@@ -75,6 +75,7 @@ namespace AnomalyActors.Cli
                     "run" => await RunCommand.ExecuteAsync(parsed, stopping.Token),
                     "simulate" => await SimulateCommand.ExecuteAsync(parsed, stopping.Token),
                     "status" => await StatusCommand.ExecuteAsync(parsed, stopping.Token),
+                    "alerts" => await AlertsCommand.ExecuteAsync(parsed, stopping.Token),
                     "demo" => await DemoCommand.ExecuteAsync(parsed, stopping.Token),
                     "query" => await QueryCommand.QueryAsync(parsed, stopping.Token),
                     "describe" => await QueryCommand.DescribeAsync(parsed, stopping.Token),

@@ -55,6 +55,8 @@ public sealed class GlobalClusterSpecs(ITestOutputHelper output) : IDisposable
         using var board = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{WebPortOf(survivor)}") };
         await AwaitAlertsAsync(board, 30, "the survivor's view shows what the oldest member's link copied");
 
+        Assert.True(survivor.FirstLineAt("global: The link of site dc1 runs on this member") is null, "the link runs on both members at once");
+
         // SIGKILL the member running the link, with alerts still arriving at the site.
         var killed = Stopwatch.StartNew();
         oldest.Process.Kill();

@@ -103,6 +103,29 @@ public sealed class GlobalHostSpecs : IDisposable
         Assert.Contains("anomaly_actors_replication_reachable{site=\"dc2\"} 1\n", metrics);
         Assert.Contains($"anomaly_actors_replication_records_total{{site=\"dc1\"}} {AlertsPerSite + 10}\n", metrics);
         Promtool.AssertAccepts(metrics);
+
+        // The same view from the command line: one site's alerts, the counts and each link's health.
+        var (code, output) = await CliProcess.RunAsync(HostFixture.NewDataDirectory(), TimeSpan.FromSeconds(60), "alerts", "--url", global.Dashboard.Address.ToString(), "--site", "dc2", "--limit", "1000");
+        Assert.True(code == 0, output);
+        Assert.Contains($"{2 * AlertsPerSite} alerts on the board (", output);
+        Assert.Contains($"unacknowledged {2 * AlertsPerSite}; sites: dc1, dc2", output);
+        Assert.Contains("link dc1: reachable, 0 records behind (0 s)", output);
+        Assert.Equal(AlertsPerSite, output.Split('\n').Count(l => l.Contains(" dc2 ", StringComparison.Ordinal) && l.Contains("#", StringComparison.Ordinal)));
+        Assert.DoesNotContain(" dc1 ", output.Split('\n').Where(l => l.Contains('#', StringComparison.Ordinal)));
+        var (jsonCode, json) = await CliProcess.RunAsync(HostFixture.NewDataDirectory(), TimeSpan.FromSeconds(60), "alerts", "--url", global.Dashboard.Address.ToString(), "--json", "--limit", "1000");
+        Assert.True(jsonCode == 0, json);
+        var answer = JsonDocument.Parse(json.Trim().Split('\n')[^1]).RootElement;
+        Assert.Equal(2 * AlertsPerSite, answer.GetProperty("alerts").GetProperty("alerts").GetArrayLength());
+        Assert.Equal(2, answer.GetProperty("replication").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Should_say_so_when_the_alerts_command_finds_no_dashboard()
+    {
+        var (code, output) = await CliProcess.RunAsync(HostFixture.NewDataDirectory(), TimeSpan.FromSeconds(60), "alerts", "--url", $"http://127.0.0.1:{FreePort.Next()}");
+
+        Assert.Equal(1, code);
+        Assert.Contains("did not answer as a dashboard", output);
     }
 
     [Fact]
