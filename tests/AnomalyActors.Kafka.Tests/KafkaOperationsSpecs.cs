@@ -37,8 +37,8 @@ public sealed class KafkaOperationsSpecs : IDisposable
         var alerts = kafka.GetProperty("topics").EnumerateArray().Single(t => t.GetProperty("topic").GetString() == site.Alerts);
         Assert.True(alerts.GetProperty("messages").GetInt64() >= node.Node.Metrics.EpisodesOpened, alerts.ToString());
         var metrics = await client.GetStringAsync("/metrics");
-        Assert.Contains($"anomaly_actors_kafka_topic_messages{{site=\"local\",topic=\"{site.Readings}\"}} {site.Produced}\n", metrics);
-        Assert.Contains($"anomaly_actors_kafka_consumer_lag{{site=\"local\",topic=\"{site.Readings}\"}} 0\n", metrics);
+        Assert.Contains($"anomaly_actors_kafka_topic_messages{{site=\"ops\",topic=\"{site.Readings}\"}} {site.Produced}\n", metrics);
+        Assert.Contains($"anomaly_actors_kafka_consumer_lag{{site=\"ops\",topic=\"{site.Readings}\"}} 0\n", metrics);
         Promtool.AssertAccepts(metrics);
     }
 }

@@ -133,23 +133,7 @@ public sealed class IsolatedMembers : IDisposable
         listener.Listen(64);
         _listeners.Add(listener);
         var ns = _members[member];
-        _ = Task.Run(async () =>
-        {
-            while (!_stopping.IsCancellationRequested)
-            {
-                Socket accepted;
-                try
-                {
-                    accepted = await listener.AcceptAsync(_stopping.Token);
-                }
-                catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-                {
-                    return;
-                }
-
-                _ = Task.Run(() => PipeAsync(accepted, () => InNamespace(ns, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)), port, ServiceGate.AlwaysOpen));
-            }
-        });
+        _ = Task.Run(() => AcceptAsync(listener, () => InNamespace(ns, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)), port, ServiceGate.AlwaysOpen));
         return ((IPEndPoint)listener.LocalEndPoint!).Port;
     }
 
@@ -174,7 +158,7 @@ public sealed class IsolatedMembers : IDisposable
             }
         }
 
-        _ = Task.Run(() => AcceptAsync(listener, port, gate));
+        _ = Task.Run(() => AcceptAsync(listener, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp), port, gate));
     }
 
     /// <summary>
@@ -228,7 +212,8 @@ public sealed class IsolatedMembers : IDisposable
         return made ?? throw new InvalidOperationException($"making a socket in {ns.Name} failed", failure);
     }
 
-    private async Task AcceptAsync(Socket listener, int port, ServiceGate gate)
+    /// <summary>Relays every connection <paramref name="listener"/> accepts to 127.0.0.1:<paramref name="port"/> on a socket <paramref name="connect"/> makes.</summary>
+    private async Task AcceptAsync(Socket listener, Func<Socket> connect, int port, ServiceGate gate)
     {
         while (!_stopping.IsCancellationRequested)
         {
@@ -242,11 +227,11 @@ public sealed class IsolatedMembers : IDisposable
                 return;
             }
 
-            _ = Task.Run(() => PipeAsync(accepted, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp), port, gate));
+            _ = Task.Run(() => PipeAsync(accepted, connect, port, gate));
         }
     }
 
-    /// <summary>Relays <paramref name="accepted"/> to 127.0.0.1:<paramref name="port"/> on a socket <paramref name="connect"/> makes, through <paramref name="gate"/>.</summary>
+    /// <summary>Relays <paramref name="accepted"/> to 127.0.0.1:<paramref name="port"/> through <paramref name="gate"/>.</summary>
     private async Task PipeAsync(Socket accepted, Func<Socket> connect, int port, ServiceGate gate)
     {
         var inside = accepted;
