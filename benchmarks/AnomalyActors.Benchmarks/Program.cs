@@ -31,5 +31,6 @@ public static class Program
         ["cluster"] = Cluster.ClusterHarness.Run,
         ["archive"] = Archive.ArchiveHarness.Run,
         ["multisite"] = MultiSite.MultiSiteHarness.Run,
+        ["fleet"] = Fleet.FleetHarness.Run,
     };
 }
