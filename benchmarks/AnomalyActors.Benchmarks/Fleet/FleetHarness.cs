@@ -14,7 +14,7 @@ using AnomalyActors.Testing;
 namespace AnomalyActors.Benchmarks.Fleet;
 
 /// <summary>
-/// <c>fleet [--sensors 100000] [--detector ewma|rcf] [--readings-per-sensor N] [--passivate-seconds 20]</c>:
+/// <c>fleet [--sensors 100000] [--detector ewma|rcf] [--readings-per-sensor N] [--passivate-seconds 20] [--set "HOCON"]</c>:
 /// what a fleet of streams costs one node with the shipped configuration (SQLite, its partitions and
 /// snapshot rules): N streams get a few readings each (EWMA: 5; RCF: 300, enough to fill its trees'
 /// samples) with passivation off, and the node's memory is taken with every stream active; the node
@@ -23,7 +23,8 @@ namespace AnomalyActors.Benchmarks.Fleet;
 /// (recovered, able to score) is the cold start; once every stream has been passivated the memory is
 /// taken again (what an idle stream still costs). Memory per stream is the growth of the managed heap
 /// after a full collection and of the working set over the first node just started, divided by N.
-/// Last line: one JSON object.
+/// --set adds one line of HOCON over the shipped configuration (to measure a setting against the
+/// default). Last line: one JSON object.
 /// </summary>
 internal static class FleetHarness
 {
@@ -46,13 +47,15 @@ internal static class FleetHarness
             return 2;
         }
 
-        Console.WriteLine($"fleet: {sensors:N0} {detector} streams x {perSensor} readings, passivated after {passivateSeconds} s idle");
-        var result = RunAsync(sensors, perSensor, detector, passivateSeconds).GetAwaiter().GetResult();
+        var extra = args.Get("set") ?? string.Empty;
+        Console.WriteLine($"fleet: {sensors:N0} {detector} streams x {perSensor} readings, passivated after {passivateSeconds} s idle{(extra.Length > 0 ? $", with {extra}" : string.Empty)}");
+        var result = RunAsync(sensors, perSensor, detector, passivateSeconds, extra).GetAwaiter().GetResult();
+        result["set"] = extra.Length > 0 ? extra : null;
         Console.WriteLine(JsonSerializer.Serialize(result));
         return 0;
     }
 
-    private static async Task<Dictionary<string, object?>> RunAsync(int sensors, int perSensor, string detector, int passivateSeconds)
+    private static async Task<Dictionary<string, object?>> RunAsync(int sensors, int perSensor, string detector, int passivateSeconds, string extra)
     {
         // The shipped configuration routes metric RPM to the Random Cut Forest and any other name to EWMA.
         var metric = detector == "rcf" ? "RPM" : "value";
@@ -65,6 +68,7 @@ internal static class FleetHarness
               sensor.passivate-idle-after = {{passivateAfterSeconds}}s
             }
             akka.loglevel = WARNING
+            {{extra}}
             """);
         try
         {
