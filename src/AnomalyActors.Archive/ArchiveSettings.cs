@@ -20,15 +20,10 @@ public sealed record ArchiveSettings(
 {
     public const string Path = "anomaly-actors.archive";
 
-    public static ArchiveSettings FromConfig(Config root, string dataDirectory, ConfigOrigin origin)
+    /// <param name="siteName">The site's name as the node's settings read and checked it.</param>
+    public static ArchiveSettings FromConfig(Config root, string dataDirectory, string siteName, ConfigOrigin origin)
     {
-        var site = new SettingsReader(root, "anomaly-actors", origin);
         var c = new SettingsReader(root, Path, origin);
-        var siteName = site.Text("site");
-        if (!SiteName.IsValid(siteName))
-        {
-            throw site.Invalid("site", siteName, SiteName.Rule);
-        }
 
         var source = c.OptionalText("source");
         if (source is not null && !ArchiveLayout.IsValidName(source))

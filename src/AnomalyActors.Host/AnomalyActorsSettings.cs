@@ -53,7 +53,7 @@ public sealed record AnomalyActorsSettings(
         }
 
         var kafka = KafkaSettings.FromConfig(config, source);
-        var archive = ArchiveSettings.FromConfig(config, node.DataDirectory, source);
+        var archive = ArchiveSettings.FromConfig(config, node.DataDirectory, node.Site, source);
         var web = WebSettings.FromConfig(config, source);
         var notifications = NotificationSettings.FromConfig(config, source);
         var global = GlobalSettings.FromConfig(config, source);

@@ -62,9 +62,6 @@ public sealed class GlobalHost : IAsyncDisposable
     /// <summary>Each site's link, as its last heartbeat said (wherever in the global cluster it runs).</summary>
     public IReadOnlyList<LinkStatus> Links => _links.Current(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
 
-    /// <summary>The global layer's cluster member (its links run on the oldest member).</summary>
-    public ActorSystem System => _system;
-
     /// <summary>Nothing is persisted here (the links' offsets are on the global Kafka), so a global cluster needs no database.</summary>
     private static readonly Akka.Configuration.Config NoStore = ConfigurationFactory.ParseString("anomaly-actors.persistence.provider = none");
 
@@ -113,20 +110,16 @@ public sealed class GlobalHost : IAsyncDisposable
         {
             await AnomalyNode.JoinClusterAsync(system, settings.Node.Cluster).ConfigureAwait(false);
             SiteLinks.Start(system, global, report);
-            follower = new AlertsTopicFollower(
-                new ConsumerConfig { BootstrapServers = global.BootstrapServers, GroupId = "anomaly-actors-global-view", EnableAutoCommit = false, EnableAutoOffsetStore = false },
+            // Readers of the global Kafka that never commit: each member reads the tail, then follows.
+            AlertsTopicFollower Follow(string group, IReadOnlyList<string> topics, int tail, Action<string, byte[]> onRecord) => new(
+                new ConsumerConfig { BootstrapServers = global.BootstrapServers, GroupId = group, EnableAutoCommit = false, EnableAutoOffsetStore = false },
                 new AdminClientConfig { BootstrapServers = global.BootstrapServers },
-                [.. siteOfTopic.Keys],
-                settings.Web.RecentAlerts,
-                feed.Apply,
+                topics,
+                tail,
+                onRecord,
                 report);
-            heartbeats = new AlertsTopicFollower(
-                new ConsumerConfig { BootstrapServers = global.BootstrapServers, GroupId = "anomaly-actors-global-status", EnableAutoCommit = false, EnableAutoOffsetStore = false },
-                new AdminClientConfig { BootstrapServers = global.BootstrapServers },
-                [global.StatusTopic],
-                10 * global.Sites.Count,
-                (_, value) => links.Apply(value),
-                report);
+            follower = Follow("anomaly-actors-global-view", [.. siteOfTopic.Keys], settings.Web.RecentAlerts, feed.Apply);
+            heartbeats = Follow("anomaly-actors-global-status", [global.StatusTopic], 10 * global.Sites.Count, (_, value) => links.Apply(value));
             acknowledgements = AcknowledgementLog.Open(Path.Combine(settings.Node.DataDirectory, "acknowledgements.jsonl"), board);
             meter = new Meter("AnomalyActors.Global");
             var now = () => links.Current(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());

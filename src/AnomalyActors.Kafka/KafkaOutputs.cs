@@ -19,7 +19,7 @@ public sealed class KafkaOutputs : IDisposable
     {
         Settings = settings;
         Site = site;
-        _origin = Header(ResultRecords.OriginAttribute, site);
+        OriginHeader = Header(ResultRecords.OriginAttribute, site);
         var producerSettings = ProducerSettings<string?, byte[]>.Create(Serializers.Utf8!, Serializers.ByteArray)
             .WithBootstrapServers(settings.BootstrapServers)
             .WithProperty("client.id", clientId)
@@ -34,15 +34,16 @@ public sealed class KafkaOutputs : IDisposable
         Producer = producerSettings.CreateProducer();
     }
 
-    private readonly Header _origin;
-
     public KafkaSettings Settings { get; }
 
     /// <summary>The site whose records these are.</summary>
     public string Site { get; }
 
+    /// <summary>The header naming this site (one instance: a produced message's headers are only read).</summary>
+    public Header OriginHeader { get; }
+
     /// <summary>The header naming this site, for a record that carries no other headers.</summary>
-    public Headers OriginOnly() => [_origin];
+    public Headers OriginOnly() => [OriginHeader];
 
     public IProducer<string?, byte[]> Producer { get; }
 
@@ -103,7 +104,7 @@ public sealed class KafkaDeadLetterSink(KafkaOutputs outputs, KafkaMetrics metri
             Value = deadLetter.Payload.ToArray(),
             Headers =
             [
-                KafkaOutputs.Header(ResultRecords.OriginAttribute, outputs.Site),
+                outputs.OriginHeader,
                 KafkaOutputs.Header("source", deadLetter.Source),
                 KafkaOutputs.Header("topic", deadLetter.Topic),
                 KafkaOutputs.Header("reason", deadLetter.Reason.ToString()),
