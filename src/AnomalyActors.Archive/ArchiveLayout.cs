@@ -9,7 +9,8 @@ namespace AnomalyActors.Archive;
 /// the log the rows came from (e.g. a Kafka topic and partition of one site), FIRST and LAST the
 /// offsets of the roll that wrote the file: a roll written again after a crash has the same name
 /// and replaces its file instead of adding a copy. Files being written are hidden (a leading dot
-/// and another extension), and the progress of each source is a small file under <c>_progress</c>.
+/// and another extension), and the progress of each source is a small file under <c>_progress</c>, its writer's lock one
+/// under <c>_locks</c>.
 /// </summary>
 public static partial class ArchiveLayout
 {
@@ -48,6 +49,14 @@ public static partial class ArchiveLayout
         CheckName(dataset, nameof(dataset));
         CheckName(source, nameof(source));
         return Path.Combine("_progress", "dataset=" + dataset, source);
+    }
+
+    /// <summary>The file whose lock a writer of <paramref name="source"/>'s rows of <paramref name="dataset"/> holds.</summary>
+    public static string LockPath(string dataset, string source)
+    {
+        CheckName(dataset, nameof(dataset));
+        CheckName(source, nameof(source));
+        return Path.Combine("_locks", "dataset=" + dataset, source);
     }
 
     /// <summary>The source and offsets a part file's name carries, or null for any other file.</summary>

@@ -24,7 +24,10 @@ public sealed record ArchiveOptions(long RollBytes, TimeSpan RollAge, int RowGro
 /// progress, hidden or renamed, and the caller replays its log from there, so every row ends up in
 /// exactly one visible file. Rows a stream's sensor sent again (it scored readings again after a
 /// crash: the same rows with the same offsets) are left out by the stream's last archived offset,
-/// which the progress keeps per stream. One process writes a source at a time.
+/// which the progress keeps per stream. One writer at a time: a source is written only by the
+/// holder of its lock file (<see cref="TryTake"/>), which the operating system releases when the
+/// holder closes it or dies, so a writer that lost its source without knowing it yet (a consumer
+/// the group has moved on from) finishes its roll before the next writer reads the progress.
 /// </summary>
 public sealed class SourceArchive<TRow> : IAsyncDisposable
 {
@@ -43,6 +46,7 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
     private long _rollLast = -1;
     private long _rollBytes;
     private DateTime _rollStarted;
+    private FileStream? _lock;
 
     public SourceArchive(string root, IArchiveDataset<TRow> dataset, string source, ArchiveOptions options)
     {
@@ -76,13 +80,55 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
 
     private string DatasetDirectory => Path.Combine(_root, "dataset=" + _dataset.Name);
 
+    private string LockFile => Path.Combine(_root, ArchiveLayout.LockPath(_dataset.Name, Source));
+
+    /// <summary>Whether this instance holds the source's lock.</summary>
+    public bool Taken => _lock is not null;
+
+    /// <summary>
+    /// Takes the source's lock (an exclusive lock of the file, across processes and within one;
+    /// on NFS the client maps it to a lock the server holds). Returns false while another writer
+    /// holds it.
+    /// </summary>
+    public bool TryTake()
+    {
+        if (_lock is not null)
+        {
+            return true;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(LockFile)!);
+        try
+        {
+            // FileShare.None is an exclusive, non-blocking flock on Unix.
+            _lock = new FileStream(LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            return true;
+        }
+        catch (IOException e) when (IsLockedElsewhere(e))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Windows reports a sharing violation; Unix the flock's EWOULDBLOCK as the error number.</summary>
+    private static bool IsLockedElsewhere(IOException e) =>
+        e.HResult == unchecked((int)0x80070020)
+        || (OperatingSystem.IsLinux() && e.HResult == 11)
+        || (OperatingSystem.IsMacOS() && e.HResult == 35);
+
     /// <summary>
     /// Reads the progress and removes what a roll that did not commit left behind (hidden files
     /// and renamed files of this source starting after the progress). Returns the progress: the
     /// caller replays its log from the offset after it.
     /// </summary>
+    /// <exception cref="IOException">Another writer holds the source.</exception>
     public async Task<long> RecoverAsync()
     {
+        if (!TryTake())
+        {
+            throw new IOException($"Archive source '{Source}' of dataset '{_dataset.Name}' is being written by another process or collector (it holds {LockFile}).");
+        }
+
         var progress = Path.Combine(_root, ArchiveLayout.ProgressPath(_dataset.Name, Source));
         Committed = -1;
         _committedMarks.Clear();
@@ -204,6 +250,11 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
             return Committed;
         }
 
+        if (_lock is null)
+        {
+            throw new InvalidOperationException($"Archive source '{Source}' is not taken: recover it before writing.");
+        }
+
         var directories = new HashSet<string>(StringComparer.Ordinal);
         foreach (var ((site, date), part) in _parts)
         {
@@ -253,15 +304,30 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
         return text.ToString();
     }
 
-    /// <summary>Abandons the roll under way (its hidden files are removed); nothing of it becomes visible.</summary>
+    /// <summary>Lets the lock go and leaves everything else as it is, as the writer's death does (crash tests).</summary>
+    internal void LetGoAsIfDead()
+    {
+        _lock?.Dispose();
+        _lock = null;
+    }
+
+    /// <summary>Abandons the roll under way (its hidden files are removed; nothing of it becomes visible) and lets the source go.</summary>
     public async ValueTask DisposeAsync()
     {
-        foreach (var part in _parts.Values)
+        try
         {
-            await part.AbandonAsync().ConfigureAwait(false);
-        }
+            foreach (var part in _parts.Values)
+            {
+                await part.AbandonAsync().ConfigureAwait(false);
+            }
 
-        _parts.Clear();
+            _parts.Clear();
+        }
+        finally
+        {
+            _lock?.Dispose();
+            _lock = null;
+        }
     }
 
     /// <summary>A hidden file being filled with one site's and date's rows of a roll.</summary>

@@ -227,4 +227,48 @@ public sealed class SourceArchiveSpecs
         Assert.Equal(50, again.Repeats);
         Assert.Equal([400L, 400L], Query(root, "SELECT count(*), count(DISTINCT \"offset\") FROM ENRICHED", r => new[] { r.GetInt64(0), r.GetInt64(1) }).Single());
     }
+
+    [Fact]
+    public async Task Should_let_one_writer_at_a_time_write_a_source()
+    {
+        // Arrange: a writer with a committed roll and one under way.
+        var root = ScratchDirectory.Create("anomaly-actors-archive");
+        var first = new SourceArchive<EnrichedRow>(root, EnrichedDataset.Instance, "kafka.enriched.1", Small);
+        await first.RecoverAsync();
+        await WriteAsync(first, 0, 100);
+        await first.RollAsync();
+        await WriteAsync(first, 100, 200);
+
+        // Act: a second writer of the same source, while the first holds it and after it let go.
+        await using var second = new SourceArchive<EnrichedRow>(root, EnrichedDataset.Instance, "kafka.enriched.1", Small);
+        var takenWhileHeld = second.TryTake();
+        var refusal = await Assert.ThrowsAsync<IOException>(() => second.RecoverAsync());
+        await first.RollAsync();
+        await first.DisposeAsync();
+        var resumeAfter = await second.RecoverAsync();
+        await WriteAsync(second, 200, 300);
+        await second.RollAsync();
+
+        // Assert: the second started where the first ended; nothing twice, nothing missing.
+        Assert.False(takenWhileHeld);
+        Assert.Contains("kafka.enriched.1", refusal.Message, StringComparison.Ordinal);
+        Assert.Equal(199, resumeAfter);
+        var offsets = Query(root, "SELECT \"offset\" FROM ENRICHED ORDER BY \"offset\"", r => r.GetInt64(0));
+        Assert.Equal(Enumerable.Range(0, 300).Select(o => (long)o), offsets);
+    }
+
+    [Fact]
+    public async Task Should_free_a_source_when_its_writer_dies()
+    {
+        var root = ScratchDirectory.Create("anomaly-actors-archive");
+        var dead = new SourceArchive<EnrichedRow>(root, EnrichedDataset.Instance, "node-b", Small);
+        await dead.RecoverAsync();
+        await WriteAsync(dead, 0, 50);
+
+        dead.LetGoAsIfDead();
+        await using var next = new SourceArchive<EnrichedRow>(root, EnrichedDataset.Instance, "node-b", Small);
+
+        Assert.Equal(-1, await next.RecoverAsync());
+        Assert.Empty(Directory.EnumerateFiles(root, ".*", SearchOption.AllDirectories));
+    }
 }

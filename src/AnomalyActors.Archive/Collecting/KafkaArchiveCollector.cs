@@ -24,6 +24,9 @@ public sealed record KafkaArchiveSource(
 /// archive, not in the group: on assignment the partition's progress is read and the consumer
 /// starts after it, and the progress advances only once the files of a roll are renamed into
 /// place; a revoked partition commits its roll first, so the next member starts where it ended.
+/// A group can hand a partition on before its last holder knows it lost it (a member that missed
+/// its session, a rebalance that did not wait for it): the new holder waits, the partition paused,
+/// until the source's lock is free, and only then reads the progress and seeks to it.
 /// Records a sensor sent again after a crash (same stream and offset) are left out. A record that
 /// does not read as a result is counted and reported, and skipped.
 /// </summary>
@@ -35,6 +38,9 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
     private readonly KafkaArchiveSource _source;
     private readonly Action<string> _report;
     private readonly Dictionary<TopicPartition, IPartitionFeed> _feeds = [];
+
+    // Assigned partitions whose source another writer still holds, and since when they wait.
+    private readonly Dictionary<TopicPartition, Waiting> _waiting = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly Thread _thread;
     private long _rowsCommitted;
@@ -150,7 +156,7 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
             while (!_stopping.IsCancellationRequested)
             {
                 var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
-                if (result?.Message is not null && _feeds.TryGetValue(result.TopicPartition, out var feed))
+                if (result?.Message is not null && _feeds.TryGetValue(result.TopicPartition, out var feed) && feed.Taken)
                 {
                     if (!feed.Add(result.Offset.Value, result.Message.Value, out var reason))
                     {
@@ -160,7 +166,12 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
                 }
 
                 var now = DateTime.UtcNow;
-                foreach (var due in _feeds.Values.Where(f => f.RollDue(now)).ToList())
+                if (_waiting.Count > 0)
+                {
+                    TakeWaiting(consumer, now);
+                }
+
+                foreach (var due in _feeds.Values.Where(f => f.Taken && f.RollDue(now)).ToList())
                 {
                     Commit(due);
                 }
@@ -168,7 +179,7 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
                 retention.ApplyIfDue(now);
             }
 
-            foreach (var feed in _feeds.Values)
+            foreach (var feed in _feeds.Values.Where(f => f.Taken))
             {
                 Commit(feed);
             }
@@ -183,17 +194,55 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
 
     private TopicPartitionOffset Assign(TopicPartition partition)
     {
+        // Assigned again without a revocation in between: the roll under way goes, the progress decides.
+        Release(partition, commit: false);
         var source = $"{_site}.{partition.Topic}.{partition.Partition.Value}";
         IPartitionFeed feed = partition.Topic == _source.AlertsTopic
             ? new PartitionFeed<AlertRow>(new SourceArchive<AlertRow>(_root, AlertsDataset.Instance, source, _options), ReadAlert)
             : new PartitionFeed<EnrichedRow>(new SourceArchive<EnrichedRow>(_root, EnrichedDataset.Instance, source, _options), ReadEnriched);
-        var committed = feed.Recover();
         _feeds[partition] = feed;
-        return new TopicPartitionOffset(partition, committed >= 0 ? new Offset(committed + 1) : Offset.Beginning);
+        if (!feed.TryTake())
+        {
+            // Fetched records are dropped until the source is taken; then the partition seeks to its progress.
+            _waiting[partition] = new Waiting(DateTime.UtcNow, Paused: false, Reported: DateTime.UtcNow);
+            return new TopicPartitionOffset(partition, Offset.Beginning);
+        }
+
+        return new TopicPartitionOffset(partition, NextOffset(feed.Recover()));
+    }
+
+    private static Offset NextOffset(long committed) => committed >= 0 ? new Offset(committed + 1) : Offset.Beginning;
+
+    /// <summary>Pauses the partitions that wait (they are assigned by now) and starts those whose source came free.</summary>
+    private void TakeWaiting(IConsumer<string?, byte[]> consumer, DateTime now)
+    {
+        foreach (var (partition, waiting) in _waiting.ToList())
+        {
+            if (!waiting.Paused)
+            {
+                consumer.Pause([partition]);
+                _waiting[partition] = waiting with { Paused = true };
+            }
+
+            var feed = _feeds[partition];
+            if (feed.TryTake())
+            {
+                _waiting.Remove(partition);
+                consumer.Seek(new TopicPartitionOffset(partition, NextOffset(feed.Recover())));
+                consumer.Resume([partition]);
+                _report($"Archive: {partition} collected from the archive's progress after {(now - waiting.Since).TotalSeconds:0.0} s waiting for its last writer");
+            }
+            else if (now - waiting.Reported >= TimeSpan.FromSeconds(30))
+            {
+                _waiting[partition] = _waiting[partition] with { Reported = now };
+                _report($"Archive: {partition} still waits for another writer of its source to let it go ({(now - waiting.Since).TotalSeconds:0} s); a member the group moved on from lets go once it learns it, or when it stops");
+            }
+        }
     }
 
     private void Release(TopicPartition partition, bool commit)
     {
+        _waiting.Remove(partition);
         if (!_feeds.Remove(partition, out var feed))
         {
             return;
@@ -201,7 +250,7 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
 
         try
         {
-            if (commit)
+            if (commit && feed.Taken)
             {
                 Commit(feed);
             }
@@ -227,6 +276,7 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
         }
 
         _feeds.Clear();
+        _waiting.Clear();
     }
 
     /// <summary>An enriched record as the results sink publishes it (<see cref="ResultRecords.EnrichedJson"/>).</summary>
@@ -279,8 +329,14 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
     private static double NumberOrNaN(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : double.NaN;
 
+    private sealed record Waiting(DateTime Since, bool Paused, DateTime Reported);
+
     private interface IPartitionFeed : IDisposable
     {
+        bool Taken { get; }
+
+        bool TryTake();
+
         long Recover();
 
         bool Add(long offset, byte[] value, out string? reason);
@@ -294,6 +350,10 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
     /// <summary>One partition's rows into its source. Runs on the collector's thread only.</summary>
     private sealed class PartitionFeed<TRow>(SourceArchive<TRow> archive, Func<byte[], TRow> read) : IPartitionFeed
     {
+        public bool Taken => archive.Taken;
+
+        public bool TryTake() => archive.TryTake();
+
         public long Recover() => archive.RecoverAsync().GetAwaiter().GetResult();
 
         public bool Add(long offset, byte[] value, out string? reason)

@@ -176,6 +176,8 @@ public sealed class LocalArchive : IResultsArchive, IAsyncDisposable
 
         _enriched.Log.Dispose();
         _alerts.Log.Dispose();
+        _enriched.Archive.LetGoAsIfDead();
+        _alerts.Archive.LetGoAsIfDead();
     }
 
     // The archive's writes are synchronous (see SynchronousWrites), so waiting on them here keeps the work on this thread.
