@@ -9,6 +9,7 @@ namespace AnomalyActors.Archive;
 /// <param name="Value">The reading that opened the episode; NaN for a close (written as null).</param>
 /// <param name="Grade">The opening grade, or the peak grade of the closed episode.</param>
 /// <param name="OutOfBandReadings">How many readings the closed episode held; -1 for an open (written as null).</param>
+/// <param name="Model">The global model version the stream used when it decided; null without one.</param>
 public readonly record struct AlertRow(
     long TimestampMs,
     string Site,
@@ -21,7 +22,8 @@ public readonly record struct AlertRow(
     long Offset,
     double Value,
     double Grade,
-    long OutOfBandReadings);
+    long OutOfBandReadings,
+    string? Model = null);
 
 /// <summary>The <c>alerts</c> dataset: every episode open and close.</summary>
 public sealed class AlertsDataset : IArchiveDataset<AlertRow>
@@ -38,6 +40,7 @@ public sealed class AlertsDataset : IArchiveDataset<AlertRow>
     private static readonly DataField<double?> Value = new("value");
     private static readonly DataField<double> Grade = new("grade");
     private static readonly DataField<long?> OutOfBand = new("out_of_band_readings");
+    private static readonly DataField<string> Model = new("model", nullable: true);
 
     public static readonly AlertsDataset Instance = new();
 
@@ -47,7 +50,7 @@ public sealed class AlertsDataset : IArchiveDataset<AlertRow>
 
     public string Name => "alerts";
 
-    public ParquetSchema Schema { get; } = new(Time, Site, Device, Metric, AlertId, Type, Severity, Episode, Offset, Value, Grade, OutOfBand);
+    public ParquetSchema Schema { get; } = new(Time, Site, Device, Metric, AlertId, Type, Severity, Episode, Offset, Value, Grade, OutOfBand, Model);
 
     public string SiteOf(in AlertRow row) => row.Site;
 
@@ -57,7 +60,7 @@ public sealed class AlertsDataset : IArchiveDataset<AlertRow>
     public DateOnly DateOf(in AlertRow row) => DateOnly.FromDateTime(DateTimeOffset.FromUnixTimeMilliseconds(row.TimestampMs).UtcDateTime);
 
     public int EstimatedBytes(in AlertRow row) =>
-        6 * 8 + row.Site.Length + row.Device.Length + row.Metric.Length + row.AlertId.Length + row.Type.Length + row.Severity.Length;
+        6 * 8 + row.Site.Length + row.Device.Length + row.Metric.Length + row.AlertId.Length + row.Type.Length + row.Severity.Length + (row.Model?.Length ?? 0);
 
     public IRowGroupBuffer<AlertRow> NewRowGroup() => new RowGroup();
 
@@ -75,6 +78,7 @@ public sealed class AlertsDataset : IArchiveDataset<AlertRow>
         private readonly Column<double?> _values = new();
         private readonly Column<double> _grades = new();
         private readonly Column<long?> _outOfBand = new();
+        private readonly Column<string?> _models = new();
 
         public int Count { get; private set; }
 
@@ -93,6 +97,7 @@ public sealed class AlertsDataset : IArchiveDataset<AlertRow>
             _values.Set(i, double.IsFinite(row.Value) ? row.Value : null);
             _grades.Set(i, row.Grade);
             _outOfBand.Set(i, row.OutOfBandReadings >= 0 ? row.OutOfBandReadings : null);
+            _models.Set(i, row.Model);
             Count = i + 1;
         }
 
@@ -111,7 +116,9 @@ public sealed class AlertsDataset : IArchiveDataset<AlertRow>
             await rowGroup.WriteAsync(Value, _values.Values(n)).ConfigureAwait(false);
             await rowGroup.WriteAsync(Grade, _grades.Values(n)).ConfigureAwait(false);
             await rowGroup.WriteAsync(OutOfBand, _outOfBand.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Model, _models.Segment(n)!).ConfigureAwait(false);
             _ids.Forget(n);
+            _models.Forget(n);
             Count = 0;
         }
     }

@@ -44,7 +44,7 @@ public sealed class ArchiveQuery : IDisposable
                 var directory = Path.Combine(full, "dataset=" + dataset);
                 if (Directory.Exists(directory) && Directory.EnumerateFiles(directory, "*" + ArchiveLayout.Extension, SearchOption.AllDirectories).Any())
                 {
-                    Execute(connection, $"CREATE VIEW {dataset} AS SELECT * EXCLUDE (dataset) FROM read_parquet({Literal(directory + "/**/*" + ArchiveLayout.Extension)}, hive_partitioning = true)");
+                    Execute(connection, $"CREATE VIEW {dataset} AS SELECT * EXCLUDE (dataset) FROM read_parquet({Literal(directory + "/**/*" + ArchiveLayout.Extension)}, hive_partitioning = true, union_by_name = true)");
                 }
             }
 

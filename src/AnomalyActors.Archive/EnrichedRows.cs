@@ -7,7 +7,8 @@ namespace AnomalyActors.Archive;
 /// <param name="TimestampMs">The reading's time, epoch milliseconds (UTC).</param>
 /// <param name="AlertId">The episode the reading opens, continues or closes; null outside episodes.</param>
 /// <param name="Offset">The reading's offset in the log its sensor counts (the intake partition or Kafka partition).</param>
-/// <param name="Detector">What scored it: the detector configuration's fingerprint (and later the model version).</param>
+/// <param name="Detector">What scored it: the detector configuration's fingerprint.</param>
+/// <param name="Model">The global model version its stream used; null without one.</param>
 public readonly record struct EnrichedRow(
     long TimestampMs,
     string Site,
@@ -21,7 +22,8 @@ public readonly record struct EnrichedRow(
     bool Anomaly,
     string? AlertId,
     long Offset,
-    string Detector);
+    string Detector,
+    string? Model = null);
 
 /// <summary>A kind of rows and the Parquet columns they are written as.</summary>
 public interface IArchiveDataset<TRow>
@@ -65,6 +67,7 @@ public sealed class EnrichedDataset : IArchiveDataset<EnrichedRow>
     private static readonly DataField<string> AlertId = new("alert_id", nullable: true);
     private static readonly DataField<long> Offset = new("offset");
     private static readonly DataField<string> Detector = new("detector", nullable: false);
+    private static readonly DataField<string> Model = new("model", nullable: true);
 
     // After the fields: static fields are set in order, and the schema needs them.
     public static readonly EnrichedDataset Instance = new();
@@ -75,7 +78,7 @@ public sealed class EnrichedDataset : IArchiveDataset<EnrichedRow>
 
     public string Name => "enriched";
 
-    public ParquetSchema Schema { get; } = new(Time, Site, Device, Metric, Value, Prediction, Low, High, Score, Anomaly, AlertId, Offset, Detector);
+    public ParquetSchema Schema { get; } = new(Time, Site, Device, Metric, Value, Prediction, Low, High, Score, Anomaly, AlertId, Offset, Detector, Model);
 
     public string SiteOf(in EnrichedRow row) => row.Site;
 
@@ -85,7 +88,7 @@ public sealed class EnrichedDataset : IArchiveDataset<EnrichedRow>
 
     // Eight numbers and four short texts before compression.
     public int EstimatedBytes(in EnrichedRow row) =>
-        8 * 8 + row.Site.Length + row.Device.Length + row.Metric.Length + (row.AlertId?.Length ?? 0) + row.Detector.Length;
+        8 * 8 + row.Site.Length + row.Device.Length + row.Metric.Length + (row.AlertId?.Length ?? 0) + row.Detector.Length + (row.Model?.Length ?? 0);
 
     public IRowGroupBuffer<EnrichedRow> NewRowGroup() => new RowGroup();
 
@@ -104,6 +107,7 @@ public sealed class EnrichedDataset : IArchiveDataset<EnrichedRow>
         private readonly Column<string?> _alerts = new();
         private readonly Column<long> _offsets = new();
         private readonly Column<string> _detectors = new();
+        private readonly Column<string?> _models = new();
 
         public int Count { get; private set; }
 
@@ -123,6 +127,7 @@ public sealed class EnrichedDataset : IArchiveDataset<EnrichedRow>
             _alerts.Set(i, row.AlertId);
             _offsets.Set(i, row.Offset);
             _detectors.Set(i, row.Detector);
+            _models.Set(i, row.Model);
             Count = i + 1;
         }
 
@@ -142,7 +147,9 @@ public sealed class EnrichedDataset : IArchiveDataset<EnrichedRow>
             await rowGroup.WriteAsync(AlertId, _alerts.Segment(n)!).ConfigureAwait(false);
             await rowGroup.WriteAsync(Offset, _offsets.Values(n)).ConfigureAwait(false);
             await rowGroup.WriteAsync(Detector, _detectors.Segment(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Model, _models.Segment(n)!).ConfigureAwait(false);
             _alerts.Forget(n);
+            _models.Forget(n);
             Count = 0;
         }
     }

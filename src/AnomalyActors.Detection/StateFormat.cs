@@ -12,6 +12,19 @@ internal static class StateFormat
         }
     }
 
+    /// <summary>Reads the version byte; returns it when it is between the two, inclusive.</summary>
+    public static byte ReadVersion(BinaryReader reader, byte oldest, byte newest, string kind)
+    {
+        var version = reader.ReadByte();
+        if (version < oldest || version > newest)
+        {
+            throw new InvalidDataException(
+                $"Unsupported {kind} detector state version {version}; this build reads versions {oldest} to {newest}.");
+        }
+
+        return version;
+    }
+
     public static void Expect(int actual, int expected, string what, string kind)
     {
         if (actual != expected)

@@ -38,6 +38,7 @@ public sealed class NodeMetrics
     private long _alertLines;
     private long _redeliveriesSkipped;
     private long _resentStored;
+    private long _modelAdoptions;
 
     public long ReadingsScored => Volatile.Read(ref _readingsScored);
     public long ReadingsRejected => Volatile.Read(ref _readingsRejected);
@@ -46,6 +47,9 @@ public sealed class NodeMetrics
     public long EpisodesOpened => Volatile.Read(ref _episodesOpened);
     public long EpisodesClosed => Volatile.Read(ref _episodesClosed);
     public long SnapshotsSaved => Volatile.Read(ref _snapshotsSaved);
+
+    /// <summary>Streams that took a global model version (each stream once per version).</summary>
+    public long ModelAdoptions => Volatile.Read(ref _modelAdoptions);
 
     /// <summary>Lines of the alerts file, those of earlier runs included.</summary>
     public long AlertLines => Volatile.Read(ref _alertLines);
@@ -58,6 +62,8 @@ public sealed class NodeMetrics
 
     /// <summary>Readings a sensor refused because they came from another partition than its stream's.</summary>
     public long ReadingsRefused => Volatile.Read(ref _readingsRefused);
+
+    internal void ModelAdopted() => Interlocked.Increment(ref _modelAdoptions);
 
     internal void Scored(long scored, long rejected)
     {

@@ -7,6 +7,7 @@ using AnomalyActors.Core.Queries;
 using AnomalyActors.Core.Results;
 using AnomalyActors.Core.Serialization;
 using AnomalyActors.Core.State;
+using AnomalyActors.Detection;
 using Xunit;
 
 namespace AnomalyActors.Core.Tests;
@@ -49,14 +50,17 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         [typeof(DashboardGreeting)] = "dg",
         [typeof(WatchSeries)] = "ws",
         [typeof(SeriesPoints)] = "sp",
+        [typeof(ModelAdopted)] = "ma",
     };
 
     private static readonly Dictionary<string, Func<object>> Samples = new()
     {
         ["rc"] = () => RichChunkStored(),
-        ["eo"] = () => new EpisodeOpened("site-1/dev-A/temp", 3, 1_234, -5, -0.0, 0.75),
+        ["eo"] = () => new EpisodeOpened("site-1/dev-A/temp", 3, 1_234, -5, -0.0, 0.75, "20261207T051500Z-3f2a1b2c"),
         ["ec"] = () => new EpisodeClosed("site-1/dev-A/temp", 3, 1_300, long.MinValue, long.MaxValue, double.Epsilon),
-        ["ss"] = () => new SensorSnapshot(7, 1_234, 1_200, 34, "ewma(alpha=0.04)|thr(min=1)", [1, 0, 255, 128], new EpisodeTrackerState(5, true, 2, 17, 0.9375)),
+        ["ss"] = () => new SensorSnapshot(7, 1_234, 1_200, 34, "ewma(alpha=0.04)|thr(min=1)", [1, 0, 255, 128], new EpisodeTrackerState(5, true, 2, 17, 0.9375),
+            "m-1", new[] { new ModelAdopted("site-1/dev-A/temp", 1_240, "m-2", new DetectorPrior(18.5, 20)), new ModelAdopted("site-1/dev-A/temp", 1_300, "m-3", DetectorPrior.None) }),
+        ["ma"] = () => new ModelAdopted("site-1/dev-A/temp", -1, "20261207T051500Z-3f2a1b2c", new DetectorPrior(double.Epsilon, long.MaxValue)),
         ["sr"] = () => new ScoreReadings(
             "site-1/dev-A/temp",
             4,
@@ -89,7 +93,7 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         ["ak"] = () => new AlertAcknowledged("site-1/dev-A/temp#3", "ünïcødé operator", long.MinValue),
         ["dg"] = () => new DashboardGreeting(Answer: true),
         ["ws"] = () => new WatchSeries("site-1/dev-A/temp"),
-        ["sp"] = () => new SeriesPoints("site-1/dev-A/temp", [new ScoredReading(5, -1, double.NaN, -0.0, double.NegativeInfinity, double.MaxValue, 0.97, true, long.MaxValue), default]),
+        ["sp"] = () => new SeriesPoints("site-1/dev-A/temp", [new ScoredReading(5, -1, double.NaN, -0.0, double.NegativeInfinity, double.MaxValue, 0.97, true, long.MaxValue), default(ScoredReading) with { Model = "" }]), // series points leave the model out
         ["sq"] = () => new SiteStatus(
             "akka.tcp://anomaly-actors@127.0.0.1:4053",
             new[] { new MemberView("akka.tcp://anomaly-actors@127.0.0.1:4053", "Up", 34, 3_300, 3), new MemberView("akka.tcp://anomaly-actors@[::1]:4054", "Up, unreachable", 0, 0, 0) },
@@ -316,9 +320,9 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         new Random(7).NextBytes(large);
         var snapshots = new[]
         {
-            new SensorSnapshot(-1, -1, 0, 0, "", [], default),
-            new SensorSnapshot(int.MaxValue, long.MaxValue, long.MaxValue, long.MinValue, "fp €𝄞", large, new EpisodeTrackerState(long.MaxValue, false, int.MaxValue, long.MinValue, -0.0)),
-            new SensorSnapshot(1, 2, 3, 4, "f", [0], new EpisodeTrackerState(1, true, 0, 1, 4.9406564584124654E-324)),
+            new SensorSnapshot(-1, -1, 0, 0, "", [], default, "", []),
+            new SensorSnapshot(int.MaxValue, long.MaxValue, long.MaxValue, long.MinValue, "fp €𝄞", large, new EpisodeTrackerState(long.MaxValue, false, int.MaxValue, long.MinValue, -0.0), "m €𝄞", []),
+            new SensorSnapshot(1, 2, 3, 4, "f", [0], new EpisodeTrackerState(1, true, 0, 1, 4.9406564584124654E-324), "", new[] { new ModelAdopted("s", 3, "m", DetectorPrior.None) }),
         };
 
         foreach (var snapshot in snapshots)
@@ -338,7 +342,7 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         // Arrange
         var serializer = Serializer();
         var bytes = serializer.ToBinary(Samples[manifest]());
-        Assert.InRange(bytes[0], 1, 3);
+        Assert.InRange(bytes[0], 1, 4);
         bytes[0] = 9;
 
         // Act
@@ -432,13 +436,28 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         + "0173" + "0800000000000000" + "0500000000000000" // sources: ("s", 8, stored below 0b101)
         + ChunkStoredV2[(ChunkStoredV2.IndexOf("0173", StringComparison.Ordinal) + 4 + 16)..];
 
-    /// <summary>What is written today, frozen: v3 for the chunk, v1 for the rest.</summary>
+    // Layout v4 of the episode events and the snapshot: v1's fields, then the model version (and
+    // for the snapshot its pending adoptions: here one, "s" after offset 9, model "n", prior 2.0
+    // after 20 readings).
+    private static readonly string EpisodeOpenedV4 = "04" + EpisodeOpenedV1[2..] + "016D"; // model "m"
+
+    private static readonly string EpisodeClosedV4 = "04" + EpisodeClosedV1[2..] + "016D";
+
+    private static readonly string SensorSnapshotV4 =
+        "04" + SensorSnapshotV1[2..] + "016D" // model "m"
+        + "01000000" + ModelAdoptedV1[2..]; // one pending adoption
+
+    private const string ModelAdoptedV1 =
+        "01" + "0173" + "0900000000000000" + "016E" + "0000000000000040" + "1400000000000000"; // "s", after 9, "n", 2.0, 20
+
+    /// <summary>What is written today, frozen: v3 for the chunk, v4 for the episode events and the snapshot, v1 for the rest.</summary>
     public static TheoryData<string, string> GoldenCases => new()
     {
         { "rc", ChunkStoredV3 },
-        { "ss", SensorSnapshotV1 },
-        { "eo", EpisodeOpenedV1 },
-        { "ec", EpisodeClosedV1 },
+        { "ss", SensorSnapshotV4 },
+        { "eo", EpisodeOpenedV4 },
+        { "ec", EpisodeClosedV4 },
+        { "ma", ModelAdoptedV1 },
     };
 
     /// <summary>Every layout that may sit in a journal.</summary>
@@ -448,8 +467,12 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         { "rc", ChunkStoredV2 },
         { "rc", ChunkStoredV3 },
         { "ss", SensorSnapshotV1 },
+        { "ss", SensorSnapshotV4 },
         { "eo", EpisodeOpenedV1 },
+        { "eo", EpisodeOpenedV4 },
         { "ec", EpisodeClosedV1 },
+        { "ec", EpisodeClosedV4 },
+        { "ma", ModelAdoptedV1 },
     };
 
     [Theory]
@@ -478,6 +501,19 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         {
             // Older layouts held a high-water mark: every batch at or below it stored.
             expected = ((ChunkStored)expected) with { Sources = [new SourceMark("s", 7)] };
+        }
+
+        if (golden == SensorSnapshotV1)
+        {
+            expected = ((SensorSnapshot)expected) with { ModelVersion = "", PendingModels = [] }; // v1 had no model
+        }
+        else if (golden == EpisodeOpenedV1)
+        {
+            expected = ((EpisodeOpened)expected) with { Model = "" };
+        }
+        else if (golden == EpisodeClosedV1)
+        {
+            expected = ((EpisodeClosed)expected) with { Model = "" };
         }
 
         if (golden == ChunkStoredV1)
@@ -513,9 +549,10 @@ public sealed class AnomalyActorsSerializerSpecs : Akka.TestKit.Xunit2.TestKit
     {
         "rc" => new ChunkStored(3, 10, new ReadingChunk(["a", "b"], [0, 2, 3], [5, 3, -1], [1.0, -0.0, 2.5]), [new SourceMark("s", 8, 0b101)],
             new ChunkDeliveries([new DeliveryKey("m", 5, 6)], [100])),
-        "ss" => new SensorSnapshot(2, 9, 8, 1, "f", [0xAB, 0xCD], new EpisodeTrackerState(1, true, 2, 3, 0.5)),
-        "eo" => new EpisodeOpened("s", 1, 4, -1, 1.5, 0.25),
-        "ec" => new EpisodeClosed("s", 1, 6, 2, 3, 0.5),
+        "ss" => new SensorSnapshot(2, 9, 8, 1, "f", [0xAB, 0xCD], new EpisodeTrackerState(1, true, 2, 3, 0.5), "m", new[] { new ModelAdopted("s", 9, "n", new DetectorPrior(2.0, 20)) }),
+        "eo" => new EpisodeOpened("s", 1, 4, -1, 1.5, 0.25, "m"),
+        "ec" => new EpisodeClosed("s", 1, 6, 2, 3, 0.5, "m"),
+        "ma" => new ModelAdopted("s", 9, "n", new DetectorPrior(2.0, 20)),
         _ => throw new ArgumentOutOfRangeException(nameof(manifest)),
     };
 

@@ -1,5 +1,7 @@
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Models;
+using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.State;
 using AnomalyActors.Detection;
 using Xunit;
@@ -554,4 +556,129 @@ public sealed class SensorStateSpecs
     /// <summary>As the node builds them: the fingerprint is the options' text.</summary>
     private static DetectorSet NewDetectors(params DetectorOptions[] options) =>
         new([.. options.Select(o => o.Create())], string.Join("|", options.Select(o => o.ToString())));
+
+    /// <summary>A model whose type <c>temp</c> has a band of 1.5 after 2 readings.</summary>
+    private static GlobalModel TempModel(string version) =>
+        new(version, DateTimeOffset.UnixEpoch, [new StreamTypeModel("temp", null, new DetectorPrior(1.5, 2), 10, 1000, 0, 5, 10)]);
+
+    /// <summary>A young stream's readings: calm around 5, a spike at offset 8.</summary>
+    private static ScoreReadings[] YoungStream() =>
+        [Slice(0, 5.0, 5.2, 4.9), Slice(3, 5.1, 5.0), Slice(5, 4.8, 5.1, 5.0), Slice(8, 12.0, 5.0, 5.1), Slice(11, 4.9, 5.0, 5.2, 5.1)];
+
+    [Fact]
+    public void Should_alarm_on_a_young_streams_spike_with_the_models_prior_and_stamp_its_records()
+    {
+        // Arrange: EWMA arms alarms only after 1,000 readings on its own.
+        var withModel = new SensorState(Sensor, NewDetectors(EwmaBandOptions.Default), 3);
+        var alone = new SensorState(Sensor, NewDetectors(EwmaBandOptions.Default), 3);
+        var adopted = withModel.DecideAdoption(TempModel("m-1"))!;
+        withModel.Apply(adopted);
+
+        // Act
+        var events = new List<IEpisodeEvent>();
+        var scored = new List<ScoredReading>();
+        var eventsAlone = new List<IEpisodeEvent>();
+        foreach (var slice in YoungStream())
+        {
+            withModel.Process(slice, events, scored);
+            alone.Process(slice, eventsAlone);
+        }
+
+        // Assert
+        Assert.Equal(new DetectorPrior(1.5, 2), adopted.Prior);
+        Assert.Equal(-1, adopted.AfterOffset);
+        var opened = Assert.IsType<EpisodeOpened>(events[0]);
+        Assert.Equal(8, opened.Offset);
+        Assert.Equal("m-1", opened.Model);
+        Assert.All(scored, r => Assert.Equal("m-1", r.Model));
+        Assert.Empty(eventsAlone);
+        Assert.Null(withModel.DecideAdoption(TempModel("m-1")));
+    }
+
+    [Fact]
+    public void Should_take_no_prior_for_a_stream_of_a_type_the_model_does_not_know()
+    {
+        var state = new SensorState("site-1/dev-A/humidity", NewDetectors(EwmaBandOptions.Default), 3);
+
+        var adopted = state.DecideAdoption(TempModel("m-1"))!;
+
+        Assert.True(adopted.Prior.IsNone);
+        Assert.Equal("m-1", adopted.Version);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Should_switch_models_at_the_same_reading_when_recovered_from_a_snapshot_before_the_switch(int snapshotAfterSlices)
+    {
+        // Arrange: a stream adopts m-1 after offset 4; snapshot taken earlier; crash at the end.
+        var slices = YoungStream();
+        var uninterrupted = new SensorState(Sensor, NewDetectors(EwmaBandOptions.Default), 3);
+        var expected = new List<ScoredReading>();
+        SensorSnapshot? snapshot = null;
+        ModelAdopted? journaled = null;
+        for (var i = 0; i < slices.Length; i++)
+        {
+            if (i == snapshotAfterSlices)
+            {
+                snapshot = uninterrupted.Capture();
+            }
+
+            if (i == 2)
+            {
+                journaled = uninterrupted.DecideAdoption(TempModel("m-1"))!;
+                uninterrupted.Apply(journaled);
+            }
+
+            uninterrupted.Process(slices[i], [], expected);
+        }
+
+        // Act: restore, the journaled adoption, then the log re-delivered from the start.
+        var recovered = new SensorState(Sensor, NewDetectors(EwmaBandOptions.Default), 3);
+        recovered.Restore(snapshot!);
+        if (snapshotAfterSlices <= 2)
+        {
+            recovered.Apply(journaled!);
+        }
+
+        var pendingBefore = recovered.PendingModels.Count;
+        var rescored = new List<ScoredReading>();
+        foreach (var slice in slices)
+        {
+            recovered.Process(slice, [], rescored);
+        }
+
+        // Assert: the same detector state, version and records (after the snapshot) as without the crash.
+        Assert.Equal(4, journaled!.AfterOffset);
+        Assert.Equal(snapshotAfterSlices <= 2 && snapshot!.Offset < 4 ? 1 : 0, pendingBefore);
+        ContentAssert.Equal(uninterrupted.Capture(), recovered.Capture());
+        Assert.Equal("m-1", recovered.ModelVersion);
+        ContentAssert.Equal(expected.Where(r => r.Offset > snapshot!.Offset).ToArray(), rescored.ToArray());
+        Assert.All(rescored, r => Assert.Equal(r.Offset <= 4 ? "" : "m-1", r.Model));
+    }
+
+    [Fact]
+    public void Should_keep_a_pending_adoption_in_a_snapshot_taken_during_the_redelivery()
+    {
+        // Arrange: recovered with an adoption for offset 4 still pending, then snapshotted.
+        var state = new SensorState(Sensor, NewDetectors(EwmaBandOptions.Default), 3);
+        state.Process(YoungStream()[0], []);
+        state.Apply(new ModelAdopted(Sensor, 4, "m-1", new DetectorPrior(1.5, 2)));
+        var snapshot = state.Capture();
+
+        // Act
+        var restored = new SensorState(Sensor, NewDetectors(EwmaBandOptions.Default), 3);
+        restored.Restore(snapshot);
+        foreach (var slice in YoungStream().Skip(1))
+        {
+            restored.Process(slice, []);
+            state.Process(slice, []);
+        }
+
+        // Assert
+        Assert.Single(snapshot.PendingModels);
+        Assert.Equal("m-1", restored.ModelVersion);
+        ContentAssert.Equal(state.Capture(), restored.Capture());
+    }
 }

@@ -290,4 +290,100 @@ public class NumpySumSpecs
         Assert.Equal(1e16 + 8, NumpySum.Sum(nine));
         Assert.Equal(1e16, NumpySum.Sum(short7)); // each + 1 ties to even and is lost
     }
+
+    /// <summary>The demo sensor's readings (10-20, a spike of 110 at reading 60), as a young stream sees them.</summary>
+    private static double[] YoungDemoStream()
+    {
+        var random = new Random(4);
+        var values = Enumerable.Range(0, 200).Select(_ => (double)random.Next(10, 21)).ToArray();
+        values[60] = 110;
+        return values;
+    }
+
+    [Fact]
+    public void Should_alarm_on_a_young_streams_spike_only_with_a_prior_and_never_on_its_normal_readings()
+    {
+        // Arrange: a prior as a fleet of demo sensors gives it (mature half-width about 18).
+        var alone = new EwmaBand(EwmaBandOptions.Default);
+        var warmStarted = new EwmaBand(EwmaBandOptions.Default);
+        warmStarted.WarmStart(new DetectorPrior(18, 20));
+
+        // Act
+        var values = YoungDemoStream();
+        var alarmsAlone = new List<int>();
+        var alarms = new List<int>();
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (alone.Update(i, values[i]).OutOfBand)
+            {
+                alarmsAlone.Add(i);
+            }
+
+            if (warmStarted.Update(i, values[i]).OutOfBand)
+            {
+                alarms.Add(i);
+            }
+        }
+
+        // Assert
+        Assert.Empty(alarmsAlone);
+        Assert.Equal([60], alarms);
+    }
+
+    [Fact]
+    public void Should_leave_the_prior_once_its_own_alarms_are_armed()
+    {
+        // Arrange: a prior far wider than the stream's own band.
+        var options = new EwmaBandOptions(alarmAfter: 100);
+        var warmStarted = new EwmaBand(options);
+        var alone = new EwmaBand(options);
+        warmStarted.WarmStart(new DetectorPrior(1000, 5));
+
+        // Act
+        var values = YoungDemoStream();
+        DetectorScore withPrior = default, without = default;
+        for (var i = 0; i < values.Length; i++)
+        {
+            withPrior = warmStarted.Update(i, values[i]);
+            without = alone.Update(i, values[i]);
+            if (i == 50)
+            {
+                Assert.Equal(1000, (withPrior.High - withPrior.Low) / 2, 6);
+            }
+        }
+
+        // Assert: past its own warm-up the stream's band is its own.
+        TestSupport.AssertBitIdentical(without, withPrior, "after the warm-up");
+    }
+
+    [Fact]
+    public void Should_restore_the_prior_with_the_state_and_read_states_written_without_one()
+    {
+        // Arrange
+        var original = new EwmaBand(EwmaBandOptions.Default);
+        original.WarmStart(new DetectorPrior(18, 20));
+        var plain = new EwmaBand(EwmaBandOptions.Default);
+        foreach (var value in YoungDemoStream().Take(30))
+        {
+            original.Update(0, value);
+            plain.Update(0, value);
+        }
+
+        // Act
+        var restored = new EwmaBand(EwmaBandOptions.Default);
+        TestSupport.Restore(restored, TestSupport.StateBytes(original));
+        var restoredPlain = new EwmaBand(EwmaBandOptions.Default);
+        restoredPlain.WarmStart(new DetectorPrior(5, 5));
+        TestSupport.Restore(restoredPlain, TestSupport.StateBytes(plain));
+
+        // Assert
+        Assert.Equal(2, TestSupport.StateBytes(original)[0]);
+        Assert.Equal(1, TestSupport.StateBytes(plain)[0]);
+        Assert.Equal(new DetectorPrior(18, 20), restored.Prior);
+        Assert.True(restoredPlain.Prior.IsNone);
+        foreach (var value in YoungDemoStream().Skip(30))
+        {
+            TestSupport.AssertBitIdentical(original.Update(0, value), restored.Update(0, value), "restored with the prior");
+        }
+    }
 }

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
 using AnomalyActors.Core.Commands;
+using AnomalyActors.Core.Models;
+using AnomalyActors.Detection;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.TestNode;
 using AnomalyActors.Testing;
@@ -188,5 +190,68 @@ public sealed class ExactRecoveryWithJournaledEpisodesSpecs : ExactRecoverySpecs
 
         Assert.All(actual, o => Assert.Equal(o.EpisodeTransitions, o.Episodes.Length));
         Assert.All(actual, o => Assert.Equal(o.Alerts, o.Episodes));
+    }
+}
+
+/// <summary>
+/// A global model switch in the middle of the stream: every sensor journals its adoption before it
+/// scores with the model, so a node killed after the switch recovers to the state of a run that was
+/// never interrupted, model version and prior included, with the same alerts.
+/// </summary>
+public sealed class ExactRecoveryAcrossAModelSwitchSpecs : ExactRecoverySpecsBase
+{
+    // The sensors' own alarms arm after 100 readings; the switch comes after 30 of each sensor's.
+    private const int SwitchAtBatch = 3;
+
+    private static readonly GlobalModel Model = new("m-test-1", DateTimeOffset.UnixEpoch,
+        [new StreamTypeModel("temperature", null, new DetectorPrior(2.5, 5), 40, 40_000, 15, 20, 25)]);
+
+    protected override Task<Config> NewStoreAsync(string dataDirectory) =>
+        Task.FromResult(TestNodeConfig.For(dataDirectory, partitions: Partitions, snapshotEvery: SnapshotEvery));
+
+    /// <summary>Batches before the switch, all scored; the model; then batches up to <paramref name="to"/>, every sensor having adopted it.</summary>
+    private static async Task FeedAcrossTheSwitchAsync(AnomalyNode node, CurrentModel models, int to)
+    {
+        await NodeFixture.FeedAsync(node, Input, 0, SwitchAtBatch);
+        await NodeFixture.AwaitAsync(() => node.Metrics.ReadingsScored == SwitchAtBatch * BatchSize, TimeSpan.FromSeconds(60), "the readings before the switch scored");
+        models.Set(Model);
+        await NodeFixture.FeedAsync(node, Input, SwitchAtBatch, to);
+        await NodeFixture.AwaitAsync(() => node.Metrics.ModelAdoptions == Sensors, TimeSpan.FromSeconds(60), "every sensor adopting the model");
+    }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(30)]
+    public async Task Should_recover_exactly_after_a_crash_after_a_model_switch(int killAfterBatch)
+    {
+        // Arrange: the uninterrupted run.
+        var uninterruptedDirectory = NodeFixture.NewDataDirectory();
+        var first = new CurrentModel();
+        var uninterrupted = await AnomalyNode.StartAsync(await NewStoreAsync(uninterruptedDirectory), models: first);
+        await FeedAcrossTheSwitchAsync(uninterrupted, first, Input.Batches.Length);
+        await NodeFixture.AwaitAsync(() => uninterrupted.Metrics.ReadingsScored == Input.Total, TimeSpan.FromSeconds(120), "all readings scored");
+        var expected = await NodeFixture.CollectAsync(uninterrupted, Input.Keys);
+        await uninterrupted.StopAsync();
+        var expectedAlerts = NodeFixture.AlertLines(uninterruptedDirectory);
+
+        // Act: the same up to a crash after the switch, then a node with the model (as its puller
+        // loads the local copy at start) fed the rest.
+        var dataDirectory = NodeFixture.NewDataDirectory();
+        var config = await NewStoreAsync(dataDirectory);
+        var second = new CurrentModel();
+        var doomed = await AnomalyNode.StartAsync(NodeFixture.Crashable(config), systemName: "doomed", models: second);
+        await FeedAcrossTheSwitchAsync(doomed, second, killAfterBatch + 1);
+        await doomed.System.Terminate();
+        var reloaded = new CurrentModel();
+        reloaded.Set(Model);
+        var restarted = await AnomalyNode.StartAsync(config, models: reloaded);
+        await NodeFixture.FeedAsync(restarted, Input, killAfterBatch + 1, Input.Batches.Length);
+        var actual = await NodeFixture.OutcomesAsync(restarted, expected.ToDictionary(o => o.Key, o => o.Offset));
+        await restarted.StopAsync();
+
+        // Assert: same states (the prior is in the detector state) and alerts (their model included).
+        AssertSameOutcomes(expected, actual, expectedAlerts, NodeFixture.AlertLines(dataDirectory));
+        Assert.Equal(0, restarted.Metrics.ModelAdoptions);
+        Assert.Contains(expectedAlerts, line => line.Contains("\"model\":\"m-test-1\"", StringComparison.Ordinal));
     }
 }

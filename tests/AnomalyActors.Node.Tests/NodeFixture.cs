@@ -107,6 +107,7 @@ public static class NodeFixture
                 {
                     EpisodeOpened o => $"open {o.AlertId} @{o.Offset} v={BitConverter.DoubleToInt64Bits(o.Value)}",
                     EpisodeClosed c => $"close {c.AlertId} @{c.Offset} n={c.OutOfBandReadings}",
+                    ModelAdopted m => $"model {m.Version} after @{m.AfterOffset} prior {m.Prior}",
                     var other => "unexpected " + other,
                 })
                 .RunWith(Sink.Seq<string>(), materializer);

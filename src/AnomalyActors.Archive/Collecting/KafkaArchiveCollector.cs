@@ -297,7 +297,8 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
             r.GetProperty("anomaly").GetBoolean(),
             r.TryGetProperty("episodeId", out var episode) && episode.ValueKind == JsonValueKind.String ? episode.GetString() : null,
             r.GetProperty("offset").GetInt64(),
-            r.TryGetProperty("detector", out var detector) && detector.ValueKind == JsonValueKind.String ? detector.GetString()! : "unknown");
+            r.TryGetProperty("detector", out var detector) && detector.ValueKind == JsonValueKind.String ? detector.GetString()! : "unknown",
+            ModelOf(r));
     }
 
     /// <summary>An alert as the results sink publishes it (<see cref="ResultRecords.AlertJson"/>).</summary>
@@ -320,8 +321,12 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
             r.GetProperty("offset").GetInt64(),
             open ? r.GetProperty("value").GetDouble() : double.NaN,
             grade,
-            open ? -1 : r.GetProperty("outOfBandReadings").GetInt64());
+            open ? -1 : r.GetProperty("outOfBandReadings").GetInt64(),
+            ModelOf(r));
     }
+
+    private static string? ModelOf(JsonElement record) =>
+        record.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.String && model.GetString() is { Length: > 0 } version ? version : null;
 
     private static string Text(JsonElement element, string name) =>
         element.GetProperty(name).GetString() is { Length: > 0 } text ? text : throw new FormatException($"'{name}' is empty");

@@ -17,14 +17,21 @@ public static class ResultCodec
     private const byte EnrichedV1 = 1;
     private const byte AlertV1 = 2;
 
+    // V1 and the global model version as a last text.
+    private const byte EnrichedV2 = 3;
+    private const byte AlertV2 = 4;
+
     // Kind, then time, offset, episode, five numbers, the flag, two texts with their lengths.
     private const int EnrichedFixedBytes = 1 + 3 * 8 + 5 * 8 + 1 + 2 + 2;
     private const int AlertFixedBytes = 1 + 1 + 3 * 8 + 2 * 8 + 2;
 
+    // A model version's text with its length (versions are at most 64 ASCII characters).
+    private const int ModelBytes = 2 + 64;
+
     /// <summary>Writes one scored reading of <paramref name="streamKey"/>; returns the bytes used.</summary>
     public static int WriteEnriched(Span<byte> into, string streamKey, string detector, in ScoredReading reading)
     {
-        into[0] = EnrichedV1;
+        into[0] = EnrichedV2;
         BinaryPrimitives.WriteInt64LittleEndian(into[1..], reading.TimestampMs);
         BinaryPrimitives.WriteInt64LittleEndian(into[9..], reading.Offset);
         BinaryPrimitives.WriteInt64LittleEndian(into[17..], reading.Episode);
@@ -37,18 +44,19 @@ public static class ResultCodec
         var at = 66;
         at += WriteText(into[at..], streamKey);
         at += WriteText(into[at..], detector);
+        at += WriteText(into[at..], reading.Model ?? string.Empty);
         return at;
     }
 
     /// <summary>The bytes <see cref="WriteEnriched"/> needs at most.</summary>
     public static int MaxEnrichedBytes(string streamKey, string detector) =>
-        EnrichedFixedBytes + Encoding.UTF8.GetMaxByteCount(streamKey.Length) + Encoding.UTF8.GetMaxByteCount(detector.Length);
+        EnrichedFixedBytes + Encoding.UTF8.GetMaxByteCount(streamKey.Length) + Encoding.UTF8.GetMaxByteCount(detector.Length) + ModelBytes;
 
-    public static int MaxAlertBytes(IEpisodeEvent alert) => AlertFixedBytes + Encoding.UTF8.GetMaxByteCount(alert.SensorId.Length);
+    public static int MaxAlertBytes(IEpisodeEvent alert) => AlertFixedBytes + Encoding.UTF8.GetMaxByteCount(alert.SensorId.Length) + 2 + Encoding.UTF8.GetMaxByteCount(alert.Model.Length);
 
     public static int WriteAlert(Span<byte> into, IEpisodeEvent alert)
     {
-        into[0] = AlertV1;
+        into[0] = AlertV2;
         into[1] = alert is EpisodeOpened ? (byte)1 : (byte)2;
         BinaryPrimitives.WriteInt64LittleEndian(into[10..], alert.Offset);
         BinaryPrimitives.WriteInt64LittleEndian(into[18..], alert.Episode);
@@ -68,13 +76,14 @@ public static class ResultCodec
                 throw new ArgumentException($"Unknown episode event {alert.GetType().Name}.", nameof(alert));
         }
 
-        return 42 + WriteText(into[42..], alert.SensorId);
+        var at = 42 + WriteText(into[42..], alert.SensorId);
+        return at + WriteText(into[at..], alert.Model);
     }
 
     /// <summary>Reads a record written by <see cref="WriteEnriched"/>.</summary>
     public static EnrichedRow ReadEnriched(ReadOnlySpan<byte> from, StreamNames names)
     {
-        if (from.Length < EnrichedFixedBytes || from[0] != EnrichedV1)
+        if (from.Length < EnrichedFixedBytes || from[0] is not (EnrichedV1 or EnrichedV2))
         {
             throw new InvalidDataException($"Not an enriched record (layout {(from.Length > 0 ? from[0] : -1)}, {from.Length} bytes).");
         }
@@ -82,6 +91,7 @@ public static class ResultCodec
         var at = 66;
         var stream = names.Of(TextBytes(from, ref at));
         var detector = names.Intern(TextBytes(from, ref at));
+        var model = from[0] == EnrichedV2 ? ModelOf(TextBytes(from, ref at), names) : null;
         var episode = BinaryPrimitives.ReadInt64LittleEndian(from[17..]);
         return new EnrichedRow(
             BinaryPrimitives.ReadInt64LittleEndian(from[1..]),
@@ -96,19 +106,23 @@ public static class ResultCodec
             from[65] != 0,
             episode > 0 ? AlertIds.For(stream.Key, episode) : null,
             BinaryPrimitives.ReadInt64LittleEndian(from[9..]),
-            detector);
+            detector,
+            model);
     }
+
+    private static string? ModelOf(ReadOnlySpan<byte> utf8, StreamNames names) => utf8.IsEmpty ? null : names.Intern(utf8);
 
     /// <summary>Reads a record written by <see cref="WriteAlert"/>.</summary>
     public static AlertRow ReadAlert(ReadOnlySpan<byte> from, StreamNames names)
     {
-        if (from.Length < AlertFixedBytes || from[0] != AlertV1)
+        if (from.Length < AlertFixedBytes || from[0] is not (AlertV1 or AlertV2))
         {
             throw new InvalidDataException($"Not an alert record (layout {(from.Length > 0 ? from[0] : -1)}, {from.Length} bytes).");
         }
 
         var at = 42;
         var stream = names.Of(TextBytes(from, ref at));
+        var model = from[0] == AlertV2 ? ModelOf(TextBytes(from, ref at), names) : null;
         var open = from[1] == 1;
         var episode = BinaryPrimitives.ReadInt64LittleEndian(from[18..]);
         var grade = BinaryPrimitives.ReadDoubleLittleEndian(from[34..]);
@@ -124,7 +138,8 @@ public static class ResultCodec
             BinaryPrimitives.ReadInt64LittleEndian(from[10..]),
             open ? BinaryPrimitives.ReadDoubleLittleEndian(from[26..]) : double.NaN,
             grade,
-            open ? -1 : BinaryPrimitives.ReadInt64LittleEndian(from[26..]));
+            open ? -1 : BinaryPrimitives.ReadInt64LittleEndian(from[26..]),
+            model);
     }
 
     private static int WriteText(Span<byte> into, string text)

@@ -12,6 +12,9 @@ public interface IEpisodeEvent : IWithSensorId
 
     /// <summary>Stable across replays: a consumer can recognise a repeated alert by it.</summary>
     string AlertId { get; }
+
+    /// <summary>The global model version the stream used when it decided this; "" without one.</summary>
+    string Model { get; }
 }
 
 public static class AlertIds
@@ -20,7 +23,7 @@ public static class AlertIds
 }
 
 /// <summary>An episode opened on the first out-of-band reading.</summary>
-public sealed record EpisodeOpened(string SensorId, long Episode, long Offset, long TimestampMs, double Value, double Grade)
+public sealed record EpisodeOpened(string SensorId, long Episode, long Offset, long TimestampMs, double Value, double Grade, string Model = "")
     : IEpisodeEvent
 {
     public string AlertId => AlertIds.For(SensorId, Episode);
@@ -33,7 +36,8 @@ public sealed record EpisodeClosed(
     long Offset,
     long TimestampMs,
     long OutOfBandReadings,
-    double PeakGrade) : IEpisodeEvent
+    double PeakGrade,
+    string Model = "") : IEpisodeEvent
 {
     public string AlertId => AlertIds.For(SensorId, Episode);
 }

@@ -79,6 +79,8 @@ public static class ResultRecords
                     break;
             }
 
+            WriteModel(json, alert.Model);
+
             json.WriteEndObject();
         }
 
@@ -129,11 +131,24 @@ public static class ResultRecords
             }
 
             json.WriteString("detector", detector);
+            WriteModel(json, reading.Model);
 
             json.WriteEndObject();
         }
 
         return buffer.ToArray();
+    }
+
+    private static void WriteModel(Utf8JsonWriter json, string? model)
+    {
+        if (!string.IsNullOrEmpty(model))
+        {
+            json.WriteString("model", model);
+        }
+        else
+        {
+            json.WriteNull("model");
+        }
     }
 
     /// <summary>Refused readings as a dead letter: the readings as a JSON array, the partitions in the detail.</summary>

@@ -30,6 +30,10 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
     // v2 rows read as having stored every one (what their high-water marks meant).
     private const byte V3 = 3;
 
+    // Adds the global model version to EpisodeOpened and EpisodeClosed, and the model version and
+    // the pending adoptions to SensorSnapshot; older rows read as having no model.
+    private const byte V4 = 4;
+
     private static readonly Dictionary<Type, string> Manifests = new()
     {
         [typeof(ChunkStored)] = "rc",
@@ -62,6 +66,7 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         [typeof(DashboardGreeting)] = "dg",
         [typeof(WatchSeries)] = "ws",
         [typeof(SeriesPoints)] = "sp",
+        [typeof(ModelAdopted)] = "ma",
     };
 
     public AnomalyActorsSerializer(ExtendedActorSystem system)
@@ -83,6 +88,7 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         {
             w.Write(obj switch
             {
+                EpisodeOpened or EpisodeClosed or SensorSnapshot => V4,
                 ChunkStored => V3,
                 IngestReadings or AppendChunk => V2,
                 _ => V1,
@@ -97,7 +103,7 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
     {
         using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
         var version = r.ReadByte();
-        if (version is not (V1 or V2 or V3))
+        if (version is not (V1 or V2 or V3 or V4))
         {
             throw new SerializationException($"Unknown layout version {version} for manifest '{manifest}'.");
         }
@@ -105,8 +111,8 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
         return manifest switch
         {
             "rc" => new ChunkStored(r.ReadInt32(), r.ReadInt64(), ReadChunk(r), ReadMarks(r, withStoredBelow: version >= V3), version >= V2 ? ReadChunkDeliveries(r) : null),
-            "eo" => new EpisodeOpened(r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble()),
-            "ec" => new EpisodeClosed(r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble()),
+            "eo" => new EpisodeOpened(r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble(), version >= V4 ? r.ReadString() : string.Empty),
+            "ec" => new EpisodeClosed(r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadDouble(), version >= V4 ? r.ReadString() : string.Empty),
             "ss" => new SensorSnapshot(
                 r.ReadInt32(),
                 r.ReadInt64(),
@@ -114,7 +120,10 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 r.ReadInt64(),
                 r.ReadString(),
                 ReadBytes(r),
-                new EpisodeTrackerState(r.ReadInt64(), r.ReadBoolean(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble())),
+                new EpisodeTrackerState(r.ReadInt64(), r.ReadBoolean(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble()),
+                version >= V4 ? r.ReadString() : string.Empty,
+                version >= V4 ? ReadModelAdoptions(r) : []),
+            "ma" => ReadModelAdopted(r),
             "sr" => ReadScoreReadings(r),
             "st" => PassivateSensor.Instance,
             "ti" => new TrimIntake(r.ReadInt32()),
@@ -143,6 +152,35 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
             "ps" => new PartitionStatus(r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadInt32()),
             _ => throw new SerializationException($"Unknown manifest '{manifest}'."),
         };
+    }
+
+    private static ModelAdopted ReadModelAdopted(BinaryReader r) =>
+        new(r.ReadString(), r.ReadInt64(), r.ReadString(), new Detection.DetectorPrior(r.ReadDouble(), r.ReadInt64()));
+
+    private static void WriteModelAdopted(BinaryWriter w, ModelAdopted m)
+    {
+        w.Write(m.SensorId);
+        w.Write(m.AfterOffset);
+        w.Write(m.Version);
+        w.Write(m.Prior.HalfWidth);
+        w.Write(m.Prior.ArmAfter);
+    }
+
+    private static ModelAdopted[] ReadModelAdoptions(BinaryReader r)
+    {
+        var count = r.ReadInt32();
+        if (count < 0 || count > r.BaseStream.Length / 26)
+        {
+            throw new SerializationException($"{count} model adoptions in {r.BaseStream.Length} bytes.");
+        }
+
+        var adoptions = new ModelAdopted[count];
+        for (var i = 0; i < count; i++)
+        {
+            adoptions[i] = ReadModelAdopted(r);
+        }
+
+        return adoptions;
     }
 
     private static SeriesPoints ReadSeriesPoints(BinaryReader r)
@@ -221,6 +259,7 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 w.Write(m.TimestampMs);
                 w.Write(m.Value);
                 w.Write(m.Grade);
+                w.Write(m.Model);
                 break;
             case EpisodeClosed m:
                 w.Write(m.SensorId);
@@ -229,6 +268,10 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 w.Write(m.TimestampMs);
                 w.Write(m.OutOfBandReadings);
                 w.Write(m.PeakGrade);
+                w.Write(m.Model);
+                break;
+            case ModelAdopted m:
+                WriteModelAdopted(w, m);
                 break;
             case SensorSnapshot m:
                 w.Write(m.PartitionId);
@@ -242,6 +285,13 @@ public sealed class AnomalyActorsSerializer : SerializerWithStringManifest
                 w.Write(m.Episodes.InBandRun);
                 w.Write(m.Episodes.OutOfBandInEpisode);
                 w.Write(m.Episodes.PeakGrade);
+                w.Write(m.ModelVersion);
+                w.Write(m.PendingModels.Count);
+                foreach (var pending in m.PendingModels)
+                {
+                    WriteModelAdopted(w, pending);
+                }
+
                 break;
             case ScoreReadings m:
                 w.Write(m.SensorId);

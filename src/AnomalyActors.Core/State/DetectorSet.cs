@@ -55,6 +55,18 @@ public sealed class DetectorSet
         return combined;
     }
 
+    /// <summary>Gives the prior to every detector that can start from one (the others learn alone).</summary>
+    public void WarmStart(DetectorPrior prior)
+    {
+        foreach (var detector in _detectors)
+        {
+            if (detector is IWarmStartable warmStartable)
+            {
+                warmStartable.WarmStart(prior);
+            }
+        }
+    }
+
     public byte[] CaptureState()
     {
         using var buffer = new MemoryStream();

@@ -24,7 +24,8 @@ public sealed class EpisodeTracker
     public double PeakGrade { get; private set; }
 
     /// <summary>Advances by one scored reading; returns the transition it causes, if any.</summary>
-    public IEpisodeEvent? Step(string sensorId, long offset, long timestampMs, double value, in DetectorScore score)
+    /// <param name="model">The model version in use, which the transition carries.</param>
+    public IEpisodeEvent? Step(string sensorId, long offset, long timestampMs, double value, in DetectorScore score, string model = "")
     {
         if (score.OutOfBand)
         {
@@ -35,7 +36,7 @@ public sealed class EpisodeTracker
                 EpisodesOpened++;
                 OutOfBandInEpisode = 1;
                 PeakGrade = score.Grade;
-                return new EpisodeOpened(sensorId, EpisodesOpened, offset, timestampMs, value, score.Grade);
+                return new EpisodeOpened(sensorId, EpisodesOpened, offset, timestampMs, value, score.Grade, model);
             }
 
             OutOfBandInEpisode++;
@@ -56,7 +57,7 @@ public sealed class EpisodeTracker
 
         IsOpen = false;
         InBandRun = 0;
-        return new EpisodeClosed(sensorId, EpisodesOpened, offset, timestampMs, OutOfBandInEpisode, PeakGrade);
+        return new EpisodeClosed(sensorId, EpisodesOpened, offset, timestampMs, OutOfBandInEpisode, PeakGrade, model);
     }
 
     public EpisodeTrackerState Capture() => new(EpisodesOpened, IsOpen, InBandRun, OutOfBandInEpisode, PeakGrade);

@@ -1,5 +1,7 @@
 using AnomalyActors.Core.Commands;
 using AnomalyActors.Core.Events;
+using AnomalyActors.Core.Models;
+using AnomalyActors.Core.Protocol;
 using AnomalyActors.Core.Queries;
 
 namespace AnomalyActors.Core.State;
@@ -10,11 +12,17 @@ namespace AnomalyActors.Core.State;
 /// transitions) comes back as events for the actor to persist. After a crash the actor restores a
 /// snapshot, re-applies the log from the snapshot's offset and so derives the same transitions
 /// again: those already journaled (<see cref="RecordedThrough"/>) are not emitted twice.
+/// A global model is an input from outside the log: the stream adopts it as a journaled event
+/// fixed to the offset it had reached (<see cref="ModelAdopted"/>); a recovery that re-applies the
+/// log switches at the same reading.
 /// </summary>
 public sealed class SensorState
 {
     private readonly DetectorSet _detectors;
     private readonly EpisodeTracker _episodes;
+
+    // Adoptions recovered from the journal for readings the log has yet to re-deliver, in offset order.
+    private readonly List<ModelAdopted> _pendingModels = [];
 
     public SensorState(string sensorId, DetectorSet detectors, int closeAfterInBand)
     {
@@ -24,6 +32,50 @@ public sealed class SensorState
     }
 
     public string SensorId { get; }
+
+    /// <summary>The global model version the readings are scored with; "" before the first.</summary>
+    public string ModelVersion { get; private set; } = string.Empty;
+
+    /// <summary>Adoptions waiting for the log to re-deliver the readings before them.</summary>
+    public IReadOnlyList<ModelAdopted> PendingModels => _pendingModels;
+
+    /// <summary>
+    /// Whether the stream should adopt <paramref name="model"/>: the event to journal (before the
+    /// next reading is applied), or null when the stream has it already or is due to.
+    /// </summary>
+    public ModelAdopted? DecideAdoption(GlobalModel? model)
+    {
+        var latest = _pendingModels.Count > 0 ? _pendingModels[^1].Version : ModelVersion;
+        if (model is null || model.Version == latest)
+        {
+            return null;
+        }
+
+        var prior = model.TypeOf(StreamId.Parse(SensorId))?.Prior ?? Detection.DetectorPrior.None;
+        return new ModelAdopted(SensorId, Offset, model.Version, prior);
+    }
+
+    /// <summary>
+    /// A journaled adoption (live, once persisted, or in recovery): takes effect now when the state
+    /// has reached its offset, otherwise when the re-delivered log passes it.
+    /// </summary>
+    public void Apply(ModelAdopted adopted)
+    {
+        if (adopted.AfterOffset <= Offset)
+        {
+            Adopt(adopted);
+        }
+        else
+        {
+            _pendingModels.Add(adopted);
+        }
+    }
+
+    private void Adopt(ModelAdopted adopted)
+    {
+        ModelVersion = adopted.Version;
+        _detectors.WarmStart(adopted.Prior);
+    }
 
     /// <summary>The partition whose offsets <see cref="Offset"/> counts; -1 before the first reading.</summary>
     public int PartitionId { get; private set; } = -1;
@@ -172,6 +224,12 @@ public sealed class SensorState
         for (var i = start; i < values.Length; i++)
         {
             var offset = explicitOffsets.IsEmpty ? first + i : explicitOffsets[i];
+            while (_pendingModels.Count > 0 && _pendingModels[0].AfterOffset < offset)
+            {
+                Adopt(_pendingModels[0]);
+                _pendingModels.RemoveAt(0);
+            }
+
             var value = values[i];
             Offset = offset;
             ReadingsSinceSnapshot++;
@@ -184,7 +242,7 @@ public sealed class SensorState
             var score = _detectors.Update(timestamps[i], value);
             ReadingsScored++;
             var wasOpen = _episodes.IsOpen;
-            var transition = _episodes.Step(SensorId, offset, timestamps[i], value, score);
+            var transition = _episodes.Step(SensorId, offset, timestamps[i], value, score, ModelVersion);
             if (transition is not null && offset > RecordedThrough)
             {
                 newEvents.Add(transition);
@@ -194,7 +252,7 @@ public sealed class SensorState
             {
                 // A reading belongs to the episode it opens, continues or closes.
                 var episode = wasOpen || _episodes.IsOpen ? _episodes.EpisodesOpened : 0;
-                scored.Add(new ScoredReading(offset, timestamps[i], value, score.Prediction, score.Low, score.High, score.Grade, score.OutOfBand, episode));
+                scored.Add(new ScoredReading(offset, timestamps[i], value, score.Prediction, score.Low, score.High, score.Grade, score.OutOfBand, episode, ModelVersion));
             }
         }
 
@@ -219,7 +277,9 @@ public sealed class SensorState
             ReadingsRejected,
             _detectors.Fingerprint,
             _detectors.CaptureState(),
-            _episodes.Capture());
+            _episodes.Capture(),
+            ModelVersion,
+            _pendingModels.ToArray());
     }
 
     public void SnapshotTaken() => ReadingsSinceSnapshot = 0;
@@ -237,8 +297,13 @@ public sealed class SensorState
         ReadingsRejected = snapshot.ReadingsRejected;
         ReadingsSinceSnapshot = 0;
         _episodes.Restore(snapshot.Episodes);
+        ModelVersion = snapshot.ModelVersion;
+        _pendingModels.Clear();
+        _pendingModels.AddRange(snapshot.PendingModels);
         if (snapshot.DetectorFingerprint != _detectors.Fingerprint)
         {
+            // Fresh detectors have no prior: the stream adopts the current model again.
+            ModelVersion = string.Empty;
             return false;
         }
 
@@ -290,6 +355,7 @@ public readonly record struct SliceOutcome(SliceVerdict Verdict, int Applied);
 
 /// <summary>One reading as scored: the enriched record of a stream.</summary>
 /// <param name="Episode">The episode the reading opens, continues or closes; 0 outside episodes.</param>
+/// <param name="Model">The global model version the stream used; "" without one.</param>
 public readonly record struct ScoredReading(
     long Offset,
     long TimestampMs,
@@ -299,4 +365,5 @@ public readonly record struct ScoredReading(
     double High,
     double Grade,
     bool OutOfBand,
-    long Episode);
+    long Episode,
+    string Model = "");

@@ -13,11 +13,15 @@ namespace AnomalyActors.Detection;
 /// the flat-line reference) and slot n mod M takes x_n.
 /// Grade: d = (distance outside the band) / (band half-width), grade = d/(1+d), and 0 while alarms
 /// are not yet armed so warm-up noise never looks severe.
+/// With a <see cref="DetectorPrior"/> (a fleet model's knowledge of the stream's type), and only
+/// until the stream's own alarms are armed: the band is at least the prior's half-width, and alarms
+/// are armed after the prior's count of readings. Past its own warm-up the stream is on its own.
 /// </remarks>
-public sealed class EwmaBand : IDetector
+public sealed class EwmaBand : IDetector, IWarmStartable
 {
     public const string KindName = "ewma";
     private const byte StateVersion = 1;
+    private const byte StateVersionWithPrior = 2;
 
     private readonly EwmaBandOptions _options;
     private readonly double[] _buffer;
@@ -28,6 +32,7 @@ public sealed class EwmaBand : IDetector
     private long _count;
     private double _smoothed;
     private double _sigma;
+    private DetectorPrior _prior;
 
     public EwmaBand(EwmaBandOptions options)
     {
@@ -44,6 +49,18 @@ public sealed class EwmaBand : IDetector
     public string Kind => KindName;
 
     public long Count => _count;
+
+    public DetectorPrior Prior => _prior;
+
+    public void WarmStart(DetectorPrior prior)
+    {
+        if (!prior.IsNone && prior.Problem() is { } problem)
+        {
+            throw new ArgumentOutOfRangeException(nameof(prior), prior, problem);
+        }
+
+        _prior = prior;
+    }
 
     public DetectorScore Update(long timestampMs, double value)
     {
@@ -80,9 +97,19 @@ public sealed class EwmaBand : IDetector
             halfWidth = relative;
         }
 
+        var armed = _count > _options.AlarmAfter;
+        if (!armed && !_prior.IsNone)
+        {
+            if (halfWidth < _prior.HalfWidth)
+            {
+                halfWidth = _prior.HalfWidth;
+            }
+
+            armed = _count > _prior.ArmAfter;
+        }
+
         var low = prediction - halfWidth;
         var high = prediction + halfWidth;
-        var armed = _count > _options.AlarmAfter;
         var outside = value < low || value > high;
         var grade = 0.0;
         if (armed && outside)
@@ -104,10 +131,12 @@ public sealed class EwmaBand : IDetector
     }
 
     // Layout v1: version byte, window (int32), count (int64), smoothed, sigma, then the M buffer slots.
+    // v2 (written only with a prior, so states without one stay as they were): v1, then the prior's
+    // half-width (double) and arm-after (int64).
     public void WriteState(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(StateVersion);
+        writer.Write(_prior.IsNone ? StateVersion : StateVersionWithPrior);
         writer.Write(_buffer.Length);
         writer.Write(_count);
         writer.Write(_smoothed);
@@ -116,12 +145,18 @@ public sealed class EwmaBand : IDetector
         {
             writer.Write(slot);
         }
+
+        if (!_prior.IsNone)
+        {
+            writer.Write(_prior.HalfWidth);
+            writer.Write(_prior.ArmAfter);
+        }
     }
 
     public void ReadState(BinaryReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        StateFormat.ReadVersion(reader, StateVersion, KindName);
+        var version = StateFormat.ReadVersion(reader, StateVersion, StateVersionWithPrior, KindName);
         StateFormat.Expect(reader.ReadInt32(), _buffer.Length, "window", KindName);
         var count = reader.ReadInt64();
         if (count < 0)
@@ -138,6 +173,17 @@ public sealed class EwmaBand : IDetector
             buffer[i] = reader.ReadDouble();
         }
 
+        var prior = DetectorPrior.None;
+        if (version == StateVersionWithPrior)
+        {
+            prior = new DetectorPrior(reader.ReadDouble(), reader.ReadInt64());
+            if (prior.Problem() is { } problem)
+            {
+                throw new InvalidDataException($"The {KindName} detector state has an unusable prior: {problem}.");
+            }
+        }
+
+        _prior = prior;
         _count = count;
         _smoothed = smoothed;
         _sigma = sigma;

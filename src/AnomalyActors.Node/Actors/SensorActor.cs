@@ -15,7 +15,8 @@ namespace AnomalyActors.Node.Actors;
 /// <see cref="SensorLifecycle"/> decides when to snapshot and when to stop; this actor persists,
 /// sends the outputs to the node's results sink, and talks back to the log partition that sent the
 /// slices (its own intake or a Kafka partition): checkpoints after each snapshot, and a request to
-/// re-deliver when readings went missing.
+/// re-deliver when readings went missing. Before it scores, a sensor whose model version is not
+/// the node's current one journals the adoption of the current one (<see cref="ModelAdopted"/>).
 /// </summary>
 public sealed class SensorActor : ReceivePersistentActor, IWithTimers
 {
@@ -60,6 +61,7 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
 
             _lifecycle.Recovered(snapshot.Offset);
         });
+        Recover<ModelAdopted>(adopted => _state.Apply(adopted));
         Recover<IEpisodeEvent>(recorded =>
         {
             _state.Apply(recorded);
@@ -162,6 +164,18 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
 
     private void Score(ScoreReadings slice)
     {
+        if (_state.DecideAdoption(_wiring.Models?.Model) is { } adoption)
+        {
+            // Journaled before the slice is scored with it, so a recovery switches at the same reading.
+            Persist(adoption, adopted =>
+            {
+                _state.Apply(adopted);
+                _wiring.Metrics.ModelAdopted();
+                Score(slice);
+            });
+            return;
+        }
+
         var scoredBefore = _state.ReadingsScored;
         var rejectedBefore = _state.ReadingsRejected;
         _newEvents.Clear();

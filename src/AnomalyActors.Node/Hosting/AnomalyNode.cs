@@ -54,10 +54,11 @@ public sealed class AnomalyNode : IAsyncDisposable
     public DeadLetterFile? DeadLetters { get; }
 
     /// <summary>A node on the configuration files (hocon/) under <paramref name="overrides"/>, results to the console and files.</summary>
-    public static Task<AnomalyNode> StartAsync(Config? overrides = null, string? hoconDirectory = null, string systemName = "anomaly-actors")
+    /// <param name="models">The global model the sensors are to use; null: they take none.</param>
+    public static Task<AnomalyNode> StartAsync(Config? overrides = null, string? hoconDirectory = null, string systemName = "anomaly-actors", AnomalyActors.Core.Models.CurrentModel? models = null)
     {
         var (config, source) = NodeConfig.Load(overrides, hoconDirectory);
-        return StartAsync(NodeSettings.FromConfig(config, source), config, systemName);
+        return StartAsync(NodeSettings.FromConfig(config, source), config, systemName, models: models);
     }
 
     /// <summary>
@@ -66,11 +67,12 @@ public sealed class AnomalyNode : IAsyncDisposable
     /// readings and refused readings to; by default the console, alerts.jsonl and the dead-letter
     /// file, and what <paramref name="archive"/> opens (once the data directory is this node's) to
     /// record results for the archive. <paramref name="tap"/> follows watched streams' scored
-    /// readings (the dashboard).
+    /// readings (the dashboard). <paramref name="models"/> holds the global model the sensors are to
+    /// use (null: they take none).
     /// </summary>
     public static async Task<AnomalyNode> StartAsync(
         NodeSettings settings, Config config, string systemName, Func<ActorSystem, ResultsSink>? results = null, Func<ActorSystem, Task<IResultsArchive>>? archive = null,
-        IScoredReadingsTap? tap = null)
+        IScoredReadingsTap? tap = null, AnomalyActors.Core.Models.CurrentModel? models = null)
     {
         if (settings.Cluster.Seeds.FirstOrDefault(s => s.System != systemName) is { } foreign)
         {
@@ -117,7 +119,7 @@ public sealed class AnomalyNode : IAsyncDisposable
             var recorder = results is null && archive is not null ? await archive(system).ConfigureAwait(false) : null;
             var sink = results?.Invoke(system)
                 ?? new ResultsSink(system.ActorOf(FileResultsActor.Props(settings.Alerts, settings.Site, deadLetters, metrics, recorder), "results"), TakesEnriched: false, recorder);
-            var wiring = new SensorWiring(settings.Sensor, durable, sink, metrics, tap);
+            var wiring = new SensorWiring(settings.Sensor, durable, sink, metrics, tap, models);
             var sharding = ClusterSharding.Get(system);
             var extractor = new AnomalyMessageExtractor(MaxShards);
             var sensors = await sharding.StartAsync(
