@@ -32,5 +32,6 @@ public static class Program
         ["archive"] = Archive.ArchiveHarness.Run,
         ["multisite"] = MultiSite.MultiSiteHarness.Run,
         ["fleet"] = Fleet.FleetHarness.Run,
+        ["global-model"] = GlobalModel.GlobalModelHarness.Run,
     };
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Parquet;
 
 namespace AnomalyActors.Archive;
@@ -266,7 +265,7 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
 
         foreach (var directory in directories)
         {
-            Durable.SyncDirectory(directory);
+            DurableFiles.SyncDirectory(directory);
         }
 
         var files = _parts.Count;
@@ -278,7 +277,7 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
 
         _rollMarks.Clear();
         var progress = Path.Combine(_root, ArchiveLayout.ProgressPath(_dataset.Name, Source));
-        Durable.Replace(progress, ProgressText(_rollLast));
+        DurableFiles.Replace(progress, System.Text.Encoding.UTF8.GetBytes(ProgressText(_rollLast)));
         Committed = _rollLast;
         RowsCommitted += Pending;
         FilesCommitted += files;
@@ -457,60 +456,4 @@ internal sealed class SynchronousWrites(FileStream file) : Stream
     }
 
     public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
-}
-
-/// <summary>Writes that survive a power cut once they return.</summary>
-internal static class Durable
-{
-    /// <summary>Replaces a small file's contents all at once: a hidden copy, flushed to disk, renamed over it.</summary>
-    public static void Replace(string path, string contents)
-    {
-        var directory = Path.GetDirectoryName(path)!;
-        Directory.CreateDirectory(directory);
-        var temporary = ArchiveLayout.TemporaryPath(path);
-        using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(System.Text.Encoding.UTF8.GetBytes(contents));
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, path, overwrite: true);
-        SyncDirectory(directory);
-    }
-
-    /// <summary>Makes the renames in a directory durable (its entries are data of their own).</summary>
-    public static void SyncDirectory(string directory)
-    {
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
-        {
-            return;
-        }
-
-        var fd = open(directory, 0 /* O_RDONLY */);
-        if (fd < 0)
-        {
-            throw new IOException($"Cannot open {directory} to flush it (errno {Marshal.GetLastPInvokeError()}).");
-        }
-
-        try
-        {
-            if (fsync(fd) != 0)
-            {
-                throw new IOException($"Flushing {directory} failed (errno {Marshal.GetLastPInvokeError()}).");
-            }
-        }
-        finally
-        {
-            _ = close(fd);
-        }
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int fsync(int fd);
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int close(int fd);
 }

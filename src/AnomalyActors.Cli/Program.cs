@@ -17,7 +17,7 @@ namespace AnomalyActors.Cli
 
     public static class Cli
     {
-        public static readonly IReadOnlyList<CommandSpec> Commands = [RunCommand.Spec, SimulateCommand.Spec, ReplayCommand.Spec, StatusCommand.Spec, AlertsCommand.Spec, QueryCommand.QuerySpec, QueryCommand.DescribeSpec, DemoCommand.Spec];
+        public static readonly IReadOnlyList<CommandSpec> Commands = [RunCommand.Spec, SimulateCommand.Spec, ReplayCommand.Spec, StatusCommand.Spec, AlertsCommand.Spec, QueryCommand.QuerySpec, QueryCommand.DescribeSpec, DemoCommand.Spec, TrainCommand.Spec, ModelCommand.ListSpec, ModelCommand.ShowSpec, ModelCommand.RollbackSpec];
 
         public static async Task<int> RunAsync(string[] args)
         {
@@ -79,6 +79,10 @@ namespace AnomalyActors.Cli
                     "demo" => await DemoCommand.ExecuteAsync(parsed, stopping.Token),
                     "query" => await QueryCommand.QueryAsync(parsed, stopping.Token),
                     "describe" => await QueryCommand.DescribeAsync(parsed, stopping.Token),
+                    "train" => await TrainCommand.ExecuteAsync(parsed, stopping.Token),
+                    "models" => await ModelCommand.ListAsync(parsed),
+                    "model" => await ModelCommand.ShowAsync(parsed),
+                    "rollback" => await ModelCommand.RollbackAsync(parsed),
                     _ => await ReplayCommand.ExecuteAsync(parsed, stopping.Token),
                 };
             }

@@ -30,7 +30,8 @@ public sealed record AnomalyActorsSettings(
     ArchiveSettings Archive,
     WebSettings Web,
     NotificationSettings Notifications,
-    GlobalSettings Global)
+    GlobalSettings Global,
+    AnomalyActors.Models.ModelSettings Models)
 {
     /// <summary>The configuration files (hocon/) under the environment's values and <paramref name="overrides"/>.</summary>
     public static AnomalyActorsSettings Load(Config? overrides = null, string? hoconDirectory = null)
@@ -57,6 +58,7 @@ public sealed record AnomalyActorsSettings(
         var web = WebSettings.FromConfig(config, source);
         var notifications = NotificationSettings.FromConfig(config, source);
         var global = GlobalSettings.FromConfig(config, source);
+        var models = AnomalyActors.Models.ModelSettings.FromConfig(config, node.DataDirectory, archive, source);
 
         // The node's cluster endpoint: Akka reads it itself, and reports a bad value as a nest of
         // exceptions without the key.
@@ -73,6 +75,6 @@ public sealed record AnomalyActorsSettings(
         // known key. The property maps of the Kafka clients are librdkafka's to judge.
         source.RejectUnknownKeys(config, NodeSettings.Path, [$"{KafkaSettings.Path}.consumer-properties", $"{KafkaSettings.Path}.producer-properties"]);
         // The modules' own Akka settings (serializer bindings) under everything else.
-        return new AnomalyActorsSettings(config.WithFallback(NotificationSerializer.AkkaConfig), source, node, ingestion, mqtt, kafka, archive, web, notifications, global);
+        return new AnomalyActorsSettings(config.WithFallback(NotificationSerializer.AkkaConfig), source, node, ingestion, mqtt, kafka, archive, web, notifications, global, models);
     }
 }

@@ -3,11 +3,13 @@ using Akka.Configuration;
 using Akka.Event;
 using AnomalyActors.Archive.Collecting;
 using AnomalyActors.Core.Configuration;
+using AnomalyActors.Core.Models;
 using AnomalyActors.Core.Results;
 using AnomalyActors.Ingestion.DeadLetters;
 using AnomalyActors.Ingestion.Intake;
 using AnomalyActors.Kafka;
 using AnomalyActors.Mqtt;
+using AnomalyActors.Models;
 using AnomalyActors.Mqtt.Clustering;
 using AnomalyActors.Node.Actors;
 using AnomalyActors.Node.Hosting;
@@ -67,6 +69,12 @@ public sealed class AnomalyHost : IAsyncDisposable
     /// <summary>Notifications of alert changes when <c>anomaly-actors.notifications</c> has a route, else null.</summary>
     public Notifier? Notifier { get; private set; }
 
+    /// <summary>Keeps the node on the published global model; null when models are off.</summary>
+    public ModelPuller? Models { get; private set; }
+
+    /// <summary>The global model the sensors use; null when models are off.</summary>
+    public CurrentModel? CurrentModel { get; private set; }
+
     /// <summary>The Kafka consumer when <c>anomaly-actors.kafka.enabled</c> is on, else null.</summary>
     public KafkaIngestion? Kafka { get; private set; }
 
@@ -103,10 +111,11 @@ public sealed class AnomalyHost : IAsyncDisposable
         Func<ActorSystem, Task<IResultsArchive>>? archive = settings.Archive.Enabled && !kafka.Enabled
             ? async system => localArchive = await StartLocalArchiveAsync(settings, system).ConfigureAwait(false)
             : null;
+        var models = settings.Models.Enabled ? new CurrentModel() : null;
         AnomalyNode node;
         try
         {
-            node = await AnomalyNode.StartAsync(settings.Node, settings.Config, systemName, results, archive, (IScoredReadingsTap?)relay ?? series).ConfigureAwait(false);
+            node = await AnomalyNode.StartAsync(settings.Node, settings.Config, systemName, results, archive, (IScoredReadingsTap?)relay ?? series, models).ConfigureAwait(false);
         }
         catch (RemotingBindException e)
         {
@@ -135,6 +144,15 @@ public sealed class AnomalyHost : IAsyncDisposable
         };
         try
         {
+            if (models is not null)
+            {
+                // Before the sources, once the data directory is this node's: the last good model
+                // it holds is in use before the first reading.
+                var log = node.System.Log;
+                host.Models = ModelPuller.Start(settings.Models.Root, settings.Models.LocalDirectory, settings.Models.PollInterval, models, message => log.Info("{0}", message));
+                host.CurrentModel = models;
+            }
+
             if (settings.Web.Enabled)
             {
                 // Before the sources: alerts of the first readings already reach the board.
@@ -322,6 +340,10 @@ public sealed class AnomalyHost : IAsyncDisposable
 
         await StopArchiveAsync().ConfigureAwait(false);
         await StopDashboardAndNotificationsAsync().ConfigureAwait(false);
+        if (Models is not null)
+        {
+            await Models.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private async Task StopDashboardAndNotificationsAsync()

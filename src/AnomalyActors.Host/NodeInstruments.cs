@@ -24,6 +24,14 @@ internal static class NodeInstruments
         Counter("anomaly_actors_episodes_opened", () => node.EpisodesOpened, "{episode}", "Anomaly episodes opened (alerts raised).");
         Counter("anomaly_actors_episodes_closed", () => node.EpisodesClosed, "{episode}", "Anomaly episodes closed (alerts cleared).");
         Counter("anomaly_actors_snapshots_saved", () => node.SnapshotsSaved, "{snapshot}", "Sensor snapshots saved.");
+        Counter("anomaly_actors_model_adoptions", () => node.ModelAdoptions, "{stream}", "Streams that took a global model version (once per stream and version).");
+        if (host.CurrentModel is { } current)
+        {
+            meter.CreateObservableGauge("anomaly_actors_model_info",
+                () => current.Model is { } model ? [new Measurement<long>(1, site, new KeyValuePair<string, object?>("version", model.Version))] : Array.Empty<Measurement<long>>(),
+                "{model}", "The global model version this node's sensors take (1, labelled with the version; absent before the first).");
+        }
+
         meter.CreateObservableCounter("anomaly_actors_dead_letters",
             () => DeadLettersByReason(host).Select(d => new Measurement<long>(d.Value, site, new KeyValuePair<string, object?>("reason", d.Key.ToString()))),
             "{message}", "Input that did not become scored readings, by reason.");

@@ -42,6 +42,8 @@ public static class NodeConfig
         ("ANOMALY_ACTORS_SITE", "anomaly-actors.site"),
         ("ANOMALY_ACTORS_ARCHIVE", "anomaly-actors.archive.enabled"),
         ("ANOMALY_ACTORS_ARCHIVE_ROOT", "anomaly-actors.archive.root"),
+        ("ANOMALY_ACTORS_MODELS", "anomaly-actors.models.enabled"),
+        ("ANOMALY_ACTORS_MODELS_ROOT", "anomaly-actors.models.root"),
         ("ANOMALY_ACTORS_WEB", "anomaly-actors.web.enabled"),
         ("ANOMALY_ACTORS_WEB_HOST", "anomaly-actors.web.host"),
         ("ANOMALY_ACTORS_WEB_PORT", "anomaly-actors.web.port"),
