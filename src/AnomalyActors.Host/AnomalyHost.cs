@@ -147,9 +147,9 @@ public sealed class AnomalyHost : IAsyncDisposable
             if (models is not null)
             {
                 // Before the sources, once the data directory is this node's: the last good model
-                // it holds is in use before the first reading.
-                var log = node.System.Log;
-                host.Models = ModelPuller.Start(settings.Models.Root, settings.Models.LocalDirectory, settings.Models.PollInterval, models, message => log.Info("{0}", message));
+                // it holds is in use before the first reading. Switches and refusals go where the
+                // node reports (the console for run).
+                host.Models = ModelPuller.Start(settings.Models.Root, settings.Models.LocalDirectory, settings.Models.PollInterval, models, message => host._report(message));
                 host.CurrentModel = models;
             }
 

@@ -119,7 +119,7 @@ public sealed class ModelPuller : IAsyncDisposable
 
             if (model is null)
             {
-                Tell($"No local model copy in {_local.Directory}: sensors run without a model until one is taken from {_shared.Directory}.");
+                // Nothing taken yet: the first poll says whether anything is published.
                 return;
             }
 
