@@ -10,6 +10,7 @@ using AnomalyActors.Ingestion.Intake;
 using AnomalyActors.Kafka;
 using AnomalyActors.Mqtt;
 using AnomalyActors.Models;
+using AnomalyActors.Models.Clustering;
 using AnomalyActors.Mqtt.Clustering;
 using AnomalyActors.Node.Actors;
 using AnomalyActors.Node.Hosting;
@@ -149,7 +150,10 @@ public sealed class AnomalyHost : IAsyncDisposable
                 // Before the sources, once the data directory is this node's: the last good model
                 // it holds is in use before the first reading. Switches and refusals go where the
                 // node reports (the console for run).
-                host.Models = ModelPuller.Start(settings.Models.Root, settings.Models.LocalDirectory, settings.Models.PollInterval, models, message => host._report(message));
+                // In a cluster members pass models on to those that cannot reach the shared storage.
+                var replication = settings.Node.Cluster.Clustered ? ModelReplication.Start(node.System) : null;
+                host.Models = ModelPuller.Start(settings.Models.Root, settings.Models.LocalDirectory, settings.Models.PollInterval, models, message => host._report(message), replication is null ? null : replication.Announce);
+                replication?.Attach(host.Models);
                 host.CurrentModel = models;
             }
 

@@ -15,6 +15,12 @@ namespace AnomalyActors.Models;
 /// changes. Polling runs on a thread of its own, since a read from a hung network mount can block
 /// for as long as the mount is down; nothing of it blocks the node.
 /// </para>
+/// <para>
+/// In a site's cluster the members pass models on to each other (the <c>taken</c> callback of
+/// <see cref="Start"/>, <see cref="Offer"/>): a member that cannot reach the shared storage takes the version its peers
+/// took from it, verified the same way. While the storage answers, it decides: an offer of another
+/// version than its current one is left alone, so members never argue over a version.
+/// </para>
 /// </summary>
 public sealed class ModelPuller : IAsyncDisposable
 {
@@ -30,14 +36,19 @@ public sealed class ModelPuller : IAsyncDisposable
     private readonly TimeSpan _pollInterval;
     private readonly CurrentModel _target;
     private readonly Action<string> _report;
+    private readonly Action<ModelFiles>? _taken;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<ModelFiles> _offers = new();
+    private readonly AutoResetEvent _offered = new(false);
     private volatile string? _versionInUse;
+    private volatile bool _sharedAnswers;
     private string? _problem;
     private long _polls;
 
-    private ModelPuller(string sharedRoot, string localDirectory, TimeSpan pollInterval, CurrentModel target, Action<string> report)
+    private ModelPuller(string sharedRoot, string localDirectory, TimeSpan pollInterval, CurrentModel target, Action<string> report, Action<ModelFiles>? taken)
     {
+        _taken = taken;
         _sharedRoot = Path.GetFullPath(sharedRoot);
         _shared = ModelStore.InArchive(_sharedRoot);
         _local = new ModelStore(localDirectory);
@@ -48,6 +59,16 @@ public sealed class ModelPuller : IAsyncDisposable
 
     /// <summary>The version the sensors were given, or null while there is none.</summary>
     public string? VersionInUse => _versionInUse;
+
+    /// <summary>
+    /// A version a peer took from the shared storage. Taken (on the puller's thread, soon) only
+    /// while this node's shared storage does not answer; refused with a report when it does not verify.
+    /// </summary>
+    public void Offer(ModelFiles files)
+    {
+        _offers.Enqueue(files);
+        _offered.Set();
+    }
 
     /// <summary>Polls completed, for tests to know that the puller has looked again.</summary>
     internal long Polls => Interlocked.Read(ref _polls);
@@ -60,7 +81,8 @@ public sealed class ModelPuller : IAsyncDisposable
     /// <param name="sharedRoot">The archive root every site shares; its models are under <c>_models</c>.</param>
     /// <param name="localDirectory">The node's own directory for model copies (same layout as the shared <c>_models</c>); only this puller may write to it.</param>
     /// <param name="report">Told each change of model and each new problem, as a line for the node's log.</param>
-    public static ModelPuller Start(string sharedRoot, string localDirectory, TimeSpan pollInterval, CurrentModel target, Action<string> report)
+    /// <param name="taken">Told, on the puller's thread, each version taken from the shared storage with its verified files: what the cluster's other members are offered.</param>
+    public static ModelPuller Start(string sharedRoot, string localDirectory, TimeSpan pollInterval, CurrentModel target, Action<string> report, Action<ModelFiles>? taken = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(sharedRoot);
         ArgumentException.ThrowIfNullOrWhiteSpace(localDirectory);
@@ -68,7 +90,7 @@ public sealed class ModelPuller : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(report);
 
-        var puller = new ModelPuller(sharedRoot, localDirectory, pollInterval, target, report);
+        var puller = new ModelPuller(sharedRoot, localDirectory, pollInterval, target, report, taken);
         puller.LoadLocalCopy();
         new Thread(puller.Run) { IsBackground = true, Name = "model-puller" }.Start();
         return puller;
@@ -78,11 +100,19 @@ public sealed class ModelPuller : IAsyncDisposable
     {
         try
         {
-            do
+            var nextPoll = DateTime.UtcNow;
+            while (!_stopping.IsCancellationRequested)
             {
-                Poll();
+                if (DateTime.UtcNow >= nextPoll)
+                {
+                    Poll();
+                    nextPoll = DateTime.UtcNow + _pollInterval;
+                }
+
+                TakeOffers();
+                var wait = nextPoll - DateTime.UtcNow;
+                WaitHandle.WaitAny([_stopping.Token.WaitHandle, _offered], wait > TimeSpan.Zero ? wait : TimeSpan.Zero);
             }
-            while (!_stopping.Token.WaitHandle.WaitOne(_pollInterval));
         }
         finally
         {
@@ -135,6 +165,7 @@ public sealed class ModelPuller : IAsyncDisposable
     {
         try
         {
+            _sharedAnswers = false;
             if (!Directory.Exists(_sharedRoot))
             {
                 Problem($"the shared storage {_sharedRoot} cannot be reached (no such directory)");
@@ -147,6 +178,8 @@ public sealed class ModelPuller : IAsyncDisposable
                 Problem($"no model is published in {_shared.Directory} yet");
                 return;
             }
+
+            _sharedAnswers = true;
 
             if (version == _versionInUse)
             {
@@ -163,6 +196,7 @@ public sealed class ModelPuller : IAsyncDisposable
             Use(model, $"model {version} in use (was {_versionInUse ?? "none"})");
             _problem = null;
             PruneLocalCopies(version);
+            AnnounceTaken(version);
         }
         catch (ModelRefusedException e)
         {
@@ -175,6 +209,50 @@ public sealed class ModelPuller : IAsyncDisposable
         finally
         {
             Interlocked.Increment(ref _polls);
+        }
+    }
+
+    private void AnnounceTaken(string version)
+    {
+        if (_taken is not { } taken)
+        {
+            return;
+        }
+
+        try
+        {
+            var (model, manifest) = _local.BytesOf(version);
+            taken(new ModelFiles(version, model, manifest));
+        }
+        catch (Exception e)
+        {
+            Tell($"Model {version} could not be passed on to the other members: {e.Message}");
+        }
+    }
+
+    private void TakeOffers()
+    {
+        while (_offers.TryDequeue(out var offer))
+        {
+            if (_stopping.IsCancellationRequested || _sharedAnswers || offer.Version == _versionInUse)
+            {
+                continue;
+            }
+
+            try
+            {
+                var (model, _) = _local.TakeFromBytes(offer.Version, offer.Model, offer.Manifest, "another member of the cluster");
+                Use(model, $"model {offer.Version} in use (was {_versionInUse ?? "none"}), from another member of the cluster: the shared storage does not answer here");
+                PruneLocalCopies(offer.Version);
+            }
+            catch (ModelRefusedException e)
+            {
+                Problem(e.Message);
+            }
+            catch (Exception e)
+            {
+                Problem($"taking model {offer.Version} from another member failed: {e.GetType().Name}: {e.Message}");
+            }
         }
     }
 
@@ -245,6 +323,7 @@ public sealed class ModelPuller : IAsyncDisposable
         {
             await _stopped.Task.WaitAsync(StopWait).ConfigureAwait(false);
             _stopping.Dispose();
+            _offered.Dispose();
         }
         catch (TimeoutException)
         {
@@ -253,3 +332,6 @@ public sealed class ModelPuller : IAsyncDisposable
         }
     }
 }
+
+/// <summary>A version's files as a peer passes them on: verified again by whoever takes them.</summary>
+public sealed record ModelFiles(string Version, byte[] Model, byte[] Manifest);

@@ -218,6 +218,42 @@ public sealed class ModelStore
     }
 
     /// <summary>
+    /// Takes a version whose files came another way (from another member of the site's cluster)
+    /// into this store and makes it current, after the checks a copy from the shared storage gets.
+    /// </summary>
+    /// <param name="from">Where the files came from, for the reasons of a refusal.</param>
+    /// <exception cref="ModelRefusedException">The files do not verify; nothing of them is left visible.</exception>
+    internal (GlobalModel Model, ModelManifest Manifest) TakeFromBytes(string version, byte[] modelBytes, byte[] manifestBytes, string from)
+    {
+        if (!GlobalModel.IsValidVersion(version))
+        {
+            throw new ModelRefusedException($"'{Shorten(version)}' from {from} is not a model version.");
+        }
+
+        Verify(version, from, manifestBytes, modelBytes);
+        System.IO.Directory.CreateDirectory(Directory);
+        if (System.IO.Directory.Exists(Path.Combine(Directory, version)))
+        {
+            Remove(version);
+        }
+
+        var taken = WriteVersion(version, modelBytes, manifestBytes);
+        SetCurrent(version);
+        return taken;
+    }
+
+    /// <summary>The files of a version as they are stored (checked), to hand them on.</summary>
+    /// <exception cref="ModelRefusedException">The version is missing or does not verify.</exception>
+    internal (byte[] Model, byte[] Manifest) BytesOf(string version)
+    {
+        var location = VersionDirectory(version);
+        var manifestBytes = ReadBytes(version, Path.Combine(location, ManifestFileName));
+        var modelBytes = ReadBytes(version, Path.Combine(location, ModelFileName));
+        Verify(version, location, manifestBytes, modelBytes);
+        return (modelBytes, manifestBytes);
+    }
+
+    /// <summary>
     /// Deletes versions beyond the <paramref name="keep"/> newest verified ones, except
     /// <paramref name="inUse"/>; versions that do not verify go too. For a node's local copies,
     /// of which only the recent are worth a rollback.

@@ -248,4 +248,65 @@ public sealed class ModelPullerSpecs
         // Assert
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"stopped only after {clock.Elapsed}");
     }
+
+    /// <summary>A version's files as a peer that took it from its shared storage passes them on.</summary>
+    private static ModelFiles PeerFiles(GlobalModel model)
+    {
+        var peerStore = new ModelStore(Path.Combine(ScratchDirectory.Create("anomaly-actors-models-peer"), "_models"));
+        var manifest = peerStore.Publish(model, SampleModels.Sites);
+        var directory = Path.Combine(peerStore.Directory, manifest.Version);
+        return new ModelFiles(manifest.Version, File.ReadAllBytes(Path.Combine(directory, ModelStore.ModelFileName)), File.ReadAllBytes(Path.Combine(directory, ModelStore.ManifestFileName)));
+    }
+
+    [Fact]
+    public async Task Should_take_a_peers_version_while_the_shared_root_does_not_answer_and_pass_on_what_it_takes_itself()
+    {
+        // Arrange: a member whose shared root is gone; what it takes itself is passed on.
+        Directory.Delete(_sharedRoot, recursive: true);
+        var target = new CurrentModel();
+        var passedOn = new ConcurrentQueue<ModelFiles>();
+        await using var puller = ModelPuller.Start(_sharedRoot, _local, Poll, target, _reports.Enqueue, passedOn.Enqueue);
+        await PollsAsync(puller, 2);
+        var fromPeer = SampleModels.At(7);
+
+        // Act: a peer's version arrives; then the root is back with another version.
+        puller.Offer(PeerFiles(fromPeer));
+        await UntilAsync(() => target.Model?.Version == fromPeer.Version, "the peer's model is in use");
+        var taken = new ModelStore(_local).Read(fromPeer.Version).Model;
+        Directory.CreateDirectory(_sharedRoot);
+        var published = SampleModels.At(8);
+        Shared.Publish(published, SampleModels.Sites);
+        await UntilAsync(() => target.Model?.Version == published.Version, "the shared root's model is in use");
+
+        // Assert: the peer's version was kept locally, only the root's was passed on.
+        Assert.Equal(fromPeer.ToJson(), taken.ToJson());
+        Assert.Contains(_reports, r => r.Contains("from another member of the cluster", StringComparison.Ordinal));
+        Assert.Equal([published.Version], passedOn.Select(f => f.Version));
+    }
+
+    [Fact]
+    public async Task Should_leave_a_peers_version_alone_while_the_shared_root_answers_and_refuse_a_damaged_one()
+    {
+        // Arrange
+        var target = new CurrentModel();
+        var current = SampleModels.At(9);
+        Shared.Publish(current, SampleModels.Sites);
+        await using var puller = Start(target);
+        await UntilAsync(() => target.Model?.Version == current.Version, "the shared model is in use");
+
+        // Act: a peer offers another version while the root answers; then, with the root gone, a damaged one.
+        puller.Offer(PeerFiles(SampleModels.At(10)));
+        await PollsAsync(puller, 3);
+        var afterOffer = target.Model!.Version;
+        Directory.Delete(_sharedRoot, recursive: true);
+        await PollsAsync(puller, 2);
+        var damaged = PeerFiles(SampleModels.At(11));
+        damaged.Model[damaged.Model.Length / 2] ^= 0x20;
+        puller.Offer(damaged);
+        await UntilAsync(() => _reports.Any(r => r.Contains("sha256", StringComparison.Ordinal)), "the damaged offer is refused");
+
+        // Assert
+        Assert.Equal(current.Version, afterOffer);
+        Assert.Equal(current.Version, target.Model!.Version);
+    }
 }

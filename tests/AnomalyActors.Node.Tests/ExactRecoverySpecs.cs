@@ -108,8 +108,8 @@ public sealed class ExactRecoveryOnSqliteSpecs : ExactRecoverySpecsBase
         AssertSameOutcomes(expected, actual, expectedAlerts, NodeFixture.AlertLines(dataDirectory));
     }
 
-    /// <summary>Starts the node in its own process, waits for the given acknowledgement, SIGKILLs it.</summary>
-    private static async Task<int> RunAndKillAsync(string dataDirectory, int killAfterAck)
+    /// <summary>Starts the node in its own process, waits for the given acknowledgement (and, with a switch, every sensor's adoption), SIGKILLs it.</summary>
+    internal static async Task<int> RunAndKillAsync(string dataDirectory, int killAfterAck, int switchAtBatch = -1)
     {
         var testNode = Path.Combine(AppContext.BaseDirectory, "AnomalyActors.TestNode.dll");
         var start = new ProcessStartInfo("dotnet")
@@ -123,17 +123,27 @@ public sealed class ExactRecoveryOnSqliteSpecs : ExactRecoverySpecsBase
             start.ArgumentList.Add(Convert.ToString(argument, System.Globalization.CultureInfo.InvariantCulture)!);
         }
 
+        if (switchAtBatch >= 0)
+        {
+            start.ArgumentList.Add(switchAtBatch.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var lastAcked = -1;
+        var adopted = switchAtBatch < 0;
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        while (lastAcked < killAfterAck)
+        while (lastAcked < killAfterAck || !adopted)
         {
             var line = await process.StandardOutput.ReadLineAsync(timeout.Token)
                 ?? throw new InvalidOperationException($"Test node exited early: {await stderr}");
             if (line.StartsWith("ACK ", StringComparison.Ordinal))
             {
                 lastAcked = int.Parse(line[4..], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (line == "ADOPTED")
+            {
+                adopted = true;
             }
             else if (line.StartsWith("FAILED", StringComparison.Ordinal))
             {
@@ -203,8 +213,7 @@ public sealed class ExactRecoveryAcrossAModelSwitchSpecs : ExactRecoverySpecsBas
     // The sensors' own alarms arm after 100 readings; the switch comes after 30 of each sensor's.
     private const int SwitchAtBatch = 3;
 
-    private static readonly GlobalModel Model = new("m-test-1", DateTimeOffset.UnixEpoch,
-        [new StreamTypeModel("temperature", null, new DetectorPrior(2.5, 5), 40, 40_000, 15, 20, 25)]);
+    private static readonly GlobalModel Model = TestModels.Switched;
 
     protected override Task<Config> NewStoreAsync(string dataDirectory) =>
         Task.FromResult(TestNodeConfig.For(dataDirectory, partitions: Partitions, snapshotEvery: SnapshotEvery));
@@ -253,5 +262,33 @@ public sealed class ExactRecoveryAcrossAModelSwitchSpecs : ExactRecoverySpecsBas
         AssertSameOutcomes(expected, actual, expectedAlerts, NodeFixture.AlertLines(dataDirectory));
         Assert.Equal(0, restarted.Metrics.ModelAdoptions);
         Assert.Contains(expectedAlerts, line => line.Contains("\"model\":\"m-test-1\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_recover_exactly_after_the_node_process_is_killed_with_sigkill_after_a_model_switch()
+    {
+        // Arrange: the uninterrupted run.
+        var uninterruptedDirectory = NodeFixture.NewDataDirectory();
+        var models = new CurrentModel();
+        var uninterrupted = await AnomalyNode.StartAsync(await NewStoreAsync(uninterruptedDirectory), models: models);
+        await FeedAcrossTheSwitchAsync(uninterrupted, models, Input.Batches.Length);
+        await NodeFixture.AwaitAsync(() => uninterrupted.Metrics.ReadingsScored == Input.Total, TimeSpan.FromSeconds(120), "all readings scored");
+        var expected = await NodeFixture.CollectAsync(uninterrupted, Input.Keys);
+        await uninterrupted.StopAsync();
+        var expectedAlerts = NodeFixture.AlertLines(uninterruptedDirectory);
+
+        // Act: the node in its own process switches, every sensor adopts, SIGKILL; restarted with the model.
+        var dataDirectory = NodeFixture.NewDataDirectory();
+        var lastAcked = await ExactRecoveryOnSqliteSpecs.RunAndKillAsync(dataDirectory, killAfterAck: SwitchAtBatch + 6, switchAtBatch: SwitchAtBatch);
+        var reloaded = new CurrentModel();
+        reloaded.Set(Model);
+        var restarted = await AnomalyNode.StartAsync(await NewStoreAsync(dataDirectory), models: reloaded);
+        await NodeFixture.FeedAsync(restarted, Input, lastAcked + 1, Input.Batches.Length, source: "crash-source");
+        var actual = await NodeFixture.OutcomesAsync(restarted, expected.ToDictionary(o => o.Key, o => o.Offset));
+        await restarted.StopAsync();
+
+        // Assert
+        AssertSameOutcomes(expected, actual, expectedAlerts, NodeFixture.AlertLines(dataDirectory));
+        Assert.Equal(0, restarted.Metrics.ModelAdoptions);
     }
 }
