@@ -241,6 +241,11 @@ internal static class RunCommand
                 $"{line}; Kafka: {kafka.AssignedPartitions} partitions assigned, {kafka.MessagesConsumed:N0} messages consumed, {kafka.CommitsDone:N0} commits");
         }
 
+        if (host.CurrentModel?.Model is { } model)
+        {
+            line = string.Create(CultureInfo.InvariantCulture, $"{line}; model {model.Version} in use, {metrics.ModelAdoptions:N0} adoptions by streams this run");
+        }
+
         if (metrics.RedeliveredReadingsSkipped + metrics.ResentReadingsStored > 0)
         {
             line = string.Create(CultureInfo.InvariantCulture,
