@@ -93,11 +93,15 @@ public sealed class ModelStore
         string text;
         try
         {
-            text = File.ReadAllText(CurrentPath, Encoding.UTF8).Trim();
+            text = Encoding.UTF8.GetString(ReadBounded(CurrentPath, 1024)).Trim();
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelRefusedException($"{CurrentPath} cannot be read: {e.Message}");
         }
 
         return GlobalModel.IsValidVersion(text)
@@ -422,7 +426,7 @@ public sealed class ModelStore
     {
         try
         {
-            return File.ReadAllBytes(path);
+            return ReadBounded(path, MaxFileBytes);
         }
         catch (FileNotFoundException)
         {
@@ -432,6 +436,25 @@ public sealed class ModelStore
         {
             throw new ModelRefusedException($"model {version}: {path} cannot be read: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// The most a model or manifest file may hold: models are a few numbers per stream type, and a
+    /// node must not read a file of any size someone put in the shared storage into its memory.
+    /// </summary>
+    public const int MaxFileBytes = 16 * 1024 * 1024;
+
+    private static byte[] ReadBounded(string path, int limit)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        if (file.Length > limit)
+        {
+            throw new IOException($"{path} has {file.Length:N0} bytes, more than the {limit:N0} a model's files may have");
+        }
+
+        var bytes = new byte[file.Length];
+        file.ReadExactly(bytes);
+        return bytes;
     }
 
     private static string Sha256Hex(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));

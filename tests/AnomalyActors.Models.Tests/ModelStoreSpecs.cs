@@ -108,6 +108,27 @@ public sealed class ModelStoreSpecs
     }
 
     [Fact]
+    public void Should_refuse_a_model_file_too_large_to_be_a_model_without_reading_it()
+    {
+        // Arrange: someone left a huge file where the model is.
+        var store = NewStore();
+        var model = SampleModels.At(12);
+        store.Publish(model, SampleModels.Sites);
+        var path = FileOf(store, model.Version, ModelStore.ModelFileName);
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.Write))
+        {
+            file.SetLength(ModelStore.MaxFileBytes + 1L);
+        }
+
+        // Act
+        var error = Assert.Throws<ModelRefusedException>(() => store.Read(model.Version));
+
+        // Assert
+        Assert.Contains($"{path} cannot be read", error.Message, StringComparison.Ordinal);
+        Assert.Contains("more than the 16,777,216 a model's files may have", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Should_refuse_a_version_without_its_manifest()
     {
         // Arrange

@@ -15,6 +15,9 @@ namespace AnomalyActors.Models.Clustering;
 public sealed class ModelReplication
 {
     private static readonly LWWRegisterKey<string> Key = new("anomaly-actors-global-model");
+
+    // Gossip goes in one remoting frame (128,000 bytes by default) with the register's envelope.
+    private const int MaxEncodedChars = 100_000;
     private readonly object _gate = new();
     private IActorRef _actor = ActorRefs.Nobody;
     private ModelPuller? _puller;
@@ -33,7 +36,17 @@ public sealed class ModelReplication
     }
 
     /// <summary>A version this member took from the shared storage: for the other members.</summary>
-    public void Announce(ModelFiles files) => _actor.Tell(files);
+    /// <exception cref="InvalidOperationException">The version is too large to gossip (the members that reach the storage take it from there).</exception>
+    public void Announce(ModelFiles files)
+    {
+        var encoded = Encode(files);
+        if (encoded.Length > MaxEncodedChars)
+        {
+            throw new InvalidOperationException($"its files take {encoded.Length:N0} characters to gossip, more than the {MaxEncodedChars:N0} that fit one remoting frame; members that cannot reach the shared storage keep their model");
+        }
+
+        _actor.Tell(encoded);
+    }
 
     /// <summary>Offers the puller what the other members took, the latest received so far included.</summary>
     public void Attach(ModelPuller puller)
@@ -88,11 +101,8 @@ public sealed class ModelReplication
 
         public Replicator(ModelReplication replication)
         {
-            Receive<ModelFiles>(files =>
-            {
-                var value = Encode(files);
-                _replicator.Tell(Dsl.Update(Key, new LWWRegister<string>(_self, value), WriteLocal.Instance, register => register.WithValue(_self, value)));
-            });
+            Receive<string>(value =>
+                _replicator.Tell(Dsl.Update(Key, new LWWRegister<string>(_self, value), WriteLocal.Instance, register => register.WithValue(_self, value))));
             Receive<Changed>(changed =>
             {
                 if (Decode(changed.Get(Key).Value) is { } files)
