@@ -67,7 +67,14 @@ public sealed class ModelPuller : IAsyncDisposable
     public void Offer(ModelFiles files)
     {
         _offers.Enqueue(files);
-        _offered.Set();
+        try
+        {
+            _offered.Set();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopped: nothing takes offers any more.
+        }
     }
 
     /// <summary>Polls completed, for tests to know that the puller has looked again.</summary>
