@@ -209,15 +209,7 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
             return false;
         }
 
-        _rollMarks[stream] = place;
-
-        if (_rollFirst < 0)
-        {
-            _rollFirst = offset;
-            _rollStarted = DateTime.UtcNow;
-        }
-
-        _rollLast = offset;
+        // The file first: a row counted into the roll's offsets and marks must be in its files.
         var key = (_dataset.SiteOf(row), _dataset.DateOf(row));
         if (!_parts.TryGetValue(key, out var part))
         {
@@ -226,6 +218,14 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
             _parts[key] = part;
         }
 
+        _rollMarks[stream] = place;
+        if (_rollFirst < 0)
+        {
+            _rollFirst = offset;
+            _rollStarted = DateTime.UtcNow;
+        }
+
+        _rollLast = offset;
         part.Rows.Add(row);
         _rollBytes += _dataset.EstimatedBytes(row);
         Pending++;

@@ -93,4 +93,39 @@ public sealed class KafkaArchiveCollectorSpecs : IDisposable
         Assert.Equal(Enumerable.Range(0, 400).Select(i => (long)(i / 20)).Order(), Offsets(root, "p1").Order());
         Assert.Contains(reports, r => r.Contains("waiting for its last writer", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Should_read_again_from_the_offset_it_needs_and_report_records_gone_from_the_log()
+    {
+        // Arrange: offsets 0-99 archived by an earlier writer; then the log lost 100-199 (deleted
+        // before they were archived), so a fetch from 100 resumes at 200.
+        _kafka.CreateTopic("enriched", 1);
+        _kafka.CreateTopic("alerts", 1);
+        await ProduceAsync(0, 0, 400);
+        var root = ScratchDirectory.Create("anomaly-actors-archive");
+        await using (var earlier = new SourceArchive<EnrichedRow>(root, EnrichedDataset.Instance, $"{Site}.enriched.0", Quick))
+        {
+            await earlier.RecoverAsync();
+            for (var i = 0; i < 100; i++)
+            {
+                await earlier.AddAsync(i, KafkaArchiveCollector.ReadEnriched(Enriched(0, i)));
+            }
+
+            await earlier.RollAsync();
+        }
+
+        _kafka.DeleteRecordsBefore("enriched", 0, 200);
+        var reports = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var source = new KafkaArchiveSource(_kafka.BootstrapServers, "archive", "enriched", "alerts", TimeSpan.FromSeconds(6), new Dictionary<string, string>());
+
+        // Act
+        await using var collector = KafkaArchiveCollector.Start(root, Site, Quick, source, reports.Enqueue);
+        await AwaitAsync(() => collector.RowsCommitted == 200, "the records after the lost ones are collected");
+
+        // Assert: it looked for 100 again before it went on from 200, and said so.
+        Assert.Contains(reports, r => r.Contains("reading it again from 100", StringComparison.Ordinal));
+        Assert.Contains(reports, r => r.Contains("has no records from offset 100 to 199", StringComparison.Ordinal));
+        var expected = Enumerable.Range(0, 100).Concat(Enumerable.Range(200, 200)).Select(i => (long)(i / 20)).Order();
+        Assert.Equal(expected, Offsets(root, "p0").Order());
+    }
 }

@@ -41,6 +41,12 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
 
     // Assigned partitions whose source another writer still holds, and since when they wait.
     private readonly Dictionary<TopicPartition, Waiting> _waiting = [];
+
+    // The offset each collected partition needs next (-1: whatever its log starts with). A roll
+    // commits every offset up to its last, so a record that comes after a skipped one would
+    // commit the skipped one unseen: the partition is read again from the one it needs instead.
+    private readonly Dictionary<TopicPartition, long> _next = [];
+    private readonly Dictionary<TopicPartition, (long Needed, int Seeks)> _skips = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly Thread _thread;
     private long _rowsCommitted;
@@ -151,13 +157,15 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
 
         consumer.Subscribe(topics);
         var retention = new Retention(_root, _options.RetentionDays);
+        var stoppedCleanly = false;
         try
         {
             while (!_stopping.IsCancellationRequested)
             {
                 var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
-                if (result?.Message is not null && _feeds.TryGetValue(result.TopicPartition, out var feed) && feed.Taken)
+                if (result?.Message is not null && _feeds.TryGetValue(result.TopicPartition, out var feed) && feed.Taken && InSequence(consumer, result.TopicPartitionOffset))
                 {
+                    _next[result.TopicPartition] = result.Offset.Value + 1;
                     if (!feed.Add(result.Offset.Value, result.Message.Value, out var reason))
                     {
                         Interlocked.Increment(ref _rejected);
@@ -183,9 +191,18 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
             {
                 Commit(feed);
             }
+
+            stoppedCleanly = true;
         }
         finally
         {
+            if (!stoppedCleanly)
+            {
+                // After a failure no roll under way may commit: a row may have been counted into
+                // its offsets without reaching its files. The next holder reads from the progress.
+                AbandonAll();
+            }
+
             // Leaving the group revokes the partitions (their rolls are committed above).
             consumer.Close();
             AbandonAll();
@@ -208,10 +225,48 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
             return new TopicPartitionOffset(partition, Offset.Beginning);
         }
 
-        return new TopicPartitionOffset(partition, NextOffset(feed.Recover()));
+        var committed = feed.Recover();
+        _next[partition] = committed >= 0 ? committed + 1 : -1;
+        return new TopicPartitionOffset(partition, NextOffset(committed));
     }
 
     private static Offset NextOffset(long committed) => committed >= 0 ? new Offset(committed + 1) : Offset.Beginning;
+
+    /// <summary>
+    /// Whether a record is the one its partition's roll needs next. One delivered again (below it)
+    /// is passed over; one beyond it means records were skipped (a fetch that resumed elsewhere
+    /// after a rebalance): the partition is read again from the needed one. Only when that keeps
+    /// happening are the records taken as gone from the log (deleted by retention before they were
+    /// archived), loudly.
+    /// </summary>
+    private bool InSequence(IConsumer<string?, byte[]> consumer, TopicPartitionOffset record)
+    {
+        var partition = record.TopicPartition;
+        var needed = _next.GetValueOrDefault(partition, -1);
+        var offset = record.Offset.Value;
+        if (needed < 0 || offset == needed)
+        {
+            return true;
+        }
+
+        if (offset < needed)
+        {
+            return false;
+        }
+
+        var seeks = _skips.TryGetValue(partition, out var skip) && skip.Needed == needed ? skip.Seeks : 0;
+        if (seeks < 3)
+        {
+            _skips[partition] = (needed, seeks + 1);
+            _report($"Archive: {partition} delivered offset {offset} where {needed} was next; reading it again from {needed}");
+            consumer.Seek(new TopicPartitionOffset(partition, new Offset(needed)));
+            return false;
+        }
+
+        _skips.Remove(partition);
+        _report($"Archive: {partition} has no records from offset {needed} to {offset - 1} (deleted from the log before they were archived?); the archive goes on from {offset}");
+        return true;
+    }
 
     /// <summary>Pauses the partitions that wait (they are assigned by now) and starts those whose source came free.</summary>
     private void TakeWaiting(IConsumer<string?, byte[]> consumer, DateTime now)
@@ -228,7 +283,9 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
             if (feed.TryTake())
             {
                 _waiting.Remove(partition);
-                consumer.Seek(new TopicPartitionOffset(partition, NextOffset(feed.Recover())));
+                var committed = feed.Recover();
+                _next[partition] = committed >= 0 ? committed + 1 : -1;
+                consumer.Seek(new TopicPartitionOffset(partition, NextOffset(committed)));
                 consumer.Resume([partition]);
                 _report($"Archive: {partition} collected from the archive's progress after {(now - waiting.Since).TotalSeconds:0.0} s waiting for its last writer");
             }
@@ -243,6 +300,8 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
     private void Release(TopicPartition partition, bool commit)
     {
         _waiting.Remove(partition);
+        _next.Remove(partition);
+        _skips.Remove(partition);
         if (!_feeds.Remove(partition, out var feed))
         {
             return;
@@ -277,6 +336,8 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
 
         _feeds.Clear();
         _waiting.Clear();
+        _next.Clear();
+        _skips.Clear();
     }
 
     /// <summary>An enriched record as the results sink publishes it (<see cref="ResultRecords.EnrichedJson"/>).</summary>
