@@ -228,20 +228,34 @@ public sealed class ExactRecoveryAcrossAModelSwitchSpecs : ExactRecoverySpecsBas
         await NodeFixture.AwaitAsync(() => node.Metrics.ModelAdoptions == Sensors, TimeSpan.FromSeconds(60), "every sensor adopting the model");
     }
 
+    /// <summary>The run the crashed ones must end like: never interrupted, switched after the same batch.</summary>
+    private async Task<(SensorOutcome[] Outcomes, string[] Alerts)> UninterruptedAcrossTheSwitchAsync()
+    {
+        var dataDirectory = NodeFixture.NewDataDirectory();
+        var models = new CurrentModel();
+        var node = await AnomalyNode.StartAsync(await NewStoreAsync(dataDirectory), models: models);
+        await FeedAcrossTheSwitchAsync(node, models, Input.Batches.Length);
+        await NodeFixture.AwaitAsync(() => node.Metrics.ReadingsScored == Input.Total, TimeSpan.FromSeconds(120), "all readings scored");
+        var outcomes = await NodeFixture.CollectAsync(node, Input.Keys);
+        await node.StopAsync();
+        return (outcomes, NodeFixture.AlertLines(dataDirectory));
+    }
+
+    /// <summary>The model a restarted node has at once, as its puller loads the local copy at start.</summary>
+    private static CurrentModel Reloaded()
+    {
+        var models = new CurrentModel();
+        models.Set(Model);
+        return models;
+    }
+
     [Theory]
     [InlineData(5)]
     [InlineData(30)]
     public async Task Should_recover_exactly_after_a_crash_after_a_model_switch(int killAfterBatch)
     {
-        // Arrange: the uninterrupted run.
-        var uninterruptedDirectory = NodeFixture.NewDataDirectory();
-        var first = new CurrentModel();
-        var uninterrupted = await AnomalyNode.StartAsync(await NewStoreAsync(uninterruptedDirectory), models: first);
-        await FeedAcrossTheSwitchAsync(uninterrupted, first, Input.Batches.Length);
-        await NodeFixture.AwaitAsync(() => uninterrupted.Metrics.ReadingsScored == Input.Total, TimeSpan.FromSeconds(120), "all readings scored");
-        var expected = await NodeFixture.CollectAsync(uninterrupted, Input.Keys);
-        await uninterrupted.StopAsync();
-        var expectedAlerts = NodeFixture.AlertLines(uninterruptedDirectory);
+        // Arrange
+        var (expected, expectedAlerts) = await UninterruptedAcrossTheSwitchAsync();
 
         // Act: the same up to a crash after the switch, then a node with the model (as its puller
         // loads the local copy at start) fed the rest.
@@ -251,9 +265,7 @@ public sealed class ExactRecoveryAcrossAModelSwitchSpecs : ExactRecoverySpecsBas
         var doomed = await AnomalyNode.StartAsync(NodeFixture.Crashable(config), systemName: "doomed", models: second);
         await FeedAcrossTheSwitchAsync(doomed, second, killAfterBatch + 1);
         await doomed.System.Terminate();
-        var reloaded = new CurrentModel();
-        reloaded.Set(Model);
-        var restarted = await AnomalyNode.StartAsync(config, models: reloaded);
+        var restarted = await AnomalyNode.StartAsync(config, models: Reloaded());
         await NodeFixture.FeedAsync(restarted, Input, killAfterBatch + 1, Input.Batches.Length);
         var actual = await NodeFixture.OutcomesAsync(restarted, expected.ToDictionary(o => o.Key, o => o.Offset));
         await restarted.StopAsync();
@@ -267,22 +279,13 @@ public sealed class ExactRecoveryAcrossAModelSwitchSpecs : ExactRecoverySpecsBas
     [Fact]
     public async Task Should_recover_exactly_after_the_node_process_is_killed_with_sigkill_after_a_model_switch()
     {
-        // Arrange: the uninterrupted run.
-        var uninterruptedDirectory = NodeFixture.NewDataDirectory();
-        var models = new CurrentModel();
-        var uninterrupted = await AnomalyNode.StartAsync(await NewStoreAsync(uninterruptedDirectory), models: models);
-        await FeedAcrossTheSwitchAsync(uninterrupted, models, Input.Batches.Length);
-        await NodeFixture.AwaitAsync(() => uninterrupted.Metrics.ReadingsScored == Input.Total, TimeSpan.FromSeconds(120), "all readings scored");
-        var expected = await NodeFixture.CollectAsync(uninterrupted, Input.Keys);
-        await uninterrupted.StopAsync();
-        var expectedAlerts = NodeFixture.AlertLines(uninterruptedDirectory);
+        // Arrange
+        var (expected, expectedAlerts) = await UninterruptedAcrossTheSwitchAsync();
 
         // Act: the node in its own process switches, every sensor adopts, SIGKILL; restarted with the model.
         var dataDirectory = NodeFixture.NewDataDirectory();
         var lastAcked = await ExactRecoveryOnSqliteSpecs.RunAndKillAsync(dataDirectory, killAfterAck: SwitchAtBatch + 6, switchAtBatch: SwitchAtBatch);
-        var reloaded = new CurrentModel();
-        reloaded.Set(Model);
-        var restarted = await AnomalyNode.StartAsync(await NewStoreAsync(dataDirectory), models: reloaded);
+        var restarted = await AnomalyNode.StartAsync(await NewStoreAsync(dataDirectory), models: Reloaded());
         await NodeFixture.FeedAsync(restarted, Input, lastAcked + 1, Input.Batches.Length, source: "crash-source");
         var actual = await NodeFixture.OutcomesAsync(restarted, expected.ToDictionary(o => o.Key, o => o.Offset));
         await restarted.StopAsync();

@@ -225,12 +225,15 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
             return new TopicPartitionOffset(partition, Offset.Beginning);
         }
 
-        var committed = feed.Recover();
-        _next[partition] = committed >= 0 ? committed + 1 : -1;
-        return new TopicPartitionOffset(partition, NextOffset(committed));
+        return new TopicPartitionOffset(partition, StartAfter(partition, feed.Recover()));
     }
 
-    private static Offset NextOffset(long committed) => committed >= 0 ? new Offset(committed + 1) : Offset.Beginning;
+    /// <summary>Where a partition's reading starts after its archive's progress (and which record it needs first).</summary>
+    private Offset StartAfter(TopicPartition partition, long committed)
+    {
+        _next[partition] = committed >= 0 ? committed + 1 : -1;
+        return committed >= 0 ? new Offset(committed + 1) : Offset.Beginning;
+    }
 
     /// <summary>
     /// Whether a record is the one its partition's roll needs next. One delivered again (below it)
@@ -283,9 +286,7 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
             if (feed.TryTake())
             {
                 _waiting.Remove(partition);
-                var committed = feed.Recover();
-                _next[partition] = committed >= 0 ? committed + 1 : -1;
-                consumer.Seek(new TopicPartitionOffset(partition, NextOffset(committed)));
+                consumer.Seek(new TopicPartitionOffset(partition, StartAfter(partition, feed.Recover())));
                 consumer.Resume([partition]);
                 _report($"Archive: {partition} collected from the archive's progress after {(now - waiting.Since).TotalSeconds:0.0} s waiting for its last writer");
             }
