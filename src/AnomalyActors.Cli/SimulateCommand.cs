@@ -21,6 +21,7 @@ internal static class SimulateCommand
             new("password", "SECRET", "Password (default: the node's generated service password in --data-dir)."),
             new("data-dir", "DIR", "Data directory of the node whose embedded broker this is, for its service password (default ./data)."),
             new("per-device-connections", null, "One connection per device, username = device id (brokers confining devices to their topics)."),
+            new("spread", null, "With --rate: spread the devices' readings evenly over each period (unsynchronised clocks) instead of one burst per period."),
             new("tls", null, "Connect with TLS."),
             new("insecure", null, "With --tls: accept self-signed certificates."),
             new("kind", "demo|fan", "demo = the Kinesis RCF demo's sensor (values 10-20, 1% spikes of 100-120); fan = the IoT end-to-end pipeline's fan (FREQ/RPM with stalls); see docs/reference-pipelines.md."),
@@ -65,7 +66,8 @@ internal static class SimulateCommand
             Tls: args.Flag("tls"),
             AllowUntrustedCertificates: args.Flag("insecure"),
             MaxInFlight: args.Int("max-in-flight", 2000, minimum: 1, maximum: 65535),
-            AnomalyWarmUp: args.Int("warm-up", 50, minimum: 0));
+            AnomalyWarmUp: args.Int("warm-up", 50, minimum: 0),
+            Spread: args.Flag("spread"));
         if (args.Flag("insecure") && !options.Tls)
         {
             throw new UsageException("--insecure only applies with --tls");

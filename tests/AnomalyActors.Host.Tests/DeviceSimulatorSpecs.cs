@@ -35,6 +35,52 @@ public sealed class DeviceSimulatorSpecs
         Assert.True(result.Reconnects >= 1, "the simulator never reconnected");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Should_send_a_period_s_readings_in_one_burst_or_spread_over_the_period(bool spread)
+    {
+        // Arrange: 20 devices at 2 readings/s (periods of 500 ms), 6 each, their readings' send times collected
+        await using var mosquitto = await MosquittoBroker.StartAsync();
+        var received = new ConcurrentDictionary<string, int>();
+        using var subscriber = await ConnectSubscriberAsync(mosquitto.Port, received);
+        var simulator = new DeviceSimulator(
+            new SimulatorOptions("127.0.0.1", mosquitto.Port, null, null, Devices: 20, RatePerDevice: 2, ReadingsPerDevice: 6, PerDeviceConnections: true, Spread: spread),
+            _ => { });
+
+        // Act
+        var result = await simulator.RunAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await HostFixture.AwaitAsync(() => received.Count == 120, TimeSpan.FromSeconds(30), () => $"{received.Count} of 120 readings received");
+
+        // Assert: the typical gap between one device's reading and the next one's in the same period
+        // (the median over the periods after the first, so that a stall of the machine moves it little)
+        var byDevice = received.Keys
+            .Select(k => (Device: k.Split(' ')[0], Time: long.Parse(k.Split(' ')[1])))
+            .GroupBy(r => r.Device)
+            .Select(g => g.Select(r => r.Time).Order().ToArray())
+            .ToArray();
+        var gaps = Enumerable.Range(1, 5)
+            .SelectMany(round =>
+            {
+                var times = byDevice.Select(t => t[round]).Order().ToArray();
+                return times.Skip(1).Select((t, i) => t - times[i]);
+            })
+            .Order()
+            .ToArray();
+        var medianGap = gaps[gaps.Length / 2];
+        Assert.Equal(0, result.Failed);
+        Assert.Equal(20, byDevice.Length);
+        if (spread)
+        {
+            // A period (500 ms) over 20 devices: 25 ms apart (catching up after a stall sends at once)
+            Assert.InRange(medianGap, 10, 40);
+        }
+        else
+        {
+            Assert.InRange(medianGap, 0, 5);
+        }
+    }
+
     private static async Task<IMqttClient> ConnectSubscriberAsync(int port, ConcurrentDictionary<string, int> received)
     {
         var client = new MqttClientFactory().CreateMqttClient();

@@ -19,7 +19,8 @@ namespace AnomalyActors.Benchmarks.Mqtt;
 
 /// <summary>
 /// <c>mqtt --broker embedded|mosquitto --qos 0|1 [--readings N] [--devices N] [--persistence sqlite|none]
-/// [--rounds N] [--in-flight N] [--stall-timeout SECONDS] [--max-warm-up SECONDS] [--hocon TEXT] [--timeline]</c>. Measures,
+/// [--rounds N] [--in-flight N] [--stall-timeout SECONDS] [--max-warm-up SECONDS] [--hocon TEXT] [--timeline]</c>
+/// (with <c>--per-device-connections</c>: <see cref="MqttFleetHarness"/>). Measures,
 /// in one run and on one broker, seeded demo-sensor messages sent by the same pipelined publisher to (1) a raw
 /// MQTTnet subscriber that only counts and (2) a node (AnomalyHost: MQTT subscriber stage, durable intake,
 /// SensorActors) until every reading was scored, in --rounds rounds of one timed part each, alternating.
@@ -43,6 +44,11 @@ internal static class MqttHarness
     public static int Run(string[] argv)
     {
         var args = new HarnessArgs(argv);
+        if (args.Get("per-device-connections") is not null)
+        {
+            return MqttFleetHarness.Run(args);
+        }
+
         var broker = args.Get("broker") ?? "embedded";
         var qosNumber = args.GetInt("qos") ?? 1;
         var readings = args.GetInt("readings") ?? 100_000;

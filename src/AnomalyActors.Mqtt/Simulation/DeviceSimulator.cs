@@ -18,6 +18,7 @@ public enum DeviceKind
 /// <param name="MaxInFlight">QoS 1 publishes a connection may have unacknowledged (at most the broker's receive maximum). A broker that acknowledges only durable messages allows about this many per batch delay, per connection.</param>
 /// <param name="SiteNames">The sites' names in the devices' topics, instead of site-1.. (<paramref name="Sites"/> is then their number).</param>
 /// <param name="PerDeviceConnections">One connection per device with the device id as username (for brokers that confine devices to their topics); otherwise one shared connection.</param>
+/// <param name="Spread">With a rate: device d of N sends each reading d/N of a period after the period starts, as a fleet's unsynchronised clocks do; otherwise every device sends at the start of the period, one burst per period.</param>
 public sealed record SimulatorOptions(
     string Host,
     int Port,
@@ -35,7 +36,8 @@ public sealed record SimulatorOptions(
     bool Tls = false,
     bool AllowUntrustedCertificates = false,
     int AnomalyWarmUp = 50,
-    IReadOnlyList<string>? SiteNames = null)
+    IReadOnlyList<string>? SiteNames = null,
+    bool Spread = false)
 {
     public void Validate()
     {
@@ -104,11 +106,21 @@ public sealed class DeviceSimulator(SimulatorOptions options, Action<string>? lo
                     }
                 }
 
-                var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 for (var d = 0; d < devices.Length; d++)
                 {
+                    if (options.Spread && options.RatePerDevice > 0)
+                    {
+                        // Waits of at least a millisecond: the timer's resolution, and a few hundred per period at most.
+                        var phase = TimeSpan.FromSeconds((round + (double)d / devices.Length) / options.RatePerDevice) - stopwatch.Elapsed;
+                        if (phase >= TimeSpan.FromMilliseconds(1))
+                        {
+                            await Task.Delay(phase, cancellation).ConfigureAwait(false);
+                        }
+                    }
+
                     var device = devices[d];
-                    var timestamp = device.NextTimestamp(now);
+                    // The time it is sent, so a reading's age at its alert is what a device would see.
+                    var timestamp = device.NextTimestamp(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
                     var message = generator.Next(device.Name, round, timestamp);
                     if (message.Anomalous)
                     {
