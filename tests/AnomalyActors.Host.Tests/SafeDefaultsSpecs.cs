@@ -153,7 +153,11 @@ public sealed class SafeDefaultsSpecs
             await HostFixture.AwaitAsync(() => cli.Output.Contains("Ctrl+C stops", StringComparison.Ordinal) || cli.Process.HasExited, TimeSpan.FromSeconds(90), () => cli.Output);
             Assert.False(cli.Process.HasExited, cli.Output);
             Assert.Contains("Dashboard: http://10.211.0.1:8686/", cli.Output);
-            Assert.Contains("The dashboard listens on 10.211.0.1:8686, beyond this machine, without TLS", cli.Output);
+
+            // The warning goes through the actor system's asynchronous log, so it may follow the console's banner.
+            const string Warning = "The dashboard listens on 10.211.0.1:8686, beyond this machine, without TLS";
+            await HostFixture.AwaitAsync(() => cli.Output.Contains(Warning, StringComparison.Ordinal) || cli.Process.HasExited, TimeSpan.FromSeconds(30), () => cli.Output);
+            Assert.Contains(Warning, cli.Output);
             foreach (var path in new[] { "/api/alerts", "/metrics", "/" })
             {
                 Assert.Contains(" 401 ", StatusOf(path, token: null));
@@ -190,8 +194,16 @@ public sealed class SafeDefaultsSpecs
             // Assert: the explicit address is honoured, and both listeners say they are exposed
             Assert.False(cli.Process.HasExited, cli.Output);
             Assert.Contains("10.211.0.1:1883", listening);
-            Assert.Contains("The embedded MQTT broker listens on 10.211.0.1:1883, beyond this machine, without TLS", cli.Output);
-            Assert.Contains("The node's cluster endpoint listens on 10.211.0.1", cli.Output);
+
+            // The warnings go through the actor system's asynchronous log, so they may follow the console's banner.
+            const string BrokerWarning = "The embedded MQTT broker listens on 10.211.0.1:1883, beyond this machine, without TLS";
+            const string EndpointWarning = "The node's cluster endpoint listens on 10.211.0.1";
+            await HostFixture.AwaitAsync(
+                () => (cli.Output.Contains(BrokerWarning, StringComparison.Ordinal) && cli.Output.Contains(EndpointWarning, StringComparison.Ordinal)) || cli.Process.HasExited,
+                TimeSpan.FromSeconds(30),
+                () => cli.Output);
+            Assert.Contains(BrokerWarning, cli.Output);
+            Assert.Contains(EndpointWarning, cli.Output);
         }
         finally
         {
