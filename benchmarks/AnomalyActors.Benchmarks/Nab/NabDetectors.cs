@@ -30,6 +30,43 @@ internal static class NabDetectors
 
     public static IEnumerable<string> Names => Configs.Keys;
 
+    /// <summary>
+    /// The configurations a named one was chosen from, itself first: what an honest out-of-sample estimate
+    /// must choose among again without the held-out files. The fixed configurations (library defaults and
+    /// published detectors' settings, not tuned on NAB) are families of one, so only their threshold is chosen.
+    /// </summary>
+    public static IReadOnlyList<(string Label, Func<INabStream> Create)> Family(string name)
+    {
+        var named = Get(name);
+        if (name != "best")
+        {
+            return [(name, named)];
+        }
+
+        // Every constant of best that was tuned on these files, over the values that were tried.
+        var family = new List<(string, Func<INabStream>)> { (name, named) };
+        var nab = LikelihoodRcfOptions.NabBest;
+        foreach (var averaging in new[] { 20, 40, 80, 120 })
+        {
+            foreach (var hold in new[] { 0, 100, 200, 300 })
+            {
+                foreach (var warmup in new[] { 150, 300 })
+                {
+                    var likelihood = new AnomalyLikelihoodOptions(learningPeriod: nab.Likelihood.LearningPeriod, estimationSamples: nab.Likelihood.EstimationSamples, averagingWindow: averaging);
+                    var options = new LikelihoodRcfOptions(likelihood: likelihood, rangeWarmup: warmup, spacingHold: hold);
+                    if (averaging == nab.Likelihood.AveragingWindow && hold == nab.SpacingHold && warmup == nab.RangeWarmup)
+                    {
+                        continue;
+                    }
+
+                    family.Add(($"averaging {averaging}, spacing {hold}, range warm-up {warmup}", () => new ScoreStream(new LikelihoodRcf(options))));
+                }
+            }
+        }
+
+        return family;
+    }
+
     public static Func<INabStream> Get(string name) =>
         Configs.TryGetValue(name, out var f)
             ? f

@@ -8,7 +8,9 @@ namespace AnomalyActors.Benchmarks.Nab;
 /// <summary>
 /// <c>nab --score-results DIR [--threshold T]</c>: scores a detector's published raw outputs and compares
 /// them with its published tables. <c>nab [--data DIR] --detector NAME [--labels PATH]</c>: runs one
-/// detector configuration strictly online over every series and scores it like NAB.
+/// detector configuration strictly online over every series and scores it like NAB, in-sample and with
+/// each category held out of every choice (<see cref="NabCrossValidation"/>, over the configurations
+/// the named one was chosen from: <see cref="NabDetectors.Family"/>).
 /// </summary>
 internal static class NabHarness
 {
@@ -121,34 +123,26 @@ internal static class NabHarness
     private static int RunDetector(HarnessArgs args)
     {
         var name = args.Get("detector") ?? throw new ArgumentException("nab: pass --detector NAME or --score-results DIR.");
-        var factory = NabDetectors.Get(name);
+        var family = NabDetectors.Family(name);
         var root = args.Get("data") is { } d ? Full(d) : NabCorpus.DefaultRoot();
         var dataDir = Directory.Exists(Path.Combine(root, "data")) ? Path.Combine(root, "data") : root;
         var labelsPath = args.Get("labels") is { } l ? Full(l) : FindLabels(root);
         var windows = NabCorpus.ReadWindows(labelsPath);
         var profiles = Profiles(labelsPath);
         var names = NabCorpus.ListDataFiles(dataDir);
-        var clock = Stopwatch.StartNew();
-        var rows = 0L;
-
-        // Files are independent streams; each gets a fresh detector, so running them in parallel changes nothing.
-        var scored = new NabScoredFile[names.Count];
+        var series = names.Select(n => NabCorpus.ReadSeries(Path.Combine(dataDir, n), n)).ToArray();
         var maxParallel = args.GetInt("parallel") ?? 2;
-        Parallel.For(0, names.Count, new ParallelOptions { MaxDegreeOfParallelism = maxParallel }, i =>
-        {
-            var series = NabCorpus.ReadSeries(Path.Combine(dataDir, names[i]), names[i]);
-            var detector = factory();
-            var scores = new double[series.Values.Length];
-            for (var r = 0; r < scores.Length; r++)
-            {
-                var ms = new DateTimeOffset(DateTime.SpecifyKind(series.Timestamps[r], DateTimeKind.Utc)).ToUnixTimeMilliseconds();
-                scores[r] = Math.Clamp(detector.Next(ms, series.Values[r]), 0.0, 1.0);
-            }
 
-            Interlocked.Add(ref rows, scores.Length);
-            scored[i] = NabScorer.Prepare(names[i], series.Timestamps, scores, Lookup(windows, names[i]));
-        });
+        // The named configuration alone first, so its time per row is its own.
+        var clock = Stopwatch.StartNew();
+        var scored = Score(family[0].Create, names, series, windows, maxParallel);
         var detectSeconds = clock.Elapsed.TotalSeconds;
+        var rows = series.Sum(s => (long)s.Values.Length);
+        var runs = new List<NabCandidateRun> { new(family[0].Label, scored) };
+        foreach (var (label, create) in family.Skip(1))
+        {
+            runs.Add(new NabCandidateRun(label, Score(create, names, series, windows, maxParallel)));
+        }
 
         var thresholds = new Dictionary<string, double>();
         var normalised = new Dictionary<string, double>();
@@ -177,6 +171,10 @@ internal static class NabHarness
                 $"published {det,-18} standard {scores["standard"],6:F1}  reward_low_FP_rate {scores["reward_low_FP_rate"],6:F1}  reward_low_FN_rate {scores["reward_low_FN_rate"],6:F1}"));
         }
 
+        var inSample = NabCrossValidation.InSample(runs, profiles);
+        var heldOut = NabCrossValidation.LeaveOneCategoryOut(runs, profiles);
+        PrintEvaluation(family.Count, inSample, heldOut);
+
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             detector = name,
@@ -190,10 +188,68 @@ internal static class NabHarness
             rows,
             detect_seconds = Math.Round(detectSeconds, 2),
             us_per_row = Math.Round(detectSeconds * 1e6 / Math.Max(1, rows) * maxParallel, 2),
+            candidates = family.Count,
+            in_sample = Summary(inSample),
+            leave_one_category_out = Summary(heldOut),
             published,
         }));
         return 0;
     }
+
+    // Files are independent streams; each gets a fresh detector, so running them in parallel changes nothing.
+    private static NabScoredFile[] Score(
+        Func<INabStream> create, IReadOnlyList<string> names, NabSeries[] series, Dictionary<string, NabWindow[]> windows, int maxParallel)
+    {
+        var scored = new NabScoredFile[names.Count];
+        Parallel.For(0, names.Count, new ParallelOptions { MaxDegreeOfParallelism = maxParallel }, i =>
+        {
+            var detector = create();
+            var s = series[i];
+            var scores = new double[s.Values.Length];
+            for (var r = 0; r < scores.Length; r++)
+            {
+                var ms = new DateTimeOffset(DateTime.SpecifyKind(s.Timestamps[r], DateTimeKind.Utc)).ToUnixTimeMilliseconds();
+                scores[r] = Math.Clamp(detector.Next(ms, s.Values[r]), 0.0, 1.0);
+            }
+
+            scored[i] = NabScorer.Prepare(names[i], s.Timestamps, scores, Lookup(windows, names[i]));
+        });
+        return scored;
+    }
+
+    private static void PrintEvaluation(int candidates, NabEvaluation inSample, NabEvaluation heldOut)
+    {
+        static string Figure(double? value) => value is { } v ? v.ToString("F1", CultureInfo.InvariantCulture) : "n/a";
+
+        Console.WriteLine($"Standard per category, {candidates} candidate configuration(s): chosen on every file (in-sample) / on the other categories (held out)");
+        for (var i = 0; i < heldOut.Categories.Count; i++)
+        {
+            var (inside, held) = (inSample.Categories[i], heldOut.Categories[i]);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {held.Category,-22} {held.Files,3} files  in-sample {Figure(inside.Normalised["standard"]),6} (raw {inside.Raw["standard"],8:F3})  held out {Figure(held.Normalised["standard"]),6} (raw {held.Raw["standard"],8:F3})  with {held.Candidate}"));
+        }
+
+        foreach (var (label, evaluation) in new[] { ("in-sample", inSample), ("held out", heldOut) })
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {label,-10} total  standard {evaluation.Normalised["standard"],6:F1}  reward_low_FP_rate {evaluation.Normalised["reward_low_FP_rate"],6:F1}  reward_low_FN_rate {evaluation.Normalised["reward_low_FN_rate"],6:F1}"));
+        }
+    }
+
+    private static object Summary(NabEvaluation evaluation) => new
+    {
+        standard = Math.Round(evaluation.Normalised["standard"], 3),
+        reward_low_FP_rate = Math.Round(evaluation.Normalised["reward_low_FP_rate"], 3),
+        reward_low_FN_rate = Math.Round(evaluation.Normalised["reward_low_FN_rate"], 3),
+        categories = evaluation.Categories.Select(c => new
+        {
+            category = c.Category,
+            files = c.Files,
+            candidate = c.Candidate,
+            standard = c.Normalised["standard"] is { } s ? Math.Round(s, 3) : (double?)null,
+            raw_standard = Math.Round(c.Raw["standard"], 3),
+        }),
+    };
 
     /// <summary>
     /// Published detectors recomputed on exactly these files: sum of their per-file scores, normalised with the
