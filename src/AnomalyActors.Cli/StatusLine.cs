@@ -9,7 +9,12 @@ namespace AnomalyActors.Cli;
 /// </summary>
 internal sealed class StatusLine : IDisposable
 {
-    private readonly Lock _gate = new();
+    // On a terminal every console write, to standard error too, takes the monitor of Console.Out
+    // (.NET's Unix console serialises its writers that way), and a line written to Console.Out holds
+    // that monitor while it reaches this class. The gate is therefore that same monitor: with a gate
+    // of its own, a thread drawing the status (gate, then a console write) and one printing a line
+    // (Console.Out, then the gate) could each hold what the other waits for, and the process hung.
+    private readonly object _gate;
     private readonly TextWriter _out;
     private readonly TextWriter _err;
     private readonly bool _terminal;
@@ -23,6 +28,11 @@ internal sealed class StatusLine : IDisposable
         if (_terminal)
         {
             Console.SetOut(new Lines(this));
+            _gate = Console.Out;
+        }
+        else
+        {
+            _gate = new object();
         }
     }
 
