@@ -25,7 +25,7 @@ internal static class StateFormat
         return version;
     }
 
-    public static void Expect(int actual, int expected, string what, string kind)
+    public static void Expect(long actual, long expected, string what, string kind)
     {
         if (actual != expected)
         {

@@ -93,6 +93,13 @@ public sealed class DetectorConfigReaderSpecs
             spacing-hold = 50
             spacing-factor = 0.25
             threshold = 0.7
+            seasonal = on
+            seasonal-period = 7d
+            seasonal-slot = 1h
+            seasonal-min-cycles = 2
+            seasonal-alpha = 0.5
+            seasonal-strength = 0.4
+            seasonal-variance-window = 900
             """);
 
         // Assert
@@ -106,7 +113,10 @@ public sealed class DetectorConfigReaderSpecs
                 spacingTrigger: 0.6,
                 spacingHold: 50,
                 spacingFactor: 0.25,
-                threshold: 0.7),
+                threshold: 0.7,
+                seasonal: true,
+                seasonalOptions: new SeasonalResidualOptions(period: TimeSpan.FromDays(7), slot: TimeSpan.FromHours(1), minCycles: 2,
+                    profileAlpha: 0.5, strength: 0.4, varianceWindow: 900)),
             options);
     }
 
@@ -115,6 +125,7 @@ public sealed class DetectorConfigReaderSpecs
     [InlineData("type = rcf\nseed = -1", "seed")]
     [InlineData("type = rcf-likelihood\nthreshold = 1.5", "threshold")]
     [InlineData("type = rcf-likelihood\naveraging-window = 0", "averagingWindow")]
+    [InlineData("type = rcf-likelihood\nseasonal-slot = 7m", "slot")]
     public void Should_reject_invalid_values_naming_the_block(string hocon, string mentioned)
     {
         // Act

@@ -26,6 +26,8 @@ internal static class NabDetectors
         // RCF (defaults) scored the way NAB's HTM entry is: anomaly likelihood of the raw score, range novelty,
         // detection spacing (see LikelihoodRcf). The same detector the actors run as type rcf-likelihood.
         ["best"] = () => new ScoreStream(new LikelihoodRcf(LikelihoodRcfOptions.NabBest)),
+        // best with its learned daily cycle on (hocon rcf-likelihood with seasonal = on).
+        ["best-seasonal"] = () => new ScoreStream(new LikelihoodRcf(Seasonal(LikelihoodRcfOptions.NabBest))),
     };
 
     public static IEnumerable<string> Names => Configs.Keys;
@@ -38,14 +40,14 @@ internal static class NabDetectors
     public static IReadOnlyList<(string Label, Func<INabStream> Create)> Family(string name)
     {
         var named = Get(name);
-        if (name != "best")
+        if (name is not ("best" or "best-seasonal"))
         {
             return [(name, named)];
         }
 
         // Every constant of best that was tuned on these files, over the values that were tried.
         var family = new List<(string, Func<INabStream>)> { (name, named) };
-        var nab = LikelihoodRcfOptions.NabBest;
+        var nab = name == "best" ? LikelihoodRcfOptions.NabBest : Seasonal(LikelihoodRcfOptions.NabBest);
         foreach (var averaging in new[] { 20, 40, 80, 120 })
         {
             foreach (var hold in new[] { 0, 100, 200, 300 })
@@ -53,8 +55,8 @@ internal static class NabDetectors
                 foreach (var warmup in new[] { 150, 300 })
                 {
                     var likelihood = new AnomalyLikelihoodOptions(learningPeriod: nab.Likelihood.LearningPeriod, estimationSamples: nab.Likelihood.EstimationSamples, averagingWindow: averaging);
-                    var options = new LikelihoodRcfOptions(likelihood: likelihood, rangeWarmup: warmup, spacingHold: hold);
-                    if (averaging == nab.Likelihood.AveragingWindow && hold == nab.SpacingHold && warmup == nab.RangeWarmup)
+                    var options = new LikelihoodRcfOptions(likelihood: likelihood, rangeWarmup: warmup, spacingHold: hold, seasonal: nab.Seasonal is not null);
+                    if (options == nab)
                     {
                         continue;
                     }
@@ -66,6 +68,9 @@ internal static class NabDetectors
 
         return family;
     }
+
+    private static LikelihoodRcfOptions Seasonal(LikelihoodRcfOptions o) => new(
+        o.Rcf, o.Likelihood, o.RangeTolerance, o.RangeWarmup, o.SpacingTrigger, o.SpacingHold, o.SpacingFactor, o.Threshold, seasonal: true);
 
     public static Func<INabStream> Get(string name) =>
         Configs.TryGetValue(name, out var f)

@@ -173,13 +173,15 @@ public static class DetectorConfigReader
     /// <summary>
     /// The forest keys of <see cref="ReadRcf"/> plus the likelihood (learning-period, estimation-samples,
     /// historic-window, reestimation-period, averaging-window, min-mean, min-variance, two-sided, filter-repeats),
-    /// range novelty (range-tolerance, range-warm-up), spacing (spacing-trigger, spacing-hold, spacing-factor) and
-    /// the alarm threshold on the grade (threshold). Every default is the NAB best configuration.
+    /// range novelty (range-tolerance, range-warm-up), spacing (spacing-trigger, spacing-hold, spacing-factor), the
+    /// learned cycle (seasonal, seasonal-period, seasonal-slot, seasonal-min-cycles, seasonal-alpha, seasonal-strength,
+    /// seasonal-variance-window) and the alarm threshold on the grade (threshold). Every default is the NAB best configuration.
     /// </summary>
     private static LikelihoodRcfOptions ReadLikelihoodRcf(SettingsReader c)
     {
         var d = LikelihoodRcfOptions.NabBest;
         var l = d.Likelihood;
+        var s = d.Seasonal ?? SeasonalResidualOptions.Daily;
         return new LikelihoodRcfOptions(
             rcf: ReadRcf(c, withThresholder: false),
             likelihood: new AnomalyLikelihoodOptions(
@@ -197,7 +199,15 @@ public static class DetectorConfigReader
             spacingTrigger: c.Number("spacing-trigger", d.SpacingTrigger),
             spacingHold: c.Int("spacing-hold", d.SpacingHold, int.MinValue, int.MaxValue),
             spacingFactor: c.Number("spacing-factor", d.SpacingFactor),
-            threshold: c.Number("threshold", d.Threshold));
+            threshold: c.Number("threshold", d.Threshold),
+            seasonal: c.Flag("seasonal", d.Seasonal is not null),
+            seasonalOptions: new SeasonalResidualOptions(
+                period: c.PositiveDuration("seasonal-period", TimeSpan.FromMilliseconds(s.PeriodMs)),
+                slot: c.PositiveDuration("seasonal-slot", TimeSpan.FromMilliseconds(s.SlotMs)),
+                minCycles: c.Int("seasonal-min-cycles", s.MinCycles, int.MinValue, int.MaxValue),
+                profileAlpha: c.Number("seasonal-alpha", s.ProfileAlpha),
+                strength: c.Number("seasonal-strength", s.Strength),
+                varianceWindow: c.Int("seasonal-variance-window", s.VarianceWindow, int.MinValue, int.MaxValue)));
     }
 
     private static EwmaBandOptions ReadEwma(SettingsReader c)

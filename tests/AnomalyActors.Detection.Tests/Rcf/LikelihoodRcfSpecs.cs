@@ -76,7 +76,7 @@ public sealed class LikelihoodRcfSpecs
         var state = TestSupport.StateBytes(original);
         var restored = new LikelihoodRcf(LikelihoodRcfOptions.NabBest);
         TestSupport.Restore(restored, state);
-        Assert.Equal(1, state[0]); // version byte
+        Assert.Equal(2, state[0]); // version byte
         Assert.Equal(state, TestSupport.StateBytes(restored));
 
         // Act / Assert
