@@ -25,7 +25,7 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output)
     public async Task Should_end_in_the_single_node_state_when_a_member_is_killed_mid_stream()
     {
         var report = await ClusterScenario.RunAsync(
-            new ClusterOptions(Members: 3, Sensors: 10_000, ReadingsPerSensor: 60, Partitions: 16, Timeout: TimeSpan.FromMinutes(8), Archive: true, Notifications: true),
+            new ClusterOptions(Members: 3, Sensors: 10_000, ReadingsPerSensor: 60, Partitions: 16, Timeout: TimeSpan.FromMinutes(8), Archive: true, Notifications: true, ResultPartitions: 64),
             output.WriteLine);
 
         Assert.NotNull(report.FailoverSeconds);

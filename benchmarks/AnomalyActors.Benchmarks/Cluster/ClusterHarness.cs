@@ -54,7 +54,10 @@ internal static class ClusterHarness
             KeepLogs: args.Get("keep-logs"),
             ProduceRate: args.GetInt("rate") ?? 0,
             RestartDelay: args.GetInt("restart-delay") is { } delay ? TimeSpan.FromSeconds(delay) : null,
-            Source: sources[source]);
+            Source: sources[source],
+            Archive: args.Get("archive") is not null,
+            Notifications: args.Get("notifications") is not null,
+            ResultPartitions: args.GetInt("result-partitions"));
         if (options.Members < 2 || options.Sensors < 1 || options.ReadingsPerSensor < 1 || options.Partitions < 1)
         {
             Console.Error.WriteLine("--nodes must be 2 or more; --sensors, --readings-per-sensor and --partitions positive.");
