@@ -65,6 +65,19 @@ internal static class NodeInstruments
                 "{message}", "Messages of the readings topic beyond the node's committed offsets (sampled every 10 s).");
         }
 
+        if (host.Settings.Archive.Enabled)
+        {
+            // Read at each scrape: with Kafka the collector starts after the dashboard.
+            Counter("anomaly_actors_archive_rows", () => (host.LocalArchive?.RowsCommitted ?? 0) + (host.KafkaArchive?.RowsCommitted ?? 0), "{row}",
+                "Rows this node made visible in the archive's Parquet files (enriched readings and alerts).");
+            Counter("anomaly_actors_archive_files", () => (host.LocalArchive?.FilesCommitted ?? 0) + (host.KafkaArchive?.FilesCommitted ?? 0), "{file}",
+                "Parquet files this node made visible in the archive.");
+            Counter("anomaly_actors_archive_records_rejected", () => host.KafkaArchive?.Rejected ?? 0, "{record}",
+                "Records of the result topics that did not read as results (skipped, each reported).");
+            Counter("anomaly_actors_archive_records_lost", () => host.KafkaArchive?.RecordsGone ?? 0, "{record}",
+                "Records of the result topics that Kafka's retention deleted before this node archived them.");
+        }
+
         var kafka = host.KafkaMetrics;
         Counter("anomaly_actors_kafka_messages_consumed", () => kafka.MessagesConsumed, "{message}", "Messages consumed from the readings topic.");
         Counter("anomaly_actors_kafka_alerts_produced", () => kafka.AlertsProduced, "{message}", "Alerts produced to the alerts topic.");

@@ -28,7 +28,14 @@ public sealed class NodeDashboardSpecs
         var dataDirectory = HostFixture.NewDataDirectory();
         var port = HostFixture.FreePortNumber();
         string acknowledged;
-        await using (var host = await AnomalyHost.StartAsync(HostFixture.Config(dataDirectory, port)))
+        // The archive too, rolling often, so that its counters move while the test watches.
+        var archive = $"""
+            anomaly-actors.archive.enabled = on
+            anomaly-actors.archive.root = "{Path.Combine(dataDirectory, "archive")}"
+            anomaly-actors.archive.roll-age = 200ms
+            anomaly-actors.archive.idle-poll = 20ms
+            """;
+        await using (var host = await AnomalyHost.StartAsync(HostFixture.Config(dataDirectory, port, extra: archive)))
         {
             var simulator = new DeviceSimulator(new SimulatorOptions(
                 "127.0.0.1", port, HostFixture.Username, HostFixture.Password, DeviceKind.Demo, Devices, 1,
@@ -54,6 +61,13 @@ public sealed class NodeDashboardSpecs
             Assert.Contains("anomaly_actors_dead_letters_total{reason=\"InvalidJson\",site=\"local\"} 0\n", metrics);
             Assert.Contains("anomaly_actors_intake_readings_retained{site=\"local\"} ", metrics);
             Assert.Matches("anomaly_actors_journal_write_seconds_count\\{site=\"local\"\\} [1-9]", metrics);
+            // Every reading and every alert change reaches the archive's files, and is counted there.
+            var archived = (Devices * ReadingsPerDevice) + events;
+            await HostFixture.AwaitAsync(
+                () => client.GetStringAsync("/metrics").Result.Contains($"anomaly_actors_archive_rows_total{{site=\"local\"}} {archived.ToString(CultureInfo.InvariantCulture)}\n", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(30),
+                () => $"{archived} archived rows in /metrics ({host.LocalArchive?.RowsCommitted} committed)");
+            Assert.Contains("anomaly_actors_archive_records_lost_total{site=\"local\"} 0\n", metrics);
             // Every episode opened here was delivered live, so each is in the latency histogram.
             Assert.Contains($"anomaly_actors_alert_latency_seconds_count{{metric=\"iotValue\",site=\"site-1\"}} {host.Node.Metrics.EpisodesOpened.ToString(CultureInfo.InvariantCulture)}\n", metrics);
             // A stream is watched from its first alert on: its page has the readings scored since.

@@ -52,6 +52,7 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
     private long _rowsCommitted;
     private long _filesCommitted;
     private long _rejected;
+    private long _recordsGone;
 
     private KafkaArchiveCollector(string root, string site, ArchiveOptions options, KafkaArchiveSource source, Action<string> report)
     {
@@ -69,6 +70,9 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
 
     /// <summary>Records that did not read as results (skipped).</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>Records the log deleted before they were archived (its retention ran out first).</summary>
+    public long RecordsGone => Interlocked.Read(ref _recordsGone);
 
     /// <param name="report">Told about failures and rejected records (the collector goes on).</param>
     public static KafkaArchiveCollector Start(string root, string site, ArchiveOptions options, KafkaArchiveSource source, Action<string> report)
@@ -237,10 +241,12 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
 
     /// <summary>
     /// Whether a record is the one its partition's roll needs next. One delivered again (below it)
-    /// is passed over; one beyond it means records were skipped (a fetch that resumed elsewhere
-    /// after a rebalance): the partition is read again from the needed one. Only when that keeps
-    /// happening are the records taken as gone from the log (deleted by retention before they were
-    /// archived), loudly.
+    /// is passed over. One beyond it means records were skipped: if the log no longer starts at or
+    /// before the needed one (its retention deleted them before they were archived), the missing
+    /// ones are counted and reported loudly and the archive goes on from where the log starts;
+    /// otherwise they are still there (a fetch that resumed elsewhere after a rebalance) and the
+    /// partition is read again from the needed one. Should that keep happening the offsets hold no
+    /// records to read (a compacted topic, a transaction's markers): the archive goes on, saying so.
     /// </summary>
     private bool InSequence(IConsumer<string?, byte[]> consumer, TopicPartitionOffset record)
     {
@@ -257,6 +263,23 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
             return false;
         }
 
+        // A broker round trip, only when records were skipped.
+        var start = consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).Low.Value;
+        if (start > needed)
+        {
+            Interlocked.Add(ref _recordsGone, start - needed);
+            _skips.Remove(partition);
+            _report($"Archive: {partition} lost records {needed} to {start - 1} before they were archived: the log deleted them (its retention is shorter than the archive fell behind); the archive goes on from {start}");
+            if (offset == start)
+            {
+                return true;
+            }
+
+            _next[partition] = start;
+            consumer.Seek(new TopicPartitionOffset(partition, new Offset(start)));
+            return false;
+        }
+
         var seeks = _skips.TryGetValue(partition, out var skip) && skip.Needed == needed ? skip.Seeks : 0;
         if (seeks < 3)
         {
@@ -267,7 +290,7 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
         }
 
         _skips.Remove(partition);
-        _report($"Archive: {partition} has no records from offset {needed} to {offset - 1} (deleted from the log before they were archived?); the archive goes on from {offset}");
+        _report($"Archive: {partition} holds no records to read from offset {needed} to {offset - 1} though the log starts at {start} (compacted, or a transaction's markers); the archive goes on from {offset}");
         return true;
     }
 
