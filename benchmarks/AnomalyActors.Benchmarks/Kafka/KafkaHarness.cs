@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
+using AnomalyActors.Benchmarks.Common;
 using AnomalyActors.Benchmarks.Nab;
 using AnomalyActors.Core.Queries;
 using AnomalyActors.Core.State;
@@ -13,7 +14,6 @@ using AnomalyActors.Streams.Kafka;
 using AnomalyActors.Kafka.Testing;
 using AnomalyActors.Node.Hosting;
 using AnomalyActors.Testing;
-using AnomalyActors.Benchmarks.Common;
 using Confluent.Kafka;
 
 namespace AnomalyActors.Benchmarks.Kafka;
@@ -753,7 +753,7 @@ public static class KafkaHarness
         }
     }
 
-    private static double Percentile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+    private static double Percentile(double[] sorted, double q) => Percentiles.NearestRank(sorted, q);
 
     private static async Task WaitAsync(Func<bool> condition, TimeSpan timeout, string what, bool throwOnTimeout = true)
     {

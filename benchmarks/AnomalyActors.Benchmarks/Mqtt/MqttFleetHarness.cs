@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Configuration;
+using AnomalyActors.Benchmarks.Common;
 using AnomalyActors.Benchmarks.Nab;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Results;
@@ -150,8 +151,7 @@ internal static class MqttFleetHarness
         }
     }
 
-    private static double Percentile(long[] sorted, double q) =>
-        sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+    private static double Percentile(long[] sorted, double q) => Percentiles.NearestRank(sorted, q, empty: 0);
 
     private static Config NodeConfig(int devices, int port, string password, string dataDirectory, string hocon)
     {

@@ -74,6 +74,12 @@ public sealed record AnomalyLikelihoodOptions
     /// <summary>Numenta's defaults (nupic anomaly_likelihood.py), for raw scores in [0, 1].</summary>
     public static AnomalyLikelihoodOptions Default { get; } = new();
 
+    /// <summary>
+    /// A shorter learning and estimation period and a longer average than Numenta's, as tuned on NAB
+    /// for the forest's scores and for seasonal residuals.
+    /// </summary>
+    public static AnomalyLikelihoodOptions NabTuned { get; } = new(learningPeriod: 150, estimationSamples: 150, averagingWindow: 40);
+
     public int LearningPeriod { get; }
 
     public int EstimationSamples { get; }

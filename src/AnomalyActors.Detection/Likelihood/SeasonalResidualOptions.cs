@@ -17,7 +17,7 @@ public sealed record SeasonalResidualOptions
     /// <param name="profileAlpha">Weight of a new reading in its slot's typical value, in (0, 1] (default 0.25).</param>
     /// <param name="strength">The profile counts when the residuals' variance is below this fraction of the values' variance, in (0, 1] (default 0.3).</param>
     /// <param name="varianceWindow">Readings in the moving estimates of both variances (default 2000).</param>
-    /// <param name="likelihood">Normalisation of the residual score (default: <see cref="Rcf.LikelihoodRcfOptions.NabLikelihood"/>'s values).</param>
+    /// <param name="likelihood">Normalisation of the residual score (default: <see cref="AnomalyLikelihoodOptions.NabTuned"/>).</param>
     public SeasonalResidualOptions(
         TimeSpan? period = null,
         TimeSpan? slot = null,
@@ -70,7 +70,7 @@ public sealed record SeasonalResidualOptions
         ProfileAlpha = profileAlpha;
         Strength = strength;
         VarianceWindow = varianceWindow;
-        Likelihood = likelihood ?? new AnomalyLikelihoodOptions(learningPeriod: 150, estimationSamples: 150, averagingWindow: 40);
+        Likelihood = likelihood ?? AnomalyLikelihoodOptions.NabTuned;
     }
 
     /// <summary>A daily cycle in 10-minute slots, every other setting its default.</summary>

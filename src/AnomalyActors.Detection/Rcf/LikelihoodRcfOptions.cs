@@ -76,7 +76,7 @@ public sealed record LikelihoodRcfOptions : DetectorOptions
         }
 
         Rcf = forest;
-        Likelihood = likelihood ?? NabLikelihood;
+        Likelihood = likelihood ?? AnomalyLikelihoodOptions.NabTuned;
         RangeTolerance = rangeTolerance;
         RangeWarmup = rangeWarmup;
         SpacingTrigger = spacingTrigger;
@@ -85,9 +85,6 @@ public sealed record LikelihoodRcfOptions : DetectorOptions
         Threshold = threshold;
         Seasonal = seasonal ? seasonalOptions ?? SeasonalResidualOptions.Daily : null;
     }
-
-    /// <summary>The likelihood settings of the NAB <c>best</c> configuration.</summary>
-    public static AnomalyLikelihoodOptions NabLikelihood { get; } = new(learningPeriod: 150, estimationSamples: 150, averagingWindow: 40);
 
     /// <summary>The NAB harness's <c>best</c> configuration (76.1 / 73.5 / 78.9 on the 51 shared files in-sample, 74.9 / 72.0 / 77.8 with each category held out).</summary>
     public static LikelihoodRcfOptions NabBest { get; } = new();
