@@ -80,10 +80,11 @@ public static class PersistenceConfig
     private static Config Sql(string connectionString, string providerName)
     {
         var quoted = HoconText.Quote(connectionString);
-        // The plugin's own reference configuration (class names, table mappings) sits underneath.
+        // The plugin's own reference configuration (table mappings) sits underneath; its journal and
+        // snapshot store are our subclasses, which answer recovering actors' reads in batches.
         return ConfigurationFactory.ParseString($$"""
-            akka.persistence.journal.sql { connection-string = {{quoted}}, provider-name = "{{providerName}}" }
-            akka.persistence.snapshot-store.sql { connection-string = {{quoted}}, provider-name = "{{providerName}}" }
+            akka.persistence.journal.sql { class = "{{typeof(BatchedSqlJournal).AssemblyQualifiedName}}", connection-string = {{quoted}}, provider-name = "{{providerName}}" }
+            akka.persistence.snapshot-store.sql { class = "{{typeof(BatchedSqlSnapshotStore).AssemblyQualifiedName}}", connection-string = {{quoted}}, provider-name = "{{providerName}}" }
             akka.persistence.query.journal.sql { connection-string = {{quoted}}, provider-name = "{{providerName}}" }
             """).WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
     }

@@ -1,0 +1,208 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Persistence;
+using AnomalyActors.Node.Persistence;
+using AnomalyActors.Node.Settings;
+using PersistenceSettings = AnomalyActors.Node.Settings.PersistenceSettings;
+using AnomalyActors.Testing;
+using Xunit;
+
+namespace AnomalyActors.Node.Tests;
+
+/// <summary>
+/// The journal and snapshot store that answer recovering actors' reads in batches must recover
+/// every actor exactly as the plugin's own classes do: its latest snapshot (not an older one still
+/// stored, not another actor's), the events after it, and its highest sequence number (also after
+/// its events were deleted), with hundreds of actors recovering at once.
+/// </summary>
+public abstract class BatchedSqlStoresSpecsBase
+{
+    private const int Actors = 240;
+
+    protected abstract Task<PersistenceSettings> NewStoreAsync();
+
+    [Fact]
+    public async Task Should_recover_every_actor_as_the_plugin_does_when_hundreds_recover_at_once()
+    {
+        var settings = await NewStoreAsync();
+
+        // Arrange: actors in every shape a recovery meets, written through the plugin's own classes.
+        Dictionary<string, Recovered> expected;
+        using (var writer = NewSystem(settings, batched: false))
+        {
+            var written = await Task.WhenAll(Enumerable.Range(0, Actors).Select(i =>
+            {
+                var id = "actor-" + i;
+                return WriteAsync(writer.ActorOf(Props.Create(() => new Ledger(id)), id), i % 5, i);
+            }));
+            expected = written.ToDictionary(r => r.Id);
+            await writer.Terminate();
+        }
+
+        // Act: every actor recovers at once, through the batched classes.
+        using var reader = NewSystem(settings, batched: true);
+        var recovered = await Task.WhenAll(expected.Keys.Select(id =>
+            reader.ActorOf(Props.Create(() => new Ledger(id)), id).Ask<Recovered>(Ledger.Report.Instance, TimeSpan.FromSeconds(60))));
+
+        // Assert: the same state and sequence number as written, for every one of them.
+        foreach (var actual in recovered)
+        {
+            Assert.Equal(expected[actual.Id], actual);
+        }
+
+        // And the next event of each continues its numbering (the highest number read was right).
+        var next = await Task.WhenAll(expected.Keys.Select(id =>
+            reader.ActorSelection("/user/" + id).Ask<Recovered>(new Ledger.Add("next"), TimeSpan.FromSeconds(60))));
+        foreach (var actual in next)
+        {
+            Assert.Equal(expected[actual.Id].SequenceNr + 1, actual.SequenceNr);
+        }
+
+        await reader.Terminate();
+    }
+
+    /// <summary>Shape 0: nothing written; 1: events only; 2: snapshot then events; 3: two snapshots; 4: events all deleted.</summary>
+    private static async Task<Recovered> WriteAsync(IActorRef actor, int shape, int salt)
+    {
+        var timeout = TimeSpan.FromSeconds(60);
+        Recovered last = await actor.Ask<Recovered>(Ledger.Report.Instance, timeout);
+        switch (shape)
+        {
+            case 1:
+                for (var e = 0; e < 3 + salt % 4; e++)
+                {
+                    last = await actor.Ask<Recovered>(new Ledger.Add($"{salt}-{e}"), timeout);
+                }
+
+                break;
+            case 2:
+                last = await actor.Ask<Recovered>(new Ledger.Add($"{salt}-a"), timeout);
+                last = await actor.Ask<Recovered>(Ledger.Snapshot.Instance, timeout);
+                last = await actor.Ask<Recovered>(new Ledger.Add($"{salt}-b"), timeout);
+                last = await actor.Ask<Recovered>(new Ledger.Add($"{salt}-c"), timeout);
+                break;
+            case 3:
+                last = await actor.Ask<Recovered>(new Ledger.Add($"{salt}-a"), timeout);
+                last = await actor.Ask<Recovered>(Ledger.Snapshot.Instance, timeout);
+                last = await actor.Ask<Recovered>(new Ledger.Add($"{salt}-b"), timeout);
+                last = await actor.Ask<Recovered>(Ledger.Snapshot.Instance, timeout);
+                break;
+            case 4:
+                last = await actor.Ask<Recovered>(new Ledger.Add($"{salt}-a"), timeout);
+                last = await actor.Ask<Recovered>(new Ledger.Add($"{salt}-b"), timeout);
+                await actor.Ask<Recovered>(Ledger.DeleteEvents.Instance, timeout);
+                // After a restart nothing of it is left but its numbering.
+                last = last with { Entries = string.Empty };
+                break;
+        }
+
+        return last;
+    }
+
+    private static ActorSystem NewSystem(PersistenceSettings settings, bool batched)
+    {
+        var persistence = PersistenceConfig.For(settings);
+        if (!batched)
+        {
+            persistence = ConfigurationFactory.ParseString("""
+                akka.persistence.journal.sql.class = "Akka.Persistence.Sql.Journal.SqlWriteJournal, Akka.Persistence.Sql"
+                akka.persistence.snapshot-store.sql.class = "Akka.Persistence.Sql.Snapshot.SqlSnapshotStore, Akka.Persistence.Sql"
+                """).WithFallback(persistence);
+        }
+
+        var config = ConfigurationFactory.ParseString("""
+            akka.loglevel = WARNING
+            akka.persistence.journal.plugin = "akka.persistence.journal.sql"
+            akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
+            akka.persistence.max-concurrent-recoveries = 400
+            """).WithFallback(persistence);
+        var setup = PersistenceConfig.SetupFor(settings);
+        var bootstrap = BootstrapSetup.Create().WithConfig(config);
+        return setup is null
+            ? ActorSystem.Create("batched-" + Guid.NewGuid().ToString("N")[..8], bootstrap)
+            : ActorSystem.Create("batched-" + Guid.NewGuid().ToString("N")[..8], bootstrap.And(setup));
+    }
+
+    public sealed record Recovered(string Id, long SequenceNr, string Entries);
+
+    /// <summary>A persistent actor whose whole state is the list of entries it journaled.</summary>
+    private sealed class Ledger : ReceivePersistentActor
+    {
+        private readonly List<string> _entries = [];
+        private IActorRef? _waiting;
+
+        public Ledger(string id)
+        {
+            PersistenceId = id;
+            Recover<SnapshotOffer>(offer =>
+            {
+                _entries.Clear();
+                _entries.AddRange(((string)offer.Snapshot).Split(',', StringSplitOptions.RemoveEmptyEntries));
+            });
+            Recover<string>(_entries.Add);
+            Command<Report>(_ => Sender.Tell(State()));
+            Command<Add>(add => Persist(add.Entry, entry =>
+            {
+                _entries.Add(entry);
+                Sender.Tell(State());
+            }));
+            Command<Snapshot>(_ =>
+            {
+                _waiting = Sender;
+                SaveSnapshot(string.Join(',', _entries));
+            });
+            Command<SaveSnapshotSuccess>(_ => _waiting?.Tell(State()));
+            Command<DeleteEvents>(_ =>
+            {
+                _waiting = Sender;
+                DeleteMessages(LastSequenceNr);
+            });
+            Command<DeleteMessagesSuccess>(_ => _waiting?.Tell(State()));
+        }
+
+        public override string PersistenceId { get; }
+
+        private Recovered State() => new(PersistenceId, LastSequenceNr, string.Join(',', _entries));
+
+        public sealed record Add(string Entry);
+
+        public sealed class Report
+        {
+            public static readonly Report Instance = new();
+        }
+
+        public sealed class Snapshot
+        {
+            public static readonly Snapshot Instance = new();
+        }
+
+        public sealed class DeleteEvents
+        {
+            public static readonly DeleteEvents Instance = new();
+        }
+    }
+}
+
+public sealed class BatchedSqlStoresOnSqliteSpecs : BatchedSqlStoresSpecsBase, IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "anomaly-actors-batched-stores", Guid.NewGuid().ToString("N"));
+
+    protected override Task<PersistenceSettings> NewStoreAsync() =>
+        Task.FromResult(new PersistenceSettings(PersistenceProvider.Sqlite, Path.Combine(_directory, "node.db"), "normal", string.Empty));
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class BatchedSqlStoresOnPostgresSpecs(PostgresServer postgres) : BatchedSqlStoresSpecsBase
+{
+    protected override async Task<PersistenceSettings> NewStoreAsync() =>
+        new(PersistenceProvider.PostgreSql, string.Empty, "normal", await postgres.CreateDatabaseAsync());
+}
