@@ -8,19 +8,9 @@ public sealed class BatchedLookupSpecs
     [Fact]
     public async Task Should_answer_requests_waiting_together_with_one_query_and_each_with_its_own_answer()
     {
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var batches = new List<int>();
-        using var lookup = new BatchedLookup<string>(async (keys, _) =>
-        {
-            lock (batches)
-            {
-                batches.Add(keys.Count);
-            }
-
-            await release.Task;
-            // "missing" is not in the store: its request gets the default answer.
-            return keys.Where(k => k != "missing").ToDictionary(k => k, k => "value of " + k);
-        }, maxBatch: 100, parallelism: 1);
+        // "missing" is not in the store: its request gets the default answer.
+        var (lookup, batches, release) = HeldLookup(keys => keys.Where(k => k != "missing").ToDictionary(k => k, k => "value of " + k));
+        using var _ = lookup;
 
         // The first request's query holds the worker; the others queue up behind it meanwhile.
         var first = lookup.Get("k0");
@@ -45,18 +35,8 @@ public sealed class BatchedLookupSpecs
     [Fact]
     public async Task Should_put_no_more_than_the_maximum_of_keys_in_one_query()
     {
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var batches = new List<int>();
-        using var lookup = new BatchedLookup<string>(async (keys, _) =>
-        {
-            lock (batches)
-            {
-                batches.Add(keys.Count);
-            }
-
-            await release.Task;
-            return keys.ToDictionary(k => k, k => k);
-        }, maxBatch: 100, parallelism: 1);
+        var (lookup, batches, release) = HeldLookup(keys => keys.ToDictionary(k => k, k => k));
+        using var _ = lookup;
 
         var first = lookup.Get("first");
         await WaitUntilAsync(() => batches.Count == 1);
@@ -95,6 +75,28 @@ public sealed class BatchedLookupSpecs
         lookup.Dispose();
 
         await Assert.ThrowsAsync<ObjectDisposedException>(() => lookup.Get("a"));
+    }
+
+    /// <summary>
+    /// A lookup of at most 100 keys per query on one worker, whose queries record their sizes and
+    /// wait for <c>release</c>: requests made meanwhile queue up.
+    /// </summary>
+    private static (BatchedLookup<string> Lookup, List<int> Batches, TaskCompletionSource Release) HeldLookup(
+        Func<IReadOnlyList<string>, Dictionary<string, string>> answer)
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var batches = new List<int>();
+        var lookup = new BatchedLookup<string>(async (keys, _) =>
+        {
+            lock (batches)
+            {
+                batches.Add(keys.Count);
+            }
+
+            await release.Task;
+            return answer(keys);
+        }, maxBatch: 100, parallelism: 1);
+        return (lookup, batches, release);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
