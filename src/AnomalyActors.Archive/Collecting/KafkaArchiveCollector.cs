@@ -267,16 +267,19 @@ public sealed class KafkaArchiveCollector : IAsyncDisposable
         var start = consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).Low.Value;
         if (start > needed)
         {
-            Interlocked.Add(ref _recordsGone, start - needed);
+            // The log may have moved its start past the record in hand since it was fetched: that
+            // record is kept, and whatever after it is gone too is reported with the next one.
+            var resume = Math.Min(start, offset);
+            Interlocked.Add(ref _recordsGone, resume - needed);
             _skips.Remove(partition);
-            _report($"Archive: {partition} lost records {needed} to {start - 1} before they were archived: the log deleted them (its retention is shorter than the archive fell behind); the archive goes on from {start}");
-            if (offset == start)
+            _report($"Archive: {partition} lost records {needed} to {resume - 1} before they were archived: the log deleted them (its retention is shorter than the archive fell behind); the archive goes on from {resume}");
+            if (offset == resume)
             {
                 return true;
             }
 
-            _next[partition] = start;
-            consumer.Seek(new TopicPartitionOffset(partition, new Offset(start)));
+            _next[partition] = resume;
+            consumer.Seek(new TopicPartitionOffset(partition, new Offset(resume)));
             return false;
         }
 
