@@ -18,6 +18,7 @@ namespace AnomalyActors.Node.Tests;
 public abstract class BatchedSqlStoresSpecsBase
 {
     private const int Actors = 240;
+    private const int WritersAtOnce = 8;
 
     protected abstract Task<PersistenceSettings> NewStoreAsync();
 
@@ -26,16 +27,25 @@ public abstract class BatchedSqlStoresSpecsBase
     {
         var settings = await NewStoreAsync();
 
-        // Arrange: actors in every shape a recovery meets, written through the plugin's own classes.
-        Dictionary<string, Recovered> expected;
+        // Arrange: actors in every shape a recovery meets, written through the plugin's own classes,
+        // a few at a time: hundreds of writers at once queue on SQLite's one write lock for minutes
+        // on a busy machine, and only the recovery below needs them all at once.
+        var expected = new Dictionary<string, Recovered>();
         using (var writer = NewSystem(settings, batched: false))
         {
-            var written = await Task.WhenAll(Enumerable.Range(0, Actors).Select(i =>
+            foreach (var group in Enumerable.Range(0, Actors).Chunk(WritersAtOnce))
             {
-                var id = "actor-" + i;
-                return WriteAsync(writer.ActorOf(Props.Create(() => new Ledger(id)), id), i % 5, i);
-            }));
-            expected = written.ToDictionary(r => r.Id);
+                var written = await Task.WhenAll(group.Select(i =>
+                {
+                    var id = "actor-" + i;
+                    return WriteAsync(writer.ActorOf(Props.Create(() => new Ledger(id)), id), i % 5, i);
+                }));
+                foreach (var state in written)
+                {
+                    expected[state.Id] = state;
+                }
+            }
+
             await writer.Terminate();
         }
 
