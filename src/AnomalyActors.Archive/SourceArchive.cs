@@ -39,8 +39,10 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
     private readonly Stack<IRowGroupBuffer<TRow>> _spareRowGroups = [];
 
     // Per stream, the last offset in a committed file, and the last one taken into the roll under way.
-    private readonly Dictionary<(string Site, string Device, string Metric), long> _committedMarks = [];
-    private readonly Dictionary<(string Site, string Device, string Metric), long> _rollMarks = [];
+    private readonly Dictionary<(string Site, string Device, string Metric), StreamMarks> _marks = [];
+    private OpenPart? _lastPart;
+    private string? _lastSite;
+    private DateOnly _lastDate;
     private long _rollFirst = -1;
     private long _rollLast = -1;
     private long _rollBytes;
@@ -130,8 +132,7 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
 
         var progress = Path.Combine(_root, ArchiveLayout.ProgressPath(_dataset.Name, Source));
         Committed = -1;
-        _committedMarks.Clear();
-        _rollMarks.Clear();
+        _marks.Clear();
         if (File.Exists(progress))
         {
             var lines = await File.ReadAllLinesAsync(progress).ConfigureAwait(false);
@@ -142,7 +143,7 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
                 if (fields.Length == 4)
                 {
                     var stream = (Uri.UnescapeDataString(fields[0]), Uri.UnescapeDataString(fields[1]), Uri.UnescapeDataString(fields[2]));
-                    _committedMarks[stream] = long.Parse(fields[3], NumberStyles.Integer, CultureInfo.InvariantCulture);
+                    _marks[stream] = new StreamMarks { Committed = long.Parse(fields[3], NumberStyles.Integer, CultureInfo.InvariantCulture) };
                 }
             }
         }
@@ -180,13 +181,14 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
     /// <summary>
     /// Takes a row into the roll. Offsets must grow; rows at or below the committed offset (a
     /// replay of what is archived already) and rows their stream sent before are skipped.
-    /// Returns whether the row was taken.
+    /// Returns whether the row was taken. Completes at once unless a file is opened or a row
+    /// group written.
     /// </summary>
-    public async Task<bool> AddAsync(long offset, TRow row)
+    public ValueTask<bool> AddAsync(long offset, in TRow row)
     {
         if (offset <= Committed)
         {
-            return false;
+            return new(false);
         }
 
         if (offset <= _rollLast)
@@ -195,30 +197,64 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
         }
 
         var (stream, place) = _dataset.IdentityOf(row);
-        if ((_rollMarks.TryGetValue(stream, out var mark) || _committedMarks.TryGetValue(stream, out mark)) && place <= mark)
+        if (!_marks.TryGetValue(stream, out var marks))
+        {
+            marks = new StreamMarks();
+            _marks.Add(stream, marks);
+        }
+
+        if (place <= marks.Last)
         {
             // The source's offset moves on all the same: the row is accounted for.
             Repeats++;
-            _rollLast = offset;
-            if (_rollFirst < 0)
-            {
-                _rollFirst = offset;
-                _rollStarted = DateTime.UtcNow;
-            }
-
-            return false;
+            Advance(offset);
+            return new(false);
         }
 
         // The file first: a row counted into the roll's offsets and marks must be in its files.
-        var key = (_dataset.SiteOf(row), _dataset.DateOf(row));
-        if (!_parts.TryGetValue(key, out var part))
+        var site = _dataset.SiteOf(row);
+        var date = _dataset.DateOf(row);
+        if (_lastPart is not null && ReferenceEquals(site, _lastSite) && date == _lastDate)
         {
-            var path = Path.Combine(_root, ArchiveLayout.PartPath(_dataset.Name, key.Item1, key.Item2, Source, 0, 0));
-            part = await OpenPart.CreateAsync(path, _dataset, _spareRowGroups.TryPop(out var spare) ? spare : _dataset.NewRowGroup()).ConfigureAwait(false);
-            _parts[key] = part;
+            return Take(_lastPart, offset, row, marks, place);
         }
 
-        _rollMarks[stream] = place;
+        if (_parts.TryGetValue((site, date), out var part))
+        {
+            Remember(site, date, part);
+            return Take(part, offset, row, marks, place);
+        }
+
+        return OpenThenTakeAsync(site, date, offset, row, marks, place);
+    }
+
+    private async ValueTask<bool> OpenThenTakeAsync(string site, DateOnly date, long offset, TRow row, StreamMarks marks, long place)
+    {
+        var path = Path.Combine(_root, ArchiveLayout.PartPath(_dataset.Name, site, date, Source, 0, 0));
+        var part = await OpenPart.CreateAsync(path, _dataset, _spareRowGroups.TryPop(out var spare) ? spare : _dataset.NewRowGroup()).ConfigureAwait(false);
+        _parts[(site, date)] = part;
+        Remember(site, date, part);
+        return await Take(part, offset, row, marks, place).ConfigureAwait(false);
+    }
+
+    private ValueTask<bool> Take(OpenPart part, long offset, in TRow row, StreamMarks marks, long place)
+    {
+        marks.InRoll = place;
+        Advance(offset);
+        part.Rows.Add(row);
+        _rollBytes += _dataset.EstimatedBytes(row);
+        Pending++;
+        return part.Rows.Count >= _options.RowGroupRows ? FlushThenTrueAsync(part) : new(true);
+    }
+
+    private static async ValueTask<bool> FlushThenTrueAsync(OpenPart part)
+    {
+        await part.FlushRowGroupAsync().ConfigureAwait(false);
+        return true;
+    }
+
+    private void Advance(long offset)
+    {
         if (_rollFirst < 0)
         {
             _rollFirst = offset;
@@ -226,15 +262,21 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
         }
 
         _rollLast = offset;
-        part.Rows.Add(row);
-        _rollBytes += _dataset.EstimatedBytes(row);
-        Pending++;
-        if (part.Rows.Count >= _options.RowGroupRows)
-        {
-            await part.FlushRowGroupAsync().ConfigureAwait(false);
-        }
+    }
 
-        return true;
+    // Consecutive rows mostly go to the same file: its lookup is kept, without hashing the site.
+    private void Remember(string site, DateOnly date, OpenPart part)
+    {
+        _lastSite = site;
+        _lastDate = date;
+        _lastPart = part;
+    }
+
+    private void ForgetParts()
+    {
+        _parts.Clear();
+        _lastPart = null;
+        _lastSite = null;
     }
 
     /// <summary>Whether the roll under way has reached its size or age.</summary>
@@ -269,13 +311,12 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
         }
 
         var files = _parts.Count;
-        _parts.Clear();
-        foreach (var (stream, place) in _rollMarks)
+        ForgetParts();
+        foreach (var marks in _marks.Values)
         {
-            _committedMarks[stream] = place;
+            marks.Commit();
         }
 
-        _rollMarks.Clear();
         var progress = Path.Combine(_root, ArchiveLayout.ProgressPath(_dataset.Name, Source));
         DurableFiles.Replace(progress, System.Text.Encoding.UTF8.GetBytes(ProgressText(_rollLast)));
         Committed = _rollLast;
@@ -290,10 +331,16 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
     /// <summary>The committed offset on the first line, then each stream's site, device, metric (escaped) and last offset, tab-separated.</summary>
     private string ProgressText(long committed)
     {
-        var text = new System.Text.StringBuilder(32 + (_committedMarks.Count * 48));
+        var text = new System.Text.StringBuilder(32 + (_marks.Count * 48));
         text.Append(committed.ToString(CultureInfo.InvariantCulture)).Append('\n');
-        foreach (var ((site, device, metric), place) in _committedMarks)
+        foreach (var ((site, device, metric), marks) in _marks)
         {
+            if (marks.Committed == StreamMarks.None)
+            {
+                continue;
+            }
+
+            var place = marks.Committed;
             text.Append(Uri.EscapeDataString(site)).Append('\t')
                 .Append(Uri.EscapeDataString(device)).Append('\t')
                 .Append(Uri.EscapeDataString(metric)).Append('\t')
@@ -320,12 +367,34 @@ public sealed class SourceArchive<TRow> : IAsyncDisposable
                 await part.AbandonAsync().ConfigureAwait(false);
             }
 
-            _parts.Clear();
+            ForgetParts();
         }
         finally
         {
             _lock?.Dispose();
             _lock = null;
+        }
+    }
+
+    /// <summary>A stream's last place in a committed file, and in the roll under way.</summary>
+    private sealed class StreamMarks
+    {
+        public const long None = long.MinValue;
+
+        public long Committed { get; set; } = None;
+
+        public long InRoll { get; set; } = None;
+
+        /// <summary>The last place taken: its rows up to here are archived or on their way.</summary>
+        public long Last => Math.Max(Committed, InRoll);
+
+        public void Commit()
+        {
+            if (InRoll != None)
+            {
+                Committed = InRoll;
+                InRoll = None;
+            }
         }
     }
 

@@ -80,17 +80,26 @@ public sealed class LocalArchive : IResultsArchive, IAsyncDisposable
         return archive;
     }
 
+    // A slice's records are framed here, on the sensor's thread, and enter the log in one copy.
     public long Record(string sensorId, string detector, IReadOnlyList<ScoredReading> readings)
     {
-        var scratch = Scratch(ResultCodec.MaxEnrichedBytes(sensorId, detector));
-        var position = -1L;
-        for (var i = 0; i < readings.Count; i++)
+        if (readings.Count == 0)
         {
-            var length = ResultCodec.WriteEnriched(scratch, sensorId, detector, readings[i]);
-            position = _enriched.Log.Append(scratch.AsSpan(0, length));
+            return -1;
         }
 
-        return position;
+        var frame = ResultLog.HeaderBytes + ResultCodec.MaxEnrichedBytes(sensorId, detector);
+        var scratch = Scratch(frame * readings.Count);
+        var used = 0;
+        for (var i = 0; i < readings.Count; i++)
+        {
+            var into = scratch.AsSpan(used);
+            var length = ResultCodec.WriteEnriched(into[ResultLog.HeaderBytes..], sensorId, detector, readings[i]);
+            ResultLog.Seal(into, into.Slice(ResultLog.HeaderBytes, length));
+            used += ResultLog.HeaderBytes + length;
+        }
+
+        return _enriched.Log.AppendSealed(scratch.AsSpan(0, used), readings.Count);
     }
 
     public void EnsureDurable(long position)
@@ -216,7 +225,9 @@ internal sealed class LogFeed<TRow> : IAsyncDisposable
 
     private readonly Decoder _decode;
     private readonly StreamNames _names = new();
-    private readonly List<(long Offset, TRow Row)> _batch = [];
+    private readonly Action<long, ReadOnlySpan<byte>> _take;
+    private (long Offset, TRow Row)[] _batch = new (long, TRow)[1024];
+    private int _batched;
     private long _next;
 
     private LogFeed(ResultLog log, SourceArchive<TRow> archive, Decoder decode, long next)
@@ -225,6 +236,7 @@ internal sealed class LogFeed<TRow> : IAsyncDisposable
         Archive = archive;
         _decode = decode;
         _next = next;
+        _take = Take;
     }
 
     public ResultLog Log { get; }
@@ -255,15 +267,31 @@ internal sealed class LogFeed<TRow> : IAsyncDisposable
 
     public async Task<int> PumpAsync(int max)
     {
-        _batch.Clear();
-        var read = Log.Read(_next, max, (offset, record) => _batch.Add((offset, _decode(record, _names))));
-        foreach (var (offset, row) in _batch)
+        _batched = 0;
+        var read = Log.Read(_next, max, _take);
+        for (var i = 0; i < _batched; i++)
         {
-            await Archive.AddAsync(offset, row).ConfigureAwait(false);
-            _next = offset + 1;
+            var adding = Archive.AddAsync(_batch[i].Offset, in _batch[i].Row);
+            if (!adding.IsCompletedSuccessfully)
+            {
+                await adding.ConfigureAwait(false);
+            }
+
+            _next = _batch[i].Offset + 1;
+            _batch[i] = default;
         }
 
         return read;
+    }
+
+    private void Take(long offset, ReadOnlySpan<byte> record)
+    {
+        if (_batched == _batch.Length)
+        {
+            Array.Resize(ref _batch, _batched * 2);
+        }
+
+        _batch[_batched++] = (offset, _decode(record, _names));
     }
 
     public Task CommitIfDueAsync(DateTime nowUtc) => Archive.RollDue(nowUtc) ? CommitAsync() : Task.CompletedTask;

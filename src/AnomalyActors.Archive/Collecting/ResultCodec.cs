@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Text;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Protocol;
@@ -165,23 +166,21 @@ public static class ResultCodec
 
 /// <summary>
 /// Stream keys split into their parts once, and other texts shared, for rows read in bulk: a known
-/// key is found from its UTF-8 bytes without making a string.
+/// text is found by its UTF-8 bytes, without decoding them or making a string.
 /// </summary>
 public sealed class StreamNames
 {
     private const int Limit = 200_000;
-    private readonly Dictionary<string, StreamId> _streams = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
+    private readonly Dictionary<byte[], StreamId> _streams = new(Utf8Keys.Instance);
+    private readonly Dictionary<byte[], string> _texts = new(Utf8Keys.Instance);
 
     public StreamId Of(ReadOnlySpan<byte> key) => Find(_streams, key, StreamId.Parse);
 
     public string Intern(ReadOnlySpan<byte> utf8) => Find(_texts, utf8, text => text);
 
-    private static TValue Find<TValue>(Dictionary<string, TValue> known, ReadOnlySpan<byte> utf8, Func<string, TValue> create)
+    private static TValue Find<TValue>(Dictionary<byte[], TValue> known, ReadOnlySpan<byte> utf8, Func<string, TValue> create)
     {
-        Span<char> chars = utf8.Length <= 512 ? stackalloc char[utf8.Length] : new char[utf8.Length];
-        chars = chars[..Encoding.UTF8.GetChars(utf8, chars)];
-        if (known.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var value))
+        if (known.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(utf8, out var value))
         {
             return value;
         }
@@ -191,9 +190,29 @@ public sealed class StreamNames
             known.Clear();
         }
 
-        var text = new string(chars);
-        value = create(text);
-        known[text] = value;
+        value = create(Encoding.UTF8.GetString(utf8));
+        known[utf8.ToArray()] = value;
         return value;
+    }
+
+    /// <summary>
+    /// Byte keys compared by content and hashed with a seed of this process, so that device names
+    /// chosen to collide cannot turn the lookups quadratic.
+    /// </summary>
+    private sealed class Utf8Keys : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+    {
+        public static readonly Utf8Keys Instance = new();
+
+        private readonly long _seed = Random.Shared.NextInt64();
+
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] key) => GetHashCode((ReadOnlySpan<byte>)key);
+
+        public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
+
+        public int GetHashCode(ReadOnlySpan<byte> alternate) => (int)XxHash3.HashToUInt64(alternate, _seed);
+
+        public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
     }
 }

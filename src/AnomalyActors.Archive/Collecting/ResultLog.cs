@@ -18,7 +18,8 @@ namespace AnomalyActors.Archive.Collecting;
 public sealed class ResultLog : IDisposable
 {
     private const string SegmentExtension = ".log";
-    private const int HeaderBytes = 8;
+    /// <summary>A frame's length and checksum before its payload.</summary>
+    internal const int HeaderBytes = 8;
     private const int Crc32Flag = 1 << 30;
 
     /// <summary>The largest record accepted; far above any result record.</summary>
@@ -95,25 +96,57 @@ public sealed class ResultLog : IDisposable
             throw new ArgumentException($"A result record has 1 to {MaxRecordBytes} bytes, not {payload.Length}.", nameof(payload));
         }
 
+        Span<byte> header = stackalloc byte[HeaderBytes];
+        Seal(header, payload);
         lock (_gate)
         {
-            var need = HeaderBytes + payload.Length;
-            if (_buffered + need > _buffer.Length)
-            {
-                WriteBuffer();
-                if (need > _buffer.Length)
-                {
-                    _buffer = new byte[need];
-                }
-            }
-
-            var frame = _buffer.AsSpan(_buffered, need);
-            BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length | Crc32Flag);
-            BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], Crc32.HashToUInt32(payload));
-            payload.CopyTo(frame[HeaderBytes..]);
-            _buffered += need;
+            var at = Reserve(HeaderBytes + payload.Length);
+            header.CopyTo(at);
+            payload.CopyTo(at[HeaderBytes..]);
             return _next++;
         }
+    }
+
+    /// <summary>
+    /// Writes the header of the frame whose payload follows <paramref name="header"/>; callers that
+    /// append several records at once frame them outside the log's lock.
+    /// </summary>
+    internal static void Seal(Span<byte> header, ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length is 0 or > MaxRecordBytes)
+        {
+            throw new ArgumentException($"A result record has 1 to {MaxRecordBytes} bytes, not {payload.Length}.", nameof(payload));
+        }
+
+        BinaryPrimitives.WriteInt32LittleEndian(header, payload.Length | Crc32Flag);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], Crc32.HashToUInt32(payload));
+    }
+
+    /// <summary>Adds <paramref name="records"/> frames sealed by <see cref="Seal"/>, in order; returns the last one's offset.</summary>
+    internal long AppendSealed(ReadOnlySpan<byte> frames, int records)
+    {
+        lock (_gate)
+        {
+            frames.CopyTo(Reserve(frames.Length));
+            _next += records;
+            return _next - 1;
+        }
+    }
+
+    private Span<byte> Reserve(int bytes)
+    {
+        if (_buffered + bytes > _buffer.Length)
+        {
+            WriteBuffer();
+            if (bytes > _buffer.Length)
+            {
+                _buffer = new byte[bytes];
+            }
+        }
+
+        var reserved = _buffer.AsSpan(_buffered, bytes);
+        _buffered += bytes;
+        return reserved;
     }
 
     /// <summary>Hands every appended record to the operating system.</summary>
