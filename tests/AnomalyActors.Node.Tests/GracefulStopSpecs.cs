@@ -39,6 +39,31 @@ public sealed class GracefulStopSpecs
         Assert.DoesNotContain(warnings, warning => warning.Contains("timed out", StringComparison.OrdinalIgnoreCase));
     }
 
+    [Fact]
+    public async Task Should_not_hold_the_stop_with_delivery_checks_for_sensors_handing_off()
+    {
+        // Arrange: no sensor has snapshotted, so none has confirmed its last readings, and the
+        // streams fall due for a delivery check a second after them: while the sensors hand off.
+        var input = new TestInput(sensors: 10_000, readingsPerSensor: 3, batchSize: 1000);
+        var config = ConfigurationFactory.ParseString("""
+            anomaly-actors.sensor.snapshot-interval = 10m
+            anomaly-actors.intake.delivery-check-after = 1s
+            """)
+            .WithFallback(TestNodeConfig.For(NodeFixture.NewDataDirectory(), partitions: 8));
+        var node = await AnomalyNode.StartAsync(config);
+        await NodeFixture.FeedAsync(node, input, 0, input.Batches.Length);
+        await NodeFixture.AwaitAsync(() => node.Metrics.ReadingsScored == input.Total, TimeSpan.FromSeconds(60), "all readings scored");
+        var warnings = new ConcurrentQueue<string>();
+        node.System.EventStream.Subscribe(node.System.ActorOf(Props.Create(() => new WarningCollector(warnings))), typeof(Warning));
+
+        // Act
+        await node.StopAsync();
+
+        // Assert: a check sent to a sensor handing off waited in the sensors' region for a home
+        // that never came, and the region's stop ran into its timeout (10 s on every such stop).
+        Assert.DoesNotContain(warnings, warning => warning.Contains("timed out", StringComparison.OrdinalIgnoreCase));
+    }
+
     private sealed class StopWatcher : ReceiveActor
     {
         public StopWatcher(ConcurrentQueue<string> stopped, Dictionary<IActorRef, string> regions)
