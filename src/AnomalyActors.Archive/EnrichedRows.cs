@@ -92,22 +92,27 @@ public sealed class EnrichedDataset : IArchiveDataset<EnrichedRow>
 
     public IRowGroupBuffer<EnrichedRow> NewRowGroup() => new RowGroup();
 
+    /// <summary>
+    /// Texts are kept as the memory Parquet.Net encodes from: handed strings, it copies every text
+    /// column of every row group into a new array of that form first (about 3 MB a column, on the
+    /// large object heap).
+    /// </summary>
     private sealed class RowGroup : IRowGroupBuffer<EnrichedRow>
     {
         private readonly Column<DateTime> _times = new();
-        private readonly Column<string> _sites = new();
-        private readonly Column<string> _devices = new();
-        private readonly Column<string> _metrics = new();
+        private readonly Column<ReadOnlyMemory<char>> _sites = new();
+        private readonly Column<ReadOnlyMemory<char>> _devices = new();
+        private readonly Column<ReadOnlyMemory<char>> _metrics = new();
         private readonly Column<double> _values = new();
         private readonly Column<double> _predictions = new();
         private readonly Column<double> _lows = new();
         private readonly Column<double> _highs = new();
         private readonly Column<double> _scores = new();
         private readonly Column<bool> _anomalies = new();
-        private readonly Column<string?> _alerts = new();
+        private readonly Column<ReadOnlyMemory<char>?> _alerts = new();
         private readonly Column<long> _offsets = new();
-        private readonly Column<string> _detectors = new();
-        private readonly Column<string?> _models = new();
+        private readonly Column<ReadOnlyMemory<char>> _detectors = new();
+        private readonly Column<ReadOnlyMemory<char>?> _models = new();
 
         public int Count { get; private set; }
 
@@ -115,19 +120,19 @@ public sealed class EnrichedDataset : IArchiveDataset<EnrichedRow>
         {
             var i = Count;
             _times.Set(i, DateTimeOffset.FromUnixTimeMilliseconds(row.TimestampMs).UtcDateTime);
-            _sites.Set(i, row.Site);
-            _devices.Set(i, row.Device);
-            _metrics.Set(i, row.Metric);
+            _sites.Set(i, row.Site.AsMemory());
+            _devices.Set(i, row.Device.AsMemory());
+            _metrics.Set(i, row.Metric.AsMemory());
             _values.Set(i, row.Value);
             _predictions.Set(i, row.Prediction);
             _lows.Set(i, row.Low);
             _highs.Set(i, row.High);
             _scores.Set(i, row.Score);
             _anomalies.Set(i, row.Anomaly);
-            _alerts.Set(i, row.AlertId);
+            _alerts.Set(i, row.AlertId?.AsMemory());
             _offsets.Set(i, row.Offset);
-            _detectors.Set(i, row.Detector);
-            _models.Set(i, row.Model);
+            _detectors.Set(i, row.Detector.AsMemory());
+            _models.Set(i, row.Model?.AsMemory());
             Count = i + 1;
         }
 
@@ -135,19 +140,20 @@ public sealed class EnrichedDataset : IArchiveDataset<EnrichedRow>
         {
             var n = Count;
             await rowGroup.WriteAsync(Time, _times.Values(n)).ConfigureAwait(false);
-            await rowGroup.WriteAsync(Site, _sites.Segment(n)).ConfigureAwait(false);
-            await rowGroup.WriteAsync(Device, _devices.Segment(n)).ConfigureAwait(false);
-            await rowGroup.WriteAsync(Metric, _metrics.Segment(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Site, _sites.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Device, _devices.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Metric, _metrics.Values(n)).ConfigureAwait(false);
             await rowGroup.WriteAsync(Value, _values.Values(n)).ConfigureAwait(false);
             await rowGroup.WriteAsync(Prediction, _predictions.Values(n)).ConfigureAwait(false);
             await rowGroup.WriteAsync(Low, _lows.Values(n)).ConfigureAwait(false);
             await rowGroup.WriteAsync(High, _highs.Values(n)).ConfigureAwait(false);
             await rowGroup.WriteAsync(Score, _scores.Values(n)).ConfigureAwait(false);
             await rowGroup.WriteAsync(Anomaly, _anomalies.Values(n)).ConfigureAwait(false);
-            await rowGroup.WriteAsync(AlertId, _alerts.Segment(n)!).ConfigureAwait(false);
+            await rowGroup.WriteAsync(AlertId, _alerts.Values(n)).ConfigureAwait(false);
             await rowGroup.WriteAsync(Offset, _offsets.Values(n)).ConfigureAwait(false);
-            await rowGroup.WriteAsync(Detector, _detectors.Segment(n)).ConfigureAwait(false);
-            await rowGroup.WriteAsync(Model, _models.Segment(n)!).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Detector, _detectors.Values(n)).ConfigureAwait(false);
+            await rowGroup.WriteAsync(Model, _models.Values(n)).ConfigureAwait(false);
+            // The texts' memory holds their strings (alert ids are made per row).
             _alerts.Forget(n);
             _models.Forget(n);
             Count = 0;
