@@ -91,11 +91,7 @@ public sealed class ResultLog : IDisposable
     /// <summary>Adds a record to the buffer; <see cref="Flush"/> makes it durable. Returns its offset.</summary>
     public long Append(ReadOnlySpan<byte> payload)
     {
-        if (payload.Length is 0 or > MaxRecordBytes)
-        {
-            throw new ArgumentException($"A result record has 1 to {MaxRecordBytes} bytes, not {payload.Length}.", nameof(payload));
-        }
-
+        // Sealing checks the record's size.
         Span<byte> header = stackalloc byte[HeaderBytes];
         Seal(header, payload);
         lock (_gate)
