@@ -42,6 +42,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private long _unacknowledged;
     private readonly BrokerIngestion? _ingestion;
     private BoundedListener? _listener;
+    private SessionHandover? _handover;
 
     private EmbeddedBroker(MqttServer server, BrokerSettings settings, BrokerIngestion? ingestion, Action<string> log)
     {
@@ -98,7 +99,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         var logTo = log ?? (_ => { });
         var listener = new BoundedListener(settings.MaxPacketBytes, logTo);
         var server = new MqttServerFactory().CreateMqttServer(options.Build(), [listener]);
-        var broker = new EmbeddedBroker(server, settings, ingestion, logTo) { _listener = listener };
+        var broker = new EmbeddedBroker(server, settings, ingestion, logTo) { _listener = listener, _handover = new SessionHandover(server, HandoverTimeout) };
         server.ValidatingConnectionAsync += broker.ValidateConnectionAsync;
         server.InterceptingPublishAsync += broker.InterceptPublishAsync;
         server.InterceptingSubscriptionAsync += broker.InterceptSubscriptionAsync;
@@ -113,7 +114,20 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         return broker;
     }
 
-    private Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
+    /// <summary>How long a connection waits for the previous connection of its client id to end before it is refused (the client then retries).</summary>
+    private static readonly TimeSpan HandoverTimeout = TimeSpan.FromSeconds(10);
+
+    private async Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
+    {
+        Admit(e);
+        if (e.ReasonCode == MqttConnectReasonCode.Success && !await _handover!.EndPreviousAsync(e.ClientId, CancellationToken.None).ConfigureAwait(false))
+        {
+            Reject(e, MqttConnectReasonCode.ServerBusy, $"the previous connection of client id '{e.ClientId}' did not end within {HandoverTimeout.TotalSeconds:0} s");
+        }
+    }
+
+    /// <summary>Authenticates the client and checks its client id.</summary>
+    private void Admit(ValidatingConnectionEventArgs e)
     {
         MqttUser? user = null;
         if (string.IsNullOrEmpty(e.UserName))
@@ -121,7 +135,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             if (!_settings.AllowAnonymous)
             {
                 Reject(e, MqttConnectReasonCode.NotAuthorized, "anonymous clients are not allowed");
-                return Task.CompletedTask;
+                return;
             }
         }
         else
@@ -130,7 +144,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             if (user is null || !PasswordMatches(user.Password, e.Password))
             {
                 Reject(e, MqttConnectReasonCode.BadUserNameOrPassword, $"bad username or password for '{e.UserName}'");
-                return Task.CompletedTask;
+                return;
             }
         }
 
@@ -147,22 +161,20 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
             e.ReasonString = why;
             _log($"MQTT broker: refused client id '{e.ClientId}' of '{e.UserName}' from {e.RemoteEndPoint}: {why} ({RefusedClientIds} refused so far)");
-            return Task.CompletedTask;
+            return;
         }
 
         e.SessionItems[RoleItem] = user?.Role ?? MqttRole.Service;
         e.SessionItems[PendingItem] = new PendingAcknowledgements(ReceiveMaximumOf(user?.Role ?? MqttRole.Service));
         if (user is null)
         {
-            return Task.CompletedTask;
+            return;
         }
 
         if (user.Role == MqttRole.Device && _settings.DeviceTopicPattern is { } pattern)
         {
             e.SessionItems[FilterItem] = new TopicFilter(pattern.Replace("{username}", user.Username, StringComparison.Ordinal));
         }
-
-        return Task.CompletedTask;
     }
 
     private int ReceiveMaximumOf(MqttRole role) => role == MqttRole.Device ? _settings.DeviceReceiveMaximum : _settings.ServiceReceiveMaximum;

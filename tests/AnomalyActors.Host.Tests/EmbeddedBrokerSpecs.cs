@@ -141,6 +141,71 @@ public sealed class EmbeddedBrokerSpecs : IAsyncLifetime
         subscriber.Dispose();
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Should_deliver_every_unacknowledged_message_again_to_the_connection_that_resumes_the_session(bool takeover)
+    {
+        var port = HostFixture.FreePortNumber();
+        await StartAsync(Settings(port));
+        const string ClientId = "resuming-subscriber";
+        const int Messages = 50;
+        using var publisher = await HostFixture.ConnectAsync(port, "service", "service-secret");
+        var previous = await ConnectHoldingAsync(port, ClientId);
+        await previous.Client.SubscribeAsync("sensors/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        for (var i = 0; i < Messages; i++)
+        {
+            await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("sensors/s/d/x").WithPayload($"{i}")
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        }
+
+        await HostFixture.AwaitAsync(() => previous.Payloads.Count == Messages, TimeSpan.FromSeconds(10), () => $"{previous.Payloads.Count} first deliveries");
+
+        // Every round resumes the session holding all of them unacknowledged: by taking it over from
+        // a connection the broker still holds (a client back after a network fault the broker has not
+        // noticed yet), or right after a clean disconnect.
+        for (var round = 0; round < 30; round++)
+        {
+            if (!takeover)
+            {
+                await previous.Client.DisconnectAsync();
+            }
+
+            var next = await ConnectHoldingAsync(port, ClientId);
+            await HostFixture.AwaitAsync(() => next.Payloads.Count >= Messages, TimeSpan.FromSeconds(10), () => $"round {round}: {next.Payloads.Count} of {Messages} delivered again, missing {string.Join(",", Enumerable.Range(0, Messages).Select(i => $"{i}").Except(next.Payloads))}");
+            Assert.Equal(Enumerable.Range(0, Messages).Select(i => $"{i}").Order(), next.Payloads.Order());
+            previous.Client.Dispose();
+            previous = next;
+        }
+
+        previous.Client.Dispose();
+    }
+
+    /// <summary>A persistent-session client that acknowledges nothing and records what it is sent.</summary>
+    private static async Task<(IMqttClient Client, ConcurrentQueue<string> Payloads)> ConnectHoldingAsync(int port, string clientId)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        var payloads = new ConcurrentQueue<string>();
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            e.AutoAcknowledge = false;
+            payloads.Enqueue(e.ApplicationMessage.ConvertPayloadToString());
+            return Task.CompletedTask;
+        };
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer("127.0.0.1", port)
+            .WithClientId(clientId)
+            .WithCredentials("service", "service-secret")
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithCleanStart(false)
+            .WithSessionExpiryInterval(600)
+            .WithTimeout(TimeSpan.FromSeconds(10))
+            .Build();
+        var result = await client.ConnectAsync(options);
+        Assert.Equal(MqttClientConnectResultCode.Success, result.ResultCode);
+        return (client, payloads);
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
