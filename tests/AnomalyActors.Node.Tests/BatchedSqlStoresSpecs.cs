@@ -73,6 +73,57 @@ public abstract class BatchedSqlStoresSpecsBase
         await reader.Terminate();
     }
 
+    [Fact]
+    public async Task Should_save_hundreds_of_snapshots_at_once_and_delete_the_older_ones_as_the_plugin_does()
+    {
+        var settings = await NewStoreAsync();
+
+        // Arrange: every actor journals, saves a snapshot, journals again.
+        var expected = new Dictionary<string, Recovered>();
+        var firstSnapshots = new Dictionary<string, long>();
+        using (var writer = NewSystem(settings, batched: true))
+        {
+            var actors = Enumerable.Range(0, Actors).Select(i => "pruning-" + i).ToDictionary(id => id, id => writer.ActorOf(Props.Create(() => new Ledger(id)), id));
+            var timeout = TimeSpan.FromSeconds(180);
+            await Task.WhenAll(actors.Values.Select(a => a.Ask<Recovered>(new Ledger.Add("a"), timeout)));
+            foreach (var first in await Task.WhenAll(actors.Values.Select(a => a.Ask<Recovered>(Ledger.Snapshot.Instance, timeout))))
+            {
+                firstSnapshots[first.Id] = first.SequenceNr;
+            }
+
+            await Task.WhenAll(actors.Values.Select(a => a.Ask<Recovered>(new Ledger.Add("b"), timeout)));
+
+            // Act: all of them at once save their next snapshot and then delete the older ones, as a
+            // node's sensors do when they hand off together.
+            foreach (var state in await Task.WhenAll(actors.Values.Select(a => a.Ask<Recovered>(Ledger.SnapshotAndPrune.Instance, timeout))))
+            {
+                expected[state.Id] = state;
+            }
+
+            // And once more with nothing new: a save under the same sequence number replaces the row.
+            await Task.WhenAll(actors.Values.Select(a => a.Ask<Recovered>(Ledger.Snapshot.Instance, timeout)));
+
+            await writer.Terminate();
+        }
+
+        // Assert, through the plugin's own classes: every actor's latest snapshot is there, and the
+        // older one is gone.
+        using var reader = NewSystem(settings, batched: false);
+        var store = Akka.Persistence.Persistence.Instance.Apply(reader).SnapshotStoreFor(null);
+        foreach (var id in expected.Keys)
+        {
+            var recovered = await reader.ActorOf(Props.Create(() => new Ledger(id)), id).Ask<Recovered>(Ledger.Report.Instance, TimeSpan.FromSeconds(60));
+            Assert.Equal(expected[id], recovered);
+            var latest = await store.Ask<LoadSnapshotResult>(new LoadSnapshot(id, SnapshotSelectionCriteria.Latest, long.MaxValue), TimeSpan.FromSeconds(60));
+            Assert.Equal(expected[id].SequenceNr, latest.Snapshot?.Metadata.SequenceNr);
+            Assert.Equal("a,b", latest.Snapshot?.Snapshot);
+            var older = await store.Ask<LoadSnapshotResult>(new LoadSnapshot(id, new SnapshotSelectionCriteria(firstSnapshots[id]), long.MaxValue), TimeSpan.FromSeconds(60));
+            Assert.Null(older.Snapshot);
+        }
+
+        await reader.Terminate();
+    }
+
     /// <summary>Shape 0: nothing written; 1: events only; 2: snapshot then events; 3: two snapshots; 4: events all deleted.</summary>
     private static async Task<Recovered> WriteAsync(IActorRef actor, int shape, int salt)
     {
@@ -130,9 +181,16 @@ public abstract class BatchedSqlStoresSpecsBase
             """).WithFallback(persistence);
         var setup = PersistenceConfig.SetupFor(settings);
         var bootstrap = BootstrapSetup.Create().WithConfig(config);
-        return setup is null
+        var system = setup is null
             ? ActorSystem.Create("batched-" + Guid.NewGuid().ToString("N")[..8], bootstrap)
             : ActorSystem.Create("batched-" + Guid.NewGuid().ToString("N")[..8], bootstrap.And(setup));
+
+        // Akka's scheduler starts on its first use, on the thread pool, while that first caller blocks
+        // until it has: when the first use is hundreds of actors starting their recoveries at once (a
+        // bare system has no timer of its own before), every pool thread blocked there and the
+        // scheduler's start queued behind them for minutes. A node's cluster starts it at once.
+        system.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
+        return system;
     }
 
     public sealed record Recovered(string Id, long SequenceNr, string Entries);
@@ -142,6 +200,7 @@ public abstract class BatchedSqlStoresSpecsBase
     {
         private readonly List<string> _entries = [];
         private IActorRef? _waiting;
+        private bool _pruning;
 
         public Ledger(string id)
         {
@@ -163,7 +222,26 @@ public abstract class BatchedSqlStoresSpecsBase
                 _waiting = Sender;
                 SaveSnapshot(string.Join(',', _entries));
             });
-            Command<SaveSnapshotSuccess>(_ => _waiting?.Tell(State()));
+            Command<SnapshotAndPrune>(_ =>
+            {
+                _waiting = Sender;
+                _pruning = true;
+                SaveSnapshot(string.Join(',', _entries));
+            });
+            Command<SaveSnapshotSuccess>(saved =>
+            {
+                if (_pruning)
+                {
+                    // As a sensor does: every snapshot before this one goes.
+                    DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr, saved.Metadata.Timestamp.AddTicks(-1)));
+                    return;
+                }
+
+                _waiting?.Tell(State());
+            });
+            Command<DeleteSnapshotsSuccess>(_ => _waiting?.Tell(State()));
+            Command<SaveSnapshotFailure>(failed => _waiting?.Tell(new Status.Failure(failed.Cause)));
+            Command<DeleteSnapshotsFailure>(failed => _waiting?.Tell(new Status.Failure(failed.Cause)));
             Command<DeleteEvents>(_ =>
             {
                 _waiting = Sender;
@@ -186,6 +264,11 @@ public abstract class BatchedSqlStoresSpecsBase
         public sealed class Snapshot
         {
             public static readonly Snapshot Instance = new();
+        }
+
+        public sealed class SnapshotAndPrune
+        {
+            public static readonly SnapshotAndPrune Instance = new();
         }
 
         public sealed class DeleteEvents
