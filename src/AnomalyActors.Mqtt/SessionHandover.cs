@@ -38,15 +38,9 @@ internal sealed class SessionHandover
             return true;
         }
 
-        try
-        {
-            await _server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.SessionTakenOver).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // Already ending on its own: its end is still awaited below.
-        }
-
+        // Not awaited by itself: telling a connection whose peer is gone that it was taken over can
+        // take as long as a send may, and the wait below is what is bounded.
+        _ = DisconnectAsync(clientId);
         try
         {
             await previous.Ended.Task.WaitAsync(_timeout, cancellation).ConfigureAwait(false);
@@ -63,6 +57,18 @@ internal sealed class SessionHandover
 
             _live.TryRemove(new KeyValuePair<string, LiveConnection>(clientId, previous));
             return true;
+        }
+    }
+
+    private async Task DisconnectAsync(string clientId)
+    {
+        try
+        {
+            await _server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.SessionTakenOver).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Already ending on its own: its end is what the new connection waits for.
         }
     }
 
