@@ -42,11 +42,12 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private long _unacknowledged;
     private readonly BrokerIngestion? _ingestion;
     private BoundedListener? _listener;
-    private SessionHandover? _handover;
+    private readonly SessionHandover _handover;
 
     private EmbeddedBroker(MqttServer server, BrokerSettings settings, BrokerIngestion? ingestion, Action<string> log)
     {
         _server = server;
+        _handover = new SessionHandover(server, HandoverTimeout);
         _settings = settings;
         _ingestion = ingestion;
         _log = log;
@@ -99,7 +100,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         var logTo = log ?? (_ => { });
         var listener = new BoundedListener(settings.MaxPacketBytes, logTo);
         var server = new MqttServerFactory().CreateMqttServer(options.Build(), [listener]);
-        var broker = new EmbeddedBroker(server, settings, ingestion, logTo) { _listener = listener, _handover = new SessionHandover(server, HandoverTimeout) };
+        var broker = new EmbeddedBroker(server, settings, ingestion, logTo) { _listener = listener };
         server.ValidatingConnectionAsync += broker.ValidateConnectionAsync;
         server.InterceptingPublishAsync += broker.InterceptPublishAsync;
         server.InterceptingSubscriptionAsync += broker.InterceptSubscriptionAsync;
@@ -120,7 +121,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private async Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
     {
         Admit(e);
-        if (e.ReasonCode == MqttConnectReasonCode.Success && !await _handover!.EndPreviousAsync(e.ClientId, CancellationToken.None).ConfigureAwait(false))
+        if (e.ReasonCode == MqttConnectReasonCode.Success && !await _handover.EndPreviousAsync(e.ClientId).ConfigureAwait(false))
         {
             Reject(e, MqttConnectReasonCode.ServerBusy, $"the previous connection of client id '{e.ClientId}' did not end within {HandoverTimeout.TotalSeconds:0} s");
         }

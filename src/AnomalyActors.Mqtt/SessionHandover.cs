@@ -31,7 +31,7 @@ internal sealed class SessionHandover
     /// Ends the live connection of <paramref name="clientId"/>, if any, and waits for it to be gone;
     /// false when it did not end within the timeout (the new connection is then refused and retries).
     /// </summary>
-    public async Task<bool> EndPreviousAsync(string clientId, CancellationToken cancellation)
+    public async Task<bool> EndPreviousAsync(string clientId)
     {
         if (string.IsNullOrEmpty(clientId) || !_live.TryGetValue(clientId, out var previous))
         {
@@ -43,7 +43,7 @@ internal sealed class SessionHandover
         _ = DisconnectAsync(clientId);
         try
         {
-            await previous.Ended.Task.WaitAsync(_timeout, cancellation).ConfigureAwait(false);
+            await previous.Ended.Task.WaitAsync(_timeout).ConfigureAwait(false);
             return true;
         }
         catch (TimeoutException)
