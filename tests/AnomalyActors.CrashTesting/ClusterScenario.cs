@@ -88,7 +88,13 @@ public sealed record ClusterOptions(
     bool Notifications = false,
     int? ResultPartitions = null)
 {
-    public int EnrichedPartitions => ResultPartitions ?? Partitions;
+    /// <summary>
+    /// The enriched topic's partitions: as many as asked, or enough for the mock cluster to keep every
+    /// result of the run (each reading's record of about 350 bytes, twice over for the readings
+    /// scored again after a disruption) within 4 of its 5 MB per partition. The watcher reads the
+    /// topic live, but on a saturated machine it can fall behind by more than a partition holds.
+    /// </summary>
+    public int EnrichedPartitions => ResultPartitions ?? Math.Max(Partitions, (int)Math.Ceiling(Readings * 2.0 * 384 / (4 << 20)));
 
     /// <summary>
     /// Where the single member of the reference run takes the same readings from: by default the
@@ -1107,6 +1113,9 @@ public static class ClusterScenario
                 GroupId = "watcher-" + Guid.NewGuid().ToString("N"),
                 EnableAutoCommit = false,
                 FetchWaitMaxMs = 10,
+                // Records dropped by the mock's retention before this read them fail the run with
+                // that reason; the default (latest) would skip to the end and look like lost readings.
+                AutoOffsetReset = AutoOffsetReset.Error,
             }).Build();
             _consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
             _thread = new Thread(Run) { IsBackground = true, Name = "enriched-watcher" };
@@ -1178,6 +1187,11 @@ public static class ClusterScenario
                         }
                     }
                 }
+            }
+            catch (ConsumeException e) when (e.Error.Code == ErrorCode.Local_AutoOffsetReset)
+            {
+                _failure = new InvalidDataException(
+                    $"the mock cluster's retention (5 MB a partition) dropped records of {e.ConsumerRecord?.Topic} [{e.ConsumerRecord?.Partition.Value}] before they were read: the run needs more result partitions", e);
             }
             catch (Exception e)
             {
