@@ -128,22 +128,60 @@ public sealed class ExternalLogPartitionStateSpecs
     }
 
     [Fact]
-    public void Should_check_a_stream_again_only_after_it_got_more_than_it_confirmed()
+    public void Should_check_a_stream_again_at_once_after_it_got_more_than_it_confirmed()
     {
         // Arrange
         var state = new ExternalLogPartitionState(0);
         state.Delivered("a", At(1), At(1), nowMs: 0);
         state.Confirmed("a", At(1));
+        state.Checkpoint("a", At(1));
         var due = new List<CheckDelivery>();
 
         // Act
-        state.DueForCheck(10_000, 2_000, due);
-        var confirmed = due.ToArray();
-        state.Delivered("a", At(5), At(6), nowMs: 10_000);
-        state.DueForCheck(12_000, 2_000, due);
+        state.DueForCheck(60_000, 2_000, due);
+        var covered = due.ToArray();
+        state.Delivered("a", At(5), At(6), nowMs: 60_000);
+        state.DueForCheck(62_000, 2_000, due);
 
         // Assert
-        Assert.Empty(confirmed);
+        Assert.Empty(covered);
         Assert.Equal([new CheckDelivery("a", 0, At(6))], due);
+    }
+
+    [Fact]
+    public void Should_keep_asking_a_stream_that_confirmed_readings_no_snapshot_covers_yet_every_few_quiet_periods()
+    {
+        // Arrange: a confirms its readings at 1 s (applied in memory only); b's snapshot covers them
+        var state = new ExternalLogPartitionState(0);
+        state.Delivered("a", At(1), At(1), nowMs: 1_000);
+        state.Delivered("b", At(2), At(2), nowMs: 1_000);
+        state.Confirmed("a", At(1));
+        state.Checkpoint("b", At(2));
+        var due = new List<CheckDelivery>();
+        var quietPeriod = 2_000L;
+        var recheck = quietPeriod * ExternalLogPartitionState.UncoveredRecheckPeriods;
+
+        // Act
+        state.DueForCheck(1_000 + recheck - 1, quietPeriod, due);
+        var tooSoon = due.ToArray();
+        due.Clear();
+        state.DueForCheck(1_000 + recheck, quietPeriod, due);
+        var first = due.ToArray();
+        due.Clear();
+        state.DueForCheck(1_000 + recheck + quietPeriod, quietPeriod, due);
+        var notAgainSoon = due.ToArray();
+        due.Clear();
+        state.DueForCheck(1_000 + (2 * recheck), quietPeriod, due);
+        var again = due.ToArray();
+        due.Clear();
+        state.Checkpoint("a", At(1));
+        state.DueForCheck(1_000 + (4 * recheck), quietPeriod, due);
+
+        // Assert: a (whose member may have died with its state) is asked until a snapshot covers it
+        Assert.Empty(tooSoon);
+        Assert.Equal([new CheckDelivery("a", 0, At(1))], first);
+        Assert.Empty(notAgainSoon);
+        Assert.Equal([new CheckDelivery("a", 0, At(1))], again);
+        Assert.Empty(due);
     }
 }

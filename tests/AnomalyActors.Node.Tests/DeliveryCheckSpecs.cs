@@ -113,11 +113,33 @@ public sealed class DeliveryCheckSpecs : TestKit
         ExpectTerminated(sensor, TimeSpan.FromSeconds(3));
     }
 
-    private IActorRef StartSensor()
+    [Fact]
+    public void Should_tell_a_checking_partition_what_its_snapshot_covers()
+    {
+        // Arrange: offsets 0-2 applied and snapshotted as the sensor stops; its next incarnation
+        // recovers from that snapshot
+        var partition = CreateTestProbe();
+        var sensor = StartSensor(durable: true);
+        Watch(sensor);
+        sensor.Tell(Slice(0, previous: -1, 1.0, 2.0, 3.0), partition.Ref);
+        sensor.Tell(PassivateSensor.Instance);
+        partition.ExpectMsg(new ReportCheckpoint(Partition, Sensor, 2));
+        ExpectTerminated(sensor);
+        var next = StartSensor(durable: true);
+
+        // Act: a partition that never heard of that snapshot (it went to the owner before it) asks
+        next.Tell(new CheckDelivery(Sensor, Partition, 2), partition.Ref);
+
+        // Assert: applied, and covered, so the partition can stop asking and commit past them
+        partition.ExpectMsg(new DeliveryConfirmed(Partition, Sensor, 2));
+        partition.ExpectMsg(new ReportCheckpoint(Partition, Sensor, 2));
+    }
+
+    private IActorRef StartSensor(bool durable = false)
     {
         var results = CreateTestProbe();
         var detectors = new DetectorSet([new ThresholdOptions(min: 0, max: 10).Create()], "thr");
-        var wiring = new SensorWiring(Settings, Durable: false, new ResultsSink(results.Ref, TakesEnriched: false), new NodeMetrics());
+        var wiring = new SensorWiring(Settings, Durable: durable, new ResultsSink(results.Ref, TakesEnriched: false), new NodeMetrics());
         return Sys.ActorOf(SensorActor.Props(Sensor, detectors, wiring));
     }
 

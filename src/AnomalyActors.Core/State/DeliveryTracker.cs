@@ -96,18 +96,39 @@ internal sealed class DeliveryTracker
     }
 
     /// <summary>
-    /// Adds to <paramref name="due"/> a check for each stream whose latest readings handed out are
-    /// unconfirmed and that has been quiet (nothing handed out, no check) for at least
-    /// <paramref name="quietMs"/>, and marks it checked at <paramref name="nowMs"/>.
+    /// How many quiet periods a stream that confirmed its readings, but whose snapshot does not cover
+    /// them yet, waits between checks. Confirmed only means applied in memory: a member that dies
+    /// takes that state with it, and the stream's next incarnation, recovered from an older
+    /// snapshot, would learn of the readings it lacks only from a later slice, which a stream that
+    /// went quiet never gets.
+    /// </summary>
+    public const int UncoveredRecheckPeriods = 5;
+
+    /// <summary>
+    /// Adds to <paramref name="due"/> a check for each stream that has been quiet (nothing handed
+    /// out) for at least <paramref name="quietMs"/> and either has not confirmed its latest readings
+    /// (asked again every <paramref name="quietMs"/>) or confirmed them with no snapshot covering them
+    /// yet (asked again every <see cref="UncoveredRecheckPeriods"/> quiet periods), and marks it
+    /// checked at <paramref name="nowMs"/>.
     /// </summary>
     public void DueForCheck(int partitionId, long nowMs, long quietMs, List<CheckDelivery> due)
     {
         // A walk over every stream, a few times a minute: cheaper than keeping a set of the
         // unconfirmed ones up to date on every slice.
+        var uncoveredRecheckMs = quietMs * UncoveredRecheckPeriods;
         foreach (var (sensorId, _) in _sent)
         {
             ref var sent = ref CollectionsMarshal.GetValueRefOrNullRef(_sent, sensorId);
-            if (sent.ConfirmedThrough >= sent.HandedThrough || nowMs - sent.DeliveredAtMs < quietMs || nowMs - sent.CheckedAtMs < quietMs)
+            if (nowMs - sent.DeliveredAtMs < quietMs || sent.HandedThrough < 0)
+            {
+                continue;
+            }
+
+            // Quiet for that long since both the last slice and the last check.
+            var askAfterMs = sent.ConfirmedThrough < sent.HandedThrough
+                ? quietMs
+                : _behind.ContainsKey(sensorId) ? uncoveredRecheckMs : long.MaxValue;
+            if (nowMs - Math.Max(sent.DeliveredAtMs, sent.CheckedAtMs) < askAfterMs)
             {
                 continue;
             }

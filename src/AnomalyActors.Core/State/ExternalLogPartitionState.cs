@@ -75,7 +75,13 @@ public sealed class ExternalLogPartitionState(int partitionId)
     /// <summary>The stream has applied its readings up to <paramref name="offset"/>.</summary>
     public void Confirmed(string sensorId, long offset) => _deliveries.Confirmed(sensorId, offset);
 
-    /// <summary>Streams quiet for <paramref name="quietMs"/> that have not confirmed their latest readings: ask them.</summary>
+    /// <summary>Quiet periods between checks of a stream that confirmed readings no snapshot covers yet.</summary>
+    public const int UncoveredRecheckPeriods = DeliveryTracker.UncoveredRecheckPeriods;
+
+    /// <summary>
+    /// Streams quiet for <paramref name="quietMs"/> that have not confirmed their latest readings, or
+    /// (less often) whose confirmed readings no snapshot covers yet: ask them.
+    /// </summary>
     public void DueForCheck(long nowMs, long quietMs, List<CheckDelivery> due) =>
         _deliveries.DueForCheck(PartitionId, nowMs, quietMs, due);
 

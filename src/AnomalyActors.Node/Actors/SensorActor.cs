@@ -259,6 +259,14 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
         {
             case DeliveryCheck.Applied:
                 Sender.Tell(new DeliveryConfirmed(check.PartitionId, _state.SensorId, _state.AppliedThrough));
+                if (_lifecycle.DurableOffset >= 0)
+                {
+                    // The partition keeps asking a stream whose readings no snapshot covers; this one's
+                    // snapshot may be older news than the partition has (it was reported to the
+                    // partition's previous owner, or this incarnation was woken by the check).
+                    Sender.Tell(new ReportCheckpoint(check.PartitionId, _state.SensorId, _lifecycle.DurableOffset));
+                }
+
                 break;
             case DeliveryCheck.Gap:
                 _log.Warning("Sensor {0}: partition {1} sent readings up to offset {2} that never arrived (applied through {3}); asking it to re-deliver",
