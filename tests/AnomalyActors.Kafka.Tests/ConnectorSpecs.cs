@@ -165,6 +165,90 @@ public sealed class ConnectorSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Should_move_only_the_partitions_that_change_owner_with_cooperative_rebalancing()
+    {
+        _cluster.CreateTopic("sticky", 4);
+        ConsumerSettings<string, string> Sticky() => Consumer("g5").WithProperty("partition.assignment.strategy", "cooperative-sticky");
+        var firstAssigned = new List<int>();
+        var firstEnded = new List<int>();
+        var firstMessages = new Dictionary<int, int>();
+        var (first, _) = KafkaConsumer.CommittablePartitionedSource(Sticky(), Subscriptions.Topics("sticky"))
+            .Select(pair =>
+            {
+                var partition = pair.Partition.Partition.Value;
+                lock (firstAssigned)
+                {
+                    firstAssigned.Add(partition);
+                }
+
+                pair.Messages
+                    .RunForeach(_ =>
+                    {
+                        lock (firstAssigned)
+                        {
+                            firstMessages[partition] = firstMessages.GetValueOrDefault(partition) + 1;
+                        }
+                    }, _system.Materializer())
+                    .ContinueWith(_ =>
+                    {
+                        lock (firstAssigned)
+                        {
+                            firstEnded.Add(partition);
+                        }
+                    });
+                return pair.Partition;
+            })
+            .ToMaterialized(Sink.Ignore<TopicPartition>(), Keep.Both)
+            .Run(_system.Materializer());
+        await Await(() => { lock (firstAssigned) { return firstAssigned.Count == 4; } }, "all four partitions on the first member");
+
+        var secondAssigned = new List<int>();
+        var (second, _) = KafkaConsumer.CommittablePartitionedSource(Sticky(), Subscriptions.Topics("sticky"))
+            .Select(pair =>
+            {
+                lock (secondAssigned)
+                {
+                    secondAssigned.Add(pair.Partition.Partition.Value);
+                }
+
+                pair.Messages.RunWith(Sink.Ignore<CommittableMessage<string, string>>(), _system.Materializer());
+                return pair.Partition;
+            })
+            .ToMaterialized(Sink.Ignore<TopicPartition>(), Keep.Both)
+            .Run(_system.Materializer());
+        await Await(() => { lock (secondAssigned) { return secondAssigned.Count == 2; } }, "two partitions for the second member", TimeSpan.FromSeconds(30));
+
+        // The first member gave up exactly the two that moved; its other two sub-sources go on
+        // delivering what arrives, never ended and started again.
+        await Await(() => { lock (firstAssigned) { return firstEnded.Count >= 2; } }, "the moved partitions' sub-sources on the first member to end");
+        int[] kept;
+        lock (firstAssigned)
+        {
+            Assert.Equal(4, firstAssigned.Count);
+            lock (secondAssigned)
+            {
+                Assert.Equal(secondAssigned.Order(), firstEnded.Order());
+            }
+
+            kept = firstAssigned.Except(firstEnded).ToArray();
+        }
+
+        await ProduceAsync("sticky", 200);
+        await Await(() => { lock (firstAssigned) { return kept.All(p => firstMessages.GetValueOrDefault(p) > 0); } }, "new messages on the partitions the first member kept");
+
+        // The second member leaves: its two partitions come back, and the first member's own stay.
+        await second.Shutdown();
+        await Await(() => { lock (firstAssigned) { return firstAssigned.Count == 6; } }, "the second member's partitions back on the first", TimeSpan.FromSeconds(30));
+        lock (firstAssigned)
+        {
+            Assert.Equal(2, firstEnded.Count);
+            Assert.Equal([0, 1, 2, 3], firstAssigned.Skip(4).Concat(kept).Order().ToArray());
+        }
+
+        await first.Shutdown();
+    }
+
+    [Fact]
     public async Task Should_serve_kcat_from_another_process_both_ways()
     {
         _cluster.CreateTopic("from-kcat", 1);
