@@ -4,6 +4,7 @@ using System.Text.Json;
 using Akka.Configuration;
 using AnomalyActors.Core.Events;
 using AnomalyActors.Core.Results;
+using AnomalyActors.Host.Demo;
 using AnomalyActors.Kafka.Testing;
 using AnomalyActors.Testing;
 using Confluent.Kafka;
@@ -201,6 +202,31 @@ public sealed class GlobalHostSpecs : IDisposable
 /// <summary>The demo command: two whole sites (Kafka, node, devices) and the global layer on one machine.</summary>
 public sealed class DemoCommandSpecs
 {
+    [Fact]
+    public async Task Should_start_a_site_on_another_port_when_the_one_found_free_is_taken_before_its_broker_binds_it()
+    {
+        // Arrange: the first port offered is taken meanwhile by another program
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var takenPort = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var freePort = FreePort.Next();
+        var offered = new Queue<int>([takenPort, freePort]);
+
+        // Act
+        var site = await MultiSiteDemo.StartSiteAsync("dc1", HostFixture.NewDataDirectory(), _ => { }, offered.Dequeue);
+
+        // Assert
+        try
+        {
+            Assert.Equal(freePort, site.Node.Settings.Mqtt.Broker.Port);
+        }
+        finally
+        {
+            await site.Node.DisposeAsync();
+            site.Kafka.Dispose();
+        }
+    }
+
     [Fact]
     public async Task Should_show_every_alert_of_two_sites_in_the_global_view()
     {

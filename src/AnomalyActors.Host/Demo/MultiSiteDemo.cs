@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Akka.Configuration;
 using AnomalyActors.Core.Configuration;
 using AnomalyActors.Kafka.Embedded;
+using AnomalyActors.Mqtt;
 using AnomalyActors.Mqtt.Simulation;
 
 namespace AnomalyActors.Host.Demo;
@@ -93,7 +94,8 @@ public sealed class MultiSiteDemo : IAsyncDisposable
     }
 
     /// <summary>One whole site: its Kafka (in memory) and its node, MQTT bridged to that Kafka, results to its topics.</summary>
-    public static async Task<DemoSite> StartSiteAsync(string name, string dataDirectory, Action<string> report)
+    /// <param name="brokerPorts">Ports for the site's MQTT broker to try in turn (default: one found free each time).</param>
+    public static async Task<DemoSite> StartSiteAsync(string name, string dataDirectory, Action<string> report, Func<int>? brokerPorts = null)
     {
         var kafka = new EmbeddedKafka(brokers: 1);
         kafka.CreateTopic("readings", 4);
@@ -101,7 +103,7 @@ public sealed class MultiSiteDemo : IAsyncDisposable
         kafka.CreateTopic("dead-letters", 1);
         try
         {
-            var node = await AnomalyHost.StartAsync(ConfigurationFactory.ParseString(string.Join(Environment.NewLine,
+            var node = await StartNodeAsync(brokerPorts ?? FreePort, port => AnomalyHost.StartAsync(ConfigurationFactory.ParseString(string.Join(Environment.NewLine,
                 $"anomaly-actors.data-dir = {HoconText.Quote(dataDirectory)}",
                 $"anomaly-actors.site = {name}",
                 "anomaly-actors.alerts.console = off",
@@ -113,11 +115,11 @@ public sealed class MultiSiteDemo : IAsyncDisposable
                 "anomaly-actors.kafka.enriched-topic = \"\"",
                 "anomaly-actors.kafka.alerts-topic = alerts",
                 "anomaly-actors.kafka.dead-letters-topic = dead-letters",
-                $"anomaly-actors.mqtt.broker.port = {FreePort()}",
+                $"anomaly-actors.mqtt.broker.port = {port}",
                 "anomaly-actors.web.port = 0",
                 // The demo prints its own lines; Akka's informational ones would drown them.
                 "akka.loglevel = WARNING",
-                "akka.remote.dot-netty.tcp.port = 0")), systemName: $"anomaly-actors-{name}", report: report).ConfigureAwait(false);
+                "akka.remote.dot-netty.tcp.port = 0")), systemName: $"anomaly-actors-{name}", report: report)).ConfigureAwait(false);
             return new DemoSite(name, kafka, node);
         }
         catch
@@ -194,6 +196,26 @@ public sealed class MultiSiteDemo : IAsyncDisposable
         {
             await site.Node.DisposeAsync().ConfigureAwait(false);
             site.Kafka.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Starts a site's node with its broker on a port that was free a moment before. Another program
+    /// can take such a port before the broker binds it (the OS hands ports of that range to any
+    /// outgoing connection), so a port found taken is replaced by another a few times.
+    /// </summary>
+    private static async Task<AnomalyHost> StartNodeAsync(Func<int> ports, Func<int, Task<AnomalyHost>> start)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await start(ports()).ConfigureAwait(false);
+            }
+            catch (ConfigurationException e) when (attempt < 5
+                && e.InnerException is ListenerBindException { InnerException: SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } })
+            {
+            }
         }
     }
 
