@@ -138,12 +138,12 @@ public sealed class KafkaIngestion : IAsyncDisposable
             .WithProperty("session.timeout.ms", ((int)settings.SessionTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture))
             .WithProperty("heartbeat.interval.ms", Math.Max(100, (int)settings.SessionTimeout.TotalMilliseconds / 10).ToString(CultureInfo.InvariantCulture))
             .WithProperty("fetch.wait.max.ms", "10")
-            // A member joining or leaving moves only the partitions that change owner: with the
-            // default eager protocol every member gave up all its partitions on every rebalance and
-            // read them again from their committed offsets, which trail by up to a snapshot interval,
-            // so a member's death made the whole site re-read and skip most of that backlog while it
-            // also took over the dead member's sensors. Every member of a group must use the same
-            // protocol: a running site moves to this one by a full stop, not a rolling restart.
+            // A member joining or leaving moves only the partitions that change owner. With the
+            // default eager protocol every member gives up all its partitions on every rebalance and
+            // reads them again from their committed offsets, which trail by up to a snapshot
+            // interval: a member's death would make the whole site re-read that backlog while it
+            // takes the dead member's sensors over. Every member of a group must use the same
+            // protocol, so a site switches by a full stop, not a rolling restart.
             .WithProperty("partition.assignment.strategy", "cooperative-sticky");
         foreach (var (key, value) in settings.ConsumerProperties)
         {

@@ -261,9 +261,9 @@ public sealed class SensorActor : ReceivePersistentActor, IWithTimers
                 Sender.Tell(new DeliveryConfirmed(check.PartitionId, _state.SensorId, _state.AppliedThrough));
                 if (_lifecycle.DurableOffset >= 0)
                 {
-                    // The partition keeps asking a stream whose readings no snapshot covers; this one's
-                    // snapshot may be older news than the partition has (it was reported to the
-                    // partition's previous owner, or this incarnation was woken by the check).
+                    // The partition keeps asking a stream whose readings no snapshot covers, and may
+                    // not know this one's: it went to the partition's previous owner, or this
+                    // incarnation was started by the check itself.
                     Sender.Tell(new ReportCheckpoint(check.PartitionId, _state.SensorId, _lifecycle.DurableOffset));
                 }
 
