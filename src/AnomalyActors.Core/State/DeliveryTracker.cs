@@ -119,16 +119,18 @@ internal sealed class DeliveryTracker
         foreach (var (sensorId, _) in _sent)
         {
             ref var sent = ref CollectionsMarshal.GetValueRefOrNullRef(_sent, sensorId);
-            if (nowMs - sent.DeliveredAtMs < quietMs || sent.HandedThrough < 0)
+            if (sent.HandedThrough < 0)
             {
                 continue;
             }
 
-            // Quiet for that long since both the last slice and the last check.
-            var askAfterMs = sent.ConfirmedThrough < sent.HandedThrough
-                ? quietMs
-                : _behind.ContainsKey(sensorId) ? uncoveredRecheckMs : long.MaxValue;
-            if (nowMs - Math.Max(sent.DeliveredAtMs, sent.CheckedAtMs) < askAfterMs)
+            // Quiet since both the last slice and the last check: one period for an unconfirmed
+            // stream, several for a confirmed one that no snapshot covers (looked up only then).
+            var quietForMs = nowMs - Math.Max(sent.DeliveredAtMs, sent.CheckedAtMs);
+            var ask = sent.ConfirmedThrough < sent.HandedThrough
+                ? quietForMs >= quietMs
+                : quietForMs >= uncoveredRecheckMs && _behind.ContainsKey(sensorId);
+            if (!ask)
             {
                 continue;
             }
