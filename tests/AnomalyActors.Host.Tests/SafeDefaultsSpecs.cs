@@ -142,6 +142,8 @@ public sealed class SafeDefaultsSpecs
         using (var refused = Start(token: null))
         {
             Assert.True(refused.Process.WaitForExit(90_000), refused.Output);
+            // A bounded wait returns at the exit, before the last of its output has been read.
+            refused.Process.WaitForExit();
             Assert.Equal(3, refused.Process.ExitCode);
             Assert.Contains("'anomaly-actors.web.host' is 10.211.0.1, beyond this machine, but 'anomaly-actors.web.token' is empty", refused.Output);
         }
